@@ -1,0 +1,129 @@
+#include "cli.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char usage[] =
+    "usage: orgtrail scan [options] [PATH ...]\n"
+    "       orgtrail rules\n"
+    "       orgtrail --help | --version\n"
+    "\n"
+    "Finds AWS Organizations events in CloudTrail logs and prints them as NDJSON findings.\n"
+    "PATH is a file, a directory (walked recursively) or - for stdin; no PATH reads stdin.\n"
+    "gzip, zstd and plain JSON are told apart by their bytes, in any mix.\n"
+    "\n"
+    "scan options:\n"
+    "  -o FILE            write findings to FILE instead of stdout\n"
+    "  --all-org-events   also emit Organizations events no rule matches (rule org.event, info)\n"
+    "  --raw              add the event itself to each finding, as \"event\"\n"
+    "  --stats            print run counters as one JSON object on stderr at the end\n"
+    "  --validate         fully parse every record and report each input's first JSON error\n"
+    "  --max-record SIZE  largest record accepted (default 64M; suffixes K, M, G)\n"
+    "  -q, --quiet        no notices on stderr (errors are still printed)\n"
+    "\n"
+    "exit status: 0 all inputs read, 1 some input was bad (reported on stderr), 2 usage error\n";
+
+const char *cli_usage(void)
+{
+    return usage;
+}
+
+static int parse_size(const char *s, size_t *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || end == s || s[0] == '-')
+        return -1;
+    unsigned long long mul = 1;
+    if (*end == 'K' || *end == 'k')
+        mul = 1ULL << 10;
+    else if (*end == 'M' || *end == 'm')
+        mul = 1ULL << 20;
+    else if (*end == 'G' || *end == 'g')
+        mul = 1ULL << 30;
+    if (mul != 1)
+        end++;
+    if (*end != '\0' || v == 0 || v > (1ULL << 40) / mul)
+        return -1;
+    *out = (size_t)(v * mul);
+    return 0;
+}
+
+static int usage_error(cli_options *o, const char *fmt, const char *arg)
+{
+    snprintf(o->error, sizeof o->error, fmt, arg);
+    return -1;
+}
+
+int cli_parse(int argc, char **argv, cli_options *o)
+{
+    memset(o, 0, sizeof *o);
+    o->max_record = 64u << 20;
+    if (argc < 2)
+        return usage_error(o, "%s", "missing command (try 'orgtrail --help')");
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
+        o->command = CLI_HELP;
+        return 0;
+    }
+    if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "-V") == 0) {
+        o->command = CLI_VERSION;
+        return 0;
+    }
+    if (strcmp(cmd, "rules") == 0) {
+        o->command = CLI_RULES;
+        if (argc > 2)
+            return usage_error(o, "unexpected argument '%s' to 'rules'", argv[2]);
+        return 0;
+    }
+    if (strcmp(cmd, "scan") != 0)
+        return usage_error(o, "unknown command '%s' (try 'orgtrail --help')", cmd);
+    o->command = CLI_SCAN;
+
+    o->paths = calloc((size_t)argc, sizeof *o->paths);
+    if (!o->paths)
+        return usage_error(o, "%s", "out of memory");
+    int only_paths = 0;
+    for (int i = 2; i < argc; i++) {
+        const char *a = argv[i];
+        if (only_paths || a[0] != '-' || strcmp(a, "-") == 0) {
+            o->paths[o->npaths++] = a;
+        } else if (strcmp(a, "--") == 0) {
+            only_paths = 1;
+        } else if (strcmp(a, "-o") == 0 || strcmp(a, "--output") == 0) {
+            if (++i == argc)
+                return usage_error(o, "%s needs a FILE", a);
+            o->output = argv[i];
+        } else if (strcmp(a, "--all-org-events") == 0) {
+            o->all_org_events = 1;
+        } else if (strcmp(a, "--raw") == 0) {
+            o->raw = 1;
+        } else if (strcmp(a, "--stats") == 0) {
+            o->stats = 1;
+        } else if (strcmp(a, "--validate") == 0) {
+            o->validate = 1;
+        } else if (strcmp(a, "-q") == 0 || strcmp(a, "--quiet") == 0) {
+            o->quiet = 1;
+        } else if (strcmp(a, "--max-record") == 0) {
+            if (++i == argc)
+                return usage_error(o, "%s needs a SIZE", a);
+            if (parse_size(argv[i], &o->max_record))
+                return usage_error(o, "bad --max-record '%s' (want e.g. 64M)", argv[i]);
+        } else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            o->command = CLI_HELP;
+            return 0;
+        } else {
+            return usage_error(o, "unknown option '%s' (try 'orgtrail --help')", a);
+        }
+    }
+    return 0;
+}
+
+void cli_free(cli_options *o)
+{
+    free(o->paths);
+    o->paths = NULL;
+}

@@ -1,0 +1,39 @@
+/*
+ * cli: argv -> options. No I/O and no engine knowledge: main.c turns the
+ * options into the engine's own structs.
+ */
+#ifndef ORGTRAIL_CLI_H
+#define ORGTRAIL_CLI_H
+
+#include <stddef.h>
+
+enum cli_command {
+    CLI_SCAN,
+    CLI_RULES,
+    CLI_HELP,
+    CLI_VERSION,
+};
+
+typedef struct {
+    enum cli_command command;
+    const char **paths;       /* PATH arguments, borrowed from argv; "-" is stdin */
+    size_t npaths;            /* 0: read stdin */
+    const char *output;       /* -o FILE, or NULL for stdout */
+    int all_org_events;
+    int raw;
+    int stats;
+    int validate;
+    int quiet;
+    size_t max_record;        /* bytes */
+    char error[256];          /* the usage error, when cli_parse fails */
+} cli_options;
+
+/* Fills o from argv. Returns 0, or -1 with o->error set (a usage error).
+ * o->paths points into a list that cli_free() releases. */
+int cli_parse(int argc, char **argv, cli_options *o);
+void cli_free(cli_options *o);
+
+/* The --help text. */
+const char *cli_usage(void);
+
+#endif

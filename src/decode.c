@@ -1,0 +1,334 @@
+#include "decode.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <zstd.h>
+#ifdef ORGTRAIL_USE_ISAL
+#include <isa-l/igzip_lib.h>
+#else
+#include <zlib.h>
+#endif
+
+enum segment {
+    SEG_DETECT,      /* at the start of a member: look at the magic */
+    SEG_GZIP,
+    SEG_ZSTD,
+    SEG_PLAIN,
+    SEG_FAILED,
+};
+
+struct decoder {
+    enum segment seg;
+    int members_done;          /* compressed members finished in this input */
+    uint64_t bytes_in;         /* compressed bytes consumed */
+    uint64_t error_offset;
+    char error[128];
+#ifdef ORGTRAIL_USE_ISAL
+    struct inflate_state *gz;
+#else
+    z_stream gz;
+    int gz_ready;
+#endif
+    ZSTD_DStream *zs;
+    size_t zstd_last;          /* last ZSTD_decompressStream() hint; 0 at a frame end */
+};
+
+static const uint8_t zstd_magic[4] = { 0x28, 0xB5, 0x2F, 0xFD };
+
+const char *decode_inflate_backend(void)
+{
+#ifdef ORGTRAIL_USE_ISAL
+    return "isal";
+#else
+    return "zlib";
+#endif
+}
+
+decoder *decode_create(void)
+{
+    decoder *d = calloc(1, sizeof *d);
+    if (!d)
+        return NULL;
+#ifdef ORGTRAIL_USE_ISAL
+    d->gz = malloc(sizeof *d->gz);
+    if (!d->gz)
+        goto fail;
+#else
+    if (inflateInit2(&d->gz, 15 + 16) != Z_OK)
+        goto fail;
+    d->gz_ready = 1;
+#endif
+    d->zs = ZSTD_createDStream();
+    if (!d->zs)
+        goto fail;
+    decode_reset(d);
+    return d;
+fail:
+    decode_free(d);
+    return NULL;
+}
+
+void decode_free(decoder *d)
+{
+    if (!d)
+        return;
+#ifdef ORGTRAIL_USE_ISAL
+    free(d->gz);
+#else
+    if (d->gz_ready)
+        inflateEnd(&d->gz);
+#endif
+    ZSTD_freeDStream(d->zs);
+    free(d);
+}
+
+void decode_reset(decoder *d)
+{
+    d->seg = SEG_DETECT;
+    d->members_done = 0;
+    d->bytes_in = 0;
+    d->error_offset = 0;
+    d->error[0] = '\0';
+}
+
+static int fail(decoder *d, uint64_t offset, const char *what)
+{
+    snprintf(d->error, sizeof d->error, "%s", what);
+    d->error_offset = offset;
+    d->seg = SEG_FAILED;
+    return DECODE_ERROR;
+}
+
+static int is_zstd_magic(const uint8_t *p)
+{
+    if (memcmp(p, zstd_magic, 4) == 0)
+        return 1;
+    /* skippable frames: 0x184D2A50..5F, little endian */
+    return (p[0] & 0xF0) == 0x50 && p[1] == 0x2A && p[2] == 0x4D && p[3] == 0x18;
+}
+
+static int is_json_start(uint8_t c)
+{
+    return c == '{' || c == '[' || c == ' ' || c == '\n' || c == '\r' || c == '\t';
+}
+
+/* Picks the next segment from its first bytes. Returns 1 when decided,
+ * 0 when more input is needed, DECODE_ERROR on junk after a member. */
+static int detect(decoder *d, const uint8_t *in, size_t in_len, int final)
+{
+    if (in_len >= 2 && in[0] == 0x1F && in[1] == 0x8B) {
+#ifdef ORGTRAIL_USE_ISAL
+        isal_inflate_init(d->gz);
+        d->gz->crc_flag = ISAL_GZIP;
+#else
+        inflateReset(&d->gz);
+#endif
+        d->seg = SEG_GZIP;
+        return 1;
+    }
+    if (in_len >= 4 && is_zstd_magic(in)) {
+        ZSTD_DCtx_reset(d->zs, ZSTD_reset_session_only);
+        d->zstd_last = 1;
+        d->seg = SEG_ZSTD;
+        return 1;
+    }
+    if (in_len < 4 && !final) {
+        /* Could still be a magic split across reads. */
+        if (in_len == 0 || in[0] == 0x1F || in[0] == 0x28 || (in[0] & 0xF0) == 0x50)
+            return 0;
+    }
+    if (d->members_done > 0 && in_len > 0 && !is_json_start(in[0]))
+        return fail(d, d->bytes_in, "junk after compressed data (not gzip, zstd or JSON)");
+    d->seg = SEG_PLAIN;
+    return 1;
+}
+
+/* Plain text runs until a gzip or zstd magic. Raw 0x1F never occurs in valid
+ * JSON, and 0xB5 cannot follow '(' in valid UTF-8, so memchr finds both
+ * candidates cheaply. Returns the run length; *magic_next says a magic starts
+ * right after it. A candidate too close to the end waits for more input. */
+static size_t plain_run_length(const uint8_t *in, size_t in_len, int final, int *magic_next)
+{
+    *magic_next = 0;
+    size_t pos = 0;
+    while (pos < in_len) {
+        const uint8_t *g = memchr(in + pos, 0x1F, in_len - pos);
+        size_t g_at = g ? (size_t)(g - in) : in_len;
+        size_t z_at = in_len;
+        if (g_at > pos + 1) {
+            const uint8_t *z = memchr(in + pos + 1, 0xB5, g_at - pos - 1);
+            if (z)
+                z_at = (size_t)(z - in) - 1;
+        }
+        size_t at = g_at < z_at ? g_at : z_at;
+        if (at >= in_len)
+            break;
+        size_t need = at == z_at ? 4 : 2;
+        if (at + need > in_len)
+            return final ? in_len : at;
+        if (at == z_at ? is_zstd_magic(in + at) : in[at + 1] == 0x8B) {
+            *magic_next = 1;
+            return at;
+        }
+        pos = at + 1;
+    }
+    return in_len;
+}
+
+#ifdef ORGTRAIL_USE_ISAL
+static int step_gzip(decoder *d, const uint8_t *in, size_t in_len, size_t *used,
+                     uint8_t *out, size_t out_cap, size_t *made)
+{
+    struct inflate_state *s = d->gz;
+    s->next_in = (uint8_t *)in;
+    s->avail_in = (uint32_t)(in_len > UINT32_MAX ? UINT32_MAX : in_len);
+    s->next_out = out;
+    s->avail_out = (uint32_t)(out_cap > UINT32_MAX ? UINT32_MAX : out_cap);
+    uint32_t avail_in0 = s->avail_in, avail_out0 = s->avail_out;
+    int rc = isal_inflate(s);
+    *used = avail_in0 - s->avail_in;
+    *made = avail_out0 - s->avail_out;
+    if (rc < 0) {
+        const char *why = rc == ISAL_INCORRECT_CHECKSUM ? "corrupt gzip member (CRC or length mismatch)"
+                        : rc == ISAL_INVALID_WRAPPER   ? "corrupt gzip header"
+                        : "corrupt gzip member (invalid deflate data)";
+        return fail(d, d->bytes_in + *used, why);
+    }
+    if (s->block_state == ISAL_BLOCK_FINISH) {
+        d->seg = SEG_DETECT;
+        d->members_done++;
+    }
+    return DECODE_OK;
+}
+#else
+static int step_gzip(decoder *d, const uint8_t *in, size_t in_len, size_t *used,
+                     uint8_t *out, size_t out_cap, size_t *made)
+{
+    z_stream *z = &d->gz;
+    z->next_in = (Bytef *)in;
+    z->avail_in = (uInt)(in_len > UINT32_MAX ? UINT32_MAX : in_len);
+    z->next_out = out;
+    z->avail_out = (uInt)(out_cap > UINT32_MAX ? UINT32_MAX : out_cap);
+    uInt avail_in0 = z->avail_in, avail_out0 = z->avail_out;
+    int rc = inflate(z, Z_NO_FLUSH);
+    *used = avail_in0 - z->avail_in;
+    *made = avail_out0 - z->avail_out;
+    if (rc == Z_STREAM_END) {
+        d->seg = SEG_DETECT;
+        d->members_done++;
+        return DECODE_OK;
+    }
+    if (rc == Z_OK || rc == Z_BUF_ERROR)
+        return DECODE_OK;
+    const char *why = rc == Z_DATA_ERROR && z->msg && strstr(z->msg, "check") ? "corrupt gzip member (CRC or length mismatch)"
+                                                                             : "corrupt gzip member (invalid deflate data)";
+    return fail(d, d->bytes_in + *used, why);
+}
+#endif
+
+static int step_zstd(decoder *d, const uint8_t *in, size_t in_len, size_t *used,
+                     uint8_t *out, size_t out_cap, size_t *made)
+{
+    ZSTD_inBuffer ib = { in, in_len, 0 };
+    ZSTD_outBuffer ob = { out, out_cap, 0 };
+    size_t rc = ZSTD_decompressStream(d->zs, &ob, &ib);
+    *used = ib.pos;
+    *made = ob.pos;
+    if (ZSTD_isError(rc)) {
+        char why[100];
+        snprintf(why, sizeof why, "corrupt zstd frame (%s)", ZSTD_getErrorName(rc));
+        return fail(d, d->bytes_in + *used, why);
+    }
+    d->zstd_last = rc;
+    if (rc == 0) {
+        d->seg = SEG_DETECT;
+        d->members_done++;
+    }
+    return DECODE_OK;
+}
+
+int decode_step(decoder *d, const uint8_t *in, size_t in_len, int final,
+                size_t *in_used, uint8_t *out, size_t out_cap, size_t *out_made)
+{
+    size_t used = 0, made = 0;
+    int rc = DECODE_OK;
+    while (rc == DECODE_OK) {
+        const uint8_t *ip = in + used;
+        size_t il = in_len - used;
+        uint8_t *op = out + made;
+        size_t ol = out_cap - made;
+        size_t u = 0, m = 0;
+        if (d->seg == SEG_FAILED) {
+            rc = DECODE_ERROR;
+            break;
+        }
+        if (d->seg == SEG_DETECT) {
+            if (il == 0)
+                break;
+            int dr = detect(d, ip, il, final);
+            if (dr == 0)
+                break;
+            if (dr < 0) {
+                rc = DECODE_ERROR;
+                break;
+            }
+            continue;
+        }
+        if (ol == 0)
+            break;
+        if (d->seg == SEG_PLAIN) {
+            int magic_next;
+            size_t n = plain_run_length(ip, il, final, &magic_next);
+            if (n > ol) {
+                n = ol;
+                magic_next = 0;
+            }
+            memcpy(op, ip, n);
+            u = m = n;
+            if (magic_next)
+                d->seg = SEG_DETECT;
+        } else if (d->seg == SEG_GZIP) {
+            rc = step_gzip(d, ip, il, &u, op, ol, &m);
+        } else {
+            rc = step_zstd(d, ip, il, &u, op, ol, &m);
+        }
+        used += u;
+        made += m;
+        d->bytes_in += u;
+        if (u == 0 && m == 0 && d->seg != SEG_DETECT)
+            break;   /* needs more input (or output room) */
+    }
+    *in_used = used;
+    *out_made = made;
+    return rc;
+}
+
+int decode_finish(decoder *d)
+{
+    if (d->seg == SEG_FAILED)
+        return DECODE_ERROR;
+    if (d->seg == SEG_GZIP)
+        return fail(d, d->bytes_in, "truncated gzip member");
+    if (d->seg == SEG_ZSTD && d->zstd_last != 0)
+        return fail(d, d->bytes_in, "truncated zstd frame");
+    if (d->seg == SEG_DETECT && d->members_done == 0)
+        d->seg = SEG_PLAIN;
+    return DECODE_OK;
+}
+
+const char *decode_error(const decoder *d)
+{
+    return d->error;
+}
+
+uint64_t decode_error_offset(const decoder *d)
+{
+    return d->error_offset;
+}
+
+uint64_t decode_bytes_in(const decoder *d)
+{
+    return d->bytes_in;
+}

@@ -1,0 +1,59 @@
+/*
+ * decode: turns the bytes of one input into its decoded JSON text.
+ *
+ * The format is read from the bytes, never from the file name: gzip members
+ * (magic 1f 8b), zstd frames (28 b5 2f fd, and skippable frames), or plain
+ * text. A stream may hold any sequence of them back to back, as
+ * `cat a.json.gz b.json.zst c.json` makes; each member's checksums are
+ * verified. Plain text ends where a gzip or zstd magic begins.
+ *
+ * The decoder is a streaming state machine: the caller owns both buffers and
+ * keeps any input the decoder did not consume for the next call.
+ */
+#ifndef ORGTRAIL_DECODE_H
+#define ORGTRAIL_DECODE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct decoder decoder;
+
+enum decode_status {
+    DECODE_OK = 0,      /* made progress, or needs more input / output room */
+    DECODE_ERROR = -1,  /* corrupt input; see decode_error() */
+};
+
+/* Returns a decoder, or NULL when out of memory. */
+decoder *decode_create(void);
+/* Accepts NULL. */
+void decode_free(decoder *d);
+/* Forgets all state: the next byte is the start of a new input. */
+void decode_reset(decoder *d);
+
+/*
+ * Decodes from in[0..in_len) into out[0..out_cap). Sets *in_used and
+ * *out_made. final says that no input follows in[]. Decodes until the input
+ * is used up, the output is full, or it needs more input than in[] holds
+ * (e.g. a magic number split across calls; it then consumes nothing of it).
+ * Returns DECODE_OK or DECODE_ERROR; after an error the decoder stays failed
+ * until decode_reset().
+ */
+int decode_step(decoder *d, const uint8_t *in, size_t in_len, int final,
+                size_t *in_used, uint8_t *out, size_t out_cap, size_t *out_made);
+
+/* Call once all input is consumed: DECODE_ERROR if it ended inside a
+ * compressed member (truncated), else DECODE_OK. */
+int decode_finish(decoder *d);
+
+/* The last error as one line ("truncated gzip member"), and the offset in
+ * the compressed input where it was found. */
+const char *decode_error(const decoder *d);
+uint64_t decode_error_offset(const decoder *d);
+
+/* Bytes of compressed input consumed so far. */
+uint64_t decode_bytes_in(const decoder *d);
+
+/* "isal" or "zlib": the gzip inflate library chosen at configure time. */
+const char *decode_inflate_backend(void);
+
+#endif

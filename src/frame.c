@@ -1,0 +1,387 @@
+#include "frame.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
+#define KIND_BITS 64   /* bracket kinds remembered for mismatch checks */
+
+struct framer {
+    /* lexical state: the one bit each that simdjson's stage 1 carries */
+    uint64_t pos;            /* stream offset of the next byte to scan */
+    int in_string;
+    int escaped;             /* the byte at pos is escaped by a backslash */
+
+    /* bracket nesting */
+    uint32_t depth;
+    uint64_t is_array;       /* bit d: the container opened at depth d is an array */
+
+    /* the current top-level value */
+    uint64_t doc_start;
+    int doc_is_array;
+    int docs_seen;
+    uint64_t gap_from;       /* at depth 0, bytes from here on must be blank */
+    int in_container;        /* inside a Records / Events / logEvents array */
+    enum parse_kind container_kind;
+
+    /* the record being framed */
+    int rec_open;
+    uint32_t rec_depth;
+    uint64_t rec_start;
+    enum parse_kind rec_kind;
+
+    size_t max_record;
+    int scalar_only;
+    uint64_t error_offset;
+    char error[160];
+};
+
+framer *frame_create(size_t max_record)
+{
+    framer *f = calloc(1, sizeof *f);
+    if (!f)
+        return NULL;
+    f->max_record = max_record;
+    frame_reset(f);
+    return f;
+}
+
+void frame_free(framer *f)
+{
+    free(f);
+}
+
+void frame_reset(framer *f)
+{
+    size_t max_record = f->max_record;
+    int scalar_only = f->scalar_only;
+    memset(f, 0, sizeof *f);
+    f->max_record = max_record;
+    f->scalar_only = scalar_only;
+}
+
+void frame_set_scalar(framer *f, int scalar_only)
+{
+    f->scalar_only = scalar_only;
+}
+
+uint64_t frame_position(const framer *f)
+{
+    return f->pos;
+}
+
+uint64_t frame_keep_from(const framer *f)
+{
+    return f->rec_open ? f->rec_start : f->pos;
+}
+
+const char *frame_error(const framer *f)
+{
+    return f->error;
+}
+
+uint64_t frame_error_offset(const framer *f)
+{
+    return f->error_offset;
+}
+
+void frame_records_free(frame_records *r)
+{
+    free(r->recs);
+    r->recs = NULL;
+    r->len = r->cap = 0;
+}
+
+static int fail(framer *f, uint64_t offset, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int fail(framer *f, uint64_t offset, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(f->error, sizeof f->error, fmt, ap);
+    va_end(ap);
+    f->error_offset = offset;
+    return -1;
+}
+
+static int is_blank(uint8_t c)
+{
+    return c == ' ' || c == '\n' || c == '\r' || c == '\t';
+}
+
+/* Checks that buf[from..to) (indexes into buf) is blank at depth 0. */
+static int check_gap(framer *f, const uint8_t *buf, uint64_t base, size_t from, size_t to)
+{
+    for (size_t j = from; j < to; j++) {
+        if (is_blank(buf[j]))
+            continue;
+        if (!f->docs_seen)
+            return fail(f, base + j, "not JSON (first byte 0x%02x, expected '{' or '[')", buf[j]);
+        return fail(f, base + j, "unexpected byte 0x%02x between JSON values", buf[j]);
+    }
+    return 0;
+}
+
+static size_t gap_index(const framer *f, uint64_t base)
+{
+    return f->gap_from > base ? (size_t)(f->gap_from - base) : 0;
+}
+
+/*
+ * The '[' at buf[i] opens an array inside a top-level object. Returns the
+ * record kind when its key is one whose elements are records, else -1. The
+ * '[' is known to be outside strings, so the key is the string token just
+ * before ':'; an escaped quote before it means it is the tail of another key.
+ */
+static int container_key(const uint8_t *buf, size_t i)
+{
+    static const struct { const char *key; size_t len; enum parse_kind kind; } keys[] = {
+        { "Records", 7, PARSE_KIND_EVENT },
+        { "Events", 6, PARSE_KIND_WRAPPED },
+        { "logEvents", 9, PARSE_KIND_WRAPPED },
+    };
+    size_t j = i;
+    while (j > 0 && is_blank(buf[j - 1]))
+        j--;
+    if (j == 0 || buf[j - 1] != ':')
+        return -1;
+    j--;
+    while (j > 0 && is_blank(buf[j - 1]))
+        j--;
+    if (j == 0 || buf[j - 1] != '"')
+        return -1;
+    size_t close_quote = j - 1;
+    for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++) {
+        size_t len = keys[k].len;
+        if (close_quote < len + 2)
+            continue;
+        size_t open_quote = close_quote - len - 1;
+        uint8_t before = buf[open_quote - 1];
+        if (buf[open_quote] == '"' && memcmp(buf + open_quote + 1, keys[k].key, len) == 0 &&
+            (before == '{' || before == ',' || is_blank(before)))
+            return (int)keys[k].kind;
+    }
+    return -1;
+}
+
+static int emit_record(framer *f, uint64_t end, frame_records *out)
+{
+    f->rec_open = 0;
+    if (end - f->rec_start > f->max_record)
+        return fail(f, f->rec_start, "record of %llu bytes is over --max-record (%zu)",
+                    (unsigned long long)(end - f->rec_start), f->max_record);
+    if (out->len == out->cap) {
+        size_t cap = out->cap ? out->cap * 2 : 64;
+        frame_record *r = realloc(out->recs, cap * sizeof *r);
+        if (!r)
+            return -ENOMEM;
+        out->recs = r;
+        out->cap = cap;
+    }
+    out->recs[out->len++] = (frame_record){ f->rec_start, end, f->rec_kind };
+    return 0;
+}
+
+static void open_record(framer *f, uint64_t at, enum parse_kind kind)
+{
+    f->rec_open = 1;
+    f->rec_depth = f->depth;
+    f->rec_start = at;
+    f->rec_kind = kind;
+}
+
+/* One structural bracket outside strings, at buf[i]. */
+static int on_bracket(framer *f, const uint8_t *buf, uint64_t base, size_t i, frame_records *out)
+{
+    uint8_t c = buf[i];
+    uint64_t at = base + i;
+    int opens = c == '{' || c == '[';
+
+    if (opens) {
+        if (f->depth == 0) {
+            if (check_gap(f, buf, base, gap_index(f, base), i))
+                return -1;
+            f->doc_start = at;
+            f->doc_is_array = c == '[';
+            f->docs_seen = 1;
+            f->in_container = 0;
+            if (c == '{')
+                open_record(f, at, PARSE_KIND_EVENT);
+        } else if (f->depth == 1) {
+            if (f->doc_is_array) {
+                if (c == '{')
+                    open_record(f, at, PARSE_KIND_EVENT);
+            } else if (c == '[' && f->rec_open && f->rec_depth == 0) {
+                int kind = container_key(buf, i);
+                if (kind >= 0) {
+                    f->rec_open = 0;          /* the document is a container, not an event */
+                    f->in_container = 1;
+                    f->container_kind = (enum parse_kind)kind;
+                }
+            }
+        } else if (f->depth == 2 && f->in_container && c == '{') {
+            open_record(f, at, f->container_kind);
+        }
+        if (f->depth < KIND_BITS) {
+            uint64_t bit = 1ULL << f->depth;
+            f->is_array = c == '[' ? f->is_array | bit : f->is_array & ~bit;
+        }
+        f->depth++;
+        return 0;
+    }
+
+    if (f->depth == 0)
+        return fail(f, at, "unexpected '%c' outside any JSON object or array", c);
+    f->depth--;
+    if (f->depth < KIND_BITS) {
+        uint8_t want = (f->is_array >> f->depth) & 1 ? ']' : '}';
+        if (c != want)
+            return fail(f, at, "mismatched '%c' (expected '%c')", c, want);
+    }
+    if (f->rec_open && f->depth == f->rec_depth) {
+        int rc = emit_record(f, at + 1, out);
+        if (rc)
+            return rc;
+    }
+    if (f->depth == 1)
+        f->in_container = 0;
+    if (f->depth == 0)
+        f->gap_from = at + 1;
+    return 0;
+}
+
+/* Byte at a time; the reference the vector path must agree with. */
+static int scan_scalar(framer *f, const uint8_t *buf, uint64_t base, size_t from, size_t to,
+                       frame_records *out)
+{
+    for (size_t i = from; i < to; i++) {
+        uint8_t c = buf[i];
+        int escaped = f->escaped;
+        f->escaped = c == '\\' && !escaped;
+        if (c == '"' && !escaped) {
+            f->in_string = !f->in_string;
+        } else if (!f->in_string && (c == '{' || c == '}' || c == '[' || c == ']')) {
+            f->pos = base + i + 1;
+            int rc = on_bracket(f, buf, base, i, out);
+            if (rc)
+                return rc;
+        }
+    }
+    f->pos = base + to;
+    return 0;
+}
+
+#if defined(__SSE2__)
+static inline uint64_t mask64(__m128i a, __m128i b, __m128i c, __m128i d, __m128i v)
+{
+    uint64_t m0 = (uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(a, v));
+    uint64_t m1 = (uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(b, v));
+    uint64_t m2 = (uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(c, v));
+    uint64_t m3 = (uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(d, v));
+    return m0 | m1 << 16 | m2 << 32 | m3 << 48;
+}
+
+/* Bits of the bytes that follow an odd run of backslashes (simdjson). */
+static inline uint64_t find_escaped(uint64_t backslash, uint64_t *prev_escaped)
+{
+    backslash &= ~*prev_escaped;
+    uint64_t follows_escape = backslash << 1 | *prev_escaped;
+    const uint64_t even_bits = 0x5555555555555555ULL;
+    uint64_t odd_sequence_starts = backslash & ~even_bits & ~follows_escape;
+    unsigned long long sequences_starting_on_even_bits;
+    *prev_escaped = __builtin_uaddll_overflow(odd_sequence_starts, backslash, &sequences_starting_on_even_bits);
+    uint64_t invert_mask = sequences_starting_on_even_bits << 1;
+    return (even_bits ^ invert_mask) & follows_escape;
+}
+
+static inline uint64_t prefix_xor(uint64_t x)
+{
+    x ^= x << 1;
+    x ^= x << 2;
+    x ^= x << 4;
+    x ^= x << 8;
+    x ^= x << 16;
+    x ^= x << 32;
+    return x;
+}
+
+static int scan_vector(framer *f, const uint8_t *buf, uint64_t base, size_t from, size_t to,
+                       frame_records *out)
+{
+    const __m128i quote = _mm_set1_epi8('"');
+    const __m128i backslash = _mm_set1_epi8('\\');
+    const __m128i lower = _mm_set1_epi8(0x20);
+    const __m128i open = _mm_set1_epi8('{');    /* '[' | 0x20 == '{' */
+    const __m128i close = _mm_set1_epi8('}');   /* ']' | 0x20 == '}' */
+    uint64_t prev_escaped = (uint64_t)f->escaped;
+    uint64_t prev_in_string = f->in_string ? ~0ULL : 0;
+    size_t i = from;
+    for (; i + 64 <= to; i += 64) {
+        __m128i a = _mm_loadu_si128((const __m128i *)(buf + i));
+        __m128i b = _mm_loadu_si128((const __m128i *)(buf + i + 16));
+        __m128i c = _mm_loadu_si128((const __m128i *)(buf + i + 32));
+        __m128i d = _mm_loadu_si128((const __m128i *)(buf + i + 48));
+        uint64_t bs = mask64(a, b, c, d, backslash);
+        uint64_t quotes = mask64(a, b, c, d, quote);
+        uint64_t escaped = find_escaped(bs, &prev_escaped);
+        quotes &= ~escaped;
+        uint64_t in_string = prefix_xor(quotes) ^ prev_in_string;
+        prev_in_string = (uint64_t)((int64_t)in_string >> 63);
+        a = _mm_or_si128(a, lower);
+        b = _mm_or_si128(b, lower);
+        c = _mm_or_si128(c, lower);
+        d = _mm_or_si128(d, lower);
+        uint64_t brackets = (mask64(a, b, c, d, open) | mask64(a, b, c, d, close)) & ~in_string;
+        while (brackets) {
+            size_t at = i + (size_t)__builtin_ctzll(brackets);
+            brackets &= brackets - 1;
+            f->pos = base + at + 1;
+            int rc = on_bracket(f, buf, base, at, out);
+            if (rc)
+                return rc;
+        }
+    }
+    f->escaped = (int)prev_escaped;
+    f->in_string = prev_in_string != 0;
+    f->pos = base + i;
+    return scan_scalar(f, buf, base, i, to, out);
+}
+#endif
+
+int frame_scan(framer *f, const uint8_t *buf, uint64_t base, size_t len, frame_records *out)
+{
+    size_t from = (size_t)(f->pos - base);
+    int rc;
+#if defined(__SSE2__)
+    if (!f->scalar_only)
+        rc = scan_vector(f, buf, base, from, len, out);
+    else
+#endif
+        rc = scan_scalar(f, buf, base, from, len, out);
+    if (rc)
+        return rc;
+    if (f->depth == 0) {
+        rc = check_gap(f, buf, base, gap_index(f, base), len);
+        if (rc)
+            return rc;
+        f->gap_from = base + len;
+    }
+    if (f->rec_open && base + len - f->rec_start > f->max_record)
+        return fail(f, f->rec_start, "record is over --max-record (%zu bytes)", f->max_record);
+    return 0;
+}
+
+int frame_finish(framer *f)
+{
+    if (f->rec_open)
+        return fail(f, f->rec_start, "truncated JSON: record not closed at end of input");
+    if (f->depth > 0)
+        return fail(f, f->doc_start, "truncated JSON: document not closed at end of input");
+    if (f->in_string)
+        return fail(f, f->pos, "truncated JSON: unterminated string at end of input");
+    return 0;
+}

@@ -1,0 +1,555 @@
+/*
+ * parse: simdjson's DOM parser behind the C interface of parse.h.
+ *
+ * Every entry point catches all C++ exceptions (std::bad_alloc from the
+ * string arena, mostly); simdjson itself reports errors by code.
+ *
+ * Repairs, so that hostile bytes in one string cannot hide a record: invalid
+ * UTF-8 becomes U+FFFD, and so does a \uD800-style escape that is not half
+ * of a surrogate pair (simdjson rejects the whole document for either).
+ *
+ * Lifetimes: the current event, the strings parse_get hands out (views into
+ * the parser's string buffer) and the minified JSON texts (kept in
+ * ctx->minified) all last until the next parse_record() or parse_free().
+ */
+#include "parse.h"
+
+#include <simdjson.h>
+
+#include <cstdarg>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <deque>
+#include <string>
+#include <string_view>
+
+namespace {
+
+using simdjson::error_code;
+namespace dom = simdjson::dom;
+
+constexpr size_t PAD = simdjson::SIMDJSON_PADDING;
+
+/* After a record bigger than this, the parser and buffers are released
+ * again at the next smaller record: simdjson's DOM needs roughly 14 bytes
+ * of tape and index per input byte, which one 64 MiB record per worker
+ * should not pin for the rest of the run. */
+constexpr size_t KEEP_BYTES = size_t(8) << 20;
+
+/* Bytes followed by PAD zeroed bytes, as simdjson requires; reused across
+ * records and grown on demand. */
+struct padded_buffer {
+    char *data = nullptr;
+    size_t capacity = 0; /* usable bytes, not counting the padding */
+
+    padded_buffer() = default;
+    padded_buffer(const padded_buffer &) = delete;
+    padded_buffer &operator=(const padded_buffer &) = delete;
+    ~padded_buffer() { std::free(data); }
+
+    /* Makes room for n bytes plus padding; false when out of memory. */
+    bool reserve(size_t n)
+    {
+        if (n <= capacity && data)
+            return true;
+        if (n > SIZE_MAX - PAD)
+            return false;
+        char *grown = static_cast<char *>(std::malloc(n + PAD));
+        if (!grown)
+            return false;
+        std::free(data);
+        data = grown;
+        capacity = n;
+        return true;
+    }
+
+    void zero_padding_after(size_t n) { std::memset(data + n, 0, PAD); }
+
+    void release()
+    {
+        std::free(data);
+        data = nullptr;
+        capacity = 0;
+    }
+};
+
+} // namespace
+
+struct parse_ctx {
+    dom::parser parser;
+    padded_buffer input;    /* the JSON text being parsed (record or inner event) */
+    padded_buffer repaired; /* input with invalid UTF-8 replaced by U+FFFD */
+    std::deque<std::string> minified; /* texts handed out by parse_get/parse_event_json */
+
+    dom::object event;    /* the current event; valid only when has_event */
+    bool has_event = false;
+    bool was_repaired = false;
+    bool has_event_json = false;
+    ot_slice event_json = {"", 0};
+};
+
+namespace {
+
+/* ---- error reporting ---------------------------------------------------- */
+
+/* The one-line reason a parse failed. No byte offset: simdjson's DOM API
+ * does not say where in the text it stopped. */
+struct parse_failure {
+    char text[200];
+};
+
+void fail(parse_failure &f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void fail(parse_failure &f, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    std::vsnprintf(f.text, sizeof f.text, fmt, ap);
+    va_end(ap);
+}
+
+/* simdjson messages are one line already; the prefix says where. */
+void fail_json(parse_failure &f, const char *what, error_code code, bool after_repair)
+{
+    if (code == simdjson::MEMALLOC)
+        fail(f, "out of memory");
+    else
+        fail(f, "%s%s: %s", what, after_repair ? " (after repairing invalid UTF-8)" : "",
+             simdjson::error_message(code));
+}
+
+/* ---- repairs --------------------------------------------------------------
+ * Both run only after simdjson rejected a text. */
+
+/*
+ * Copies src to dst (when dst is not NULL) with every ill-formed UTF-8
+ * sequence replaced by U+FFFD, one replacement per maximal subpart
+ * (Unicode 3.9, Table 3-7), so that an ASCII byte is never swallowed.
+ * Returns the output length.
+ */
+size_t utf8_repair(const unsigned char *src, size_t len, unsigned char *dst)
+{
+    static const unsigned char replacement[3] = {0xEF, 0xBF, 0xBD};
+    size_t in = 0, out = 0;
+    while (in < len) {
+        unsigned char lead = src[in];
+        size_t seq_len = 0;
+        unsigned char second_lo = 0x80, second_hi = 0xBF;
+        if (lead < 0x80) {
+            seq_len = 1;
+        } else if (lead >= 0xC2 && lead <= 0xDF) {
+            seq_len = 2;
+        } else if (lead >= 0xE0 && lead <= 0xEF) {
+            seq_len = 3;
+            if (lead == 0xE0)
+                second_lo = 0xA0; /* no overlong forms */
+            else if (lead == 0xED)
+                second_hi = 0x9F; /* no surrogates */
+        } else if (lead >= 0xF0 && lead <= 0xF4) {
+            seq_len = 4;
+            if (lead == 0xF0)
+                second_lo = 0x90; /* no overlong forms */
+            else if (lead == 0xF4)
+                second_hi = 0x8F; /* nothing above U+10FFFF */
+        }
+
+        if (seq_len == 0) { /* a byte that never starts a sequence */
+            if (dst)
+                std::memcpy(dst + out, replacement, sizeof replacement);
+            out += sizeof replacement;
+            in++;
+            continue;
+        }
+
+        /* valid: how many bytes form a well-formed prefix of the sequence */
+        size_t valid = 1;
+        if (seq_len > 1 && in + 1 < len && src[in + 1] >= second_lo && src[in + 1] <= second_hi) {
+            valid = 2;
+            while (valid < seq_len && in + valid < len && src[in + valid] >= 0x80 &&
+                   src[in + valid] <= 0xBF)
+                valid++;
+        }
+
+        if (valid == seq_len) {
+            if (dst)
+                std::memcpy(dst + out, src + in, seq_len);
+            out += seq_len;
+            in += seq_len;
+        } else {
+            if (dst)
+                std::memcpy(dst + out, replacement, sizeof replacement);
+            out += sizeof replacement;
+            in += valid;
+        }
+    }
+    return out;
+}
+
+int hex_value(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* The code unit of the \uXXXX escape at text[at], or -1 if there is none. */
+long u_escape_at(const char *text, size_t len, size_t at)
+{
+    if (at + 6 > len || text[at] != '\\' || text[at + 1] != 'u')
+        return -1;
+    long unit = 0;
+    for (size_t i = 2; i < 6; i++) {
+        int h = hex_value(text[at + i]);
+        if (h < 0)
+            return -1;
+        unit = unit * 16 + h;
+    }
+    return unit;
+}
+
+/*
+ * simdjson rejects a whole document (STRING_ERROR) for one \uD800-style
+ * escape that is not half of a surrogate pair. Rewrites each such escape in
+ * place to \uFFFD (same length). Returns how many were rewritten.
+ */
+size_t fix_lone_surrogates(char *text, size_t len)
+{
+    size_t fixed = 0;
+    bool in_string = false;
+    for (size_t i = 0; i < len; i++) {
+        char c = text[i];
+        if (!in_string) {
+            in_string = (c == '"');
+            continue;
+        }
+        if (c == '"') {
+            in_string = false;
+            continue;
+        }
+        if (c != '\\')
+            continue;
+        long unit = u_escape_at(text, len, i);
+        if (unit < 0) {
+            i++; /* skip the escaped character, e.g. \" or \\ */
+            continue;
+        }
+        if (unit >= 0xD800 && unit <= 0xDBFF) {
+            long low = u_escape_at(text, len, i + 6);
+            if (low >= 0xDC00 && low <= 0xDFFF) {
+                i += 11; /* a proper pair */
+                continue;
+            }
+        }
+        if (unit >= 0xD800 && unit <= 0xDFFF) {
+            std::memcpy(text + i + 2, "FFFD", 4);
+            fixed++;
+        }
+        i += 5;
+    }
+    return fixed;
+}
+
+/* ---- parsing ------------------------------------------------------------ */
+
+/*
+ * Parses len bytes of JSON text (copied first, so text may point into the
+ * parser's own string buffer) into *root, repairing invalid UTF-8 and lone
+ * surrogate escapes. what names the text in error messages.
+ */
+bool parse_json_text(parse_ctx *ctx, const char *text, size_t len, const char *what,
+                     dom::element *root, parse_failure &f)
+{
+    if (!ctx->input.reserve(len)) {
+        fail(f, "out of memory");
+        return false;
+    }
+    if (len)
+        std::memcpy(ctx->input.data, text, len);
+    ctx->input.zero_padding_after(len);
+
+    char *current = ctx->input.data;
+    size_t current_len = len;
+    bool utf8_repaired = false;
+    error_code code = ctx->parser.parse(current, current_len, false).get(*root);
+
+    if (code == simdjson::UTF8_ERROR) {
+        const auto *src = reinterpret_cast<const unsigned char *>(current);
+        size_t repaired_len = utf8_repair(src, current_len, nullptr);
+        if (!ctx->repaired.reserve(repaired_len)) {
+            fail(f, "out of memory");
+            return false;
+        }
+        utf8_repair(src, current_len, reinterpret_cast<unsigned char *>(ctx->repaired.data));
+        ctx->repaired.zero_padding_after(repaired_len);
+        current = ctx->repaired.data;
+        current_len = repaired_len;
+        utf8_repaired = true;
+        ctx->was_repaired = true;
+        code = ctx->parser.parse(current, current_len, false).get(*root);
+    }
+    if (code == simdjson::STRING_ERROR && fix_lone_surrogates(current, current_len) > 0) {
+        ctx->was_repaired = true;
+        code = ctx->parser.parse(current, current_len, false).get(*root);
+    }
+    if (code) {
+        fail_json(f, what, code, utf8_repaired);
+        return false;
+    }
+    return true;
+}
+
+/* The event of an EVENT-kind document: the detail of an EventBridge
+ * envelope, else the root object itself. */
+bool event_of_document(dom::element root, dom::object *event)
+{
+    dom::object obj;
+    if (root.get_object().get(obj))
+        return false;
+    if (obj.at_key("detail-type").error() || obj.at_key("detail").get_object().get(*event))
+        *event = obj;
+    return true;
+}
+
+/* The escaped event text of a WRAPPED record, unescaped by simdjson. */
+bool wrapped_event_text(dom::element root, std::string_view *text)
+{
+    dom::object obj;
+    if (root.get_object().get(obj))
+        return false;
+    return !obj.at_key("message").get_string().get(*text) ||
+           !obj.at_key("CloudTrailEvent").get_string().get(*text);
+}
+
+bool parse_into_ctx(parse_ctx *ctx, const char *buf, size_t len, enum parse_kind kind,
+                    parse_failure &f)
+{
+    if (kind != PARSE_KIND_EVENT && kind != PARSE_KIND_WRAPPED) {
+        fail(f, "unknown record kind %d", int(kind));
+        return false;
+    }
+    if (!buf && len) {
+        fail(f, "no record bytes");
+        return false;
+    }
+
+    dom::element root;
+    if (!parse_json_text(ctx, buf ? buf : "", len, "invalid JSON", &root, f))
+        return false;
+
+    if (kind == PARSE_KIND_WRAPPED) {
+        std::string_view inner;
+        if (!root.is_object()) {
+            fail(f, "record is not a JSON object");
+            return false;
+        }
+        if (!wrapped_event_text(root, &inner)) {
+            fail(f, "record has no \"message\" or \"CloudTrailEvent\" string");
+            return false;
+        }
+        /* parse_json_text copies inner before the parser reuses its storage */
+        if (!parse_json_text(ctx, inner.data(), inner.size(), "embedded event: invalid JSON", &root,
+                             f))
+            return false;
+        if (!event_of_document(root, &ctx->event)) {
+            fail(f, "embedded event is not a JSON object");
+            return false;
+        }
+        return true;
+    }
+
+    if (!event_of_document(root, &ctx->event)) {
+        fail(f, "record is not a JSON object");
+        return false;
+    }
+    return true;
+}
+
+/* Keeps s alive until the next parse and returns a slice of it. */
+ot_slice keep_text(parse_ctx *ctx, std::string &&s)
+{
+    ctx->minified.push_back(std::move(s));
+    const std::string &kept = ctx->minified.back();
+    return ot_slice{kept.data(), kept.size()};
+}
+
+void release_oversized(parse_ctx *ctx, size_t next_len)
+{
+    if (next_len > KEEP_BYTES)
+        return;
+    if (ctx->parser.capacity() > KEEP_BYTES)
+        ctx->parser = dom::parser{};
+    if (ctx->input.capacity > KEEP_BYTES)
+        ctx->input.release();
+    if (ctx->repaired.capacity > KEEP_BYTES)
+        ctx->repaired.release();
+}
+
+void forget_event(parse_ctx *ctx)
+{
+    ctx->minified.clear();
+    ctx->has_event = false;
+    ctx->was_repaired = false;
+    ctx->has_event_json = false;
+    ctx->event_json = ot_slice{"", 0};
+}
+
+} // namespace
+
+/* ---- the C interface ---------------------------------------------------- */
+
+extern "C" {
+
+parse_ctx *parse_create(void)
+{
+    try {
+        return new parse_ctx();
+    } catch (...) {
+        return nullptr;
+    }
+}
+
+void parse_free(parse_ctx *ctx)
+{
+    delete ctx; /* destructors do not throw */
+}
+
+int parse_record(parse_ctx *ctx, const char *buf, size_t len, enum parse_kind kind, char *err,
+                 size_t errlen, size_t *err_offset)
+{
+    parse_failure f;
+    f.text[0] = '\0';
+    bool ok = false;
+
+    if (!ctx) {
+        fail(f, "no parse context");
+    } else {
+        try {
+            forget_event(ctx);
+            release_oversized(ctx, len);
+            ok = parse_into_ctx(ctx, buf, len, kind, f);
+        } catch (...) {
+            fail(f, "out of memory");
+            ok = false;
+        }
+        ctx->has_event = ok;
+        if (!ok)
+            ctx->was_repaired = false;
+    }
+
+    if (ok)
+        return 0;
+    if (err && errlen) {
+        std::snprintf(err, errlen, "%s", f.text);
+    }
+    if (err_offset)
+        *err_offset = 0;
+    return -1;
+}
+
+int parse_repaired(const parse_ctx *ctx)
+{
+    return ctx && ctx->has_event && ctx->was_repaired;
+}
+
+int parse_is_digest(const parse_ctx *ctx)
+{
+    if (!ctx || !ctx->has_event)
+        return 0;
+    return !ctx->event.at_key("digestStartTime").error() &&
+           !ctx->event.at_key("logFiles").error();
+}
+
+enum parse_type parse_get(parse_ctx *ctx, const char *path, ot_slice *out)
+{
+    ot_slice result = {"", 0};
+    enum parse_type type = PARSE_ABSENT;
+
+    if (ctx && ctx->has_event && path) {
+        try {
+            /* walk the dotted path one object member at a time */
+            dom::object obj = ctx->event;
+            dom::element value;
+            const char *segment = path;
+            bool found = true;
+            for (;;) {
+                const char *dot = std::strchr(segment, '.');
+                size_t segment_len = dot ? size_t(dot - segment) : std::strlen(segment);
+                if (obj.at_key(std::string_view(segment, segment_len)).get(value)) {
+                    found = false;
+                    break;
+                }
+                if (!dot)
+                    break;
+                if (value.get_object().get(obj)) {
+                    found = false;
+                    break;
+                }
+                segment = dot + 1;
+            }
+
+            if (found) {
+                switch (value.type()) {
+                case dom::element_type::STRING: {
+                    std::string_view s;
+                    if (!value.get_string().get(s)) {
+                        result = ot_slice{s.data(), s.size()};
+                        type = PARSE_STRING;
+                    }
+                    break;
+                }
+                case dom::element_type::NULL_VALUE:
+                    result = ot_slice{"null", 4};
+                    type = PARSE_NULL;
+                    break;
+                case dom::element_type::INT64:
+                case dom::element_type::UINT64:
+                case dom::element_type::DOUBLE:
+                    result = keep_text(ctx, simdjson::minify(value));
+                    type = PARSE_NUMBER;
+                    break;
+                case dom::element_type::BOOL:
+                    result = keep_text(ctx, simdjson::minify(value));
+                    type = PARSE_BOOL;
+                    break;
+                case dom::element_type::OBJECT:
+                    result = keep_text(ctx, simdjson::minify(value));
+                    type = PARSE_OBJECT;
+                    break;
+                case dom::element_type::ARRAY:
+                    result = keep_text(ctx, simdjson::minify(value));
+                    type = PARSE_ARRAY;
+                    break;
+                }
+            }
+        } catch (...) {
+            /* out of memory while minifying: report the value as absent */
+            result = ot_slice{"", 0};
+            type = PARSE_ABSENT;
+        }
+    }
+
+    if (out)
+        *out = result;
+    return type;
+}
+
+ot_slice parse_event_json(parse_ctx *ctx)
+{
+    if (!ctx || !ctx->has_event)
+        return ot_slice{"", 0};
+    if (!ctx->has_event_json) {
+        try {
+            ctx->event_json = keep_text(ctx, simdjson::minify(ctx->event));
+            ctx->has_event_json = true;
+        } catch (...) {
+            return ot_slice{"", 0};
+        }
+    }
+    return ctx->event_json;
+}
+
+} /* extern "C" */

@@ -1,0 +1,439 @@
+#include "scan.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "decode.h"
+#include "emit.h"
+#include "frame.h"
+#include "parse.h"
+#include "prefilter.h"
+
+/* The needles. Candidates send their record to the parser; the record
+ * counter only counts (every CloudTrail event has one eventVersion key). */
+enum { NEEDLE_ORG_SOURCE, NEEDLE_DIGEST, NEEDLE_EVENT_VERSION, NEEDLE_COUNT };
+static const char *const needles[NEEDLE_COUNT] = {
+    "\"organizations.",
+    "\"digestStartTime\"",
+    "\"eventVersion",
+};
+#define COUNT_MASK (1u << NEEDLE_EVENT_VERSION)
+
+enum window_mode {
+    WINDOW_MORE,      /* more bytes follow */
+    WINDOW_END,       /* the input ended cleanly: run the end-of-input checks */
+    WINDOW_DAMAGED,   /* the input ended at an error: frame what is complete */
+};
+
+struct scanner {
+    scan_options opt;
+    decoder *dec;
+    framer *fr;
+    prefilter *pf;
+    parse_ctx *pc;
+
+    uint8_t *carry;           /* compressed bytes the decoder has not taken yet */
+    size_t carry_len, carry_cap;
+
+    uint8_t *win;             /* decoded bytes [win_base, win_base + win_len) */
+    size_t win_len, win_cap;
+    uint64_t win_base;
+
+    uint64_t searched_to;     /* needles searched for below this stream offset */
+    prefilter_hits hits;      /* pending hits; offsets are stream offsets */
+    size_t hit_next;
+    uint64_t counts[NEEDLE_COUNT];
+    frame_records recs;
+
+    int structured;           /* this input is being framed structurally */
+    int finished;             /* an error ended this input */
+    const char *path;
+    scan_result *res;
+};
+
+void scan_stats_add(scan_stats *into, const scan_stats *s)
+{
+    into->files += s->files;
+    into->bytes_in += s->bytes_in;
+    into->bytes_decoded += s->bytes_decoded;
+    into->records_seen += s->records_seen;
+    into->candidates += s->candidates;
+    into->records_parsed += s->records_parsed;
+    into->records_repaired += s->records_repaired;
+    into->findings += s->findings;
+    into->errors += s->errors;
+    into->skipped_digest_files += s->skipped_digest_files;
+    into->skipped_insight_files += s->skipped_insight_files;
+}
+
+void scan_result_clear(scan_result *r)
+{
+    r->findings.len = 0;
+    r->error[0] = '\0';
+    memset(&r->stats, 0, sizeof r->stats);
+}
+
+void scan_result_free(scan_result *r)
+{
+    buf_free(&r->findings);
+}
+
+scanner *scan_create(const scan_options *opt)
+{
+    scanner *s = calloc(1, sizeof *s);
+    if (!s)
+        return NULL;
+    s->opt = *opt;
+    if (s->opt.window < 4096)
+        s->opt.window = 4096;
+    s->dec = decode_create();
+    s->fr = frame_create(opt->max_record);
+    s->pf = prefilter_create(needles, NEEDLE_COUNT);
+    s->pc = parse_create();
+    s->win_cap = s->opt.window;
+    s->win = malloc(s->win_cap);
+    if (!s->dec || !s->fr || !s->pf || !s->pc || !s->win) {
+        scan_free(s);
+        return NULL;
+    }
+    return s;
+}
+
+void scan_free(scanner *s)
+{
+    if (!s)
+        return;
+    decode_free(s->dec);
+    frame_free(s->fr);
+    prefilter_free(s->pf);
+    parse_free(s->pc);
+    free(s->carry);
+    free(s->win);
+    prefilter_hits_free(&s->hits);
+    frame_records_free(&s->recs);
+    free(s);
+}
+
+void scan_begin(scanner *s, const char *path, scan_result *res)
+{
+    decode_reset(s->dec);
+    frame_reset(s->fr);
+    s->carry_len = 0;
+    s->win_len = 0;
+    s->win_base = 0;
+    s->searched_to = 0;
+    s->hits.len = 0;
+    s->hit_next = 0;
+    memset(s->counts, 0, sizeof s->counts);
+    s->structured = s->opt.validate;
+    s->finished = 0;
+    s->path = path;
+    s->res = res;
+    res->stats.files++;
+}
+
+/* Records the input's error; only the first one is kept (one line an input). */
+static void report(scanner *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void report(scanner *s, const char *fmt, ...)
+{
+    if (s->res->error[0])
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(s->res->error, sizeof s->res->error, fmt, ap);
+    va_end(ap);
+    s->res->stats.errors++;
+}
+
+void scan_fail(scanner *s, uint64_t offset, const char *what)
+{
+    report(s, "%s at input byte %llu", what, (unsigned long long)offset);
+    s->finished = 1;
+}
+
+/* Parses the record; for a candidate, confirms it and emits its findings. */
+static int handle_record(scanner *s, const frame_record *rec, int candidate)
+{
+    scan_stats *st = &s->res->stats;
+    const char *bytes = (const char *)s->win + (rec->start - s->win_base);
+    char err[200];
+    size_t err_offset = 0;
+
+    if (candidate)
+        st->candidates++;
+    st->records_parsed++;
+    if (parse_record(s->pc, bytes, (size_t)(rec->end - rec->start), rec->kind, err, sizeof err, &err_offset)) {
+        report(s, "%s (%s) at decoded byte %llu",
+               candidate ? "candidate record does not parse" : "invalid JSON record", err,
+               (unsigned long long)(rec->start + err_offset));
+        return 0;
+    }
+    st->records_repaired += (uint64_t)parse_repaired(s->pc);
+    if (!candidate)
+        return 0;
+    if (parse_is_digest(s->pc)) {
+        st->skipped_digest_files++;
+        return 0;
+    }
+    ot_slice v;
+    if (parse_get(s->pc, "eventType", &v) == PARSE_STRING && v.len == 20 &&
+        memcmp(v.ptr, "AwsCloudTrailInsight", 20) == 0)
+        return 0;
+    if (parse_get(s->pc, "eventSource", &v) != PARSE_STRING || !rules_is_org_source(v.ptr, v.len))
+        return 0;
+
+    const rule *matched[8];
+    size_t n = rules_match(s->opt.rules, s->pc, matched, 8);
+    if (n == 0 && s->opt.all_org_events) {
+        matched[0] = rules_catch_all();
+        n = 1;
+    }
+    int denied = emit_event_denied(s->pc);
+    for (size_t i = 0; i < n; i++) {
+        int rc = emit_finding(&s->res->findings, matched[i], denied, s->pc, s->path, rec->start, s->opt.raw);
+        if (rc)
+            return rc;
+        st->findings++;
+    }
+    return 0;
+}
+
+/* Matches the framed records against pending hits, in stream order. */
+static int handle_records(scanner *s)
+{
+    prefilter_hits *h = &s->hits;
+    for (size_t i = 0; i < s->recs.len; i++) {
+        const frame_record *rec = &s->recs.recs[i];
+        while (s->hit_next < h->len && h->hits[s->hit_next].offset < rec->start)
+            s->hit_next++;                      /* a hit outside any record */
+        int candidate = 0;
+        while (s->hit_next < h->len && h->hits[s->hit_next].offset < rec->end) {
+            candidate = 1;
+            s->hit_next++;
+        }
+        if (candidate || s->opt.validate) {
+            int rc = handle_record(s, rec, candidate);
+            if (rc)
+                return rc;
+        }
+    }
+    if (s->opt.validate)
+        s->res->stats.records_seen += s->recs.len;
+    s->recs.len = 0;
+    return 0;
+}
+
+static int first_blank_skip(uint8_t c)
+{
+    return c == ' ' || c == '\n' || c == '\r' || c == '\t';
+}
+
+/* The cheap structural check of a one-window input with no hit: does it
+ * start and end like JSON? Anything else takes the structural scan, which
+ * then names the exact problem. */
+static int looks_complete(const uint8_t *p, size_t n)
+{
+    size_t a = 0;
+    while (a < n && first_blank_skip(p[a]))
+        a++;
+    if (a == n)
+        return 1;
+    size_t b = n;
+    while (first_blank_skip(p[b - 1]))
+        b--;
+    return (p[a] == '{' || p[a] == '[') && (p[b - 1] == '}' || p[b - 1] == ']');
+}
+
+static int process_window(scanner *s, enum window_mode mode)
+{
+    uint64_t base = s->win_base;
+    size_t len = s->win_len;
+    size_t overlap = prefilter_max_len(s->pf) - 1;
+
+    /* 1. needles: a needle may straddle the end unless nothing follows */
+    size_t search_to = mode != WINDOW_MORE ? len : (len > overlap ? len - overlap : 0);
+    size_t from = (size_t)(s->searched_to - base);
+    if (search_to > from) {
+        size_t before = s->hits.len;
+        int rc = prefilter_scan(s->pf, s->win, len, from, search_to, COUNT_MASK, s->counts, &s->hits);
+        if (rc)
+            return rc;
+        for (size_t i = before; i < s->hits.len; i++)
+            s->hits.hits[i].offset += base;
+        s->searched_to = base + search_to;
+    }
+
+    /* 2. structure, unless a one-window input with no hit looks whole */
+    if (!s->structured) {
+        int quiet = mode == WINDOW_END && s->hit_next == s->hits.len && looks_complete(s->win, len);
+        if (quiet)
+            return 0;
+        s->structured = 1;
+    }
+    int frc = frame_scan(s->fr, s->win, base, len, &s->recs);
+    int rc = handle_records(s);
+    if (rc)
+        return rc;
+    if (frc == -ENOMEM)
+        return frc;
+    if (frc == 0 && mode == WINDOW_END)
+        frc = frame_finish(s->fr);
+    if (frc) {
+        report(s, "%s at decoded byte %llu", frame_error(s->fr),
+               (unsigned long long)frame_error_offset(s->fr));
+        s->finished = 1;
+        return 0;
+    }
+
+    /* 3. hits that no record can still hold are dropped */
+    uint64_t keep = frame_keep_from(s->fr);
+    while (s->hit_next < s->hits.len && s->hits.hits[s->hit_next].offset < keep)
+        s->hit_next++;
+    if (s->hit_next == s->hits.len)
+        s->hits.len = s->hit_next = 0;
+
+    /* 4. slide the window: keep the open record and the needle overlap */
+    if (keep > s->searched_to)
+        keep = s->searched_to;
+    size_t drop = (size_t)(keep - base);
+    memmove(s->win, s->win + drop, len - drop);
+    s->win_len = len - drop;
+    s->win_base = keep;
+    return 0;
+}
+
+/* Makes room in the window: slide it, and grow it only for a long record. */
+static int window_make_room(scanner *s)
+{
+    int rc = process_window(s, WINDOW_MORE);
+    if (rc || s->finished)
+        return rc;
+    if (s->win_len < s->win_cap)
+        return 0;
+    size_t cap = s->win_cap * 2;
+    size_t limit = s->opt.max_record + s->opt.window;
+    if (cap > limit)
+        cap = limit;
+    if (cap <= s->win_cap) {
+        report(s, "record is over --max-record (%zu bytes) at decoded byte %llu", s->opt.max_record,
+               (unsigned long long)frame_keep_from(s->fr));
+        s->finished = 1;
+        return 0;
+    }
+    uint8_t *w = realloc(s->win, cap);
+    if (!w)
+        return -ENOMEM;
+    s->win = w;
+    s->win_cap = cap;
+    return 0;
+}
+
+/* Decodes in[] into the window, framing each time it fills. Leaves what the
+ * decoder could not take yet in *used. */
+static int decode_into_window(scanner *s, const uint8_t *in, size_t len, int final, size_t *used)
+{
+    size_t pos = 0;
+    *used = 0;
+    for (;;) {
+        if (s->win_len == s->win_cap) {
+            int rc = window_make_room(s);
+            if (rc || s->finished)
+                return rc;
+        }
+        size_t u = 0, m = 0;
+        int drc = decode_step(s->dec, in + pos, len - pos, final, &u, s->win + s->win_len,
+                              s->win_cap - s->win_len, &m);
+        pos += u;
+        s->win_len += m;
+        s->res->stats.bytes_decoded += m;
+        if (drc != DECODE_OK) {
+            int rc = process_window(s, WINDOW_DAMAGED);
+            report(s, "%s at input byte %llu", decode_error(s->dec),
+                   (unsigned long long)decode_error_offset(s->dec));
+            s->finished = 1;
+            *used = pos;
+            return rc;
+        }
+        if (u == 0 && m == 0)
+            break;
+    }
+    *used = pos;
+    return 0;
+}
+
+static int carry_keep(scanner *s, const uint8_t *p, size_t n)
+{
+    if (n > s->carry_cap) {
+        uint8_t *c = realloc(s->carry, n);
+        if (!c)
+            return -ENOMEM;
+        s->carry = c;
+        s->carry_cap = n;
+    }
+    memmove(s->carry, p, n);
+    s->carry_len = n;
+    return 0;
+}
+
+static int feed(scanner *s, const uint8_t *buf, size_t len, int final)
+{
+    size_t used;
+    int rc;
+    if (s->carry_len > 0) {
+        /* Rare: a few bytes were left over (a split magic). Join them. */
+        size_t total = s->carry_len + len;
+        if (total > s->carry_cap) {
+            uint8_t *c = realloc(s->carry, total);
+            if (!c)
+                return -ENOMEM;
+            s->carry = c;
+            s->carry_cap = total;
+        }
+        if (len > 0)
+            memcpy(s->carry + s->carry_len, buf, len);
+        s->carry_len = total;
+        rc = decode_into_window(s, s->carry, total, final, &used);
+        if (rc)
+            return rc;
+        return carry_keep(s, s->carry + used, total - used);
+    }
+    rc = decode_into_window(s, buf, len, final, &used);
+    if (rc || used == len)
+        return rc;
+    return carry_keep(s, buf + used, len - used);
+}
+
+int scan_feed(scanner *s, const uint8_t *buf, size_t len)
+{
+    if (s->finished)
+        return 1;
+    s->res->stats.bytes_in += len;
+    int rc = feed(s, buf, len, 0);
+    if (rc)
+        return rc;
+    return s->finished;
+}
+
+void scan_end(scanner *s)
+{
+    int rc = 0;
+    if (!s->finished)
+        rc = feed(s, NULL, 0, 1);
+    if (!rc && !s->finished) {
+        if (decode_finish(s->dec) != DECODE_OK) {
+            rc = process_window(s, WINDOW_DAMAGED);
+            report(s, "%s at input byte %llu", decode_error(s->dec),
+                   (unsigned long long)decode_error_offset(s->dec));
+        } else {
+            rc = process_window(s, WINDOW_END);
+        }
+    }
+    if (rc == -ENOMEM)
+        report(s, "out of memory");
+    if (!s->opt.validate)
+        s->res->stats.records_seen += s->counts[NEEDLE_EVENT_VERSION];
+    s->finished = 1;
+}

@@ -1,0 +1,78 @@
+/*
+ * scan: one input, start to end, on one thread: decode -> prefilter ->
+ * frame -> parse -> rules -> finding lines. A scanner is a worker's
+ * reusable set of stage objects; an input's bytes are pushed into it in
+ * pieces of any size, and everything it found lands in a scan_result that
+ * the caller writes out in input order.
+ *
+ * Candidate, then confirm: the decoded bytes are searched for the
+ * Organizations eventSource value (and the digest marker). A window with no
+ * hit costs that search and nothing more, unless the input spans several
+ * windows, when the framing state must be carried across them. A hit costs
+ * a structural scan of its window, then a full parse of the one record that
+ * holds it; only that record's own eventSource decides.
+ */
+#ifndef ORGTRAIL_SCAN_H
+#define ORGTRAIL_SCAN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "rules.h"
+#include "util.h"
+
+typedef struct {
+    int all_org_events;     /* also emit Organizations events no rule matches */
+    int raw;                /* add the event itself to each finding */
+    int validate;           /* fully parse every record; report grammar errors */
+    size_t max_record;      /* bytes; a longer record is an error */
+    size_t window;          /* decoded bytes held at once, before a long record grows it */
+    const rules *rules;     /* borrowed; must outlive the scanner */
+} scan_options;
+
+/* Counters; see the README for which are exact. */
+typedef struct {
+    uint64_t files;
+    uint64_t bytes_in;
+    uint64_t bytes_decoded;
+    uint64_t records_seen;
+    uint64_t candidates;
+    uint64_t records_parsed;
+    uint64_t records_repaired;
+    uint64_t findings;
+    uint64_t errors;
+    uint64_t skipped_digest_files;
+    uint64_t skipped_insight_files;
+} scan_stats;
+
+void scan_stats_add(scan_stats *into, const scan_stats *s);
+
+typedef struct {
+    ot_buf findings;        /* NDJSON lines, in record order */
+    char error[512];        /* the input's one error line (without "orgtrail: PATH: "), or "" */
+    scan_stats stats;
+} scan_result;
+
+void scan_result_clear(scan_result *r);
+void scan_result_free(scan_result *r);
+
+typedef struct scanner scanner;
+
+/* Returns NULL when out of memory. opt is copied. */
+scanner *scan_create(const scan_options *opt);
+/* Accepts NULL. */
+void scan_free(scanner *s);
+
+/* Starts an input; path names it in findings and errors and must live
+ * until scan_end(). Results are added to res. */
+void scan_begin(scanner *s, const char *path, scan_result *res);
+/* Pushes the next len bytes of the input. Returns 0 to continue, 1 when the
+ * input is finished early (an error was recorded), -ENOMEM. */
+int scan_feed(scanner *s, const uint8_t *buf, size_t len);
+/* Records an error that is not about the bytes (e.g. a read failure at
+ * offset), and finishes the input. */
+void scan_fail(scanner *s, uint64_t offset, const char *what);
+/* Ends the input: frames what is left and runs the end-of-input checks. */
+void scan_end(scanner *s);
+
+#endif
