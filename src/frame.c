@@ -234,8 +234,11 @@ static int on_bracket(framer *f, const uint8_t *buf, uint64_t base, size_t i, fr
         return 0;
     }
 
-    if (f->depth == 0)
+    if (f->depth == 0) {
+        if (check_gap(f, buf, base, gap_index(f, base), i))
+            return -1;      /* junk before the stray bracket is the first problem */
         return fail(f, at, "unexpected '%c' outside any JSON object or array", c);
+    }
     f->depth--;
     if (f->depth < KIND_BITS) {
         uint8_t want = (f->is_array >> f->depth) & 1 ? ']' : '}';

@@ -1,0 +1,389 @@
+/* frame: record boundaries for every shape, split at every offset, and the
+ * vector path checked against the byte-at-a-time reference. */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "frame.h"
+
+static int passed, failed;
+#define CHECK(c)                                                                 \
+    do {                                                                         \
+        if (c) {                                                                 \
+            passed++;                                                            \
+        } else {                                                                 \
+            failed++;                                                            \
+            fprintf(stderr, "%s:%d: CHECK(%s) failed\n", __FILE__, __LINE__, #c); \
+        }                                                                        \
+    } while (0)
+
+typedef struct {
+    frame_records recs;
+    int rc;                 /* 0, or -1 from frame_scan / frame_finish */
+    uint64_t err_offset;
+    char err[160];
+} outcome;
+
+static void outcome_free(outcome *o)
+{
+    frame_records_free(&o->recs);
+}
+
+/* Feeds data in pieces ending at cuts[] (ascending, last == n), keeping only
+ * what frame_keep_from() asks for, as the scanner does. */
+static outcome frame_pieces(const char *data, size_t n, const size_t *cuts, size_t ncuts,
+                            int scalar, size_t max_record)
+{
+    outcome o = { 0 };
+    framer *f = frame_create(max_record);
+    frame_set_scalar(f, scalar);
+    uint8_t *win = malloc(n + 1);
+    uint64_t base = 0;
+    size_t win_len = 0, fed = 0;
+    for (size_t c = 0; c < ncuts && o.rc == 0; c++) {
+        memcpy(win + win_len, data + fed, cuts[c] - fed);
+        win_len += cuts[c] - fed;
+        fed = cuts[c];
+        o.rc = frame_scan(f, win, base, win_len, &o.recs);
+        if (o.rc)
+            break;
+        uint64_t keep = frame_keep_from(f);
+        size_t drop = (size_t)(keep - base);
+        memmove(win, win + drop, win_len - drop);
+        win_len -= drop;
+        base = keep;
+    }
+    if (o.rc == 0)
+        o.rc = frame_finish(f);
+    if (o.rc) {
+        o.err_offset = frame_error_offset(f);
+        snprintf(o.err, sizeof o.err, "%s", frame_error(f));
+    }
+    free(win);
+    frame_free(f);
+    return o;
+}
+
+static outcome frame_whole(const char *data, size_t n, int scalar)
+{
+    size_t cut = n;
+    return frame_pieces(data, n, &cut, 1, scalar, 1 << 20);
+}
+
+static int same_outcome(const outcome *a, const outcome *b)
+{
+    if (a->rc != b->rc || a->recs.len != b->recs.len)
+        return 0;
+    if (a->rc && (a->err_offset != b->err_offset || strcmp(a->err, b->err) != 0))
+        return 0;
+    for (size_t i = 0; i < a->recs.len; i++) {
+        const frame_record *x = &a->recs.recs[i], *y = &b->recs.recs[i];
+        if (x->start != y->start || x->end != y->end || x->kind != y->kind)
+            return 0;
+    }
+    return 1;
+}
+
+/* The records' texts joined by '|', for readable expectations. */
+static char *record_texts(const char *data, const outcome *o)
+{
+    size_t total = 1;
+    for (size_t i = 0; i < o->recs.len; i++)
+        total += (size_t)(o->recs.recs[i].end - o->recs.recs[i].start) + 3;
+    char *s = malloc(total), *p = s;
+    for (size_t i = 0; i < o->recs.len; i++) {
+        const frame_record *r = &o->recs.recs[i];
+        if (i)
+            *p++ = '|';
+        if (r->kind == PARSE_KIND_WRAPPED)
+            *p++ = 'W';
+        memcpy(p, data + r->start, (size_t)(r->end - r->start));
+        p += r->end - r->start;
+    }
+    *p = '\0';
+    return s;
+}
+
+static void expect_records(const char *data, const char *want, int line)
+{
+    size_t n = strlen(data);
+    for (int scalar = 0; scalar <= 1; scalar++) {
+        outcome o = frame_whole(data, n, scalar);
+        char *got = record_texts(data, &o);
+        if (o.rc != 0 || strcmp(got, want) != 0) {
+            failed++;
+            fprintf(stderr, "line %d (scalar=%d): rc=%d err='%s'\n  got  %s\n  want %s\n", line, scalar,
+                    o.rc, o.err, got, want);
+        } else {
+            passed++;
+        }
+        free(got);
+        outcome_free(&o);
+    }
+}
+
+static void expect_error(const char *data, uint64_t offset, const char *err_part, int line)
+{
+    size_t n = strlen(data);
+    for (int scalar = 0; scalar <= 1; scalar++) {
+        outcome o = frame_whole(data, n, scalar);
+        if (o.rc != -1 || o.err_offset != offset || !strstr(o.err, err_part)) {
+            failed++;
+            fprintf(stderr, "line %d (scalar=%d): rc=%d offset=%llu err='%s', want offset %llu '%s'\n", line,
+                    scalar, o.rc, (unsigned long long)o.err_offset, o.err, (unsigned long long)offset,
+                    err_part);
+        } else {
+            passed++;
+        }
+        outcome_free(&o);
+    }
+}
+
+static void test_shapes(void)
+{
+    /* CloudTrail S3 delivery */
+    expect_records("{\"Records\":[{\"a\":1},{\"b\":{\"c\":[2]}}]}", "{\"a\":1}|{\"b\":{\"c\":[2]}}", __LINE__);
+    expect_records("{\"Records\":[]}", "", __LINE__);
+    expect_records("{\"Records\":[{\"a\":1}]}{\"Records\":[{\"b\":2}]}", "{\"a\":1}|{\"b\":2}", __LINE__);
+    /* pretty-printed, keys sorted, other keys before Records */
+    expect_records("{\n  \"Other\": [1, {\"x\": 2}],\n  \"Records\" : [\n    {\"a\": 1},\n    {\"b\": 2}\n  ]\n}\n",
+                   "{\"a\": 1}|{\"b\": 2}", __LINE__);
+    /* a bare array, and arrays back to back */
+    expect_records("[{\"a\":1},{\"b\":2}]\n[{\"c\":3}]", "{\"a\":1}|{\"b\":2}|{\"c\":3}", __LINE__);
+    expect_records("[]", "", __LINE__);
+    /* NDJSON and concatenated objects */
+    expect_records("{\"a\":1}\n{\"b\":[1,2]}\n", "{\"a\":1}|{\"b\":[1,2]}", __LINE__);
+    expect_records("{\"a\":1}{\"b\":2}  {\"c\":3}", "{\"a\":1}|{\"b\":2}|{\"c\":3}", __LINE__);
+    /* EventBridge envelope: the whole object is the record */
+    expect_records("{\"detail-type\":\"AWS API Call via CloudTrail\",\"resources\":[],\"detail\":{\"eventSource\":\"x\"}}",
+                   "{\"detail-type\":\"AWS API Call via CloudTrail\",\"resources\":[],\"detail\":{\"eventSource\":\"x\"}}",
+                   __LINE__);
+    /* CloudWatch Logs and lookup-events: wrapped records */
+    expect_records("{\"messageType\":\"DATA_MESSAGE\",\"subscriptionFilters\":[\"f\"],\"logEvents\":[{\"id\":\"1\",\"message\":\"{\\\"a\\\":1}\"}]}",
+                   "W{\"id\":\"1\",\"message\":\"{\\\"a\\\":1}\"}", __LINE__);
+    expect_records("{\"Events\":[{\"EventId\":\"1\",\"CloudTrailEvent\":\"{}\"},{\"EventId\":\"2\"}],\"NextToken\":\"t\"}",
+                   "W{\"EventId\":\"1\",\"CloudTrailEvent\":\"{}\"}|W{\"EventId\":\"2\"}", __LINE__);
+    /* strings full of structure characters, quotes and backslashes */
+    expect_records("{\"Records\":[{\"ua\":\"}]},{\\\"x\\\":[\"},{\"p\":\"C:\\\\dir\\\\\"},{\"q\":\"\\\\\\\"}\"}]}",
+                   "{\"ua\":\"}]},{\\\"x\\\":[\"}|{\"p\":\"C:\\\\dir\\\\\"}|{\"q\":\"\\\\\\\"}\"}", __LINE__);
+    /* a key that merely ends in Records is not the container */
+    expect_records("{\"xRecords\":[{\"a\":1}]}", "{\"xRecords\":[{\"a\":1}]}", __LINE__);
+    expect_records("{\"a\\\"Records\":[{\"a\":1}]}", "{\"a\\\"Records\":[{\"a\":1}]}", __LINE__);
+    /* Records nested deeper is just data */
+    expect_records("{\"x\":{\"Records\":[{\"a\":1}]}}", "{\"x\":{\"Records\":[{\"a\":1}]}}", __LINE__);
+    /* blank and empty inputs */
+    expect_records("", "", __LINE__);
+    expect_records(" \n\t\r\n", "", __LINE__);
+    expect_records("{}", "{}", __LINE__);
+    /* non-object array elements are not records */
+    expect_records("[1,\"{\",[{\"a\":1}],{\"b\":2}]", "{\"b\":2}", __LINE__);
+}
+
+static void test_errors(void)
+{
+    expect_error("<html>", 0, "not JSON", __LINE__);
+    expect_error("  xyz", 2, "not JSON", __LINE__);
+    expect_error("{\"a\":1} x", 8, "between JSON values", __LINE__);
+    expect_error("{\"a\":1}\n\"str\"", 8, "between JSON values", __LINE__);
+    expect_error("{\"Records\":[{\"a\":\"open", 12, "record not closed", __LINE__);
+    expect_error("{\"Records\":[{\"a\":1}", 0, "document not closed", __LINE__);
+    expect_error("{", 0, "record not closed", __LINE__);
+    expect_error("[", 0, "document not closed", __LINE__);
+    expect_error("}", 0, "unexpected '}'", __LINE__);
+    expect_error("{\"a\":[1}", 7, "mismatched '}'", __LINE__);
+    expect_error("{\"a\":1}]", 7, "unexpected ']'", __LINE__);
+}
+
+static void test_max_record(void)
+{
+    const char *doc = "{\"Records\":[{\"a\":\"0123456789\"},{\"b\":1}]}";
+    size_t n = strlen(doc), cut = n;
+    outcome o = frame_pieces(doc, n, &cut, 1, 0, 10);
+    CHECK(o.rc == -1 && o.err_offset == 12 && strstr(o.err, "--max-record"));
+    outcome_free(&o);
+    o = frame_pieces(doc, n, &cut, 1, 0, 18);   /* the longest record is exactly 18 bytes */
+    CHECK(o.rc == 0 && o.recs.len == 2);
+    outcome_free(&o);
+    o = frame_pieces(doc, n, &cut, 1, 0, 17);
+    CHECK(o.rc == -1 && o.err_offset == 12);
+    outcome_free(&o);
+    /* while a long record is still open, the limit applies before its end */
+    size_t cuts[] = { 20, n };
+    o = frame_pieces(doc, n, cuts, 2, 0, 5);
+    CHECK(o.rc == -1 && o.err_offset == 12);
+    outcome_free(&o);
+}
+
+/* Every split point, and every pair of split points for short docs, gives
+ * the same records as the whole. */
+static void test_splits(void)
+{
+    const char *docs[] = {
+        "{\"Records\":[{\"eventSource\":\"organizations.amazonaws.com\",\"ua\":\"\\\\\\\"}]\"},"
+        "{\"k\":\"[{\\\"\\\\\"},{}]}\n{\"Records\":[]}",
+        "[{\"a\":\"\\u003c}\"},{\"b\":[[],{}]}]\n{\"messageType\":\"DATA_MESSAGE\",\"logEvents\":[{\"message\":\"{\\\"x\\\":\\\"}\\\"}\"}]}",
+        "{\"detail-type\":\"x\",\"detail\":{\"a\":\"\\\\\"}} {\"Events\":[{\"CloudTrailEvent\":\"{}\"}]}",
+    };
+    for (size_t d = 0; d < sizeof docs / sizeof docs[0]; d++) {
+        const char *doc = docs[d];
+        size_t n = strlen(doc);
+        outcome ref = frame_whole(doc, n, 1);
+        CHECK(ref.rc == 0 && ref.recs.len > 0);
+        for (size_t a = 0; a <= n; a++) {
+            for (int scalar = 0; scalar <= 1; scalar++) {
+                size_t cuts[] = { a, n };
+                outcome o = frame_pieces(doc, n, cuts, 2, scalar, 1 << 20);
+                CHECK(same_outcome(&o, &ref));
+                outcome_free(&o);
+            }
+            for (size_t b = a; b <= n; b += 7) {
+                size_t cuts[] = { a, b, n };
+                outcome o = frame_pieces(doc, n, cuts, 3, 0, 1 << 20);
+                CHECK(same_outcome(&o, &ref));
+                outcome_free(&o);
+            }
+        }
+        outcome_free(&ref);
+    }
+}
+
+static uint64_t rng_state = 0x9E3779B97F4A7C15ULL;
+static uint64_t rng(void)
+{
+    uint64_t z = (rng_state += 0x9E3779B97F4A7C15ULL);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    return z ^ (z >> 31);
+}
+
+/* The SSE2 path against the byte-at-a-time reference on random structure,
+ * whole and split at random points: same records, same errors. */
+static void test_vector_matches_scalar(void)
+{
+    static const char alphabet[] = "{}[]\"\\\\a:, \n{\"}";
+    char buf[400];
+    int mismatches = 0;
+    for (int iter = 0; iter < 20000; iter++) {
+        size_t n = rng() % sizeof buf;
+        /* mostly-valid documents make records happen: wrap random bodies */
+        size_t p = 0;
+        if (iter % 2) {
+            static const char head[] = "{\"Records\":[";
+            memcpy(buf, head, sizeof head - 1);
+            p = sizeof head - 1;
+        }
+        for (; p < n; p++)
+            buf[p] = alphabet[rng() % (sizeof alphabet - 1)];
+        outcome ref = frame_whole(buf, n, 1);
+        outcome vec = frame_whole(buf, n, 0);
+        size_t cuts[3] = { n ? rng() % n : 0, 0, n };
+        cuts[1] = cuts[0] + (n - cuts[0] ? rng() % (n - cuts[0]) : 0);
+        outcome split = frame_pieces(buf, n, cuts, 3, 0, 1 << 20);
+        if (!same_outcome(&ref, &vec) || !same_outcome(&ref, &split))
+            mismatches++;
+        outcome_free(&ref);
+        outcome_free(&vec);
+        outcome_free(&split);
+    }
+    CHECK(mismatches == 0);
+    if (mismatches)
+        fprintf(stderr, "%d random inputs framed differently by the vector path\n", mismatches);
+}
+
+/* A random valid JSON value; strings are full of escaped structure. */
+static void gen_value(char *out, size_t *p, size_t cap, int depth)
+{
+    static const char chars[] = "{}[]\",:a \\";
+    int kind = depth > 3 ? 2 : (int)(rng() % 4);
+    if (*p + 64 > cap)
+        kind = 3;
+    if (kind == 0 || kind == 1) {
+        out[(*p)++] = kind == 0 ? '{' : '[';
+        int n = (int)(rng() % 4);
+        for (int i = 0; i < n && *p + 64 < cap; i++) {
+            if (i)
+                out[(*p)++] = ',';
+            if (kind == 0) {
+                out[(*p)++] = '"';
+                out[(*p)++] = 'k';
+                out[(*p)++] = '"';
+                out[(*p)++] = ':';
+            }
+            gen_value(out, p, cap, depth + 1);
+        }
+        out[(*p)++] = kind == 0 ? '}' : ']';
+    } else if (kind == 2) {
+        out[(*p)++] = '"';
+        int n = (int)(rng() % 12);
+        for (int i = 0; i < n; i++) {
+            char c = chars[rng() % (sizeof chars - 1)];
+            if (c == '"' || c == '\\')
+                out[(*p)++] = '\\';
+            out[(*p)++] = c;
+        }
+        out[(*p)++] = '"';
+    } else {
+        out[(*p)++] = '1';
+    }
+}
+
+/* Valid documents of every shape: the count of records is known, and the
+ * vector path, the scalar path and random splits all agree. */
+static void test_random_valid_documents(void)
+{
+    char buf[8192];
+    int wrong = 0;
+    for (int iter = 0; iter < 3000; iter++) {
+        size_t p = 0;
+        int shape = iter % 3, want = 0;
+        const char *head = shape == 0 ? "{\"Records\":[" : shape == 1 ? "[" : "";
+        memcpy(buf, head, strlen(head));
+        p = strlen(head);
+        int n = (int)(rng() % 6);
+        for (int i = 0; i < n; i++) {
+            if (i && shape != 2)
+                buf[p++] = ',';
+            if (shape == 2)
+                buf[p++] = '\n';
+            buf[p++] = '{';
+            buf[p++] = '"';
+            buf[p++] = 'v';
+            buf[p++] = '"';
+            buf[p++] = ':';
+            gen_value(buf, &p, sizeof buf - 16, 1);
+            buf[p++] = '}';
+            want++;
+        }
+        if (shape == 0) {
+            buf[p++] = ']';
+            buf[p++] = '}';
+        } else if (shape == 1) {
+            buf[p++] = ']';
+        }
+        outcome ref = frame_whole(buf, p, 1);
+        outcome vec = frame_whole(buf, p, 0);
+        size_t cuts[3] = { p ? rng() % p : 0, 0, p };
+        cuts[1] = cuts[0] + (p - cuts[0] ? rng() % (p - cuts[0]) : 0);
+        outcome split = frame_pieces(buf, p, cuts, 3, 0, 1 << 20);
+        if (ref.rc != 0 || ref.recs.len != (size_t)want || !same_outcome(&ref, &vec) ||
+            !same_outcome(&ref, &split))
+            wrong++;
+        outcome_free(&ref);
+        outcome_free(&vec);
+        outcome_free(&split);
+    }
+    CHECK(wrong == 0);
+}
+
+int main(void)
+{
+    test_shapes();
+    test_errors();
+    test_max_record();
+    test_splits();
+    test_vector_matches_scalar();
+    test_random_valid_documents();
+    printf("%d passed, %d failed\n", passed, failed);
+    return failed ? 1 : 0;
+}
