@@ -50,6 +50,7 @@ struct scanner {
 
     int structured;           /* this input is being framed structurally */
     int finished;             /* an error ended this input */
+    int error_is_record;      /* the input's error so far is one bad record */
     const char *path;
     scan_result *res;
 };
@@ -130,22 +131,43 @@ void scan_begin(scanner *s, const char *path, scan_result *res)
     memset(s->counts, 0, sizeof s->counts);
     s->structured = s->opt.validate;
     s->finished = 0;
+    s->error_is_record = 0;
     s->path = path;
     s->res = res;
     res->stats.files++;
 }
 
-/* Records the input's error; only the first one is kept (one line an input). */
+/*
+ * Records the input's error: one line an input. A bad record does not end
+ * the input; if the input later turns out damaged (a CRC mismatch found at
+ * the end of a gzip member, say), that cause replaces the record's symptom.
+ */
+static void vreport(scanner *s, int record_only, const char *fmt, va_list ap)
+{
+    if (s->res->error[0] && (record_only || !s->error_is_record))
+        return;
+    if (!s->res->error[0])
+        s->res->stats.errors++;
+    s->error_is_record = record_only;
+    vsnprintf(s->res->error, sizeof s->res->error, fmt, ap);
+}
+
 static void report(scanner *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void report(scanner *s, const char *fmt, ...)
 {
-    if (s->res->error[0])
-        return;
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(s->res->error, sizeof s->res->error, fmt, ap);
+    vreport(s, 0, fmt, ap);
     va_end(ap);
-    s->res->stats.errors++;
+}
+
+static void report_record(scanner *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void report_record(scanner *s, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vreport(s, 1, fmt, ap);
+    va_end(ap);
 }
 
 void scan_fail(scanner *s, uint64_t offset, const char *what)
@@ -166,7 +188,7 @@ static int handle_record(scanner *s, const frame_record *rec, int candidate)
         st->candidates++;
     st->records_parsed++;
     if (parse_record(s->pc, bytes, (size_t)(rec->end - rec->start), rec->kind, err, sizeof err, &err_offset)) {
-        report(s, "%s (%s) at decoded byte %llu",
+        report_record(s, "%s (%s) at decoded byte %llu",
                candidate ? "candidate record does not parse" : "invalid JSON record", err,
                (unsigned long long)(rec->start + err_offset));
         return 0;

@@ -115,6 +115,8 @@ static char *join(const char *dir, const char *name)
 
 /* Opens dir (already stat'ed as st) as a new frame, unless it is a loop.
  * Returns 0, WALK_ERROR with err set, or -ENOMEM. Takes ownership of dir. */
+static int visit_path(walker *w, char *path, unsigned char type, char *err, size_t errlen);
+
 static int push_dir(walker *w, char *dir, const struct stat *st, char *err, size_t errlen)
 {
     for (size_t i = 0; i < w->depth; i++) {
@@ -178,9 +180,18 @@ static int push_dir(walker *w, char *dir, const struct stat *st, char *err, size
     return 0;
 }
 
-/* Handles one path: a file to hand out, a directory to enter, or an error.
- * type is a d_type (DT_UNKNOWN asks stat). Takes ownership of path. */
+/* Handles one path: a file to hand out, a directory to enter, or an error
+ * (then *out names the path). type is a d_type (DT_UNKNOWN asks stat).
+ * Takes ownership of path. */
 static int visit(walker *w, char *path, unsigned char type, const char **out, char *err, size_t errlen)
+{
+    int rc = visit_path(w, path, type, err, errlen);
+    if (rc == WALK_INPUT || rc == WALK_ERROR)
+        *out = w->current;
+    return rc;
+}
+
+static int visit_path(walker *w, char *path, unsigned char type, char *err, size_t errlen)
 {
     struct stat st;
     if (type == DT_REG) {
@@ -190,7 +201,6 @@ static int visit(walker *w, char *path, unsigned char type, const char **out, ch
         }
         free(w->current);
         w->current = path;
-        *out = path;
         return WALK_INPUT;
     }
     if (stat(path, &st) != 0) {
@@ -201,7 +211,7 @@ static int visit(walker *w, char *path, unsigned char type, const char **out, ch
     }
     if (S_ISDIR(st.st_mode))
         return push_dir(w, path, &st, err, errlen);
-    return visit(w, path, DT_REG, out, err, errlen);
+    return visit_path(w, path, DT_REG, err, errlen);
 }
 
 int walk_next(walker *w, const char **path, char *err, size_t errlen)
