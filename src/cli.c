@@ -21,6 +21,9 @@ static const char usage[] =
     "  --stats            print run counters as one JSON object on stderr at the end\n"
     "  --validate         fully parse every record and report each input's first JSON error\n"
     "  --max-record SIZE  largest record accepted (default 64M; suffixes K, M, G)\n"
+    "  -j N               scanning threads (default: one per online CPU)\n"
+    "  --io=uring|sync    how files are read (default: io_uring, else synchronous reads)\n"
+    "  --io-depth N       files in flight (default 64)\n"
     "  -q, --quiet        no notices on stderr (errors are still printed)\n"
     "\n"
     "exit status: 0 all inputs read, 1 some input was bad (reported on stderr), 2 usage error\n";
@@ -52,6 +55,17 @@ static int parse_size(const char *s, size_t *out)
     return 0;
 }
 
+static int parse_count(const char *s, unsigned max, unsigned *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long v = strtoul(s, &end, 10);
+    if (errno || end == s || *end != '\0' || s[0] == '-' || v == 0 || v > max)
+        return -1;
+    *out = (unsigned)v;
+    return 0;
+}
+
 static int usage_error(cli_options *o, const char *fmt, const char *arg)
 {
     snprintf(o->error, sizeof o->error, fmt, arg);
@@ -62,6 +76,7 @@ int cli_parse(int argc, char **argv, cli_options *o)
 {
     memset(o, 0, sizeof *o);
     o->max_record = 64u << 20;
+    o->io_depth = 64;
     if (argc < 2)
         return usage_error(o, "%s", "missing command (try 'orgtrail --help')");
     const char *cmd = argv[1];
@@ -112,6 +127,21 @@ int cli_parse(int argc, char **argv, cli_options *o)
                 return usage_error(o, "%s needs a SIZE", a);
             if (parse_size(argv[i], &o->max_record))
                 return usage_error(o, "bad --max-record '%s' (want e.g. 64M)", argv[i]);
+        } else if (strcmp(a, "-j") == 0 || strncmp(a, "-j", 2) == 0) {
+            const char *v = a[2] ? a + 2 : (i + 1 < argc ? argv[++i] : NULL);
+            if (!v || parse_count(v, 1024, &o->workers))
+                return usage_error(o, "bad -j '%s' (want 1..1024)", v ? v : "");
+        } else if (strcmp(a, "--io-depth") == 0) {
+            if (++i == argc || parse_count(argv[i], 4096, &o->io_depth))
+                return usage_error(o, "bad --io-depth '%s' (want 1..4096)", i < argc ? argv[i] : "");
+        } else if (strncmp(a, "--io=", 5) == 0 || strcmp(a, "--io") == 0) {
+            const char *v = a[4] == '=' ? a + 5 : (i + 1 < argc ? argv[++i] : "");
+            if (strcmp(v, "uring") == 0)
+                o->io = 1;
+            else if (strcmp(v, "sync") == 0)
+                o->io = 2;
+            else
+                return usage_error(o, "bad --io '%s' (want uring or sync)", v);
         } else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
             o->command = CLI_HELP;
             return 0;

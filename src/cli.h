@@ -25,6 +25,9 @@ typedef struct {
     int validate;
     int quiet;
     size_t max_record;        /* bytes */
+    unsigned workers;         /* -j; 0: one per online CPU */
+    unsigned io_depth;        /* --io-depth: files in flight */
+    int io;                   /* --io: 0 auto, 1 uring, 2 sync (reader_io's order) */
     char error[256];          /* the usage error, when cli_parse fails */
 } cli_options;
 

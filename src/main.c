@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 #include <signal.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <string.h>
 #include <zstd.h>
@@ -87,12 +88,19 @@ int main(int argc, char **argv)
             .window = 4u << 20,
             .rules = builtin,
         },
+        .workers = o.workers,
+        .io_depth = o.io_depth,
+        .io = o.io == 1 ? READER_IO_URING : o.io == 2 ? READER_IO_SYNC : READER_IO_AUTO,
+        .quiet = o.quiet,
     };
+    if (!ro.workers) {
+        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+        ro.workers = cpus > 0 ? (unsigned)cpus : 1;
+    }
     run_report rep;
     int rc = run_scan(&ro, &rep, stderr);
     if (rc < 0) {
-        fprintf(stderr, "orgtrail: %s: %s\n", o.output ? o.output : "<stdout>", strerror(-rc));
-        status = 1;
+        status = 1;    /* run_scan said why */
     } else if (rep.stats.errors > 0) {
         status = 1;
     }

@@ -1,6 +1,41 @@
+/*
+ * run: the pipeline.
+ *
+ * Threads, and what each owns:
+ *   - The calling thread is the reader. It walks the inputs in order and
+ *     keeps up to io_depth of them in flight through the reader module
+ *     (io_uring, or synchronous reads): each open file has a slot, and each
+ *     read lands in a buffer from a bounded pool. Every input becomes a job
+ *     with a sequence number; the job goes to the workers with its first
+ *     chunk, and the rest of its chunks follow it through a small channel
+ *     (at most JOB_CHUNKS queued).
+ *   - N workers. Each owns a scanner (decoder, framer, prefilter, parser).
+ *     A worker takes a job, pushes its chunks through the scanner as they
+ *     come, gives each buffer back to the pool, and leaves the findings, the
+ *     input's one error line and its counters in the job.
+ *   - One writer. It takes finished jobs strictly in sequence order, so the
+ *     output is the same for any -j and --io; it writes the findings, prints
+ *     the error line, adds the counters up and recycles the job.
+ *
+ * Bounds: at most max_jobs inputs between opened and written; at most
+ * JOB_CHUNKS chunks queued per job; a fixed number of read buffers. A full
+ * window stops the reader until the writer catches up.
+ *
+ * Why it cannot deadlock: a job's first chunk may use a buffer only while
+ * more than `reserve` buffers are free; later chunks are read only once a
+ * worker has taken the job, and may use the reserve. A worker waiting for
+ * its next chunk holds no buffer, so the reserve always has one for it.
+ *
+ * Shutdown: when the walk is over and every file is read, the job queue is
+ * closed (the sentinel); workers drain it and return; the writer returns
+ * after the last sequence number; all threads are joined before run_scan
+ * returns.
+ */
 #include "run.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,10 +43,71 @@
 
 #include "decode.h"
 #include "emit.h"
-#include "reader.h"
+#include "pool.h"
 #include "walk.h"
 
+#define JOB_CHUNKS 2
+
 static const char stdin_name[] = "<stdin>";
+
+typedef struct {
+    uint8_t *buf;           /* from the pool; the worker gives it back */
+    size_t len;
+} chunk;
+
+typedef struct {
+    uint64_t seq;
+    char *path;             /* owned; NULL for stdin */
+    /* the chunk channel, reader -> worker */
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    chunk chunks[JOB_CHUNKS];
+    unsigned head, count;
+    int eof;                /* no more chunks will come */
+    int read_error;         /* -errno of a failed open or read */
+    const char *read_what;  /* "cannot open" or "read error" */
+    uint64_t read_offset;   /* bytes read before it failed */
+    int taken;              /* a worker has the job */
+    int cancel;             /* the scanner stopped early: stop reading */
+    /* the result, worker -> writer */
+    scan_result result;
+    int done;               /* guarded by the pipeline's mu */
+} job;
+
+enum slot_state { SLOT_FREE, SLOT_OPENING, SLOT_IDLE, SLOT_READING };
+
+typedef struct {
+    enum slot_state state;
+    job *j;
+    int fd;
+    int64_t offset;         /* next read; -1 for stdin */
+    uint64_t bytes;         /* read so far */
+    uint8_t *buf;           /* the read in flight */
+    int delivered;          /* the job went to the workers */
+} slot;
+
+typedef struct {
+    const run_options *opt;
+    reader *rd;
+    pool_buffers *bufs;
+    pool_queue *queue;
+    size_t reserve;             /* buffers kept for taken jobs */
+    job *jobs;
+    size_t max_jobs;
+    atomic_int reader_wants_poke;
+    atomic_int stop;            /* the output is gone: open nothing more */
+
+    pthread_mutex_t mu;         /* guards job.done, written, total, walk_done */
+    pthread_cond_t cv;
+    uint64_t written;           /* jobs the writer is done with */
+    uint64_t total;             /* jobs created */
+    int walk_done;
+
+    emit_writer *out;
+    FILE *errout;
+    run_report *report;
+    int write_rc;               /* the writer's fatal error */
+} pipeline;
 
 static double now_seconds(void)
 {
@@ -20,24 +116,318 @@ static double now_seconds(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static int sink_to_scanner(void *arg, const uint8_t *buf, size_t len)
+/* Wakes the reader if it asked to be woken. */
+static void poke_reader(pipeline *p)
 {
-    return scan_feed(arg, buf, len);
+    if (atomic_exchange(&p->reader_wants_poke, 0))
+        reader_notify(p->rd);
 }
 
-/* Reads one input through the scanner into res. */
-static void scan_one(scanner *sc, const char *path, uint8_t *buf, size_t bufsize, scan_result *res)
+static const char *job_name(const job *j)
 {
-    const char *name = path ? path : stdin_name;
-    scan_begin(sc, name, res);
-    uint64_t fail_offset;
-    int rc = reader_read_all(path, buf, bufsize, sink_to_scanner, sc, &fail_offset);
-    if (rc < 0 && rc != -ENOMEM) {
-        char what[160];
-        snprintf(what, sizeof what, "%s: %s", fail_offset ? "read error" : "cannot open", strerror(-rc));
-        scan_fail(sc, fail_offset, what);
+    return j->path ? j->path : stdin_name;
+}
+
+/* ---- workers ---- */
+
+typedef struct {
+    pipeline *p;
+    scanner *sc;
+} worker_arg;
+
+static void *worker_main(void *arg)
+{
+    worker_arg *w = arg;
+    pipeline *p = w->p;
+    job *j;
+    while ((j = pool_queue_pop(p->queue)) != NULL) {
+        pthread_mutex_lock(&j->mu);
+        j->taken = 1;
+        pthread_mutex_unlock(&j->mu);
+        poke_reader(p);
+
+        scan_begin(w->sc, job_name(j), &j->result);
+        int stopped = 0;
+        for (;;) {
+            pthread_mutex_lock(&j->mu);
+            while (j->count == 0 && !j->eof)
+                pthread_cond_wait(&j->cv, &j->mu);
+            if (j->count == 0) {
+                pthread_mutex_unlock(&j->mu);
+                break;
+            }
+            chunk c = j->chunks[j->head];
+            j->head = (j->head + 1) % JOB_CHUNKS;
+            j->count--;
+            pthread_mutex_unlock(&j->mu);
+
+            if (!stopped && scan_feed(w->sc, c.buf, c.len) != 0) {
+                stopped = 1;
+                pthread_mutex_lock(&j->mu);
+                j->cancel = 1;
+                pthread_mutex_unlock(&j->mu);
+            }
+            pool_buffers_give(p->bufs, c.buf);
+            poke_reader(p);
+        }
+        if (j->read_error) {
+            char what[160];
+            snprintf(what, sizeof what, "%s: %s", j->read_what, strerror(-j->read_error));
+            scan_fail(w->sc, j->read_offset, what);
+        }
+        scan_end(w->sc);
+
+        pthread_mutex_lock(&p->mu);
+        j->done = 1;
+        pthread_cond_broadcast(&p->cv);
+        pthread_mutex_unlock(&p->mu);
     }
-    scan_end(sc);
+    return NULL;
+}
+
+/* ---- writer ---- */
+
+static void *writer_main(void *arg)
+{
+    pipeline *p = arg;
+    for (uint64_t seq = 0;; seq++) {
+        pthread_mutex_lock(&p->mu);
+        job *j = &p->jobs[seq % p->max_jobs];
+        while (!(seq < p->total && j->done) && !(p->walk_done && seq == p->total))
+            pthread_cond_wait(&p->cv, &p->mu);
+        int finished = p->walk_done && seq == p->total;
+        pthread_mutex_unlock(&p->mu);
+        if (finished)
+            break;
+
+        scan_result *r = &j->result;
+        if (r->findings.len > 0 && !atomic_load(&p->stop)) {
+            int rc = emit_write(p->out, r->findings.data, r->findings.len);
+            if (rc == -EPIPE) {
+                p->report->output_closed = 1;
+            } else if (rc) {
+                p->write_rc = rc;
+            }
+            if (rc)
+                atomic_store(&p->stop, 1);
+        }
+        if (r->error[0] && !atomic_load(&p->stop))
+            fprintf(p->errout, "orgtrail: %s: %s\n", job_name(j), r->error);
+        scan_stats_add(&p->report->stats, &r->stats);
+
+        free(j->path);
+        j->path = NULL;
+        scan_result_clear(r);
+        pthread_mutex_lock(&p->mu);
+        j->done = 0;
+        p->written = seq + 1;
+        pthread_mutex_unlock(&p->mu);
+        poke_reader(p);
+    }
+    return NULL;
+}
+
+/* ---- reader (the calling thread) ---- */
+
+static job *job_start(pipeline *p, uint64_t seq, const char *path)
+{
+    job *j = &p->jobs[seq % p->max_jobs];
+    j->seq = seq;
+    j->path = path ? strdup(path) : NULL;
+    j->head = j->count = 0;
+    j->eof = j->taken = j->cancel = 0;
+    j->read_error = 0;
+    j->read_offset = 0;
+    scan_result_clear(&j->result);
+    return j;
+}
+
+static void job_push_chunk(job *j, uint8_t *buf, size_t len)
+{
+    pthread_mutex_lock(&j->mu);
+    j->chunks[(j->head + j->count) % JOB_CHUNKS] = (chunk){ buf, len };
+    j->count++;
+    pthread_cond_signal(&j->cv);
+    pthread_mutex_unlock(&j->mu);
+}
+
+static void job_end_input(job *j, int read_error, const char *what, uint64_t offset)
+{
+    pthread_mutex_lock(&j->mu);
+    j->eof = 1;
+    j->read_error = read_error;
+    j->read_what = what;
+    j->read_offset = offset;
+    pthread_cond_signal(&j->cv);
+    pthread_mutex_unlock(&j->mu);
+}
+
+static void deliver(pipeline *p, slot *s)
+{
+    if (!s->delivered) {
+        s->delivered = 1;
+        pool_queue_push(p->queue, s->j);   /* never blocks: the queue holds max_jobs */
+    }
+}
+
+/* The slot's input is over (its end, an error, or a cancel): tell the
+ * worker, close the file, free the slot. */
+static void slot_finish(pipeline *p, slot *slots, slot *s, int read_error)
+{
+    job_end_input(s->j, read_error, s->fd < 0 ? "cannot open" : "read error", s->bytes);
+    deliver(p, s);
+    if (s->fd >= 0)
+        reader_close(p->rd, (unsigned)(s - slots), s->fd);
+    s->state = SLOT_FREE;
+    s->j = NULL;
+    s->fd = -1;
+}
+
+/* Submits a read for an idle slot if its job has room and a buffer is to
+ * be had under the reserve rule. */
+static void slot_try_read(pipeline *p, slot *slots, slot *s)
+{
+    job *j = s->j;
+    pthread_mutex_lock(&j->mu);
+    int room = j->count < JOB_CHUNKS, taken = j->taken, cancel = j->cancel;
+    pthread_mutex_unlock(&j->mu);
+    if (cancel) {
+        slot_finish(p, slots, s, 0);
+        return;
+    }
+    if (!room || (s->delivered && !taken))
+        return;
+    uint8_t *buf = pool_buffers_take(p->bufs, s->delivered ? 0 : p->reserve);
+    if (!buf)
+        return;
+    s->buf = buf;
+    s->state = SLOT_READING;
+    reader_read(p->rd, (unsigned)(s - slots), s->fd, buf, pool_buffers_size(p->bufs), s->offset);
+}
+
+static void on_event(pipeline *p, slot *slots, const reader_event *ev)
+{
+    slot *s = &slots[ev->slot];
+    if (ev->op == READER_OP_OPEN) {
+        if (ev->res < 0) {
+            slot_finish(p, slots, s, ev->res);
+            return;
+        }
+        s->fd = ev->res;
+        s->offset = s->j->path ? 0 : -1;
+        s->state = SLOT_IDLE;
+        return;
+    }
+    /* a read: short reads simply continue at the new offset */
+    if (ev->res == -EAGAIN || ev->res == -EINTR) {
+        reader_read(p->rd, ev->slot, s->fd, s->buf, pool_buffers_size(p->bufs), s->offset);
+        return;
+    }
+    if (ev->res > 0) {
+        job_push_chunk(s->j, s->buf, (size_t)ev->res);
+        s->buf = NULL;
+        s->bytes += (uint64_t)ev->res;
+        if (s->offset >= 0)
+            s->offset += ev->res;
+        s->state = SLOT_IDLE;
+        deliver(p, s);
+        return;
+    }
+    pool_buffers_give(p->bufs, s->buf);
+    s->buf = NULL;
+    slot_finish(p, slots, s, ev->res);
+}
+
+/* Creates a finished job that carries a walk error (a loop, a missing path). */
+static void job_walk_error(pipeline *p, uint64_t seq, const char *path, const char *err)
+{
+    job *j = job_start(p, seq, path);
+    snprintf(j->result.error, sizeof j->result.error, "%s", err);
+    j->result.stats.errors = 1;
+    pthread_mutex_lock(&p->mu);
+    j->done = 1;
+    pthread_cond_broadcast(&p->cv);
+    pthread_mutex_unlock(&p->mu);
+}
+
+static int reader_loop(pipeline *p, walker *w)
+{
+    unsigned nslots = p->opt->io_depth;
+    slot *slots = calloc(nslots, sizeof *slots);
+    if (!slots)
+        return -ENOMEM;
+    for (unsigned i = 0; i < nslots; i++)
+        slots[i].fd = -1;
+    reader_event events[64];
+    uint64_t next_seq = 0;
+    int walk_done = 0, rc = 0;
+
+    for (;;) {
+        atomic_store(&p->reader_wants_poke, 1);
+        /* open more inputs while there is a free slot and room in the window */
+        for (unsigned i = 0; i < nslots && !walk_done; i++) {
+            if (slots[i].state != SLOT_FREE)
+                continue;
+            pthread_mutex_lock(&p->mu);
+            int window_full = next_seq >= p->written + p->max_jobs;
+            pthread_mutex_unlock(&p->mu);
+            if (window_full)
+                break;
+            if (atomic_load(&p->stop)) {
+                walk_done = 1;
+                break;
+            }
+            const char *path;
+            char err[300];
+            int st = walk_next(w, &path, err, sizeof err);
+            if (st < 0) {
+                rc = st;
+                walk_done = 1;
+                break;
+            }
+            if (st == WALK_END) {
+                walk_done = 1;
+                break;
+            }
+            pthread_mutex_lock(&p->mu);
+            p->total = next_seq + 1;
+            pthread_mutex_unlock(&p->mu);
+            if (st == WALK_ERROR) {
+                job_walk_error(p, next_seq++, path, err);
+                i--;                 /* the slot is still free */
+                continue;
+            }
+            slot *s = &slots[i];
+            s->j = job_start(p, next_seq++, path);
+            s->delivered = 0;
+            s->bytes = 0;
+            s->fd = -1;
+            s->state = SLOT_OPENING;
+            reader_open(p->rd, i, s->j->path);
+        }
+        /* read for every idle slot that may */
+        int busy = 0;
+        for (unsigned i = 0; i < nslots; i++) {
+            if (slots[i].state == SLOT_IDLE)
+                slot_try_read(p, slots, &slots[i]);
+            busy |= slots[i].state != SLOT_FREE;
+        }
+        if (walk_done && !busy)
+            break;
+        int n = reader_wait(p->rd, events, sizeof events / sizeof events[0]);
+        if (n < 0) {
+            rc = n;
+            break;
+        }
+        for (int e = 0; e < n; e++)
+            on_event(p, slots, &events[e]);
+    }
+    free(slots);
+    pthread_mutex_lock(&p->mu);
+    p->walk_done = 1;
+    pthread_cond_broadcast(&p->cv);
+    pthread_mutex_unlock(&p->mu);
+    return rc;
 }
 
 int run_scan(const run_options *opt, run_report *report, FILE *errout)
@@ -45,71 +435,122 @@ int run_scan(const run_options *opt, run_report *report, FILE *errout)
     static const char *const stdin_only[] = { "-" };
     const char *const *paths = opt->npaths ? opt->paths : stdin_only;
     size_t npaths = opt->npaths ? opt->npaths : 1;
+    unsigned nworkers = opt->workers ? opt->workers : 1;
+    unsigned depth = opt->io_depth ? opt->io_depth : 1;
     double t0 = now_seconds();
-    int rc = 0;
-    memset(report, 0, sizeof *report);
+    int rc = 0, err = 0;
+    char why[160];
 
-    size_t bufsize = opt->read_size ? opt->read_size : 1u << 20;
-    uint8_t *buf = malloc(bufsize);
-    scanner *sc = scan_create(&opt->scan);
+    memset(report, 0, sizeof *report);
+    report->workers = nworkers;
+    pipeline p = { .opt = opt, .errout = errout, .report = report };
+    run_options o = *opt;
+    o.io_depth = depth;
+    p.opt = &o;
+    p.max_jobs = 2 * (size_t)depth + 4 * (size_t)nworkers;
+    p.reserve = (size_t)nworkers * (JOB_CHUNKS + 1);
+    pthread_mutex_init(&p.mu, NULL);
+    pthread_cond_init(&p.cv, NULL);
+
+    worker_arg *wargs = calloc(nworkers, sizeof *wargs);
+    pthread_t *threads = calloc(nworkers, sizeof *threads);
+    pthread_t writer;
+    unsigned started = 0;
+    int writer_started = 0;
     walker *w = walk_create(paths, npaths);
-    scan_result res = { 0 };
-    int werr = 0;
-    emit_writer *out = emit_open(opt->output, &werr);
-    if (!buf || !sc || !w || !out) {
-        rc = out ? -ENOMEM : werr;
+    p.out = emit_open(opt->output, &err);
+    if (!p.out) {
+        fprintf(errout, "orgtrail: %s: %s\n", opt->output ? opt->output : "<stdout>", strerror(-err));
+        rc = err;
         goto out;
     }
-
-    for (;;) {
-        const char *path;
-        char err[300];
-        int st = walk_next(w, &path, err, sizeof err);
-        if (st == WALK_END)
-            break;
-        if (st < 0) {
-            rc = st;
+    p.rd = reader_create(opt->io, depth, why, sizeof why, &err);
+    if (!p.rd) {
+        fprintf(errout, "orgtrail: --io=uring: %s\n", why[0] ? why : strerror(-err));
+        rc = err;
+        goto out;
+    }
+    if (why[0] && !opt->quiet)
+        fprintf(errout, "orgtrail: %s; using synchronous reads\n", why);
+    report->io = reader_backend(p.rd);
+    p.bufs = pool_buffers_create(p.max_jobs + p.reserve, opt->read_size ? opt->read_size : 256u << 10);
+    p.queue = pool_queue_create(p.max_jobs);
+    p.jobs = calloc(p.max_jobs, sizeof *p.jobs);
+    if (!wargs || !threads || !w || !p.bufs || !p.queue || !p.jobs) {
+        rc = -ENOMEM;
+        goto out;
+    }
+    for (size_t i = 0; i < p.max_jobs; i++) {
+        pthread_mutex_init(&p.jobs[i].mu, NULL);
+        pthread_cond_init(&p.jobs[i].cv, NULL);
+    }
+    for (unsigned i = 0; i < nworkers; i++) {
+        wargs[i].p = &p;
+        wargs[i].sc = scan_create(&opt->scan);
+        if (!wargs[i].sc) {
+            rc = -ENOMEM;
             goto out;
         }
-        if (st == WALK_ERROR) {
-            fprintf(errout, "orgtrail: %s: %s\n", path, err);
-            report->stats.errors++;
-            continue;
-        }
-        scan_result_clear(&res);
-        scan_one(sc, path, buf, bufsize, &res);
-        if (res.findings.len > 0) {
-            int wrc = emit_write(out, res.findings.data, res.findings.len);
-            if (wrc == -EPIPE) {
-                report->output_closed = 1;
-                scan_stats_add(&report->stats, &res.stats);
-                break;
-            }
-            if (wrc) {
-                report->output_failed = 1;
-                rc = wrc;
-                goto out;
-            }
-        }
-        if (res.error[0])
-            fprintf(errout, "orgtrail: %s: %s\n", path ? path : stdin_name, res.error);
-        scan_stats_add(&report->stats, &res.stats);
     }
+    for (; started < nworkers; started++)
+        if (pthread_create(&threads[started], NULL, worker_main, &wargs[started]) != 0) {
+            rc = -EAGAIN;
+            goto out;
+        }
+    if (pthread_create(&writer, NULL, writer_main, &p) != 0) {
+        rc = -EAGAIN;
+        goto out;
+    }
+    writer_started = 1;
+
+    rc = reader_loop(&p, w);
     report->stats.skipped_digest_files += walk_skipped_digest(w);
     report->stats.skipped_insight_files += walk_skipped_insight(w);
 out:
+    if (p.queue)
+        pool_queue_close(p.queue);
+    for (unsigned i = 0; i < started; i++)
+        pthread_join(threads[i], NULL);
+    if (writer_started) {
+        pthread_mutex_lock(&p.mu);
+        p.walk_done = 1;
+        pthread_cond_broadcast(&p.cv);
+        pthread_mutex_unlock(&p.mu);
+        pthread_join(writer, NULL);
+    }
+    if (rc == -ENOMEM || rc == -EAGAIN)
+        fprintf(errout, "orgtrail: %s\n", strerror(-rc));
+    if (p.out) {
+        int crc = emit_close(p.out);
+        if (!p.write_rc)
+            p.write_rc = crc;
+    }
+    if (p.write_rc) {
+        fprintf(errout, "orgtrail: %s: write error: %s\n", opt->output ? opt->output : "<stdout>",
+                strerror(-p.write_rc));
+        if (!rc)
+            rc = p.write_rc;
+    }
     report->seconds = now_seconds() - t0;
-    if (out) {
-        int crc = emit_close(out);
-        if (crc && !rc) {
-            report->output_failed = 1;
-            rc = crc;
+    for (unsigned i = 0; wargs && i < nworkers; i++)
+        scan_free(wargs[i].sc);
+    if (p.jobs) {
+        for (size_t i = 0; i < p.max_jobs; i++) {
+            free(p.jobs[i].path);
+            scan_result_free(&p.jobs[i].result);
+            pthread_mutex_destroy(&p.jobs[i].mu);
+            pthread_cond_destroy(&p.jobs[i].cv);
         }
     }
-    scan_result_free(&res);
+    free(p.jobs);
+    pool_queue_free(p.queue);
+    pool_buffers_free(p.bufs);
+    reader_free(p.rd);
     walk_free(w);
-    scan_free(sc);
-    free(buf);
+    free(wargs);
+    free(threads);
+    pthread_mutex_destroy(&p.mu);
+    pthread_cond_destroy(&p.cv);
     return rc;
 }
 
@@ -120,11 +561,12 @@ void run_print_stats(const run_report *r, FILE *out)
             "{\"files\":%llu,\"bytes_in\":%llu,\"bytes_decoded\":%llu,\"records_seen\":%llu,"
             "\"candidates\":%llu,\"records_parsed\":%llu,\"records_repaired\":%llu,\"findings\":%llu,"
             "\"errors\":%llu,\"skipped_digest_files\":%llu,\"skipped_insight_files\":%llu,"
-            "\"seconds\":%.3f,\"inflate\":\"%s\",\"io\":\"sync\",\"threads\":1}\n",
+            "\"seconds\":%.3f,\"inflate\":\"%s\",\"io\":\"%s\",\"threads\":%u}\n",
             (unsigned long long)s->files, (unsigned long long)s->bytes_in,
             (unsigned long long)s->bytes_decoded, (unsigned long long)s->records_seen,
             (unsigned long long)s->candidates, (unsigned long long)s->records_parsed,
             (unsigned long long)s->records_repaired, (unsigned long long)s->findings,
             (unsigned long long)s->errors, (unsigned long long)s->skipped_digest_files,
-            (unsigned long long)s->skipped_insight_files, r->seconds, decode_inflate_backend());
+            (unsigned long long)s->skipped_insight_files, r->seconds, decode_inflate_backend(),
+            r->io ? r->io : "none", r->workers);
 }

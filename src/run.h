@@ -1,11 +1,7 @@
 /*
- * run: one scan over all inputs, start to finish.
- *
- * Threads: for now one. The walker yields inputs in order; each input is
- * read, pushed through a scanner (decode -> prefilter -> frame -> parse ->
- * rules) into a scan_result, and the result is written out (findings to
- * the output, the input's one error line to stderr) before the next input
- * starts. Output order is input order, then record order.
+ * run: one scan over all inputs, start to finish: the pipeline that wires
+ * walk -> reader -> pool -> scan (decode, prefilter, frame, parse, rules)
+ * -> emit. See the essay at the top of run.c for its threads.
  */
 #ifndef ORGTRAIL_RUN_H
 #define ORGTRAIL_RUN_H
@@ -13,6 +9,7 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "reader.h"
 #include "scan.h"
 
 typedef struct {
@@ -20,21 +17,27 @@ typedef struct {
     size_t npaths;
     const char *output;         /* NULL: stdout */
     scan_options scan;          /* rules must be set */
-    size_t read_size;           /* bytes per read */
+    unsigned workers;           /* scanning threads, >= 1 */
+    unsigned io_depth;          /* files in flight, >= 1 */
+    enum reader_io io;
+    size_t read_size;           /* bytes per read; 0: 256 KiB */
+    int quiet;                  /* no notices (the io_uring fallback) */
 } run_options;
 
 typedef struct {
     scan_stats stats;
     double seconds;
+    const char *io;             /* "uring" or "sync": the reader that ran */
+    unsigned workers;
     int output_closed;          /* the output's reader went away (EPIPE) */
-    int output_failed;          /* writing the output failed otherwise */
 } run_report;
 
 /*
- * Scans every input. Error lines ("orgtrail: PATH: what") go to errout as
- * they happen, in input order. Returns 0 when the run completed (bad inputs
+ * Scans every input. Error lines ("orgtrail: PATH: what") and notices go to
+ * errout, in input order. Returns 0 when the run completed (bad inputs
  * included: see report->stats.errors), or a negative errno when it could
- * not start or could not write its output.
+ * not start (the output cannot be opened, io_uring was forced and is
+ * missing, out of memory) or could not write its output.
  */
 int run_scan(const run_options *opt, run_report *report, FILE *errout);
 

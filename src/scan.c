@@ -170,11 +170,6 @@ static void report_record(scanner *s, const char *fmt, ...)
     va_end(ap);
 }
 
-void scan_fail(scanner *s, uint64_t offset, const char *what)
-{
-    report(s, "%s at input byte %llu", what, (unsigned long long)offset);
-    s->finished = 1;
-}
 
 /* Parses the record; for a candidate, confirms it and emits its findings. */
 static int handle_record(scanner *s, const frame_record *rec, int candidate)
@@ -437,6 +432,14 @@ int scan_feed(scanner *s, const uint8_t *buf, size_t len)
     if (rc)
         return rc;
     return s->finished;
+}
+
+void scan_fail(scanner *s, uint64_t offset, const char *what)
+{
+    if (!s->finished && process_window(s, WINDOW_DAMAGED) == -ENOMEM)
+        report(s, "out of memory");
+    report(s, "%s at input byte %llu", what, (unsigned long long)offset);
+    s->finished = 1;
 }
 
 void scan_end(scanner *s)

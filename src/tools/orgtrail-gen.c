@@ -2687,27 +2687,40 @@ static void gzip_buf(const unsigned char *in, size_t n, buf_t *out)
 
 static char *g_lastdir;
 
+/* mkdir -p: try the full path first; only on ENOENT create the parent */
+static void mkdir_rec(char *p)
+{
+    if (mkdir(p, 0755) == 0)
+        return;
+    int err = errno;
+    struct stat st;
+    if (err == EEXIST) {
+        if (stat(p, &st) == 0 && S_ISDIR(st.st_mode))
+            return;
+        errno = ENOTDIR;
+        die_io("cannot create directory", p);
+    }
+    char *slash = strrchr(p, '/');
+    if (err != ENOENT || !slash || slash == p) {
+        errno = err;
+        die_io("cannot create directory", p);
+    }
+    *slash = 0;
+    mkdir_rec(p);
+    *slash = '/';
+    if (mkdir(p, 0755) != 0 && !(errno == EEXIST && stat(p, &st) == 0 && S_ISDIR(st.st_mode)))
+        die_io("cannot create directory", p);
+}
+
 static void mkdir_p(const char *dir)
 {
     if (g_lastdir && !strcmp(g_lastdir, dir))
         return;
     char *p = xstrdup(dir);
     size_t n = strlen(p);
-    for (size_t i = 1; i <= n; i++) {
-        if (p[i] == '/' || p[i] == 0) {
-            char c = p[i];
-            p[i] = 0;
-            if (mkdir(p, 0755) != 0) {
-                struct stat st;
-                if (errno != EEXIST || stat(p, &st) != 0 || !S_ISDIR(st.st_mode)) {
-                    if (errno == EEXIST)
-                        errno = ENOTDIR;
-                    die_io("cannot create directory", p);
-                }
-            }
-            p[i] = c;
-        }
-    }
+    while (n > 1 && p[n - 1] == '/')
+        p[--n] = 0;
+    mkdir_rec(p);
     free(g_lastdir);
     g_lastdir = p;
 }
@@ -3100,7 +3113,8 @@ int main(int argc, char **argv)
         }
         for (int i = 0; i < f->nrec; i++)
             times[i] = f->deliver - rng_range(&g->r, 1, 900);
-        qsort(times, (size_t)f->nrec, sizeof *times, cmp_i64);
+        if (f->nrec > 1)
+            qsort(times, (size_t)f->nrec, sizeof *times, cmp_i64);
         f->oldest = f->nrec ? times[0] : f->deliver - 900;
         f->newest = f->nrec ? times[f->nrec - 1] : f->deliver - 1;
 
