@@ -5,9 +5,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#if defined(__SSE2__)
-#include <emmintrin.h>
-#endif
 
 #define KIND_BITS 64   /* bracket kinds remembered for mismatch checks */
 
@@ -36,7 +33,7 @@ struct framer {
     enum parse_kind rec_kind;
 
     size_t max_record;
-    int scalar_only;
+    enum frame_impl impl;
     uint64_t error_offset;
     char error[160];
 };
@@ -59,15 +56,15 @@ void frame_free(framer *f)
 void frame_reset(framer *f)
 {
     size_t max_record = f->max_record;
-    int scalar_only = f->scalar_only;
+    enum frame_impl impl = f->impl;
     memset(f, 0, sizeof *f);
     f->max_record = max_record;
-    f->scalar_only = scalar_only;
+    f->impl = impl;
 }
 
-void frame_set_scalar(framer *f, int scalar_only)
+void frame_set_impl(framer *f, enum frame_impl impl)
 {
-    f->scalar_only = scalar_only;
+    f->impl = impl;
 }
 
 uint64_t frame_position(const framer *f)
@@ -257,6 +254,27 @@ static int on_bracket(framer *f, const uint8_t *buf, uint64_t base, size_t i, fr
     return 0;
 }
 
+/*
+ * The common case, inline: a bracket deep inside a record (depth 3 and more)
+ * changes nothing but the depth. Returns 1 when it handled the bracket.
+ * Mismatched closes go the slow way, which reports them.
+ */
+static inline int plain_bracket(framer *f, uint8_t c)
+{
+    uint32_t d = f->depth;
+    if (c == '{' || c == '[') {
+        if (d < 3 || d >= KIND_BITS)
+            return 0;
+        f->is_array = c == '[' ? f->is_array | 1ULL << d : f->is_array & ~(1ULL << d);
+        f->depth = d + 1;
+        return 1;
+    }
+    if (d < 4 || d > KIND_BITS || ((f->is_array >> (d - 1)) & 1) != (c == ']'))
+        return 0;
+    f->depth = d - 1;
+    return 1;
+}
+
 /* Byte at a time; the reference the vector path must agree with. */
 static int scan_scalar(framer *f, const uint8_t *buf, uint64_t base, size_t from, size_t to,
                        frame_records *out)
@@ -278,15 +296,8 @@ static int scan_scalar(framer *f, const uint8_t *buf, uint64_t base, size_t from
     return 0;
 }
 
-#if defined(__SSE2__)
-static inline uint64_t mask64(__m128i a, __m128i b, __m128i c, __m128i d, __m128i v)
-{
-    uint64_t m0 = (uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(a, v));
-    uint64_t m1 = (uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(b, v));
-    uint64_t m2 = (uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(c, v));
-    uint64_t m3 = (uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(d, v));
-    return m0 | m1 << 16 | m2 << 32 | m3 << 48;
-}
+#if defined(__x86_64__)
+#include <immintrin.h>
 
 /* Bits of the bytes that follow an odd run of backslashes (simdjson). */
 static inline uint64_t find_escaped(uint64_t backslash, uint64_t *prev_escaped)
@@ -301,6 +312,13 @@ static inline uint64_t find_escaped(uint64_t backslash, uint64_t *prev_escaped)
     return (even_bits ^ invert_mask) & follows_escape;
 }
 
+/* Bit i = the xor of bits 0..i: inside-string from quote positions. */
+__attribute__((target("pclmul,sse2"))) static inline uint64_t prefix_xor_clmul(uint64_t x)
+{
+    __m128i v = _mm_clmulepi64_si128(_mm_set_epi64x(0, (long long)x), _mm_set1_epi8((char)0xFF), 0);
+    return (uint64_t)_mm_cvtsi128_si64(v);
+}
+
 static inline uint64_t prefix_xor(uint64_t x)
 {
     x ^= x << 1;
@@ -312,61 +330,109 @@ static inline uint64_t prefix_xor(uint64_t x)
     return x;
 }
 
-static int scan_vector(framer *f, const uint8_t *buf, uint64_t base, size_t from, size_t to,
-                       frame_records *out)
+/* The masks of one 64-byte block. '[' | 0x20 == '{' and ']' | 0x20 == '}'. */
+typedef struct {
+    uint64_t backslash, quote, bracket;
+} block_masks;
+
+static inline block_masks masks_sse2(const uint8_t *p)
 {
-    const __m128i quote = _mm_set1_epi8('"');
-    const __m128i backslash = _mm_set1_epi8('\\');
-    const __m128i lower = _mm_set1_epi8(0x20);
-    const __m128i open = _mm_set1_epi8('{');    /* '[' | 0x20 == '{' */
-    const __m128i close = _mm_set1_epi8('}');   /* ']' | 0x20 == '}' */
-    uint64_t prev_escaped = (uint64_t)f->escaped;
-    uint64_t prev_in_string = f->in_string ? ~0ULL : 0;
-    size_t i = from;
-    for (; i + 64 <= to; i += 64) {
-        __m128i a = _mm_loadu_si128((const __m128i *)(buf + i));
-        __m128i b = _mm_loadu_si128((const __m128i *)(buf + i + 16));
-        __m128i c = _mm_loadu_si128((const __m128i *)(buf + i + 32));
-        __m128i d = _mm_loadu_si128((const __m128i *)(buf + i + 48));
-        uint64_t bs = mask64(a, b, c, d, backslash);
-        uint64_t quotes = mask64(a, b, c, d, quote);
-        uint64_t escaped = find_escaped(bs, &prev_escaped);
-        quotes &= ~escaped;
-        uint64_t in_string = prefix_xor(quotes) ^ prev_in_string;
-        prev_in_string = (uint64_t)((int64_t)in_string >> 63);
-        a = _mm_or_si128(a, lower);
-        b = _mm_or_si128(b, lower);
-        c = _mm_or_si128(c, lower);
-        d = _mm_or_si128(d, lower);
-        uint64_t brackets = (mask64(a, b, c, d, open) | mask64(a, b, c, d, close)) & ~in_string;
-        while (brackets) {
-            size_t at = i + (size_t)__builtin_ctzll(brackets);
-            brackets &= brackets - 1;
-            f->pos = base + at + 1;
-            int rc = on_bracket(f, buf, base, at, out);
-            if (rc)
-                return rc;
-        }
+    const __m128i quote = _mm_set1_epi8('"'), backslash = _mm_set1_epi8('\\');
+    const __m128i lower = _mm_set1_epi8(0x20), open = _mm_set1_epi8('{'), close = _mm_set1_epi8('}');
+    block_masks m = { 0, 0, 0 };
+    for (int k = 0; k < 4; k++) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(p + 16 * k));
+        __m128i l = _mm_or_si128(v, lower);
+        m.backslash |= (uint64_t)(uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(v, backslash)) << (16 * k);
+        m.quote |= (uint64_t)(uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(v, quote)) << (16 * k);
+        m.bracket |= (uint64_t)(uint32_t)_mm_movemask_epi8(
+                         _mm_or_si128(_mm_cmpeq_epi8(l, open), _mm_cmpeq_epi8(l, close))) << (16 * k);
     }
-    f->escaped = (int)prev_escaped;
-    f->in_string = prev_in_string != 0;
-    f->pos = base + i;
+    return m;
+}
+
+__attribute__((target("avx2"))) static inline block_masks masks_avx2(const uint8_t *p)
+{
+    const __m256i quote = _mm256_set1_epi8('"'), backslash = _mm256_set1_epi8('\\');
+    const __m256i lower = _mm256_set1_epi8(0x20), open = _mm256_set1_epi8('{'), close = _mm256_set1_epi8('}');
+    block_masks m = { 0, 0, 0 };
+    for (int k = 0; k < 2; k++) {
+        __m256i v = _mm256_loadu_si256((const __m256i *)(p + 32 * k));
+        __m256i l = _mm256_or_si256(v, lower);
+        m.backslash |= (uint64_t)(uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(v, backslash)) << (32 * k);
+        m.quote |= (uint64_t)(uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(v, quote)) << (32 * k);
+        m.bracket |= (uint64_t)(uint32_t)_mm256_movemask_epi8(
+                         _mm256_or_si256(_mm256_cmpeq_epi8(l, open), _mm256_cmpeq_epi8(l, close))) << (32 * k);
+    }
+    return m;
+}
+
+/* 64 bytes at a time (simdjson's stage 1, only what framing needs): the
+ * brackets outside strings, visited in order. Stops at `until` once no
+ * record is open. The tail of fewer than 64 bytes goes byte by byte. */
+#define SCAN_VECTOR_BODY(MASKS, PREFIX_XOR)                                           \
+    uint64_t prev_escaped = (uint64_t)f->escaped;                                     \
+    uint64_t prev_in_string = f->in_string ? ~0ULL : 0;                               \
+    size_t i = from;                                                                  \
+    for (; i + 64 <= to; i += 64) {                                                   \
+        if (base + i >= until && !f->rec_open)                                        \
+            break;                                                                    \
+        block_masks m = MASKS(buf + i);                                               \
+        uint64_t escaped = find_escaped(m.backslash, &prev_escaped);                  \
+        uint64_t in_string = PREFIX_XOR(m.quote & ~escaped) ^ prev_in_string;         \
+        prev_in_string = (uint64_t)((int64_t)in_string >> 63);                        \
+        uint64_t brackets = m.bracket & ~in_string;                                   \
+        while (brackets) {                                                            \
+            size_t at = i + (size_t)__builtin_ctzll(brackets);                        \
+            brackets &= brackets - 1;                                                 \
+            if (plain_bracket(f, buf[at]))                                            \
+                continue;                                                             \
+            f->pos = base + at + 1;                                                   \
+            int rc = on_bracket(f, buf, base, at, out);                               \
+            if (rc)                                                                   \
+                return rc;                                                            \
+        }                                                                             \
+    }                                                                                 \
+    f->escaped = (int)prev_escaped;                                                   \
+    f->in_string = prev_in_string != 0;                                               \
+    f->pos = base + i;                                                                \
+    if (base + i >= until && !f->rec_open)                                            \
+        return 0;                                                                     \
     return scan_scalar(f, buf, base, i, to, out);
+
+static int scan_sse2(framer *f, const uint8_t *buf, uint64_t base, size_t from, size_t to,
+                     uint64_t until, frame_records *out)
+{
+    SCAN_VECTOR_BODY(masks_sse2, prefix_xor)
+}
+
+__attribute__((target("avx2,pclmul"))) static int scan_avx2(framer *f, const uint8_t *buf, uint64_t base,
+                                                             size_t from, size_t to, uint64_t until,
+                                                             frame_records *out)
+{
+    SCAN_VECTOR_BODY(masks_avx2, prefix_xor_clmul)
 }
 #endif
 
-int frame_scan(framer *f, const uint8_t *buf, uint64_t base, size_t len, frame_records *out)
+int frame_scan_until(framer *f, const uint8_t *buf, uint64_t base, size_t len, uint64_t until,
+                     frame_records *out)
 {
     size_t from = (size_t)(f->pos - base);
     int rc;
-#if defined(__SSE2__)
-    if (!f->scalar_only)
-        rc = scan_vector(f, buf, base, from, len, out);
-    else
-#endif
+#if defined(__x86_64__)
+    if (f->impl == FRAME_IMPL_SCALAR)
         rc = scan_scalar(f, buf, base, from, len, out);
+    else if (f->impl == FRAME_IMPL_AUTO && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("pclmul"))
+        rc = scan_avx2(f, buf, base, from, len, until, out);
+    else
+        rc = scan_sse2(f, buf, base, from, len, until, out);
+#else
+    rc = scan_scalar(f, buf, base, from, len, out);
+#endif
     if (rc)
         return rc;
+    if (f->pos < base + len)
+        return 0;           /* stopped early at `until` */
     if (f->depth == 0) {
         rc = check_gap(f, buf, base, gap_index(f, base), len);
         if (rc)
@@ -376,6 +442,11 @@ int frame_scan(framer *f, const uint8_t *buf, uint64_t base, size_t len, frame_r
     if (f->rec_open && base + len - f->rec_start > f->max_record)
         return fail(f, f->rec_start, "record is over --max-record (%zu bytes)", f->max_record);
     return 0;
+}
+
+int frame_scan(framer *f, const uint8_t *buf, uint64_t base, size_t len, frame_records *out)
+{
+    return frame_scan_until(f, buf, base, len, UINT64_MAX, out);
 }
 
 int frame_finish(framer *f)

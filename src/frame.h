@@ -14,9 +14,9 @@
  * array shows up among its keys; then its array elements are the records.
  *
  * The scan tracks only what it needs: inside-a-string, escapes, and bracket
- * depth. It works on 64 bytes at a time with SSE2 bitmasks (simdjson's
- * stage-1 approach), and the whole state carries across calls, so a record
- * may be split at any byte. It does not check JSON grammar inside records;
+ * depth. It works on 64 bytes at a time with AVX2 or SSE2 bitmasks
+ * (simdjson's stage-1 approach), and the whole state carries across calls,
+ * so a record may be split at any byte. It does not check JSON grammar inside records;
  * that is the parser's job, for the records that get parsed.
  */
 #ifndef ORGTRAIL_FRAME_H
@@ -47,8 +47,13 @@ framer *frame_create(size_t max_record);
 void frame_free(framer *f);
 /* Starts a new input at stream offset 0. */
 void frame_reset(framer *f);
-/* Tests only: 1 forces the byte-at-a-time path everywhere. */
-void frame_set_scalar(framer *f, int scalar_only);
+enum frame_impl {
+    FRAME_IMPL_AUTO = 0,    /* AVX2 where the CPU has it, else SSE2 */
+    FRAME_IMPL_SCALAR,      /* byte at a time: the reference */
+    FRAME_IMPL_SSE2,
+};
+/* Tests only: forces one implementation. */
+void frame_set_impl(framer *f, enum frame_impl impl);
 
 /*
  * buf holds decoded bytes [base, base + len) of the stream, and must start
@@ -58,6 +63,12 @@ void frame_set_scalar(framer *f, int scalar_only);
  * Returns 0, -1 on bad structure (see frame_error), or -ENOMEM.
  */
 int frame_scan(framer *f, const uint8_t *buf, uint64_t base, size_t len, frame_records *out);
+
+/* The same, but it may stop early: once it has passed stream offset until
+ * and no record is open (at a 64-byte step), it returns with
+ * frame_position() short of the end of buf. */
+int frame_scan_until(framer *f, const uint8_t *buf, uint64_t base, size_t len, uint64_t until,
+                     frame_records *out);
 
 /* End of input: -1 if a string, record or document is still open. */
 int frame_finish(framer *f);

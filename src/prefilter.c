@@ -3,9 +3,6 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#if defined(__SSE2__)
-#include <emmintrin.h>
-#endif
 
 typedef struct {
     uint8_t bytes[64];
@@ -98,77 +95,97 @@ static int record_hit(prefilter_hits *out, size_t offset, unsigned idx)
     return 0;
 }
 
-static int sort_hits(const void *a, const void *b)
+/* Checks needle k at position at, and records or counts it. */
+static inline int verify(const prefilter *pf, unsigned k, const uint8_t *buf, size_t at,
+                         uint32_t count_mask, uint64_t *counts, prefilter_hits *out)
 {
-    const prefilter_hit *x = a, *y = b;
-    if (x->offset != y->offset)
-        return x->offset < y->offset ? -1 : 1;
-    return (int)x->needle - (int)y->needle;
+    const needle *nd = &pf->needles[k];
+    if (memcmp(buf + at, nd->bytes, nd->len) != 0)
+        return 0;
+    if ((count_mask >> k) & 1) {
+        counts[k]++;
+        return 0;
+    }
+    return record_hit(out, at, k);
 }
 
-/* All occurrences of one needle starting in [from, to). */
-static int scan_one(const needle *nd, unsigned idx, const uint8_t *buf, size_t len, size_t from,
-                    size_t to, int count_only, uint64_t *count, prefilter_hits *out)
+/* Positions [pos, to) one at a time; the reference for the vector loops. */
+static int scan_scalar(const prefilter *pf, const uint8_t *buf, size_t len, size_t pos, size_t to,
+                       uint32_t count_mask, uint64_t *counts, prefilter_hits *out)
 {
-    if (len < nd->len)
-        return 0;
-    size_t last_start = len - nd->len;      /* the last start that fits */
-    if (to > last_start + 1)
-        to = last_start + 1;
-    size_t pos = from;
-#if defined(__SSE2__)
-    const __m128i v1 = _mm_set1_epi8((char)nd->bytes[nd->rare1]);
-    const __m128i v2 = _mm_set1_epi8((char)nd->bytes[nd->rare2]);
-    /* Positions pos..pos+15 are tested; the loads reach pos+15+rare2 < len. */
-    while (pos + 16 <= to && pos + 16 + nd->rare2 <= len) {
-        __m128i a = _mm_loadu_si128((const __m128i *)(buf + pos + nd->rare1));
-        __m128i b = _mm_loadu_si128((const __m128i *)(buf + pos + nd->rare2));
-        unsigned mask = (unsigned)_mm_movemask_epi8(
-            _mm_and_si128(_mm_cmpeq_epi8(a, v1), _mm_cmpeq_epi8(b, v2)));
-        while (mask) {
-            size_t at = pos + (size_t)__builtin_ctz(mask);
-            mask &= mask - 1;
-            if (memcmp(buf + at, nd->bytes, nd->len) == 0) {
-                if (count_only) {
-                    (*count)++;
-                } else if (record_hit(out, at, idx)) {
-                    return -ENOMEM;
-                }
-            }
-        }
-        pos += 16;
-    }
-#endif
     for (; pos < to; pos++) {
-        if (buf[pos + nd->rare1] != nd->bytes[nd->rare1] || buf[pos + nd->rare2] != nd->bytes[nd->rare2])
-            continue;
-        if (memcmp(buf + pos, nd->bytes, nd->len) == 0) {
-            if (count_only) {
-                (*count)++;
-            } else if (record_hit(out, pos, idx)) {
+        for (unsigned k = 0; k < pf->n; k++) {
+            const needle *nd = &pf->needles[k];
+            if (pos + nd->len > len || buf[pos + nd->rare1] != nd->bytes[nd->rare1] ||
+                buf[pos + nd->rare2] != nd->bytes[nd->rare2])
+                continue;
+            if (verify(pf, k, buf, pos, count_mask, counts, out))
                 return -ENOMEM;
-            }
         }
     }
     return 0;
 }
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+
+/*
+ * All needles in one pass, 32 positions at a time: for each needle, its two
+ * rare bytes are compared at their offsets, and only positions where both
+ * match are compared in full. Hits come out in offset order.
+ */
+__attribute__((target("avx2"))) static int scan_avx2(const prefilter *pf, const uint8_t *buf, size_t len,
+                                                      size_t *from, size_t to, uint32_t count_mask,
+                                                      uint64_t *counts, prefilter_hits *out)
+{
+    __m256i first[PREFILTER_MAX_NEEDLES], second[PREFILTER_MAX_NEEDLES];
+    size_t reach = 0;        /* how far past a position the loads and compares read */
+    for (unsigned k = 0; k < pf->n; k++) {
+        first[k] = _mm256_set1_epi8((char)pf->needles[k].bytes[pf->needles[k].rare1]);
+        second[k] = _mm256_set1_epi8((char)pf->needles[k].bytes[pf->needles[k].rare2]);
+        if (pf->needles[k].len > reach)
+            reach = pf->needles[k].len;
+    }
+    size_t pos = *from;
+    while (pos + 32 <= to && pos + 32 + reach <= len) {
+        uint32_t masks[PREFILTER_MAX_NEEDLES];
+        uint32_t any = 0;
+        for (unsigned k = 0; k < pf->n; k++) {
+            const needle *nd = &pf->needles[k];
+            __m256i a = _mm256_loadu_si256((const __m256i *)(buf + pos + nd->rare1));
+            __m256i b = _mm256_loadu_si256((const __m256i *)(buf + pos + nd->rare2));
+            masks[k] = (uint32_t)_mm256_movemask_epi8(
+                _mm256_and_si256(_mm256_cmpeq_epi8(a, first[k]), _mm256_cmpeq_epi8(b, second[k])));
+            any |= masks[k];
+        }
+        while (any) {
+            unsigned bit = (unsigned)__builtin_ctz(any);
+            any &= any - 1;
+            for (unsigned k = 0; k < pf->n; k++)
+                if (((masks[k] >> bit) & 1) && verify(pf, k, buf, pos + bit, count_mask, counts, out))
+                    return -ENOMEM;
+        }
+        pos += 32;
+    }
+    *from = pos;
+    return 0;
+}
+
+#endif
 
 int prefilter_scan(const prefilter *pf, const uint8_t *buf, size_t len, size_t from, size_t to,
                    uint32_t count_mask, uint64_t *counts, prefilter_hits *out)
 {
-    size_t before = out->len;
-    unsigned listed = 0;
-    for (size_t i = 0; i < pf->n; i++) {
-        int count_only = (count_mask >> i) & 1;
-        listed += !count_only;
-        int rc = scan_one(&pf->needles[i], (unsigned)i, buf, len, from, to, count_only,
-                          count_only ? &counts[i] : NULL, out);
+    if (to > len)
+        to = len;
+#if defined(__x86_64__)
+    if (__builtin_cpu_supports("avx2")) {
+        int rc = scan_avx2(pf, buf, len, &from, to, count_mask, counts, out);
         if (rc)
             return rc;
     }
-    if (listed > 1 && out->len - before > 1)
-        qsort(out->hits + before, out->len - before, sizeof *out->hits, sort_hits);
-    return 0;
+#endif
+    return scan_scalar(pf, buf, len, from, to, count_mask, counts, out);
 }
 
 void prefilter_hits_free(prefilter_hits *h)

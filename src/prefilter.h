@@ -3,9 +3,10 @@
  * before any parse. It proposes candidates; the full parse confirms them
  * (ripgrep's locate-then-verify).
  *
- * Each needle is checked first on its two rarest bytes, 16 positions at a
- * time with SSE2, and only then compared in full, so a buffer with no hit
- * costs one pass of a few vector compares per 16 bytes.
+ * Each needle is checked first on its two rarest bytes, 32 positions at a
+ * time with AVX2 (byte at a time where the CPU lacks it), and only then
+ * compared in full. All needles share one pass, so a buffer with no hit
+ * costs a few vector compares per 32 bytes and needle.
  */
 #ifndef ORGTRAIL_PREFILTER_H
 #define ORGTRAIL_PREFILTER_H

@@ -1,3 +1,4 @@
+#define _GNU_SOURCE   /* memmem */
 #include "scan.h"
 
 #include <errno.h>
@@ -12,15 +13,19 @@
 #include "parse.h"
 #include "prefilter.h"
 
-/* The needles. Candidates send their record to the parser; the record
+/* The needles. A candidate sends its record to the parser; the record
  * counter only counts (every CloudTrail event has one eventVersion key). */
-enum { NEEDLE_ORG_SOURCE, NEEDLE_DIGEST, NEEDLE_EVENT_VERSION, NEEDLE_COUNT };
+enum { NEEDLE_ORG_SOURCE, NEEDLE_EVENT_VERSION, NEEDLE_COUNT };
 static const char *const needles[NEEDLE_COUNT] = {
     "\"organizations.",
-    "\"digestStartTime\"",
     "\"eventVersion",
 };
 #define COUNT_MASK (1u << NEEDLE_EVENT_VERSION)
+
+/* A digest document is one per file and names digestStartTime among its
+ * first keys, so only the start of an input is searched for it. */
+static const char digest_key[] = "\"digestStartTime\"";
+#define DIGEST_SEARCH_BYTES 1024
 
 enum window_mode {
     WINDOW_MORE,      /* more bytes follow */
@@ -264,6 +269,30 @@ static int looks_complete(const uint8_t *p, size_t n)
     return (p[a] == '{' || p[a] == '[') && (p[b - 1] == '}' || p[b - 1] == ']');
 }
 
+static int add_hit(prefilter_hits *h, size_t offset, unsigned needle)
+{
+    if (h->len == h->cap) {
+        size_t cap = h->cap ? h->cap * 2 : 16;
+        prefilter_hit *p = realloc(h->hits, cap * sizeof *p);
+        if (!p)
+            return -ENOMEM;
+        h->hits = p;
+        h->cap = cap;
+    }
+    h->hits[h->len++] = (prefilter_hit){ offset, needle };
+    return 0;
+}
+
+/* Moves the one digest hit (first) to its place among the sorted others. */
+static void place_digest_hit(prefilter_hit *h, size_t n)
+{
+    prefilter_hit digest = h[0];
+    size_t i = 1;
+    for (; i < n && h[i].offset < digest.offset; i++)
+        h[i - 1] = h[i];
+    h[i - 1] = digest;
+}
+
 static int process_window(scanner *s, enum window_mode mode)
 {
     uint64_t base = s->win_base;
@@ -275,25 +304,46 @@ static int process_window(scanner *s, enum window_mode mode)
     size_t from = (size_t)(s->searched_to - base);
     if (search_to > from) {
         size_t before = s->hits.len;
+        if (s->searched_to == 0) {
+            size_t n = len < DIGEST_SEARCH_BYTES ? len : DIGEST_SEARCH_BYTES;
+            const uint8_t *d = memmem(s->win, n, digest_key, sizeof digest_key - 1);
+            if (d && add_hit(&s->hits, (size_t)(d - s->win), NEEDLE_COUNT))
+                return -ENOMEM;
+        }
         int rc = prefilter_scan(s->pf, s->win, len, from, search_to, COUNT_MASK, s->counts, &s->hits);
         if (rc)
             return rc;
+        if (s->hits.len > before + 1 && s->hits.hits[before].needle == NEEDLE_COUNT)
+            place_digest_hit(s->hits.hits + before, s->hits.len - before);
         for (size_t i = before; i < s->hits.len; i++)
             s->hits.hits[i].offset += base;
         s->searched_to = base + search_to;
     }
 
-    /* 2. structure, unless a one-window input with no hit looks whole */
+    /* 2. structure, unless a one-window input with no hit looks whole. A
+     * one-window input with hits is framed only as far as its last hit: its
+     * tail gets the same cheap check as an input with no hit. */
+    uint64_t until = UINT64_MAX;
     if (!s->structured) {
-        int quiet = mode == WINDOW_END && s->hit_next == s->hits.len && looks_complete(s->win, len);
-        if (quiet)
+        int no_hits = s->hit_next == s->hits.len;
+        if (mode == WINDOW_END && no_hits && looks_complete(s->win, len))
             return 0;
         s->structured = 1;
+        if (mode == WINDOW_END && !no_hits && !s->opt.validate)
+            until = s->hits.hits[s->hits.len - 1].offset + 1;
     }
-    int frc = frame_scan(s->fr, s->win, base, len, &s->recs);
+    int frc = frame_scan_until(s->fr, s->win, base, len, until, &s->recs);
     int rc = handle_records(s);
     if (rc)
         return rc;
+    if (frc == 0 && frame_position(s->fr) < base + len) {
+        if (looks_complete(s->win, len))
+            return 0;
+        frc = frame_scan(s->fr, s->win, base, len, &s->recs);   /* find the exact problem */
+        rc = handle_records(s);
+        if (rc)
+            return rc;
+    }
     if (frc == -ENOMEM)
         return frc;
     if (frc == 0 && mode == WINDOW_END)

@@ -37,7 +37,7 @@ static outcome frame_pieces(const char *data, size_t n, const size_t *cuts, size
 {
     outcome o = { 0 };
     framer *f = frame_create(max_record);
-    frame_set_scalar(f, scalar);
+    frame_set_impl(f, (enum frame_impl)scalar);
     uint8_t *win = malloc(n + 1);
     uint64_t base = 0;
     size_t win_len = 0, fed = 0;
@@ -108,7 +108,7 @@ static char *record_texts(const char *data, const outcome *o)
 static void expect_records(const char *data, const char *want, int line)
 {
     size_t n = strlen(data);
-    for (int scalar = 0; scalar <= 1; scalar++) {
+    for (int scalar = 0; scalar <= 2; scalar++) {
         outcome o = frame_whole(data, n, scalar);
         char *got = record_texts(data, &o);
         if (o.rc != 0 || strcmp(got, want) != 0) {
@@ -126,7 +126,7 @@ static void expect_records(const char *data, const char *want, int line)
 static void expect_error(const char *data, uint64_t offset, const char *err_part, int line)
 {
     size_t n = strlen(data);
-    for (int scalar = 0; scalar <= 1; scalar++) {
+    for (int scalar = 0; scalar <= 2; scalar++) {
         outcome o = frame_whole(data, n, scalar);
         if (o.rc != -1 || o.err_offset != offset || !strstr(o.err, err_part)) {
             failed++;
@@ -228,10 +228,10 @@ static void test_splits(void)
     for (size_t d = 0; d < sizeof docs / sizeof docs[0]; d++) {
         const char *doc = docs[d];
         size_t n = strlen(doc);
-        outcome ref = frame_whole(doc, n, 1);
+        outcome ref = frame_whole(doc, n, FRAME_IMPL_SCALAR);
         CHECK(ref.rc == 0 && ref.recs.len > 0);
         for (size_t a = 0; a <= n; a++) {
-            for (int scalar = 0; scalar <= 1; scalar++) {
+            for (int scalar = 0; scalar <= 2; scalar++) {
                 size_t cuts[] = { a, n };
                 outcome o = frame_pieces(doc, n, cuts, 2, scalar, 1 << 20);
                 CHECK(same_outcome(&o, &ref));
@@ -275,15 +275,17 @@ static void test_vector_matches_scalar(void)
         }
         for (; p < n; p++)
             buf[p] = alphabet[rng() % (sizeof alphabet - 1)];
-        outcome ref = frame_whole(buf, n, 1);
-        outcome vec = frame_whole(buf, n, 0);
+        outcome ref = frame_whole(buf, n, FRAME_IMPL_SCALAR);
+        outcome vec = frame_whole(buf, n, FRAME_IMPL_AUTO);
+        outcome sse = frame_whole(buf, n, FRAME_IMPL_SSE2);
         size_t cuts[3] = { n ? rng() % n : 0, 0, n };
         cuts[1] = cuts[0] + (n - cuts[0] ? rng() % (n - cuts[0]) : 0);
         outcome split = frame_pieces(buf, n, cuts, 3, 0, 1 << 20);
-        if (!same_outcome(&ref, &vec) || !same_outcome(&ref, &split))
+        if (!same_outcome(&ref, &vec) || !same_outcome(&ref, &sse) || !same_outcome(&ref, &split))
             mismatches++;
         outcome_free(&ref);
         outcome_free(&vec);
+        outcome_free(&sse);
         outcome_free(&split);
     }
     CHECK(mismatches == 0);
@@ -361,14 +363,16 @@ static void test_random_valid_documents(void)
         } else if (shape == 1) {
             buf[p++] = ']';
         }
-        outcome ref = frame_whole(buf, p, 1);
-        outcome vec = frame_whole(buf, p, 0);
+        outcome ref = frame_whole(buf, p, FRAME_IMPL_SCALAR);
+        outcome vec = frame_whole(buf, p, FRAME_IMPL_AUTO);
+        outcome sse = frame_whole(buf, p, FRAME_IMPL_SSE2);
         size_t cuts[3] = { p ? rng() % p : 0, 0, p };
         cuts[1] = cuts[0] + (p - cuts[0] ? rng() % (p - cuts[0]) : 0);
         outcome split = frame_pieces(buf, p, cuts, 3, 0, 1 << 20);
         if (ref.rc != 0 || ref.recs.len != (size_t)want || !same_outcome(&ref, &vec) ||
-            !same_outcome(&ref, &split))
+            !same_outcome(&ref, &sse) || !same_outcome(&ref, &split))
             wrong++;
+        outcome_free(&sse);
         outcome_free(&ref);
         outcome_free(&vec);
         outcome_free(&split);

@@ -692,7 +692,6 @@ typedef struct {
     const char *fregion;
     int html;
     ev_t e;
-    buf_t scratch;
 } gen_t;
 
 static const char *UA_CLI[] = {
@@ -3192,7 +3191,6 @@ int main(int argc, char **argv)
     free(g->e.addl.p);
     free(g->e.res.p);
     free(g->e.svc.p);
-    free(g->scratch.p);
     free(g);
     free(g_accts);
     free(g_lastdir);
