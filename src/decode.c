@@ -114,11 +114,42 @@ static int is_json_start(uint8_t c)
     return c == '{' || c == '[' || c == ' ' || c == '\n' || c == '\r' || c == '\t';
 }
 
+/* The length of the gzip header at in[], 0 if in[] does not hold all of it
+ * yet. ISA-L must see a header whole: it restarts the header CRC (FHCRC)
+ * on each call. */
+static size_t gzip_header_length(const uint8_t *in, size_t len)
+{
+    if (len < 10)
+        return 0;
+    uint8_t flags = in[3];
+    size_t pos = 10;
+    if (flags & 0x04) {                      /* FEXTRA */
+        if (len < pos + 2)
+            return 0;
+        pos += 2 + (size_t)(in[pos] | in[pos + 1] << 8);
+    }
+    for (uint8_t bit = 0x08; bit <= 0x10; bit <<= 1) {   /* FNAME, FCOMMENT */
+        if (!(flags & bit))
+            continue;
+        if (pos >= len)
+            return 0;
+        const uint8_t *z = memchr(in + pos, 0, len - pos);
+        if (!z)
+            return 0;
+        pos = (size_t)(z - in) + 1;
+    }
+    if (flags & 0x02)                        /* FHCRC */
+        pos += 2;
+    return pos <= len ? pos : 0;
+}
+
 /* Picks the next segment from its first bytes. Returns 1 when decided,
  * 0 when more input is needed, DECODE_ERROR on junk after a member. */
 static int detect(decoder *d, const uint8_t *in, size_t in_len, int final)
 {
     if (in_len >= 2 && in[0] == 0x1F && in[1] == 0x8B) {
+        if (!final && gzip_header_length(in, in_len) == 0)
+            return 0;
 #ifdef ORGTRAIL_USE_ISAL
         isal_inflate_init(d->gz);
         d->gz->crc_flag = ISAL_GZIP;
@@ -145,34 +176,55 @@ static int detect(decoder *d, const uint8_t *in, size_t in_len, int final)
     return 1;
 }
 
-/* Plain text runs until a gzip or zstd magic. Raw 0x1F never occurs in valid
- * JSON, and 0xB5 cannot follow '(' in valid UTF-8, so memchr finds both
- * candidates cheaply. Returns the run length; *magic_next says a magic starts
- * right after it. A candidate too close to the end waits for more input. */
+/*
+ * Plain text runs until a gzip or zstd magic. Each magic holds a byte that
+ * raw JSON text never has where the magic has it: 0x1F starts gzip, 0xB5
+ * follows zstd's '(' (and is never valid UTF-8 after an ASCII byte), 0x18
+ * ends a skippable frame's magic. memchr finds them cheaply. Returns the
+ * run length; *magic_next says a magic starts right after it. Unless the
+ * input is final, a possible magic cut short by the end of in[] is held back
+ * for the next call.
+ */
 static size_t plain_run_length(const uint8_t *in, size_t in_len, int final, int *magic_next)
 {
+    static const struct { uint8_t byte; size_t at, len; } marks[] = {
+        { 0x1F, 0, 2 },   /* gzip: 1f 8b */
+        { 0xB5, 1, 4 },   /* zstd: 28 b5 2f fd */
+        { 0x18, 3, 4 },   /* skippable zstd: 5? 2a 4d 18 */
+    };
     *magic_next = 0;
     size_t pos = 0;
-    while (pos < in_len) {
-        const uint8_t *g = memchr(in + pos, 0x1F, in_len - pos);
-        size_t g_at = g ? (size_t)(g - in) : in_len;
-        size_t z_at = in_len;
-        if (g_at > pos + 1) {
-            const uint8_t *z = memchr(in + pos + 1, 0xB5, g_at - pos - 1);
-            if (z)
-                z_at = (size_t)(z - in) - 1;
+    for (;;) {
+        size_t best = SIZE_MAX, best_len = 0;
+        for (size_t k = 0; k < 3; k++) {
+            size_t from = pos + marks[k].at;
+            if (from >= in_len)
+                continue;
+            const uint8_t *m = memchr(in + from, marks[k].byte, in_len - from);
+            if (m && (size_t)(m - in) - marks[k].at < best) {
+                best = (size_t)(m - in) - marks[k].at;
+                best_len = marks[k].len;
+            }
         }
-        size_t at = g_at < z_at ? g_at : z_at;
-        if (at >= in_len)
+        if (best == SIZE_MAX)
             break;
-        size_t need = at == z_at ? 4 : 2;
-        if (at + need > in_len)
-            return final ? in_len : at;
-        if (at == z_at ? is_zstd_magic(in + at) : in[at + 1] == 0x8B) {
+        if (best + best_len > in_len) {
+            if (!final)
+                return best;      /* decide when the rest arrives */
+        } else if (best_len == 2 ? in[best + 1] == 0x8B : is_zstd_magic(in + best)) {
             *magic_next = 1;
-            return at;
+            return best;
         }
-        pos = at + 1;
+        pos = best + 1;
+    }
+    if (!final) {
+        /* the start of a zstd magic at the very end */
+        if (in_len >= 1 && in[in_len - 1] == 0x28)
+            return in_len - 1;
+        for (size_t k = 3; k >= 1; k--)
+            if (in_len >= k && (in[in_len - k] & 0xF0) == 0x50 &&
+                memcmp(in + in_len - k + 1, "\x2A\x4D", k - 1) == 0)
+                return in_len - k;
     }
     return in_len;
 }
@@ -188,7 +240,8 @@ static int step_gzip(decoder *d, const uint8_t *in, size_t in_len, size_t *used,
     s->avail_out = (uint32_t)(out_cap > UINT32_MAX ? UINT32_MAX : out_cap);
     uint32_t avail_in0 = s->avail_in, avail_out0 = s->avail_out;
     int rc = isal_inflate(s);
-    *used = avail_in0 - s->avail_in;
+    /* After an error ISA-L may report a byte more than it was given. */
+    *used = s->avail_in <= avail_in0 ? avail_in0 - s->avail_in : avail_in0;
     *made = avail_out0 - s->avail_out;
     if (rc < 0) {
         const char *why = rc == ISAL_INCORRECT_CHECKSUM ? "corrupt gzip member (CRC or length mismatch)"

@@ -1,0 +1,507 @@
+/*
+ * test_util: the growable buffer and the JSON string escaper (src/util.h).
+ *
+ * The escaper's output is checked byte for byte on hand-made inputs, and on
+ * random bytes by parsing it back with simdjson (src/parse.h) and comparing
+ * with an expectation computed here by a validator of our own (Unicode
+ * Table 3-7, "well-formed UTF-8 byte sequences"): every byte that does not
+ * start a well-formed sequence becomes U+FFFD.
+ */
+#include "parse.h"
+#include "util.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+static int passed, failed;
+static const char *cur_case = "";
+
+#define CHECK(cond)                                                           \
+    do {                                                                      \
+        if (cond) {                                                           \
+            passed++;                                                         \
+        } else {                                                              \
+            failed++;                                                         \
+            if (failed <= 40)                                                 \
+                fprintf(stderr, "%s:%d: CHECK failed: %s [%s]\n", __FILE__,   \
+                        __LINE__, #cond, cur_case);                           \
+        }                                                                     \
+    } while (0)
+
+/* ---- helpers ------------------------------------------------------------ */
+
+static uint64_t rng_state = 0x13198A2E03707344ull;
+
+static uint64_t rnd(void)
+{
+    /* xorshift64* */
+    rng_state ^= rng_state >> 12;
+    rng_state ^= rng_state << 25;
+    rng_state ^= rng_state >> 27;
+    return rng_state * 0x2545F4914F6CDD1Dull;
+}
+
+static size_t rnd_below(size_t n)
+{
+    return n ? (size_t)(rnd() % n) : 0;
+}
+
+static int buf_is(const ot_buf *b, const void *bytes, size_t n)
+{
+    return b->len == n && (n == 0 || memcmp(b->data, bytes, n) == 0);
+}
+
+/* b holds exactly the NUL-terminated text (as C source writes it). */
+static int buf_eq(const ot_buf *b, const char *text)
+{
+    return buf_is(b, text, strlen(text));
+}
+
+static int invariants(const ot_buf *b)
+{
+    return b->len <= b->cap && (b->cap == 0 || b->data != NULL);
+}
+
+/* Escapes n bytes into a fresh buffer and compares with want (C string). */
+static int escapes_to(const void *s, size_t n, const char *want)
+{
+    ot_buf b = {0};
+    int rc = buf_append_json_string(&b, s, n);
+    int ok = rc == 0 && buf_eq(&b, want);
+    if (!ok && failed < 40) {
+        fprintf(stderr, "  escaping %zu bytes gave %zu bytes:", n, b.len);
+        for (size_t i = 0; i < b.len && i < 48; i++)
+            fprintf(stderr, " %02x", (unsigned char)b.data[i]);
+        fprintf(stderr, "\n");
+    }
+    buf_free(&b);
+    return ok;
+}
+
+/* Length of the well-formed UTF-8 sequence at s (n bytes left), or 0. */
+static size_t well_formed(const uint8_t *s, size_t n)
+{
+    uint8_t c = s[0];
+    uint8_t lo = 0x80, hi = 0xBF;   /* range of the second byte */
+    size_t len;
+    if (c <= 0x7F)
+        return 1;
+    if (c >= 0xC2 && c <= 0xDF)
+        len = 2;
+    else if (c == 0xE0)
+        len = 3, lo = 0xA0;
+    else if ((c >= 0xE1 && c <= 0xEC) || c == 0xEE || c == 0xEF)
+        len = 3;
+    else if (c == 0xED)
+        len = 3, hi = 0x9F;
+    else if (c == 0xF0)
+        len = 4, lo = 0x90;
+    else if (c >= 0xF1 && c <= 0xF3)
+        len = 4;
+    else if (c == 0xF4)
+        len = 4, hi = 0x8F;
+    else
+        return 0;
+    if (n < len || s[1] < lo || s[1] > hi)
+        return 0;
+    for (size_t i = 2; i < len; i++)
+        if (s[i] < 0x80 || s[i] > 0xBF)
+            return 0;
+    return len;
+}
+
+/* The string the escaped JSON must decode to. Returns its length. */
+static size_t expected_text(const uint8_t *s, size_t n, uint8_t *out)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < n;) {
+        size_t l = well_formed(s + i, n - i);
+        if (l == 0) {
+            out[o++] = 0xEF;
+            out[o++] = 0xBF;
+            out[o++] = 0xBD;
+            i++;
+        } else {
+            memcpy(out + o, s + i, l);
+            o += l;
+            i += l;
+        }
+    }
+    return o;
+}
+
+/* ---- the buffer --------------------------------------------------------- */
+
+static void test_buffer_growth(void)
+{
+    cur_case = "buffer growth";
+    ot_buf b = {0};
+    CHECK(buf_reserve(&b, 0) == 0);
+    CHECK(invariants(&b) && b.len == 0);
+    CHECK(buf_append(&b, NULL, 0) == 0 && b.len == 0);
+    CHECK(buf_append(&b, "abc", 3) == 0);
+    CHECK(buf_eq(&b, "abc") && invariants(&b));
+    CHECK(buf_append_str(&b, "") == 0 && buf_eq(&b, "abc"));
+    CHECK(buf_append_str(&b, "def") == 0 && buf_eq(&b, "abcdef"));
+
+    /* Reserve makes room without touching the content. */
+    CHECK(buf_reserve(&b, 10000) == 0);
+    CHECK(b.cap - b.len >= 10000 && buf_eq(&b, "abcdef"));
+    char *before = b.data;
+    size_t cap = b.cap;
+    CHECK(buf_reserve(&b, 100) == 0);
+    CHECK(b.data == before && b.cap == cap);   /* enough room: no realloc */
+    buf_free(&b);
+    CHECK(b.data == NULL && b.len == 0 && b.cap == 0);
+    buf_free(&b);   /* twice is fine */
+
+    /* Many appends of random sizes, against a plain copy. */
+    size_t total = 0;
+    unsigned char *want = malloc(1 << 20);
+    for (int i = 0; i < 3000 && total < (1 << 20) - 4096; i++) {
+        unsigned char chunk[4096];
+        size_t n = rnd_below(i % 50 == 0 ? sizeof chunk : 40);
+        for (size_t k = 0; k < n; k++)
+            chunk[k] = (unsigned char)rnd();
+        CHECK(buf_append(&b, chunk, n) == 0);
+        memcpy(want + total, chunk, n);
+        total += n;
+        if (i % 97 == 0)
+            CHECK(buf_reserve(&b, rnd_below(5000)) == 0);
+    }
+    CHECK(invariants(&b));
+    CHECK(buf_is(&b, want, total));
+    buf_free(&b);
+    free(want);
+
+    /* Exactly filling the capacity, then one more byte. */
+    CHECK(buf_reserve(&b, 1) == 0);
+    size_t room = b.cap - b.len;
+    char *fill = malloc(room + 1);
+    memset(fill, 'f', room + 1);
+    CHECK(buf_append(&b, fill, room) == 0 && b.len == b.cap);
+    CHECK(buf_append(&b, "g", 1) == 0 && b.len == room + 1 && b.data[room] == 'g');
+    CHECK(memcmp(b.data, fill, room) == 0);
+    CHECK(invariants(&b));
+    free(fill);
+    buf_free(&b);
+}
+
+static void test_printf(void)
+{
+    cur_case = "buf_printf";
+    ot_buf b = {0};
+    CHECK(buf_printf(&b, "%s", "") == 0 && b.len == 0);
+    CHECK(buf_printf(&b, "%d-%s-%zu", -42, "x", (size_t)7) == 0);
+    CHECK(buf_eq(&b, "-42-x-7"));
+    CHECK(buf_printf(&b, "|%05.1f|%c", 3.5, 'Z') == 0);
+    CHECK(buf_eq(&b, "-42-x-7|003.5|Z"));
+    buf_free(&b);
+
+    /* Outputs around the 256-byte scratch size, onto a non-empty buffer. */
+    char big[2100];
+    for (size_t i = 0; i < sizeof big - 1; i++)
+        big[i] = (char)('a' + i % 26);
+    big[sizeof big - 1] = '\0';
+    static const size_t lens[] = {0, 1, 254, 255, 256, 257, 258, 511, 512, 1000, 2099};
+    for (size_t i = 0; i < sizeof lens / sizeof *lens; i++) {
+        for (int prefix = 0; prefix < 2; prefix++) {
+            if (prefix)
+                buf_append_str(&b, "prefix:");
+            size_t start = b.len;
+            CHECK(buf_printf(&b, "%.*s", (int)lens[i], big) == 0);
+            CHECK(b.len == start + lens[i]);
+            CHECK(lens[i] == 0 || memcmp(b.data + start, big, lens[i]) == 0);
+            CHECK(!prefix || memcmp(b.data, "prefix:", 7) == 0);
+            CHECK(invariants(&b));
+            buf_free(&b);
+        }
+    }
+
+    /* A long printf with several conversions, more than 256 bytes. */
+    CHECK(buf_printf(&b, "%s=%d;%s=%llu;%s", "first", 1, big + 1000, 18446744073709551615ull,
+                     "end") == 0);
+    char want[2200];
+    int n = snprintf(want, sizeof want, "%s=%d;%s=%llu;%s", "first", 1, big + 1000,
+                     18446744073709551615ull, "end");
+    CHECK(n > 256 && buf_is(&b, want, (size_t)n));
+    /* The buffer is not NUL-terminated by contract; content is what counts. */
+    buf_free(&b);
+
+    /* Many small printfs in a row. */
+    char expect[8000];
+    size_t el = 0;
+    for (int i = 0; i < 500; i++) {
+        CHECK(buf_printf(&b, "%d,", i * 31) == 0);
+        el += (size_t)snprintf(expect + el, sizeof expect - el, "%d,", i * 31);
+    }
+    CHECK(buf_is(&b, expect, el));
+    buf_free(&b);
+}
+
+/* ---- the JSON string escaper --------------------------------------------- */
+
+static void test_escape_fixed(void)
+{
+    cur_case = "escape: ASCII, quotes, backslashes";
+    CHECK(escapes_to("", 0, "\"\""));
+    CHECK(escapes_to("hello world", 11, "\"hello world\""));
+    CHECK(escapes_to("a\"b\\c", 5, "\"a\\\"b\\\\c\""));
+    CHECK(escapes_to("\"\"\\\\", 4, "\"\\\"\\\"\\\\\\\\\""));
+    CHECK(escapes_to("/<>'~\x7f", 6, "\"/<>'~\x7f\""));
+
+    cur_case = "escape: control characters";
+    for (unsigned c = 0; c < 0x20; c++) {
+        char in = (char)c;
+        char uform[8], shortform[4] = "";
+        snprintf(uform, sizeof uform, "\\u%04x", c);
+        switch (c) {
+        case '\b': strcpy(shortform, "\\b"); break;
+        case '\f': strcpy(shortform, "\\f"); break;
+        case '\n': strcpy(shortform, "\\n"); break;
+        case '\r': strcpy(shortform, "\\r"); break;
+        case '\t': strcpy(shortform, "\\t"); break;
+        default: break;
+        }
+        ot_buf b = {0};
+        CHECK(buf_append_json_string(&b, &in, 1) == 0);
+        /* "\u00XX" (either case of hex) or the short form where JSON has one */
+        int ok = b.len >= 4 && b.data[0] == '"' && b.data[b.len - 1] == '"';
+        if (ok) {
+            size_t inner = b.len - 2;
+            const char *p = b.data + 1;
+            int is_u = inner == 6 && strncasecmp(p, uform, 6) == 0;
+            int is_short = *shortform && inner == 2 && memcmp(p, shortform, 2) == 0;
+            ok = is_u || is_short;
+        }
+        CHECK(ok);
+        if (!ok)
+            fprintf(stderr, "  control 0x%02x escaped as %.*s\n", c, (int)b.len, b.data);
+        buf_free(&b);
+    }
+    /* All of them in one string: no raw control byte survives. */
+    {
+        char all[32];
+        for (int c = 0; c < 32; c++)
+            all[c] = (char)c;
+        ot_buf b = {0};
+        CHECK(buf_append_json_string(&b, all, 32) == 0);
+        int raw = 0;
+        for (size_t i = 0; i < b.len; i++)
+            raw |= (unsigned char)b.data[i] < 0x20;
+        CHECK(!raw);
+        buf_free(&b);
+    }
+
+    cur_case = "escape: valid UTF-8 kept";
+    static const char *const valid[] = {
+        "caf\xc3\xa9",                /* 2-byte */
+        "\xe2\x82\xac",               /* 3-byte */
+        "\xf0\x9f\x98\x80",           /* 4-byte */
+        "\xc2\x80",                   /* U+0080 */
+        "\xdf\xbf",                   /* U+07FF */
+        "\xe0\xa0\x80",               /* U+0800 */
+        "\xed\x9f\xbf",               /* U+D7FF */
+        "\xee\x80\x80",               /* U+E000 */
+        "\xef\xbf\xbf",               /* U+FFFF */
+        "\xef\xbf\xbd",               /* U+FFFD itself */
+        "\xf0\x90\x80\x80",           /* U+10000 */
+        "\xf4\x8f\xbf\xbf",           /* U+10FFFF */
+        "\xe2\x80\xa8\xe2\x80\xa9",   /* U+2028, U+2029 (valid raw in JSON) */
+        "a\xc3\xa9z\xf0\x9f\x98\x80\"\xe2\x82\xac",
+    };
+    for (size_t i = 0; i < sizeof valid / sizeof *valid; i++) {
+        const char *s = valid[i];
+        size_t n = strlen(s);
+        char want[64];
+        size_t o = 0;
+        want[o++] = '"';
+        for (size_t k = 0; k < n; k++) {
+            if (s[k] == '"')
+                want[o++] = '\\';
+            want[o++] = s[k];
+        }
+        want[o++] = '"';
+        want[o] = '\0';
+        CHECK(escapes_to(s, n, want));
+    }
+
+    cur_case = "escape: invalid UTF-8 replaced";
+#define FFFD "\xef\xbf\xbd"
+    static const struct {
+        const char *in;
+        size_t n;
+        const char *want;
+    } invalid[] = {
+        {"\x80", 1, "\"" FFFD "\""},                                /* lone continuation */
+        {"a\xbf" "b", 3, "\"a" FFFD "b\""},
+        {"\xc0\x80", 2, "\"" FFFD FFFD "\""},                       /* overlong NUL */
+        {"\xc1\xbf", 2, "\"" FFFD FFFD "\""},                       /* overlong */
+        {"\xe0\x80\x80", 3, "\"" FFFD FFFD FFFD "\""},              /* overlong 3-byte */
+        {"\xf0\x80\x80\x80", 4, "\"" FFFD FFFD FFFD FFFD "\""},     /* overlong 4-byte */
+        {"\xed\xa0\x80", 3, "\"" FFFD FFFD FFFD "\""},              /* surrogate U+D800 */
+        {"\xed\xbf\xbf", 3, "\"" FFFD FFFD FFFD "\""},              /* surrogate U+DFFF */
+        {"\xf4\x90\x80\x80", 4, "\"" FFFD FFFD FFFD FFFD "\""},     /* U+110000 */
+        {"\xf5\x80\x80\x80", 4, "\"" FFFD FFFD FFFD FFFD "\""},     /* F5 lead */
+        {"\xf8", 1, "\"" FFFD "\""},
+        {"\xfe\xff", 2, "\"" FFFD FFFD "\""},
+        {"\xe2\x82", 2, "\"" FFFD FFFD "\""},                       /* truncated at end */
+        {"x\xf0\x9f\x98", 4, "\"x" FFFD FFFD FFFD "\""},            /* truncated 4-byte */
+        {"\xc3", 1, "\"" FFFD "\""},
+        {"\xc3" "A", 2, "\"" FFFD "A\""},                           /* lead, then ASCII */
+        {"\xe2\x82" "\"", 3, "\"" FFFD FFFD "\\\"\""},              /* lead, then a quote */
+        {"\xe2\x82\n", 3, "\"" FFFD FFFD "\\n\""},                  /* lead, then control */
+        {"\xc3\xa9\xa9", 3, "\"\xc3\xa9" FFFD "\""},                /* one continuation too many */
+        {"\xf0\x9f\x98\x80\x80", 5, "\"\xf0\x9f\x98\x80" FFFD "\""},
+    };
+#undef FFFD
+    for (size_t i = 0; i < sizeof invalid / sizeof *invalid; i++) {
+        int ok = escapes_to(invalid[i].in, invalid[i].n, invalid[i].want);
+        CHECK(ok);
+        if (!ok)
+            fprintf(stderr, "  (invalid input #%zu)\n", i);
+    }
+
+    cur_case = "escape: appends";
+    ot_buf b = {0};
+    buf_append_str(&b, "{\"k\":");
+    CHECK(buf_append_json_string(&b, "v\x01", 2) == 0);
+    buf_append_str(&b, "}");
+    CHECK(buf_eq(&b, "{\"k\":\"v\\u0001\"}"));
+    buf_free(&b);
+}
+
+/* The worst cases for the escaper's up-front reserve: every byte a \u00XX
+ * escape, or every byte a 3-byte U+FFFD, onto a buffer with little room. */
+static void test_escape_worst_case(void)
+{
+    cur_case = "escape: worst-case growth";
+    for (size_t n = 1; n <= 3000; n = n * 3 + 1) {
+        for (int kind = 0; kind < 3; kind++) {
+            unsigned char *s = malloc(n);
+            memset(s, kind == 0 ? 0x01 : kind == 1 ? 0xFF : '"', n);
+            ot_buf b = {0};
+            buf_append(&b, "x", 1);
+            CHECK(buf_append_json_string(&b, (const char *)s, n) == 0);
+            size_t per = kind == 0 ? 6 : kind == 1 ? 3 : 2;
+            CHECK(b.len == 1 + 2 + n * per);
+            CHECK(invariants(&b));
+            CHECK(b.data[0] == 'x' && b.data[1] == '"' && b.data[b.len - 1] == '"');
+            buf_free(&b);
+            free(s);
+        }
+    }
+}
+
+/* Random bytes: escaped, wrapped into {"k":...}, parsed by simdjson. */
+static void test_escape_fuzz(parse_ctx *ctx)
+{
+    cur_case = "escape: fuzz through parse_record";
+    /* Pieces to splice in: well-formed sequences and near misses. */
+    static const char *const frags[] = {
+        "\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x98\x80", "\xf4\x8f\xbf\xbf", "\xed\x9f\xbf",
+        "\xed\xa0\x80", "\xe0\x9f\xbf", "\xf0\x8f\xbf\xbf", "\xf4\x90\x80\x80", "\\u0041",
+        "\\ud800", "\"", "\\", "\\\"", "}", "\"k\":",
+    };
+    int parse_failures = 0, repaired = 0, mismatches = 0;
+    for (int iter = 0; iter < 2000; iter++) {
+        unsigned char s[200];
+        size_t n = 0, target = rnd_below(iter < 100 ? 8 : 120);
+        while (n < target) {
+            unsigned r = (unsigned)rnd_below(10);
+            if (r < 3) {
+                s[n++] = (unsigned char)rnd();                        /* any byte */
+            } else if (r < 5) {
+                s[n++] = (unsigned char)(0x80 + rnd_below(0x80));    /* high bytes */
+            } else if (r < 6) {
+                s[n++] = (unsigned char)rnd_below(0x20);             /* controls */
+            } else if (r < 8) {
+                s[n++] = (unsigned char)(0x20 + rnd_below(0x5f));    /* printable */
+            } else {
+                const char *f = frags[rnd_below(sizeof frags / sizeof *frags)];
+                size_t fl = strlen(f);
+                if (rnd() & 1)
+                    fl -= rnd_below(fl);                            /* maybe cut short */
+                if (n + fl > sizeof s)
+                    break;
+                memcpy(s + n, f, fl);
+                n += fl;
+            }
+        }
+
+        ot_buf b = {0};
+        buf_append_str(&b, "{\"k\":");
+        int rc = buf_append_json_string(&b, (const char *)s, n);
+        buf_append_str(&b, "}");
+        CHECK(rc == 0);
+
+        unsigned char want[600];
+        size_t wl = expected_text(s, n, want);
+
+        char err[256];
+        size_t off = 0;
+        if (parse_record(ctx, b.data, b.len, PARSE_KIND_EVENT, err, sizeof err, &off) != 0) {
+            parse_failures++;
+            if (parse_failures <= 3)
+                fprintf(stderr, "  parse failed: %s at %zu: %.*s\n", err, off, (int)b.len,
+                        b.data);
+            buf_free(&b);
+            continue;
+        }
+        if (parse_repaired(ctx))
+            repaired++;
+        ot_slice v = {0};
+        enum parse_type t = parse_get(ctx, "k", &v);
+        if (t != PARSE_STRING || v.len != wl || (wl && memcmp(v.ptr, want, wl) != 0)) {
+            mismatches++;
+            if (mismatches <= 3) {
+                fprintf(stderr, "  input:");
+                for (size_t i = 0; i < n; i++)
+                    fprintf(stderr, " %02x", s[i]);
+                fprintf(stderr, "\n  got (type %d, %zu bytes), want %zu bytes\n", (int)t, v.len,
+                        wl);
+            }
+        }
+        buf_free(&b);
+    }
+    CHECK(parse_failures == 0);
+    CHECK(repaired == 0);
+    CHECK(mismatches == 0);
+}
+
+/* The validator used as the fuzz oracle agrees with the fixed cases. */
+static void test_oracle(void)
+{
+    cur_case = "oracle";
+    CHECK(well_formed((const uint8_t *)"\xf4\x8f\xbf\xbf", 4) == 4);
+    CHECK(well_formed((const uint8_t *)"\xf4\x90\x80\x80", 4) == 0);
+    CHECK(well_formed((const uint8_t *)"\xed\xa0\x80", 3) == 0);
+    CHECK(well_formed((const uint8_t *)"\xe0\xa0\x80", 3) == 3);
+    CHECK(well_formed((const uint8_t *)"\xe2\x82", 2) == 0);
+    CHECK(well_formed((const uint8_t *)"\xc1\xbf", 2) == 0);
+    uint8_t out[16];
+    CHECK(expected_text((const uint8_t *)"\xe2\x82" "A", 3, out) == 7 &&
+          memcmp(out, "\xef\xbf\xbd\xef\xbf\xbd" "A", 7) == 0);
+}
+
+int main(void)
+{
+    test_buffer_growth();
+    test_printf();
+    test_oracle();
+    test_escape_fixed();
+    test_escape_worst_case();
+
+    parse_ctx *ctx = parse_create();
+    CHECK(ctx != NULL);
+    if (ctx) {
+        test_escape_fuzz(ctx);
+        parse_free(ctx);
+    }
+
+    printf("%d passed, %d failed\n", passed, failed);
+    return failed != 0;
+}
