@@ -338,7 +338,8 @@ int decode_step(decoder *d, const uint8_t *in, size_t in_len, int final,
                 n = ol;
                 magic_next = 0;
             }
-            memcpy(op, ip, n);
+            if (n > 0)
+                memcpy(op, ip, n);
             u = m = n;
             if (magic_next)
                 d->seg = SEG_DETECT;

@@ -100,6 +100,7 @@ typedef struct {
     pthread_mutex_t mu;         /* guards job.done, written, total, walk_done */
     pthread_cond_t cv;
     uint64_t written;           /* jobs the writer is done with */
+    uint64_t writer_wants;      /* the sequence number the writer sleeps on */
     uint64_t total;             /* jobs created */
     int walk_done;
 
@@ -179,7 +180,8 @@ static void *worker_main(void *arg)
 
         pthread_mutex_lock(&p->mu);
         j->done = 1;
-        pthread_cond_broadcast(&p->cv);
+        if (p->writer_wants == j->seq)
+            pthread_cond_signal(&p->cv);
         pthread_mutex_unlock(&p->mu);
     }
     return NULL;
@@ -193,8 +195,10 @@ static void *writer_main(void *arg)
     for (uint64_t seq = 0;; seq++) {
         pthread_mutex_lock(&p->mu);
         job *j = &p->jobs[seq % p->max_jobs];
+        p->writer_wants = seq;
         while (!(seq < p->total && j->done) && !(p->walk_done && seq == p->total))
             pthread_cond_wait(&p->cv, &p->mu);
+        p->writer_wants = UINT64_MAX;
         int finished = p->walk_done && seq == p->total;
         pthread_mutex_unlock(&p->mu);
         if (finished)
@@ -242,13 +246,15 @@ static job *job_start(pipeline *p, uint64_t seq, const char *path)
     return j;
 }
 
-static void job_push_chunk(job *j, uint8_t *buf, size_t len)
+/* Returns the number of chunks now queued. */
+static unsigned job_push_chunk(job *j, uint8_t *buf, size_t len)
 {
     pthread_mutex_lock(&j->mu);
     j->chunks[(j->head + j->count) % JOB_CHUNKS] = (chunk){ buf, len };
-    j->count++;
+    unsigned count = ++j->count;
     pthread_cond_signal(&j->cv);
     pthread_mutex_unlock(&j->mu);
+    return count;
 }
 
 static void job_end_input(job *j, int read_error, const char *what, uint64_t offset)
@@ -284,8 +290,9 @@ static void slot_finish(pipeline *p, slot *slots, slot *s, int read_error)
 }
 
 /* Submits a read for an idle slot if its job has room and a buffer is to
- * be had under the reserve rule. */
-static void slot_try_read(pipeline *p, slot *slots, slot *s)
+ * be had under the reserve rule. Returns 1 when it is blocked on a worker
+ * (no room, not taken, no buffer). */
+static int slot_try_read(pipeline *p, slot *slots, slot *s)
 {
     job *j = s->j;
     pthread_mutex_lock(&j->mu);
@@ -293,16 +300,17 @@ static void slot_try_read(pipeline *p, slot *slots, slot *s)
     pthread_mutex_unlock(&j->mu);
     if (cancel) {
         slot_finish(p, slots, s, 0);
-        return;
+        return 0;
     }
     if (!room || (s->delivered && !taken))
-        return;
+        return 1;
     uint8_t *buf = pool_buffers_take(p->bufs, s->delivered ? 0 : p->reserve);
     if (!buf)
-        return;
+        return 1;
     s->buf = buf;
     s->state = SLOT_READING;
     reader_read(p->rd, (unsigned)(s - slots), s->fd, buf, pool_buffers_size(p->bufs), s->offset);
+    return 0;
 }
 
 static void on_event(pipeline *p, slot *slots, const reader_event *ev)
@@ -324,13 +332,15 @@ static void on_event(pipeline *p, slot *slots, const reader_event *ev)
         return;
     }
     if (ev->res > 0) {
-        job_push_chunk(s->j, s->buf, (size_t)ev->res);
+        /* The job goes to the workers once its channel is full or its input
+         * ended, so a small file arrives whole and its worker never waits. */
+        if (job_push_chunk(s->j, s->buf, (size_t)ev->res) == JOB_CHUNKS)
+            deliver(p, s);
         s->buf = NULL;
         s->bytes += (uint64_t)ev->res;
         if (s->offset >= 0)
             s->offset += ev->res;
         s->state = SLOT_IDLE;
-        deliver(p, s);
         return;
     }
     pool_buffers_give(p->bufs, s->buf);
@@ -363,7 +373,11 @@ static int reader_loop(pipeline *p, walker *w)
     int walk_done = 0, rc = 0;
 
     for (;;) {
+        /* Ask to be woken before looking, so that a worker that frees
+         * something after the look still wakes us; cleared below when
+         * nothing here waits on a worker. */
         atomic_store(&p->reader_wants_poke, 1);
+        int blocked = 0;
         /* open more inputs while there is a free slot and room in the window */
         for (unsigned i = 0; i < nslots && !walk_done; i++) {
             if (slots[i].state != SLOT_FREE)
@@ -371,8 +385,10 @@ static int reader_loop(pipeline *p, walker *w)
             pthread_mutex_lock(&p->mu);
             int window_full = next_seq >= p->written + p->max_jobs;
             pthread_mutex_unlock(&p->mu);
-            if (window_full)
+            if (window_full) {
+                blocked = 1;
                 break;
+            }
             if (atomic_load(&p->stop)) {
                 walk_done = 1;
                 break;
@@ -409,11 +425,13 @@ static int reader_loop(pipeline *p, walker *w)
         int busy = 0;
         for (unsigned i = 0; i < nslots; i++) {
             if (slots[i].state == SLOT_IDLE)
-                slot_try_read(p, slots, &slots[i]);
+                blocked |= slot_try_read(p, slots, &slots[i]);
             busy |= slots[i].state != SLOT_FREE;
         }
         if (walk_done && !busy)
             break;
+        if (!blocked)
+            atomic_store(&p->reader_wants_poke, 0);   /* completions will wake us */
         int n = reader_wait(p->rd, events, sizeof events / sizeof events[0]);
         if (n < 0) {
             rc = n;
@@ -443,7 +461,7 @@ int run_scan(const run_options *opt, run_report *report, FILE *errout)
 
     memset(report, 0, sizeof *report);
     report->workers = nworkers;
-    pipeline p = { .opt = opt, .errout = errout, .report = report };
+    pipeline p = { .opt = opt, .errout = errout, .report = report, .writer_wants = UINT64_MAX };
     run_options o = *opt;
     o.io_depth = depth;
     p.opt = &o;

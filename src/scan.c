@@ -494,9 +494,15 @@ void scan_fail(scanner *s, uint64_t offset, const char *what)
 
 void scan_end(scanner *s)
 {
+    static const uint8_t nothing[1];
     int rc = 0;
-    if (!s->finished)
-        rc = feed(s, NULL, 0, 1);
+    if (!s->finished) {
+        /* the last bytes the decoder held back, now known to be the end */
+        size_t used;
+        rc = s->carry_len > 0 ? decode_into_window(s, s->carry, s->carry_len, 1, &used)
+                              : decode_into_window(s, nothing, 0, 1, &used);
+        s->carry_len = 0;
+    }
     if (!rc && !s->finished) {
         if (decode_finish(s->dec) != DECODE_OK) {
             rc = process_window(s, WINDOW_DAMAGED);
