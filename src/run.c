@@ -490,6 +490,7 @@ int run_scan(const run_options *opt, run_report *report, FILE *errout)
     }
     if (why[0] && !opt->quiet)
         fprintf(errout, "orgtrail: %s; using synchronous reads\n", why);
+    snprintf(report->io_fallback, sizeof report->io_fallback, "%s", why);
     report->io = reader_backend(p.rd);
     p.bufs = pool_buffers_create(p.max_jobs + p.reserve, opt->read_size ? opt->read_size : 256u << 10);
     p.queue = pool_queue_create(p.max_jobs);
@@ -522,8 +523,6 @@ int run_scan(const run_options *opt, run_report *report, FILE *errout)
     writer_started = 1;
 
     rc = reader_loop(&p, w);
-    report->stats.skipped_digest_files += walk_skipped_digest(w);
-    report->stats.skipped_insight_files += walk_skipped_insight(w);
 out:
     if (p.queue)
         pool_queue_close(p.queue);
@@ -535,6 +534,10 @@ out:
         pthread_cond_broadcast(&p.cv);
         pthread_mutex_unlock(&p.mu);
         pthread_join(writer, NULL);
+    }
+    if (w) {   /* the writer has been joined: the counters are ours again */
+        report->stats.skipped_digest_files += walk_skipped_digest(w);
+        report->stats.skipped_insight_files += walk_skipped_insight(w);
     }
     if (rc == -ENOMEM || rc == -EAGAIN)
         fprintf(errout, "orgtrail: %s\n", strerror(-rc));
@@ -575,16 +578,22 @@ out:
 void run_print_stats(const run_report *r, FILE *out)
 {
     const scan_stats *s = &r->stats;
+    ot_buf why = { 0 };
+    if (buf_append_json_string(&why, r->io_fallback, strlen(r->io_fallback)) || buf_append(&why, "", 1)) {
+        buf_free(&why);
+        return;
+    }
     fprintf(out,
             "{\"files\":%llu,\"bytes_in\":%llu,\"bytes_decoded\":%llu,\"records_seen\":%llu,"
             "\"candidates\":%llu,\"records_parsed\":%llu,\"records_repaired\":%llu,\"findings\":%llu,"
             "\"errors\":%llu,\"skipped_digest_files\":%llu,\"skipped_insight_files\":%llu,"
-            "\"seconds\":%.3f,\"inflate\":\"%s\",\"io\":\"%s\",\"threads\":%u}\n",
+            "\"seconds\":%.3f,\"inflate\":\"%s\",\"io\":\"%s\",\"io_fallback\":%s,\"threads\":%u}\n",
             (unsigned long long)s->files, (unsigned long long)s->bytes_in,
             (unsigned long long)s->bytes_decoded, (unsigned long long)s->records_seen,
             (unsigned long long)s->candidates, (unsigned long long)s->records_parsed,
             (unsigned long long)s->records_repaired, (unsigned long long)s->findings,
             (unsigned long long)s->errors, (unsigned long long)s->skipped_digest_files,
             (unsigned long long)s->skipped_insight_files, r->seconds, decode_inflate_backend(),
-            r->io ? r->io : "none", r->workers);
+            r->io ? r->io : "none", why.data, r->workers);
+    buf_free(&why);
 }

@@ -28,6 +28,7 @@ typedef struct {
     scan_stats stats;
     double seconds;
     const char *io;             /* "uring" or "sync": the reader that ran */
+    char io_fallback[160];      /* why io_uring was not used, or "" */
     unsigned workers;
     int output_closed;          /* the output's reader went away (EPIPE) */
 } run_report;
