@@ -18,7 +18,10 @@ typedef struct {
     size_t n, next;
     dev_t dev;
     ino_t ino;
+    int layout;         /* LAYOUT_*: whether its files are digests or Insights */
 } dir_frame;
+
+enum { LAYOUT_EVENTS, LAYOUT_DIGEST, LAYOUT_INSIGHT, LAYOUT_UNKNOWN };
 
 struct walker {
     const char *const *args;
@@ -80,18 +83,23 @@ static int has_component(const char *path, const char *name)
     return 0;
 }
 
-/* 1 when the file is skipped (and counted) for its CloudTrail folder. */
-static int skip_by_layout(walker *w, const char *path)
+static int layout_of(const char *path)
 {
-    if (has_component(path, "CloudTrail-Digest")) {
+    if (has_component(path, "CloudTrail-Digest"))
+        return LAYOUT_DIGEST;
+    if (has_component(path, "CloudTrail-Insight"))
+        return LAYOUT_INSIGHT;
+    return LAYOUT_EVENTS;
+}
+
+/* 1 when the file is skipped (and counted) for its CloudTrail folder. */
+static int skip_by_layout(walker *w, int layout)
+{
+    if (layout == LAYOUT_DIGEST)
         w->skipped_digest++;
-        return 1;
-    }
-    if (has_component(path, "CloudTrail-Insight")) {
+    else if (layout == LAYOUT_INSIGHT)
         w->skipped_insight++;
-        return 1;
-    }
-    return 0;
+    return layout == LAYOUT_DIGEST || layout == LAYOUT_INSIGHT;
 }
 
 static int cmp_entries(const void *a, const void *b)
@@ -115,7 +123,7 @@ static char *join(const char *dir, const char *name)
 
 /* Opens dir (already stat'ed as st) as a new frame, unless it is a loop.
  * Returns 0, WALK_ERROR with err set, or -ENOMEM. Takes ownership of dir. */
-static int visit_path(walker *w, char *path, unsigned char type, char *err, size_t errlen);
+static int visit_path(walker *w, char *path, unsigned char type, int layout, char *err, size_t errlen);
 
 static int push_dir(walker *w, char *dir, const struct stat *st, char *err, size_t errlen)
 {
@@ -134,7 +142,11 @@ static int push_dir(walker *w, char *dir, const struct stat *st, char *err, size
         w->current = dir;
         return WALK_ERROR;
     }
-    dir_frame f = { .dir = dir, .dev = st->st_dev, .ino = st->st_ino };
+    /* a folder's files share its layout, so the path is looked at once */
+    int layout = w->depth > 0 ? w->stack[w->depth - 1].layout : LAYOUT_EVENTS;
+    if (layout == LAYOUT_EVENTS)
+        layout = layout_of(dir);
+    dir_frame f = { .dir = dir, .dev = st->st_dev, .ino = st->st_ino, .layout = layout };
     size_t cap = 0;
     struct dirent *e;
     int rc = 0;
@@ -183,19 +195,20 @@ static int push_dir(walker *w, char *dir, const struct stat *st, char *err, size
 /* Handles one path: a file to hand out, a directory to enter, or an error
  * (then *out names the path). type is a d_type (DT_UNKNOWN asks stat).
  * Takes ownership of path. */
-static int visit(walker *w, char *path, unsigned char type, const char **out, char *err, size_t errlen)
+static int visit(walker *w, char *path, unsigned char type, int layout, const char **out, char *err,
+                 size_t errlen)
 {
-    int rc = visit_path(w, path, type, err, errlen);
+    int rc = visit_path(w, path, type, layout, err, errlen);
     if (rc == WALK_INPUT || rc == WALK_ERROR)
         *out = w->current;
     return rc;
 }
 
-static int visit_path(walker *w, char *path, unsigned char type, char *err, size_t errlen)
+static int visit_path(walker *w, char *path, unsigned char type, int layout, char *err, size_t errlen)
 {
     struct stat st;
     if (type == DT_REG) {
-        if (skip_by_layout(w, path)) {
+        if (skip_by_layout(w, layout == LAYOUT_UNKNOWN ? layout_of(path) : layout)) {
             free(path);
             return 0;
         }
@@ -211,7 +224,7 @@ static int visit_path(walker *w, char *path, unsigned char type, char *err, size
     }
     if (S_ISDIR(st.st_mode))
         return push_dir(w, path, &st, err, errlen);
-    return visit_path(w, path, DT_REG, err, errlen);
+    return visit_path(w, path, DT_REG, layout, err, errlen);
 }
 
 int walk_next(walker *w, const char **path, char *err, size_t errlen)
@@ -231,7 +244,7 @@ int walk_next(walker *w, const char **path, char *err, size_t errlen)
             /* Anything but a regular file is stat'ed: directories for loop
              * detection, links and unknowns for their target's type. */
             unsigned char t = f->entries[i].type == DT_REG ? DT_REG : DT_UNKNOWN;
-            int rc = visit(w, p, t, path, err, errlen);
+            int rc = visit(w, p, t, f->layout, path, err, errlen);
             if (rc)
                 return rc;
             continue;
@@ -246,7 +259,7 @@ int walk_next(walker *w, const char **path, char *err, size_t errlen)
         char *p = strdup(arg);
         if (!p)
             return -ENOMEM;
-        int rc = visit(w, p, DT_UNKNOWN, path, err, errlen);
+        int rc = visit(w, p, DT_UNKNOWN, LAYOUT_UNKNOWN, path, err, errlen);
         if (rc)
             return rc;
     }
