@@ -1,5 +1,7 @@
 #include "cli.h"
 
+#include "util.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,7 +26,22 @@ static const char usage[] =
     "  -j N               scanning threads (default: one per online CPU)\n"
     "  --io=uring|sync    how files are read (default: io_uring, else synchronous reads)\n"
     "  --io-depth N       files in flight (default 64)\n"
-    "  -q, --quiet        no notices on stderr (errors are still printed)\n"
+    "  -q, --quiet        no notices or progress on stderr (errors are still printed)\n"
+    "\n"
+    "backfills:\n"
+    "  --since T          only records at or after T (RFC 3339, or a date)\n"
+    "  --until T          only records before T (a date: up to the end of that day)\n"
+    "  --key-slack DUR    slack around the window for file delivery times (default 1h; s, m, h, d)\n"
+    "  --accounts A,B     only these account folders of the S3 layout\n"
+    "  --regions R,S      only these region folders\n"
+    "  --org-regions      only the Organizations home regions (us-east-1, us-gov-west-1, cn-northwest-1)\n"
+    "  --files-from FILE  read paths from FILE, one a line ('-': stdin; 'aws s3 ls --recursive' lines too)\n"
+    "  --checkpoint FILE  resume exactly where a killed run stopped (needs -o FILE)\n"
+    "  --shard I/N        only the inputs whose relative path hashes to shard I of N (0-based)\n"
+    "  --shard auto       I and N from JOB_COMPLETION_INDEX (+ --shard-count or ORGTRAIL_SHARD_COUNT)\n"
+    "                     or AWS_BATCH_JOB_ARRAY_INDEX and AWS_BATCH_JOB_ARRAY_SIZE\n"
+    "  --progress         a progress line on stderr even when it is not a terminal\n"
+    "  --no-dedupe        keep findings whose rule and eventID were already emitted\n"
     "\n"
     "exit status: 0 all inputs read, 1 some input was bad (reported on stderr), 2 usage error\n";
 
@@ -66,6 +83,38 @@ static int parse_count(const char *s, unsigned max, unsigned *out)
     return 0;
 }
 
+static int parse_duration(const char *s, int64_t *out)
+{
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno || end == s || v < 0)
+        return -1;
+    long long mul = *end == 's' ? 1 : *end == 'm' ? 60 : *end == 'h' ? 3600 : *end == 'd' ? 86400 : 0;
+    if (*end == '\0')
+        mul = 1;
+    else if (mul == 0 || end[1] != '\0')
+        return -1;
+    *out = v * mul;
+    return 0;
+}
+
+/* Splits a comma list in place into a NULL-free array. */
+static int split_list(char *s, const char ***out, size_t *n)
+{
+    size_t count = 1;
+    for (char *p = s; *p; p++)
+        count += *p == ',';
+    const char **list = calloc(count, sizeof *list);
+    if (!list)
+        return -1;
+    *n = 0;
+    for (char *tok = strtok(s, ","); tok; tok = strtok(NULL, ","))
+        list[(*n)++] = tok;
+    *out = list;
+    return *n > 0 ? 0 : -1;
+}
+
 static int usage_error(cli_options *o, const char *fmt, const char *arg)
 {
     snprintf(o->error, sizeof o->error, fmt, arg);
@@ -77,6 +126,8 @@ int cli_parse(int argc, char **argv, cli_options *o)
     memset(o, 0, sizeof *o);
     o->max_record = 64u << 20;
     o->io_depth = 64;
+    o->key_slack = 3600;
+    o->progress = -1;
     if (argc < 2)
         return usage_error(o, "%s", "missing command (try 'orgtrail --help')");
     const char *cmd = argv[1];
@@ -122,6 +173,7 @@ int cli_parse(int argc, char **argv, cli_options *o)
             o->validate = 1;
         } else if (strcmp(a, "-q") == 0 || strcmp(a, "--quiet") == 0) {
             o->quiet = 1;
+            o->progress = 0;
         } else if (strcmp(a, "--max-record") == 0) {
             if (++i == argc)
                 return usage_error(o, "%s needs a SIZE", a);
@@ -142,6 +194,57 @@ int cli_parse(int argc, char **argv, cli_options *o)
                 o->io = 2;
             else
                 return usage_error(o, "bad --io '%s' (want uring or sync)", v);
+        } else if (strcmp(a, "--since") == 0 || strcmp(a, "--until") == 0) {
+            int since = a[2] == 's';
+            int64_t t;
+            int date_only;
+            if (++i == argc || parse_time(argv[i], strlen(argv[i]), &t, &date_only))
+                return usage_error(o, "bad %s (want RFC 3339, e.g. 2024-03-01T00:00:00Z, or a date)", a);
+            if (since) {
+                o->has_since = 1;
+                o->since = t;
+            } else {
+                o->has_until = 1;
+                o->until = date_only ? t + 86400 : t;
+            }
+        } else if (strcmp(a, "--key-slack") == 0) {
+            if (++i == argc || parse_duration(argv[i], &o->key_slack))
+                return usage_error(o, "bad --key-slack '%s' (want e.g. 1h, 30m, 90s)", i < argc ? argv[i] : "");
+        } else if (strcmp(a, "--accounts") == 0 || strcmp(a, "--regions") == 0) {
+            int accounts = a[2] == 'a';
+            free(accounts ? o->accounts : o->regions);
+            if (++i == argc || split_list(argv[i], accounts ? &o->accounts : &o->regions,
+                                          accounts ? &o->naccounts : &o->nregions))
+                return usage_error(o, "%s needs a comma-separated list", a);
+        } else if (strcmp(a, "--org-regions") == 0) {
+            o->org_regions = 1;
+        } else if (strcmp(a, "--files-from") == 0) {
+            if (++i == argc)
+                return usage_error(o, "%s needs a FILE", a);
+            o->files_from = argv[i];
+        } else if (strcmp(a, "--checkpoint") == 0) {
+            if (++i == argc)
+                return usage_error(o, "%s needs a FILE", a);
+            o->checkpoint = argv[i];
+        } else if (strcmp(a, "--shard") == 0) {
+            if (++i == argc)
+                return usage_error(o, "%s needs I/N or auto", a);
+            unsigned si, sn;
+            char extra;
+            if (strcmp(argv[i], "auto") == 0)
+                o->shard_auto = 1;
+            else if (sscanf(argv[i], "%u/%u%c", &si, &sn, &extra) == 2 && sn > 0 && si < sn) {
+                o->shard_index = si;
+                o->shard_count = sn;
+            } else
+                return usage_error(o, "bad --shard '%s' (want I/N with 0 <= I < N, or auto)", argv[i]);
+        } else if (strcmp(a, "--shard-count") == 0) {
+            if (++i == argc || parse_count(argv[i], 1u << 30, &o->shard_count_opt))
+                return usage_error(o, "bad --shard-count '%s'", i < argc ? argv[i] : "");
+        } else if (strcmp(a, "--progress") == 0) {
+            o->progress = 1;
+        } else if (strcmp(a, "--no-dedupe") == 0) {
+            o->no_dedupe = 1;
         } else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
             o->command = CLI_HELP;
             return 0;
@@ -149,11 +252,25 @@ int cli_parse(int argc, char **argv, cli_options *o)
             return usage_error(o, "unknown option '%s' (try 'orgtrail --help')", a);
         }
     }
+    if (o->checkpoint && !o->output)
+        return usage_error(o, "%s", "--checkpoint needs -o FILE: the output is what gets resumed");
+    if (o->has_since && o->has_until && o->until <= o->since)
+        return usage_error(o, "%s", "--until must be after --since");
+    int reads_stdin = o->npaths == 0 && !o->files_from;
+    for (size_t i = 0; i < o->npaths; i++)
+        reads_stdin |= strcmp(o->paths[i], "-") == 0;
+    if ((o->shard_count || o->shard_auto) && reads_stdin)
+        return usage_error(o, "%s", "--shard selects files by path; a stream on stdin cannot be sharded");
+    if (o->files_from && strcmp(o->files_from, "-") == 0 && reads_stdin && o->npaths > 0)
+        return usage_error(o, "%s", "--files-from - and a - input would both read stdin");
     return 0;
 }
 
 void cli_free(cli_options *o)
 {
     free(o->paths);
+    free(o->accounts);
+    free(o->regions);
     o->paths = NULL;
+    o->accounts = o->regions = NULL;
 }

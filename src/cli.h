@@ -6,6 +6,7 @@
 #define ORGTRAIL_CLI_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 enum cli_command {
     CLI_SCAN,
@@ -28,11 +29,26 @@ typedef struct {
     unsigned workers;         /* -j; 0: one per online CPU */
     unsigned io_depth;        /* --io-depth: files in flight */
     int io;                   /* --io: 0 auto, 1 uring, 2 sync (reader_io's order) */
+    int has_since, has_until;
+    int64_t since, until;     /* seconds since 1970 UTC; until exclusive (a bare date: the day after) */
+    int64_t key_slack;        /* seconds; --key-slack, default 3600 */
+    const char **accounts;    /* --accounts A,B: split, NULL-free list */
+    size_t naccounts;
+    const char **regions;
+    size_t nregions;
+    int org_regions;
+    const char *checkpoint;
+    int shard_auto;           /* --shard auto: main reads the environment */
+    unsigned shard_index, shard_count;   /* --shard I/N; count 0: none */
+    unsigned shard_count_opt; /* --shard-count N, for --shard auto */
+    const char *files_from;
+    int progress;             /* -1 when stderr is a terminal, 1 forced, 0 off */
+    int no_dedupe;
     char error[256];          /* the usage error, when cli_parse fails */
 } cli_options;
 
 /* Fills o from argv. Returns 0, or -1 with o->error set (a usage error).
- * o->paths points into a list that cli_free() releases. */
+ * o->paths, accounts and regions point into lists that cli_free() releases. */
 int cli_parse(int argc, char **argv, cli_options *o);
 void cli_free(cli_options *o);
 

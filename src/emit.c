@@ -2,9 +2,12 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include "util.h"
 
 /* A field's value: strings re-escaped, other JSON as simdjson minified it,
  * absent as null. */
@@ -84,9 +87,156 @@ int emit_finding(ot_buf *out, const rule *ru, int denied, parse_ctx *ev,
     return rc;
 }
 
+uint64_t emit_finding_key(const char *rule_id, const char *event_id, size_t event_id_len)
+{
+    uint64_t h = hash_bytes(FNV_OFFSET, rule_id, strlen(rule_id) + 1);   /* with its NUL */
+    h = hash_bytes(h, event_id, event_id_len);
+    return h ? h : 1;
+}
+
+struct emit_dedupe {
+    uint64_t *slots;      /* open addressing; 0 is empty */
+    size_t cap, count;
+};
+
+emit_dedupe *emit_dedupe_create(void)
+{
+    emit_dedupe *d = calloc(1, sizeof *d);
+    if (!d)
+        return NULL;
+    d->cap = 1024;
+    d->slots = calloc(d->cap, sizeof *d->slots);
+    if (!d->slots) {
+        free(d);
+        return NULL;
+    }
+    return d;
+}
+
+void emit_dedupe_free(emit_dedupe *d)
+{
+    if (!d)
+        return;
+    free(d->slots);
+    free(d);
+}
+
+static int dedupe_insert(uint64_t *slots, size_t cap, uint64_t key)
+{
+    size_t i = (size_t)(key * 0x9E3779B97F4A7C15ULL) & (cap - 1);
+    while (slots[i]) {
+        if (slots[i] == key)
+            return 0;
+        i = (i + 1) & (cap - 1);
+    }
+    slots[i] = key;
+    return 1;
+}
+
+int emit_dedupe_add(emit_dedupe *d, uint64_t key)
+{
+    if (d->count * 2 >= d->cap) {
+        size_t cap = d->cap * 2;
+        uint64_t *s = calloc(cap, sizeof *s);
+        if (!s)
+            return -ENOMEM;
+        for (size_t i = 0; i < d->cap; i++)
+            if (d->slots[i])
+                dedupe_insert(s, cap, d->slots[i]);
+        free(d->slots);
+        d->slots = s;
+        d->cap = cap;
+    }
+    int added = dedupe_insert(d->slots, d->cap, key);
+    d->count += (size_t)added;
+    return added;
+}
+
+long emit_dedupe_load(emit_dedupe *d, const char *buf, size_t len)
+{
+    parse_ctx *pc = parse_create();
+    if (!pc)
+        return -ENOMEM;
+    long lines = 0;
+    const char *p = buf, *end = buf + len;
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
+        char err[64];
+        size_t off;
+        ot_slice rule, id;
+        if (n > 0 && parse_record(pc, p, n, PARSE_KIND_EVENT, err, sizeof err, &off) == 0 &&
+            parse_get(pc, "rule", &rule) == PARSE_STRING && parse_get(pc, "eventID", &id) == PARSE_STRING) {
+            char rule_id[128];
+            size_t rl = rule.len < sizeof rule_id - 1 ? rule.len : sizeof rule_id - 1;
+            memcpy(rule_id, rule.ptr, rl);
+            rule_id[rl] = '\0';
+            if (emit_dedupe_add(d, emit_finding_key(rule_id, id.ptr, id.len)) < 0) {
+                parse_free(pc);
+                return -ENOMEM;
+            }
+        }
+        lines++;
+        p += n + 1;
+    }
+    parse_free(pc);
+    return lines;
+}
+
+int emit_checkpoint_load(const char *path, emit_checkpoint *cp)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return errno == ENOENT ? -ENOENT : -errno;
+    unsigned long long fp, done, bytes;
+    int n = fscanf(f, "orgtrail-checkpoint v1 fingerprint=%llx inputs_done=%llu output_bytes=%llu", &fp, &done, &bytes);
+    fclose(f);
+    if (n != 3)
+        return -EINVAL;
+    cp->fingerprint = fp;
+    cp->inputs_done = done;
+    cp->output_bytes = bytes;
+    return 0;
+}
+
+int emit_checkpoint_save(const char *path, const emit_checkpoint *cp)
+{
+    char tmp[4096], dir[4096];
+    if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp)
+        return -ENAMETOOLONG;
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return -errno;
+    char line[160];
+    int n = snprintf(line, sizeof line, "orgtrail-checkpoint v1 fingerprint=%016llx inputs_done=%llu output_bytes=%llu\n",
+                     (unsigned long long)cp->fingerprint, (unsigned long long)cp->inputs_done,
+                     (unsigned long long)cp->output_bytes);
+    int rc = 0;
+    if (write(fd, line, (size_t)n) != n || fsync(fd) != 0)
+        rc = errno ? -errno : -EIO;
+    if (close(fd) != 0 && !rc)
+        rc = -errno;
+    if (!rc && rename(tmp, path) != 0)
+        rc = -errno;
+    if (rc)
+        return rc;
+    /* the rename itself must survive a power loss */
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (slash)
+        *(slash == dir ? slash + 1 : slash) = '\0';
+    int dfd = open(slash ? dir : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd >= 0) {
+        fsync(dfd);
+        close(dfd);
+    }
+    return 0;
+}
+
 struct emit_writer {
     int fd;
     int owned;
+    uint64_t offset;      /* bytes in the output file */
 };
 
 emit_writer *emit_open(const char *path, int *err)
@@ -98,6 +248,7 @@ emit_writer *emit_open(const char *path, int *err)
     }
     w->fd = STDOUT_FILENO;
     w->owned = 0;
+    w->offset = 0;
     if (path) {
         w->fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
         if (w->fd < 0) {
@@ -108,6 +259,36 @@ emit_writer *emit_open(const char *path, int *err)
         w->owned = 1;
     }
     return w;
+}
+
+emit_writer *emit_open_resume(const char *path, uint64_t keep, int *err)
+{
+    emit_writer *w = malloc(sizeof *w);
+    if (!w) {
+        *err = -ENOMEM;
+        return NULL;
+    }
+    w->owned = 1;
+    w->offset = keep;
+    w->fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+    if (w->fd < 0 || ftruncate(w->fd, (off_t)keep) != 0 || lseek(w->fd, (off_t)keep, SEEK_SET) < 0) {
+        *err = -errno;
+        if (w->fd >= 0)
+            close(w->fd);
+        free(w);
+        return NULL;
+    }
+    return w;
+}
+
+uint64_t emit_offset(const emit_writer *w)
+{
+    return w->offset;
+}
+
+int emit_sync(emit_writer *w)
+{
+    return fsync(w->fd) == 0 ? 0 : -errno;
 }
 
 int emit_write(emit_writer *w, const void *buf, size_t len)
@@ -122,6 +303,7 @@ int emit_write(emit_writer *w, const void *buf, size_t len)
         }
         p += n;
         len -= (size_t)n;
+        w->offset += (uint64_t)n;
     }
     return 0;
 }

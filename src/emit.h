@@ -25,11 +25,49 @@ int emit_finding(ot_buf *out, const rule *ru, int denied, parse_ctx *event,
 /* 1 when the event was denied: errorCode present and not null. */
 int emit_event_denied(parse_ctx *event);
 
+/* The dedupe key of a finding: its rule and eventID. Never 0. */
+uint64_t emit_finding_key(const char *rule_id, const char *event_id, size_t event_id_len);
+
+/* The set of finding keys already emitted. Memory grows with findings only. */
+typedef struct emit_dedupe emit_dedupe;
+emit_dedupe *emit_dedupe_create(void);
+/* Accepts NULL. */
+void emit_dedupe_free(emit_dedupe *d);
+/* Adds key. Returns 1 when it is new, 0 when it was there, or -ENOMEM. */
+int emit_dedupe_add(emit_dedupe *d, uint64_t key);
+/* Adds the key of every finding line in buf (a previous run's output).
+ * Returns the number of lines, or -ENOMEM. */
+long emit_dedupe_load(emit_dedupe *d, const char *buf, size_t len);
+
+/*
+ * Exactly-once resume. A checkpoint says: of the run whose command hashes
+ * to fingerprint, the first inputs_done inputs (in walk order) are finished
+ * and their findings are the first output_bytes bytes of the output. It is
+ * replaced atomically (write, fsync, rename, fsync the folder), and only
+ * after the output it describes was fsynced.
+ */
+typedef struct {
+    uint64_t fingerprint;
+    uint64_t inputs_done;
+    uint64_t output_bytes;
+} emit_checkpoint;
+
+/* Returns 0, -ENOENT when there is none, -EINVAL when it is unreadable. */
+int emit_checkpoint_load(const char *path, emit_checkpoint *cp);
+/* Returns 0 or -errno. */
+int emit_checkpoint_save(const char *path, const emit_checkpoint *cp);
+
 typedef struct emit_writer emit_writer;
 
 /* Opens the output: path, or stdout when path is NULL. Returns NULL and
  * sets *err to a negative errno on failure. */
 emit_writer *emit_open(const char *path, int *err);
+/* Opens path to continue a run: cut back to keep bytes, writing after them. */
+emit_writer *emit_open_resume(const char *path, uint64_t keep, int *err);
+/* Bytes written to the output file so far (from its start). */
+uint64_t emit_offset(const emit_writer *w);
+/* Makes what was written durable. Returns 0 or -errno. */
+int emit_sync(emit_writer *w);
 /* Writes all of buf. Returns 0, -EPIPE when the reader went away, or
  * another negative errno. */
 int emit_write(emit_writer *w, const void *buf, size_t len);

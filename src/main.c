@@ -10,6 +10,7 @@
 #include <signal.h>
 #include <unistd.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <zstd.h>
 
@@ -17,6 +18,7 @@
 #include "decode.h"
 #include "rules.h"
 #include "run.h"
+#include "util.h"
 
 #ifndef ORGTRAIL_VERSION
 #define ORGTRAIL_VERSION "dev"
@@ -38,6 +40,69 @@ static void print_rules(const rules *r)
             printf("%s%s", n == ru->event_names ? "" : ",", *n);
         printf("\t%s\n", ru->rationale);
     }
+}
+
+/* The command, less what only changes speed: a checkpoint resumes only the
+ * same command. */
+static uint64_t command_fingerprint(int argc, char **argv, unsigned shard_index, unsigned shard_count)
+{
+    static const char *const speed_only[] = { "--progress", "-q", "--quiet", "--stats" };
+    static const char *const speed_only_valued[] = { "-j", "--io", "--io-depth" };
+    uint64_t h = FNV_OFFSET;
+    for (int i = 2; i < argc; i++) {
+        const char *a = argv[i];
+        int skip = 0;
+        for (size_t k = 0; k < sizeof speed_only / sizeof *speed_only; k++)
+            skip |= strcmp(a, speed_only[k]) == 0;
+        for (size_t k = 0; k < sizeof speed_only_valued / sizeof *speed_only_valued; k++) {
+            size_t n = strlen(speed_only_valued[k]);
+            if (strcmp(a, speed_only_valued[k]) == 0) {
+                skip = 1;
+                i++;              /* and its value */
+            } else if (strncmp(a, speed_only_valued[k], n) == 0 && (a[n] == '=' || (n == 2 && a[n]))) {
+                skip = 1;         /* --io=sync, -j4 */
+            }
+        }
+        if (!skip)
+            h = hash_bytes(h, a, strlen(a) + 1);
+    }
+    char shard[48];
+    snprintf(shard, sizeof shard, "shard %u/%u", shard_index, shard_count);
+    return hash_bytes(h, shard, strlen(shard));
+}
+
+/* --shard auto: Kubernetes Indexed Jobs, then AWS Batch array jobs. */
+static int shard_from_environment(const cli_options *o, unsigned *index, unsigned *count)
+{
+    const char *k8s = getenv("JOB_COMPLETION_INDEX");
+    const char *batch = getenv("AWS_BATCH_JOB_ARRAY_INDEX");
+    const char *idx = k8s ? k8s : batch;
+    const char *cnt = NULL;
+    char from_option[16];
+    if (k8s) {
+        cnt = getenv("ORGTRAIL_SHARD_COUNT");
+        if (o->shard_count_opt) {
+            snprintf(from_option, sizeof from_option, "%u", o->shard_count_opt);
+            cnt = from_option;
+        }
+    } else if (batch) {
+        cnt = getenv("AWS_BATCH_JOB_ARRAY_SIZE");
+    }
+    if (!idx || !cnt) {
+        fprintf(stderr, "orgtrail: --shard auto: set JOB_COMPLETION_INDEX with --shard-count or "
+                        "ORGTRAIL_SHARD_COUNT (Kubernetes), or AWS_BATCH_JOB_ARRAY_INDEX and "
+                        "AWS_BATCH_JOB_ARRAY_SIZE (AWS Batch)\n");
+        return -1;
+    }
+    char *end1, *end2;
+    unsigned long i = strtoul(idx, &end1, 10), n = strtoul(cnt, &end2, 10);
+    if (*idx == '\0' || *end1 || *cnt == '\0' || *end2 || n == 0 || i >= n) {
+        fprintf(stderr, "orgtrail: --shard auto: bad shard %s of %s\n", idx, cnt);
+        return -1;
+    }
+    *index = (unsigned)i;
+    *count = (unsigned)n;
+    return 0;
 }
 
 int main(int argc, char **argv)
@@ -76,6 +141,11 @@ int main(int argc, char **argv)
         goto out;
     }
 
+    unsigned shard_index = o.shard_index, shard_count = o.shard_count;
+    if (o.shard_auto && shard_from_environment(&o, &shard_index, &shard_count)) {
+        status = 2;
+        goto out;
+    }
     run_options ro = {
         .paths = o.paths,
         .npaths = o.npaths,
@@ -87,11 +157,34 @@ int main(int argc, char **argv)
             .max_record = o.max_record,
             .window = 4u << 20,
             .rules = builtin,
+            .has_since = o.has_since,
+            .has_until = o.has_until,
+            .since = o.since,
+            .until = o.until,
         },
         .workers = o.workers,
         .io_depth = o.io_depth,
         .io = o.io == 1 ? READER_IO_URING : o.io == 2 ? READER_IO_SYNC : READER_IO_AUTO,
         .quiet = o.quiet,
+        .walk = {
+            .has_since = o.has_since,
+            .has_until = o.has_until,
+            .since = o.since,
+            .until = o.until,
+            .key_slack = o.key_slack,
+            .accounts = o.accounts,
+            .naccounts = o.naccounts,
+            .regions = o.regions,
+            .nregions = o.nregions,
+            .org_regions = o.org_regions,
+            .shard_index = shard_index,
+            .shard_count = shard_count,
+            .files_from = o.files_from,
+        },
+        .checkpoint = o.checkpoint,
+        .fingerprint = command_fingerprint(argc, argv, shard_index, shard_count),
+        .progress = o.progress < 0 ? isatty(STDERR_FILENO) : o.progress,
+        .dedupe = !o.no_dedupe,
     };
     if (!ro.workers) {
         long cpus = sysconf(_SC_NPROCESSORS_ONLN);

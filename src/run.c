@@ -108,6 +108,10 @@ typedef struct {
     FILE *errout;
     run_report *report;
     int write_rc;               /* the writer's fatal error */
+    emit_dedupe *dedupe;        /* NULL with --no-dedupe */
+    uint64_t skip_inputs;       /* a checkpoint's inputs_done */
+    double t0;
+    int progress_shown;         /* a progress line is on the terminal */
 } pipeline;
 
 static double now_seconds(void)
@@ -189,10 +193,69 @@ static void *worker_main(void *arg)
 
 /* ---- writer ---- */
 
+/* Writes the job's findings, less those already emitted (counted in
+ * report->duplicates_dropped and taken off the findings count). */
+static int write_findings(pipeline *p, const scan_result *r)
+{
+    if (!p->dedupe)
+        return emit_write(p->out, r->findings.data, r->findings.len);
+    size_t keep_from = 0, line_start = 0;
+    for (size_t i = 0; i < r->nlines; i++) {
+        size_t end = r->lines[i].end;
+        int fresh = r->lines[i].key == 0 ? 1 : emit_dedupe_add(p->dedupe, r->lines[i].key);
+        if (fresh < 0)
+            return fresh;
+        if (!fresh) {
+            p->report->duplicates_dropped++;
+            p->report->stats.findings--;
+            int rc = emit_write(p->out, r->findings.data + keep_from, line_start - keep_from);
+            if (rc)
+                return rc;
+            keep_from = end;
+        }
+        line_start = end;
+    }
+    return emit_write(p->out, r->findings.data + keep_from, r->findings.len - keep_from);
+}
+
+static int save_checkpoint(pipeline *p, uint64_t jobs_written)
+{
+    int rc = emit_sync(p->out);
+    if (rc)
+        return rc;
+    emit_checkpoint cp = { p->opt->fingerprint, p->skip_inputs + jobs_written, emit_offset(p->out) };
+    return emit_checkpoint_save(p->opt->checkpoint, &cp);
+}
+
+static void show_progress(pipeline *p, uint64_t done, int final)
+{
+    const scan_stats *s = &p->report->stats;
+    double secs = now_seconds() - p->t0;
+    pthread_mutex_lock(&p->mu);
+    uint64_t total = p->walk_done ? p->total : 0;
+    pthread_mutex_unlock(&p->mu);
+    char eta[32] = "";
+    if (total && done && done < total) {
+        long left = (long)(secs * (double)(total - done) / (double)done);
+        snprintf(eta, sizeof eta, ", ETA %ld:%02ld", left / 60, left % 60);
+    }
+    char of_total[32] = "";
+    if (total)
+        snprintf(of_total, sizeof of_total, "/%llu", (unsigned long long)total);
+    fprintf(p->errout, "\r\033[Korgtrail: %llu%s files, %.1f MB decoded (%.1f MB read), %.0f MB/s, %llu findings%s%s",
+            (unsigned long long)done, of_total, (double)s->bytes_decoded / 1e6, (double)s->bytes_in / 1e6,
+            secs > 0 ? (double)s->bytes_decoded / 1e6 / secs : 0.0, (unsigned long long)s->findings, eta,
+            final ? "\n" : "");
+    fflush(p->errout);
+    p->progress_shown = !final;
+}
+
 static void *writer_main(void *arg)
 {
     pipeline *p = arg;
-    for (uint64_t seq = 0;; seq++) {
+    double last_checkpoint = now_seconds(), last_progress = 0;
+    uint64_t seq = 0;
+    for (;; seq++) {
         pthread_mutex_lock(&p->mu);
         job *j = &p->jobs[seq % p->max_jobs];
         p->writer_wants = seq;
@@ -205,8 +268,9 @@ static void *writer_main(void *arg)
             break;
 
         scan_result *r = &j->result;
+        scan_stats_add(&p->report->stats, &r->stats);
         if (r->findings.len > 0 && !atomic_load(&p->stop)) {
-            int rc = emit_write(p->out, r->findings.data, r->findings.len);
+            int rc = write_findings(p, r);
             if (rc == -EPIPE) {
                 p->report->output_closed = 1;
             } else if (rc) {
@@ -216,8 +280,21 @@ static void *writer_main(void *arg)
                 atomic_store(&p->stop, 1);
         }
         if (r->error[0] && !atomic_load(&p->stop))
-            fprintf(p->errout, "orgtrail: %s: %s\n", job_name(j), r->error);
-        scan_stats_add(&p->report->stats, &r->stats);
+            fprintf(p->errout, "%sorgtrail: %s: %s\n", p->progress_shown ? "\r\033[K" : "", job_name(j),
+                    r->error);
+        double now = now_seconds();
+        if (p->opt->checkpoint && !atomic_load(&p->stop) && now - last_checkpoint >= 1.0) {
+            int rc = save_checkpoint(p, seq + 1);
+            if (rc) {
+                p->write_rc = rc;
+                atomic_store(&p->stop, 1);
+            }
+            last_checkpoint = now;
+        }
+        if (p->opt->progress && now - last_progress >= 0.1) {
+            show_progress(p, seq + 1, 0);
+            last_progress = now;
+        }
 
         free(j->path);
         j->path = NULL;
@@ -228,6 +305,13 @@ static void *writer_main(void *arg)
         pthread_mutex_unlock(&p->mu);
         poke_reader(p);
     }
+    if (p->opt->checkpoint && !atomic_load(&p->stop)) {
+        int rc = save_checkpoint(p, seq);
+        if (rc)
+            p->write_rc = rc;
+    }
+    if (p->opt->progress)
+        show_progress(p, seq, 1);
     return NULL;
 }
 
@@ -396,6 +480,11 @@ static int reader_loop(pipeline *p, walker *w)
             const char *path;
             char err[300];
             int st = walk_next(w, &path, err, sizeof err);
+            if ((st == WALK_INPUT || st == WALK_ERROR) && p->report->resumed_from < p->skip_inputs) {
+                p->report->resumed_from++;   /* finished before the checkpoint */
+                i--;
+                continue;
+            }
             if (st < 0) {
                 rc = st;
                 walk_done = 1;
@@ -448,11 +537,34 @@ static int reader_loop(pipeline *p, walker *w)
     return rc;
 }
 
+/* Dedupe holds across a resumed run: the findings already in the output
+ * are the ones emitted. */
+static int reload_dedupe(pipeline *p, const char *output, uint64_t bytes, FILE *errout)
+{
+    p->dedupe = emit_dedupe_create();
+    char *buf = malloc(bytes ? bytes : 1);
+    FILE *f = fopen(output, "r");
+    int rc = 0;
+    if (!p->dedupe || !buf) {
+        rc = -ENOMEM;
+    } else if (!f || fread(buf, 1, bytes, f) != bytes) {
+        fprintf(errout, "orgtrail: %s: cannot read the output to resume\n", output);
+        rc = -EIO;
+    } else if (emit_dedupe_load(p->dedupe, buf, bytes) < 0) {
+        rc = -ENOMEM;
+    }
+    if (f)
+        fclose(f);
+    free(buf);
+    return rc;
+}
+
 int run_scan(const run_options *opt, run_report *report, FILE *errout)
 {
     static const char *const stdin_only[] = { "-" };
-    const char *const *paths = opt->npaths ? opt->paths : stdin_only;
-    size_t npaths = opt->npaths ? opt->npaths : 1;
+    int default_stdin = opt->npaths == 0 && !opt->walk.files_from;
+    const char *const *paths = default_stdin ? stdin_only : opt->paths;
+    size_t npaths = default_stdin ? 1 : opt->npaths;
     unsigned nworkers = opt->workers ? opt->workers : 1;
     unsigned depth = opt->io_depth ? opt->io_depth : 1;
     double t0 = now_seconds();
@@ -475,8 +587,38 @@ int run_scan(const run_options *opt, run_report *report, FILE *errout)
     pthread_t writer;
     unsigned started = 0;
     int writer_started = 0;
-    walker *w = walk_create(paths, npaths);
-    p.out = emit_open(opt->output, &err);
+    walker *w = walk_create(paths, npaths, &opt->walk);
+    p.t0 = t0;
+    if (opt->checkpoint) {
+        emit_checkpoint cp;
+        int lrc = emit_checkpoint_load(opt->checkpoint, &cp);
+        if (lrc == 0 && cp.fingerprint != opt->fingerprint) {
+            fprintf(errout, "orgtrail: %s: checkpoint of a different command (other inputs or options); "
+                            "remove it to start over\n", opt->checkpoint);
+            rc = -EINVAL;
+            goto out;
+        }
+        if (lrc == -EINVAL) {
+            fprintf(errout, "orgtrail: %s: not an orgtrail checkpoint\n", opt->checkpoint);
+            rc = -EINVAL;
+            goto out;
+        }
+        if (lrc == 0) {
+            p.skip_inputs = cp.inputs_done;
+            p.out = emit_open_resume(opt->output, cp.output_bytes, &err);
+            if (p.out && opt->dedupe && (rc = reload_dedupe(&p, opt->output, cp.output_bytes, errout)))
+                goto out;
+        }
+    }
+    if (opt->dedupe && !p.dedupe) {
+        p.dedupe = emit_dedupe_create();
+        if (!p.dedupe) {
+            rc = -ENOMEM;
+            goto out;
+        }
+    }
+    if (!p.out)
+        p.out = emit_open(opt->output, &err);
     if (!p.out) {
         fprintf(errout, "orgtrail: %s: %s\n", opt->output ? opt->output : "<stdout>", strerror(-err));
         rc = err;
@@ -536,8 +678,9 @@ out:
         pthread_join(writer, NULL);
     }
     if (w) {   /* the writer has been joined: the counters are ours again */
-        report->stats.skipped_digest_files += walk_skipped_digest(w);
-        report->stats.skipped_insight_files += walk_skipped_insight(w);
+        report->walk = walk_get_counts(w);
+        report->stats.skipped_digest_files += report->walk.skipped_digest;
+        report->stats.skipped_insight_files += report->walk.skipped_insight;
     }
     if (rc == -ENOMEM || rc == -EAGAIN)
         fprintf(errout, "orgtrail: %s\n", strerror(-rc));
@@ -564,6 +707,7 @@ out:
         }
     }
     free(p.jobs);
+    emit_dedupe_free(p.dedupe);
     pool_queue_free(p.queue);
     pool_buffers_free(p.bufs);
     reader_free(p.rd);
@@ -587,13 +731,18 @@ void run_print_stats(const run_report *r, FILE *out)
             "{\"files\":%llu,\"bytes_in\":%llu,\"bytes_decoded\":%llu,\"records_seen\":%llu,"
             "\"candidates\":%llu,\"records_parsed\":%llu,\"records_repaired\":%llu,\"findings\":%llu,"
             "\"errors\":%llu,\"skipped_digest_files\":%llu,\"skipped_insight_files\":%llu,"
+            "\"outside_window\":%llu,\"files_pruned\":%llu,\"dirs_pruned\":%llu,\"files_other_shards\":%llu,"
+            "\"resumed_from\":%llu,\"duplicates_dropped\":%llu,"
             "\"seconds\":%.3f,\"inflate\":\"%s\",\"io\":\"%s\",\"io_fallback\":%s,\"threads\":%u}\n",
             (unsigned long long)s->files, (unsigned long long)s->bytes_in,
             (unsigned long long)s->bytes_decoded, (unsigned long long)s->records_seen,
             (unsigned long long)s->candidates, (unsigned long long)s->records_parsed,
             (unsigned long long)s->records_repaired, (unsigned long long)s->findings,
             (unsigned long long)s->errors, (unsigned long long)s->skipped_digest_files,
-            (unsigned long long)s->skipped_insight_files, r->seconds, decode_inflate_backend(),
+            (unsigned long long)s->skipped_insight_files, (unsigned long long)s->outside_window,
+            (unsigned long long)r->walk.files_pruned, (unsigned long long)r->walk.dirs_pruned,
+            (unsigned long long)r->walk.files_other_shards, (unsigned long long)r->resumed_from,
+            (unsigned long long)r->duplicates_dropped, r->seconds, decode_inflate_backend(),
             r->io ? r->io : "none", why.data, r->workers);
     buf_free(&why);
 }

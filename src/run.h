@@ -11,6 +11,7 @@
 
 #include "reader.h"
 #include "scan.h"
+#include "walk.h"
 
 typedef struct {
     const char *const *paths;   /* "-" is stdin; an empty list reads stdin */
@@ -22,6 +23,11 @@ typedef struct {
     enum reader_io io;
     size_t read_size;           /* bytes per read; 0: 256 KiB */
     int quiet;                  /* no notices (the io_uring fallback) */
+    walk_options walk;          /* pruning, sharding, --files-from */
+    const char *checkpoint;     /* resume file; needs output */
+    uint64_t fingerprint;       /* the command, for the checkpoint */
+    int progress;               /* a progress line on errout */
+    int dedupe;                 /* drop a finding whose rule and eventID were emitted */
 } run_options;
 
 typedef struct {
@@ -31,6 +37,9 @@ typedef struct {
     char io_fallback[160];      /* why io_uring was not used, or "" */
     unsigned workers;
     int output_closed;          /* the output's reader went away (EPIPE) */
+    walk_counts walk;           /* what the walk left out */
+    uint64_t resumed_from;      /* inputs a checkpoint said were done */
+    uint64_t duplicates_dropped;
 } run_report;
 
 /*

@@ -73,11 +73,13 @@ void scan_stats_add(scan_stats *into, const scan_stats *s)
     into->errors += s->errors;
     into->skipped_digest_files += s->skipped_digest_files;
     into->skipped_insight_files += s->skipped_insight_files;
+    into->outside_window += s->outside_window;
 }
 
 void scan_result_clear(scan_result *r)
 {
     r->findings.len = 0;
+    r->nlines = 0;
     r->error[0] = '\0';
     memset(&r->stats, 0, sizeof r->stats);
 }
@@ -85,6 +87,9 @@ void scan_result_clear(scan_result *r)
 void scan_result_free(scan_result *r)
 {
     buf_free(&r->findings);
+    free(r->lines);
+    r->lines = NULL;
+    r->nlines = r->lines_cap = 0;
 }
 
 scanner *scan_create(const scan_options *opt)
@@ -176,6 +181,32 @@ static void report_record(scanner *s, const char *fmt, ...)
 }
 
 
+/* 1 when the current event's eventTime is inside --since/--until. An event
+ * without a readable eventTime cannot be shown to be inside: it is not. */
+static int in_window(scanner *s)
+{
+    ot_slice t;
+    int64_t at;
+    int date_only;
+    if (parse_get(s->pc, "eventTime", &t) != PARSE_STRING || parse_time(t.ptr, t.len, &at, &date_only))
+        return 0;
+    return (!s->opt.has_since || at >= s->opt.since) && (!s->opt.has_until || at < s->opt.until);
+}
+
+static int add_line(scan_result *r, uint64_t key)
+{
+    if (r->nlines == r->lines_cap) {
+        size_t cap = r->lines_cap ? r->lines_cap * 2 : 16;
+        scan_finding *l = realloc(r->lines, cap * sizeof *l);
+        if (!l)
+            return -ENOMEM;
+        r->lines = l;
+        r->lines_cap = cap;
+    }
+    r->lines[r->nlines++] = (scan_finding){ r->findings.len, key };
+    return 0;
+}
+
 /* Parses the record; for a candidate, confirms it and emits its findings. */
 static int handle_record(scanner *s, const frame_record *rec, int candidate)
 {
@@ -213,9 +244,17 @@ static int handle_record(scanner *s, const frame_record *rec, int candidate)
         matched[0] = rules_catch_all();
         n = 1;
     }
+    if ((s->opt.has_since || s->opt.has_until) && !in_window(s)) {
+        st->outside_window++;
+        return 0;
+    }
     int denied = emit_event_denied(s->pc);
+    ot_slice id;
+    int has_id = parse_get(s->pc, "eventID", &id) == PARSE_STRING;
     for (size_t i = 0; i < n; i++) {
         int rc = emit_finding(&s->res->findings, matched[i], denied, s->pc, s->path, rec->start, s->opt.raw);
+        if (!rc)
+            rc = add_line(s->res, has_id ? emit_finding_key(matched[i]->id, id.ptr, id.len) : 0);
         if (rc)
             return rc;
         st->findings++;

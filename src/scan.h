@@ -27,6 +27,8 @@ typedef struct {
     int validate;           /* fully parse every record; report grammar errors */
     size_t max_record;      /* bytes; a longer record is an error */
     size_t window;          /* decoded bytes held at once, before a long record grows it */
+    int has_since, has_until;
+    int64_t since, until;   /* only events with since <= eventTime < until (seconds, UTC) */
     const rules *rules;     /* borrowed; must outlive the scanner */
 } scan_options;
 
@@ -43,12 +45,21 @@ typedef struct {
     uint64_t errors;
     uint64_t skipped_digest_files;
     uint64_t skipped_insight_files;
+    uint64_t outside_window;    /* Organizations events dropped by --since/--until */
 } scan_stats;
 
 void scan_stats_add(scan_stats *into, const scan_stats *s);
 
+/* Where one finding line ends, and its dedupe key (0: it has no eventID). */
+typedef struct {
+    size_t end;
+    uint64_t key;
+} scan_finding;
+
 typedef struct {
     ot_buf findings;        /* NDJSON lines, in record order */
+    scan_finding *lines;    /* one per line of findings */
+    size_t nlines, lines_cap;
     char error[512];        /* the input's one error line (without "orgtrail: PATH: "), or "" */
     scan_stats stats;
 } scan_result;

@@ -27,4 +27,19 @@ int buf_printf(ot_buf *b, const char *fmt, ...) __attribute__((format(printf, 2,
 int buf_append_json_string(ot_buf *b, const char *s, size_t n);
 void buf_free(ot_buf *b);
 
+/*
+ * Parses an RFC 3339 time ("2024-03-01T10:00:02Z", "2024-03-01T10:00:02.5+01:00";
+ * a space for the T is accepted) or a bare date ("2024-03-01", midnight UTC),
+ * n bytes of s. Returns 0 with *epoch (seconds since 1970, UTC, fraction
+ * dropped) and *date_only, or -1 when s is not such a time.
+ */
+int parse_time(const char *s, size_t n, int64_t *epoch, int *date_only);
+
+/* Days since 1970-01-01 of a proleptic Gregorian date. */
+int64_t days_from_civil(int64_t y, unsigned m, unsigned d);
+
+/* 64-bit FNV-1a, continued from h (start with FNV_OFFSET). */
+#define FNV_OFFSET 14695981039346656037ULL
+uint64_t hash_bytes(uint64_t h, const void *p, size_t n);
+
 #endif

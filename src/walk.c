@@ -1,5 +1,7 @@
 #include "walk.h"
 
+#include "util.h"
+
 #include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
@@ -26,19 +28,30 @@ enum { LAYOUT_EVENTS, LAYOUT_DIGEST, LAYOUT_INSIGHT, LAYOUT_UNKNOWN };
 struct walker {
     const char *const *args;
     size_t nargs, next_arg;
+    walk_options opt;
+    int pruning;              /* any of since/until/accounts/regions/org_regions */
+    FILE *list;               /* --files-from */
+    int list_is_stdin;
+    char *line;
+    size_t line_cap;
+    size_t root_len;          /* the current argument's length: paths below it are relative to it */
     dir_frame *stack;
     size_t depth, cap;
     char *current;        /* the path handed out last */
-    uint64_t skipped_digest, skipped_insight;
+    walk_counts counts;
 };
 
-walker *walk_create(const char *const *paths, size_t n)
+walker *walk_create(const char *const *paths, size_t n, const walk_options *opt)
 {
     walker *w = calloc(1, sizeof *w);
     if (!w)
         return NULL;
     w->args = paths;
     w->nargs = n;
+    if (opt)
+        w->opt = *opt;
+    w->pruning = w->opt.has_since || w->opt.has_until || w->opt.accounts || w->opt.regions ||
+                 w->opt.org_regions;
     return w;
 }
 
@@ -58,17 +71,169 @@ void walk_free(walker *w)
         frame_release(&w->stack[--w->depth]);
     free(w->stack);
     free(w->current);
+    if (w->list && !w->list_is_stdin)
+        fclose(w->list);
+    free(w->line);
     free(w);
 }
 
-uint64_t walk_skipped_digest(const walker *w)
+walk_counts walk_get_counts(const walker *w)
 {
-    return w->skipped_digest;
+    return w->counts;
 }
 
-uint64_t walk_skipped_insight(const walker *w)
+/* ---- the S3 key layout ---- */
+
+typedef struct {
+    const char *account, *region;   /* into the path; NULL when absent */
+    size_t account_len, region_len;
+    int date_parts;                 /* 0..3: YYYY, MM, DD present */
+    int year, month, day;
+    const char *file;               /* the last component, for files */
+} key_parts;
+
+static int all_digits(const char *s, size_t n)
 {
-    return w->skipped_insight;
+    for (size_t i = 0; i < n; i++)
+        if (s[i] < '0' || s[i] > '9')
+            return 0;
+    return n > 0;
+}
+
+static int number(const char *s, size_t n)
+{
+    int v = 0;
+    for (size_t i = 0; i < n; i++)
+        v = v * 10 + (s[i] - '0');
+    return v;
+}
+
+/* Splits path at AWSLogs/. Returns 0 when path is not in the layout. */
+static int key_parse(const char *path, int is_dir, key_parts *k)
+{
+    memset(k, 0, sizeof *k);
+    const char *p = path;
+    for (;;) {
+        p = strstr(p, "AWSLogs");
+        if (!p)
+            return 0;
+        if ((p == path || p[-1] == '/') && (p[7] == '/' || p[7] == '\0'))
+            break;
+        p += 7;
+    }
+    const char *comp[8];
+    size_t len[8];
+    int n = 0;
+    p += 7;
+    while (*p == '/' && n < 8) {
+        p++;
+        const char *e = strchr(p, '/');
+        size_t l = e ? (size_t)(e - p) : strlen(p);
+        if (l == 0)
+            break;
+        comp[n] = p;
+        len[n++] = l;
+        p += l;
+    }
+    int files = is_dir ? 0 : 1;           /* the last component is a file name */
+    int dirs = n - files;
+    int i = 0;
+    if (i < dirs && len[i] > 2 && memcmp(comp[i], "o-", 2) == 0)
+        i++;
+    if (i >= dirs || !all_digits(comp[i], len[i]))
+        return 0;
+    k->account = comp[i];
+    k->account_len = len[i++];
+    if (i >= dirs)
+        return 1;
+    if (len[i] != 10 || memcmp(comp[i], "CloudTrail", 10) != 0)
+        return 0;
+    if (++i >= dirs)
+        return 1;
+    k->region = comp[i];
+    k->region_len = len[i++];
+    static const size_t date_len[3] = { 4, 2, 2 };
+    for (int d = 0; d < 3 && i < dirs; d++, i++) {
+        if (len[i] != date_len[d] || !all_digits(comp[i], len[i]))
+            return 1;                     /* not a date folder: stop here */
+        int v = number(comp[i], len[i]);
+        if (d == 0) k->year = v;
+        if (d == 1) k->month = v;
+        if (d == 2) k->day = v;
+        k->date_parts = d + 1;
+    }
+    if (files && n > 0)
+        k->file = comp[n - 1];
+    return 1;
+}
+
+static int in_list(const char *const *list, size_t n, const char *s, size_t len)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strlen(list[i]) == len && memcmp(list[i], s, len) == 0)
+            return 1;
+    return 0;
+}
+
+/* The delivery time in a CloudTrail file name, or -1 if the name is not one. */
+static int64_t name_time(const char *name)
+{
+    const char *p = strstr(name, "_CloudTrail_");
+    if (!p)
+        return -1;
+    p = strchr(p + 12, '_');                /* after the region */
+    if (!p || strlen(p) < 15 || p[9] != 'T' || p[14] != 'Z')
+        return -1;
+    p++;
+    if (!all_digits(p, 8) || !all_digits(p + 9, 4))
+        return -1;
+    int y = number(p, 4), mo = number(p + 4, 2), d = number(p + 6, 2);
+    int hh = number(p + 9, 2), mm = number(p + 11, 2);
+    if (mo < 1 || mo > 12 || d < 1 || d > 31 || hh > 23 || mm > 59)
+        return -1;
+    return days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400 + hh * 3600 + mm * 60;
+}
+
+int walk_prunes(const walk_options *opt, const char *path, int is_dir)
+{
+    key_parts k;
+    if (!key_parse(path, is_dir, &k))
+        return 0;
+    if (k.account && opt->accounts && !in_list(opt->accounts, opt->naccounts, k.account, k.account_len))
+        return 1;
+    if (k.region) {
+        static const char *const org_home[] = { "us-east-1", "us-gov-west-1", "cn-northwest-1" };
+        if (opt->regions && !in_list(opt->regions, opt->nregions, k.region, k.region_len))
+            return 1;
+        if (opt->org_regions && !in_list(org_home, 3, k.region, k.region_len))
+            return 1;
+    }
+    /* Delivery times that can hold a record of [since, until): a file holds
+     * records from before its delivery, delivered up to key_slack late. */
+    int64_t lo = opt->has_since ? opt->since - opt->key_slack : INT64_MIN;
+    int64_t hi = opt->has_until ? opt->until + opt->key_slack : INT64_MAX;
+    if (k.date_parts > 0) {
+        int y = k.year, m = k.date_parts > 1 ? k.month : 1, d = k.date_parts > 2 ? k.day : 1;
+        if (m < 1 || m > 12 || d < 1 || d > 31)
+            return 0;
+        int64_t start = days_from_civil(y, (unsigned)m, (unsigned)d) * 86400;
+        int64_t end = k.date_parts == 3 ? start + 86400
+                    : k.date_parts == 2 ? days_from_civil(m == 12 ? y + 1 : y, m == 12 ? 1u : (unsigned)m + 1, 1) * 86400
+                                        : days_from_civil(y + 1, 1, 1) * 86400;
+        if (end <= lo || start >= hi)
+            return 1;
+    }
+    if (k.file) {
+        int64_t t = name_time(k.file);
+        if (t >= 0 && (t < lo || t >= hi))
+            return 1;
+    }
+    return 0;
+}
+
+unsigned walk_shard_of(const char *relative_path, unsigned count)
+{
+    return (unsigned)(hash_bytes(FNV_OFFSET, relative_path, strlen(relative_path)) % count);
 }
 
 static int has_component(const char *path, const char *name)
@@ -96,9 +261,9 @@ static int layout_of(const char *path)
 static int skip_by_layout(walker *w, int layout)
 {
     if (layout == LAYOUT_DIGEST)
-        w->skipped_digest++;
+        w->counts.skipped_digest++;
     else if (layout == LAYOUT_INSIGHT)
-        w->skipped_insight++;
+        w->counts.skipped_insight++;
     return layout == LAYOUT_DIGEST || layout == LAYOUT_INSIGHT;
 }
 
@@ -134,6 +299,11 @@ static int push_dir(walker *w, char *dir, const struct stat *st, char *err, size
             w->current = dir;
             return WALK_ERROR;
         }
+    }
+    if (w->pruning && w->depth > 0 && walk_prunes(&w->opt, dir, 1)) {
+        w->counts.dirs_pruned++;
+        free(dir);
+        return 0;
     }
     DIR *d = opendir(dir);
     if (!d) {
@@ -212,6 +382,17 @@ static int visit_path(walker *w, char *path, unsigned char type, int layout, cha
             free(path);
             return 0;
         }
+        if (w->pruning && walk_prunes(&w->opt, path, 0)) {
+            w->counts.files_pruned++;
+            free(path);
+            return 0;
+        }
+        if (w->opt.shard_count > 1 &&
+            walk_shard_of(path + (w->depth > 0 ? w->root_len : 0), w->opt.shard_count) != w->opt.shard_index) {
+            w->counts.files_other_shards++;
+            free(path);
+            return 0;
+        }
         free(w->current);
         w->current = path;
         return WALK_INPUT;
@@ -225,6 +406,50 @@ static int visit_path(walker *w, char *path, unsigned char type, int layout, cha
     if (S_ISDIR(st.st_mode))
         return push_dir(w, path, &st, err, errlen);
     return visit_path(w, path, DT_REG, layout, err, errlen);
+}
+
+/*
+ * The next path of --files-from: one a line, as `find` prints them, or as
+ * `aws s3 ls --recursive` does ("2024-03-01 10:15:00   1234 AWSLogs/..."),
+ * whose key is taken. Returns WALK_INPUT, WALK_END, WALK_ERROR or -ENOMEM.
+ */
+static int next_listed(walker *w, const char **out, char *err, size_t errlen)
+{
+    if (!w->opt.files_from)
+        return WALK_END;
+    if (!w->list) {
+        w->list_is_stdin = strcmp(w->opt.files_from, "-") == 0;
+        w->list = w->list_is_stdin ? stdin : fopen(w->opt.files_from, "r");
+        if (!w->list) {
+            snprintf(err, errlen, "cannot open the list: %s", strerror(errno));
+            w->opt.files_from = NULL;
+            return WALK_ERROR;
+        }
+    }
+    for (;;) {
+        errno = 0;
+        ssize_t n = getline(&w->line, &w->line_cap, w->list);
+        if (n < 0)
+            return errno == ENOMEM ? -ENOMEM : WALK_END;
+        while (n > 0 && (w->line[n - 1] == '\n' || w->line[n - 1] == '\r'))
+            w->line[--n] = '\0';
+        char *p = w->line;
+        int64_t t;
+        int date_only;
+        if (n > 20 && parse_time(p, 19, &t, &date_only) == 0 && p[19] == ' ') {
+            p += 19;                         /* aws s3 ls: date time size key */
+            while (*p == ' ')
+                p++;
+            while (*p >= '0' && *p <= '9')
+                p++;
+            while (*p == ' ')
+                p++;
+        }
+        if (*p == '\0')
+            continue;
+        *out = p;
+        return WALK_INPUT;
+    }
 }
 
 int walk_next(walker *w, const char **path, char *err, size_t errlen)
@@ -249,16 +474,26 @@ int walk_next(walker *w, const char **path, char *err, size_t errlen)
                 return rc;
             continue;
         }
-        if (w->next_arg == w->nargs)
-            return WALK_END;
-        const char *arg = w->args[w->next_arg++];
-        if (strcmp(arg, "-") == 0) {
-            *path = NULL;
-            return WALK_INPUT;
+        const char *arg;
+        if (w->next_arg < w->nargs) {
+            arg = w->args[w->next_arg++];
+            if (strcmp(arg, "-") == 0) {
+                *path = NULL;
+                return WALK_INPUT;
+            }
+        } else {
+            int rc = next_listed(w, &arg, err, errlen);
+            if (rc != WALK_INPUT) {
+                if (rc == WALK_ERROR)
+                    *path = w->opt.files_from;
+                return rc;
+            }
         }
         char *p = strdup(arg);
         if (!p)
             return -ENOMEM;
+        size_t n = strlen(arg);
+        w->root_len = n + (n > 0 && arg[n - 1] != '/');
         int rc = visit(w, p, DT_UNKNOWN, LAYOUT_UNKNOWN, path, err, errlen);
         if (rc)
             return rc;

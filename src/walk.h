@@ -6,13 +6,37 @@
  * Symlinks are followed; a directory that is its own ancestor is reported
  * as a loop and not entered. The file type comes from readdir's d_type, so
  * regular files cost no stat. Files under CloudTrail-Digest/ or
- * CloudTrail-Insight/ are counted and skipped, never opened.
+ * CloudTrail-Insight/ are counted and skipped, never opened. Pruning by S3
+ * key and sharding also happen here, before anything is opened.
  */
 #ifndef ORGTRAIL_WALK_H
 #define ORGTRAIL_WALK_H
 
 #include <stddef.h>
 #include <stdint.h>
+
+/* What to read: pruning by S3 key, sharding, a list of paths. */
+typedef struct {
+    int has_since, has_until;
+    int64_t since, until;       /* seconds since 1970, UTC; until is exclusive */
+    int64_t key_slack;          /* seconds of slack around the window for delivery times */
+    const char *const *accounts; /* account folders to read, or NULL for all */
+    size_t naccounts;
+    const char *const *regions; /* region folders to read, or NULL for all */
+    size_t nregions;
+    int org_regions;            /* only us-east-1, us-gov-west-1, cn-northwest-1 */
+    unsigned shard_index;       /* this shard, 0-based */
+    unsigned shard_count;       /* 0: no sharding */
+    const char *files_from;     /* a file listing paths ("-": stdin), or NULL */
+} walk_options;
+
+/* Counters of what the walk left out. */
+typedef struct {
+    uint64_t skipped_digest, skipped_insight;
+    uint64_t files_pruned;      /* by the timestamp in their name */
+    uint64_t dirs_pruned;       /* account, region or date folders not entered */
+    uint64_t files_other_shards;
+} walk_counts;
 
 typedef struct walker walker;
 
@@ -23,8 +47,9 @@ enum walk_status {
 };
 
 /* paths: the arguments (borrowed; must outlive the walker). "-" is stdin.
+ * opt may be NULL (read everything); it is copied, its arrays borrowed.
  * Returns NULL when out of memory. */
-walker *walk_create(const char *const *paths, size_t n);
+walker *walk_create(const char *const *paths, size_t n, const walk_options *opt);
 /* Accepts NULL. */
 void walk_free(walker *w);
 
@@ -34,7 +59,18 @@ void walk_free(walker *w);
  */
 int walk_next(walker *w, const char **path, char *err, size_t errlen);
 
-uint64_t walk_skipped_digest(const walker *w);
-uint64_t walk_skipped_insight(const walker *w);
+walk_counts walk_get_counts(const walker *w);
+
+/*
+ * The S3 key layout, for pruning:
+ *   [prefix/]AWSLogs/[o-orgid/]<account>/CloudTrail/<region>/YYYY/MM/DD/
+ *       <account>_CloudTrail_<region>_<YYYYMMDDTHHMMZ>_<16 chars>.json.gz
+ * Returns 1 when opt prunes path (a folder when is_dir), else 0. A path
+ * that does not follow the layout is never pruned.
+ */
+int walk_prunes(const walk_options *opt, const char *path, int is_dir);
+
+/* The shard (0..count-1) a relative path belongs to: stable on any machine. */
+unsigned walk_shard_of(const char *relative_path, unsigned count);
 
 #endif
