@@ -37,6 +37,7 @@ static const char usage[] =
     "  --org-regions      only the Organizations home regions (us-east-1, us-gov-west-1, cn-northwest-1)\n"
     "  --files-from FILE  read paths from FILE, one a line ('-': stdin; 'aws s3 ls --recursive' lines too)\n"
     "  --checkpoint FILE  resume exactly where a killed run stopped (needs -o FILE)\n"
+    "  --checkpoint-interval SEC  how often the checkpoint is written (default 1; 0: after every input)\n"
     "  --shard I/N        only the inputs whose relative path hashes to shard I of N (0-based)\n"
     "  --shard auto       I and N from JOB_COMPLETION_INDEX (+ --shard-count or ORGTRAIL_SHARD_COUNT)\n"
     "                     or AWS_BATCH_JOB_ARRAY_INDEX and AWS_BATCH_JOB_ARRAY_SIZE\n"
@@ -127,6 +128,7 @@ int cli_parse(int argc, char **argv, cli_options *o)
     o->max_record = 64u << 20;
     o->io_depth = 64;
     o->key_slack = 3600;
+    o->checkpoint_interval = 1.0;
     o->progress = -1;
     if (argc < 2)
         return usage_error(o, "%s", "missing command (try 'orgtrail --help')");
@@ -226,6 +228,11 @@ int cli_parse(int argc, char **argv, cli_options *o)
             if (++i == argc)
                 return usage_error(o, "%s needs a FILE", a);
             o->checkpoint = argv[i];
+        } else if (strcmp(a, "--checkpoint-interval") == 0) {
+            char *end;
+            if (++i == argc || (o->checkpoint_interval = strtod(argv[i], &end), end == argv[i] || *end) ||
+                o->checkpoint_interval < 0)
+                return usage_error(o, "bad --checkpoint-interval '%s' (want seconds)", i < argc ? argv[i] : "");
         } else if (strcmp(a, "--shard") == 0) {
             if (++i == argc)
                 return usage_error(o, "%s needs I/N or auto", a);

@@ -38,6 +38,7 @@ typedef struct {
     size_t nregions;
     int org_regions;
     const char *checkpoint;
+    double checkpoint_interval; /* seconds between checkpoints; default 1 */
     int shard_auto;           /* --shard auto: main reads the environment */
     unsigned shard_index, shard_count;   /* --shard I/N; count 0: none */
     unsigned shard_count_opt; /* --shard-count N, for --shard auto */

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -271,14 +272,16 @@ emit_writer *emit_open_resume(const char *path, uint64_t keep, int *err)
     w->owned = 1;
     w->offset = keep;
     w->fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
-    if (w->fd < 0 || ftruncate(w->fd, (off_t)keep) != 0 || lseek(w->fd, (off_t)keep, SEEK_SET) < 0) {
-        *err = -errno;
-        if (w->fd >= 0)
-            close(w->fd);
-        free(w);
-        return NULL;
-    }
-    return w;
+    struct stat st;
+    if (w->fd >= 0 && fstat(w->fd, &st) == 0 && (uint64_t)st.st_size < keep)
+        errno = ESPIPE;     /* shorter than the checkpoint says: not the run's output */
+    else if (w->fd >= 0 && ftruncate(w->fd, (off_t)keep) == 0 && lseek(w->fd, (off_t)keep, SEEK_SET) >= 0)
+        return w;
+    *err = -errno;
+    if (w->fd >= 0)
+        close(w->fd);
+    free(w);
+    return NULL;
 }
 
 uint64_t emit_offset(const emit_writer *w)

@@ -62,7 +62,8 @@ typedef struct emit_writer emit_writer;
 /* Opens the output: path, or stdout when path is NULL. Returns NULL and
  * sets *err to a negative errno on failure. */
 emit_writer *emit_open(const char *path, int *err);
-/* Opens path to continue a run: cut back to keep bytes, writing after them. */
+/* Opens path to continue a run: cut back to keep bytes, writing after them.
+ * A file shorter than keep is not that run's output: -ESPIPE. */
 emit_writer *emit_open_resume(const char *path, uint64_t keep, int *err);
 /* Bytes written to the output file so far (from its start). */
 uint64_t emit_offset(const emit_writer *w);

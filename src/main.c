@@ -47,7 +47,7 @@ static void print_rules(const rules *r)
 static uint64_t command_fingerprint(int argc, char **argv, unsigned shard_index, unsigned shard_count)
 {
     static const char *const speed_only[] = { "--progress", "-q", "--quiet", "--stats" };
-    static const char *const speed_only_valued[] = { "-j", "--io", "--io-depth" };
+    static const char *const speed_only_valued[] = { "-j", "--io", "--io-depth", "--checkpoint-interval" };
     uint64_t h = FNV_OFFSET;
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i];
@@ -182,6 +182,7 @@ int main(int argc, char **argv)
             .files_from = o.files_from,
         },
         .checkpoint = o.checkpoint,
+        .checkpoint_interval = o.checkpoint_interval,
         .fingerprint = command_fingerprint(argc, argv, shard_index, shard_count),
         .progress = o.progress < 0 ? isatty(STDERR_FILENO) : o.progress,
         .dedupe = !o.no_dedupe,

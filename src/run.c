@@ -283,7 +283,7 @@ static void *writer_main(void *arg)
             fprintf(p->errout, "%sorgtrail: %s: %s\n", p->progress_shown ? "\r\033[K" : "", job_name(j),
                     r->error);
         double now = now_seconds();
-        if (p->opt->checkpoint && !atomic_load(&p->stop) && now - last_checkpoint >= 1.0) {
+        if (p->opt->checkpoint && !atomic_load(&p->stop) && now - last_checkpoint >= p->opt->checkpoint_interval) {
             int rc = save_checkpoint(p, seq + 1);
             if (rc) {
                 p->write_rc = rc;
@@ -606,6 +606,13 @@ int run_scan(const run_options *opt, run_report *report, FILE *errout)
         if (lrc == 0) {
             p.skip_inputs = cp.inputs_done;
             p.out = emit_open_resume(opt->output, cp.output_bytes, &err);
+            if (!p.out) {
+                fprintf(errout, "orgtrail: %s: cannot resume: %s\n", opt->output,
+                        err == -ESPIPE ? "shorter than the checkpoint says (remove the checkpoint to start over)"
+                                       : strerror(-err));
+                rc = err;
+                goto out;
+            }
             if (p.out && opt->dedupe && (rc = reload_dedupe(&p, opt->output, cp.output_bytes, errout)))
                 goto out;
         }

@@ -25,6 +25,7 @@ typedef struct {
     int quiet;                  /* no notices (the io_uring fallback) */
     walk_options walk;          /* pruning, sharding, --files-from */
     const char *checkpoint;     /* resume file; needs output */
+    double checkpoint_interval; /* seconds between checkpoints */
     uint64_t fingerprint;       /* the command, for the checkpoint */
     int progress;               /* a progress line on errout */
     int dedupe;                 /* drop a finding whose rule and eventID were emitted */

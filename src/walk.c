@@ -108,19 +108,24 @@ static int number(const char *s, size_t n)
     return v;
 }
 
+/* The last path component named AWSLogs (a mount path or a bucket prefix
+ * may hold another before it), or NULL. */
+static const char *last_awslogs(const char *path)
+{
+    const char *found = NULL;
+    for (const char *p = path; (p = strstr(p, "AWSLogs")) != NULL; p += 7)
+        if ((p == path || p[-1] == '/') && (p[7] == '/' || p[7] == '\0'))
+            found = p;
+    return found;
+}
+
 /* Splits path at AWSLogs/. Returns 0 when path is not in the layout. */
 static int key_parse(const char *path, int is_dir, key_parts *k)
 {
     memset(k, 0, sizeof *k);
-    const char *p = path;
-    for (;;) {
-        p = strstr(p, "AWSLogs");
-        if (!p)
-            return 0;
-        if ((p == path || p[-1] == '/') && (p[7] == '/' || p[7] == '\0'))
-            break;
-        p += 7;
-    }
+    const char *p = last_awslogs(path);
+    if (!p)
+        return 0;
     const char *comp[8];
     size_t len[8];
     int n = 0;
@@ -231,9 +236,18 @@ int walk_prunes(const walk_options *opt, const char *path, int is_dir)
     return 0;
 }
 
-unsigned walk_shard_of(const char *relative_path, unsigned count)
+/* The part of path a shard is chosen by: from its AWSLogs/ component on (the
+ * S3 key, whatever the mount point, bucket prefix or list), else the path
+ * relative to the argument it was found under. */
+static const char *shard_key(const char *path, const char *relative)
 {
-    return (unsigned)(hash_bytes(FNV_OFFSET, relative_path, strlen(relative_path)) % count);
+    const char *key = last_awslogs(path);
+    return key ? key : relative;
+}
+
+unsigned walk_shard_of(const char *key, unsigned count)
+{
+    return (unsigned)(hash_bytes(FNV_OFFSET, key, strlen(key)) % count);
 }
 
 static int has_component(const char *path, const char *name)
@@ -388,7 +402,8 @@ static int visit_path(walker *w, char *path, unsigned char type, int layout, cha
             return 0;
         }
         if (w->opt.shard_count > 1 &&
-            walk_shard_of(path + (w->depth > 0 ? w->root_len : 0), w->opt.shard_count) != w->opt.shard_index) {
+            walk_shard_of(shard_key(path, path + (w->depth > 0 ? w->root_len : 0)), w->opt.shard_count) !=
+                w->opt.shard_index) {
             w->counts.files_other_shards++;
             free(path);
             return 0;
@@ -434,9 +449,9 @@ static int next_listed(walker *w, const char **out, char *err, size_t errlen)
         while (n > 0 && (w->line[n - 1] == '\n' || w->line[n - 1] == '\r'))
             w->line[--n] = '\0';
         char *p = w->line;
-        int64_t t;
-        int date_only;
-        if (n > 20 && parse_time(p, 19, &t, &date_only) == 0 && p[19] == ' ') {
+        if (n > 20 && all_digits(p, 4) && p[4] == '-' && all_digits(p + 5, 2) && p[7] == '-' &&
+            all_digits(p + 8, 2) && p[10] == ' ' && all_digits(p + 11, 2) && p[13] == ':' &&
+            all_digits(p + 14, 2) && p[16] == ':' && all_digits(p + 17, 2) && p[19] == ' ') {
             p += 19;                         /* aws s3 ls: date time size key */
             while (*p == ' ')
                 p++;

@@ -70,7 +70,9 @@ walk_counts walk_get_counts(const walker *w);
  */
 int walk_prunes(const walk_options *opt, const char *path, int is_dir);
 
-/* The shard (0..count-1) a relative path belongs to: stable on any machine. */
-unsigned walk_shard_of(const char *relative_path, unsigned count);
+/* The shard (0..count-1) of a file, from its key: the path from its
+ * AWSLogs/ component on (else relative to the argument it was found under),
+ * so it is the same on any machine, mount point or listing. */
+unsigned walk_shard_of(const char *key, unsigned count);
 
 #endif
