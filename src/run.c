@@ -444,6 +444,14 @@ static void job_walk_error(pipeline *p, uint64_t seq, const char *path, const ch
     pthread_mutex_unlock(&p->mu);
 }
 
+static void publish_walk_done(pipeline *p)
+{
+    pthread_mutex_lock(&p->mu);
+    p->walk_done = 1;
+    pthread_cond_broadcast(&p->cv);
+    pthread_mutex_unlock(&p->mu);
+}
+
 static int reader_loop(pipeline *p, walker *w)
 {
     unsigned nslots = p->opt->io_depth;
@@ -475,6 +483,7 @@ static int reader_loop(pipeline *p, walker *w)
             }
             if (atomic_load(&p->stop)) {
                 walk_done = 1;
+                publish_walk_done(p);
                 break;
             }
             const char *path;
@@ -485,13 +494,10 @@ static int reader_loop(pipeline *p, walker *w)
                 i--;
                 continue;
             }
-            if (st < 0) {
-                rc = st;
+            if (st < 0 || st == WALK_END) {
+                rc = st < 0 ? st : 0;
                 walk_done = 1;
-                break;
-            }
-            if (st == WALK_END) {
-                walk_done = 1;
+                publish_walk_done(p);     /* the total is known now: the ETA can start */
                 break;
             }
             pthread_mutex_lock(&p->mu);
@@ -530,10 +536,7 @@ static int reader_loop(pipeline *p, walker *w)
             on_event(p, slots, &events[e]);
     }
     free(slots);
-    pthread_mutex_lock(&p->mu);
-    p->walk_done = 1;
-    pthread_cond_broadcast(&p->cv);
-    pthread_mutex_unlock(&p->mu);
+    publish_walk_done(p);
     return rc;
 }
 
@@ -678,10 +681,7 @@ out:
     for (unsigned i = 0; i < started; i++)
         pthread_join(threads[i], NULL);
     if (writer_started) {
-        pthread_mutex_lock(&p.mu);
-        p.walk_done = 1;
-        pthread_cond_broadcast(&p.cv);
-        pthread_mutex_unlock(&p.mu);
+        publish_walk_done(&p);
         pthread_join(writer, NULL);
     }
     if (w) {   /* the writer has been joined: the counters are ours again */
