@@ -1,0 +1,1163 @@
+#include "sigma.h"
+
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <errno.h>
+#include <regex.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <yaml.h>
+
+/* In a compiled pattern these bytes stand for the wildcards. */
+#define WILD_ANY '\x01'
+#define WILD_ONE '\x02'
+#define MIN_NEEDLE 4            /* shorter literals are too common to anchor on */
+
+enum item_kind { ITEM_MATCH, ITEM_RE, ITEM_EXISTS, ITEM_CIDR, ITEM_KEYWORDS };
+
+typedef struct {
+    unsigned char addr[16];
+    int family;
+    int bits;
+} cidr_net;
+
+typedef struct {
+    char *field;                /* dotted path; NULL for keywords */
+    enum item_kind kind;
+    int all;                    /* |all: every value must match */
+    size_t n;                   /* values */
+    char **pats;                /* MATCH, KEYWORDS: glob patterns (NULL entry: the null value) */
+    size_t *lens;
+    regex_t *res;               /* RE */
+    cidr_net *nets;             /* CIDR */
+    int exists;                 /* EXISTS: wanted presence */
+} item;
+
+typedef struct {
+    size_t n;
+    item *items;                /* AND */
+} group;
+
+typedef struct {
+    char *name;
+    size_t n;
+    group *groups;              /* OR */
+} selection;
+
+enum cond_op { C_SEL, C_AND, C_OR, C_NOT, C_ONE_OF, C_ALL_OF };
+
+typedef struct cond {
+    enum cond_op op;
+    struct cond *a, *b;
+    size_t sel;                 /* C_SEL */
+    size_t *sels;               /* C_ONE_OF, C_ALL_OF */
+    size_t nsels;
+} cond;
+
+struct sigma_rule {
+    char *id, *title;
+    int level;
+    char **tags;
+    size_t ntags;
+    selection *sels;
+    size_t nsels;
+    cond *cond;
+    char **needles;             /* NULL-terminated */
+};
+
+/* Everything a set allocates lives until sigma_set_free. */
+typedef struct block {
+    struct block *next;
+    max_align_t data[];
+} block;
+
+struct sigma_set {
+    sigma_rule **rules;
+    size_t n, cap;
+    block *blocks;
+    regex_t **regexes;          /* compiled, to regfree */
+    size_t nregex, regex_cap;
+};
+
+static void *set_alloc(sigma_set *s, size_t size)
+{
+    block *b = calloc(1, sizeof *b + size);
+    if (!b)
+        return NULL;
+    b->next = s->blocks;
+    s->blocks = b;
+    return b->data;
+}
+
+static char *set_strndup(sigma_set *s, const char *p, size_t n)
+{
+    char *d = set_alloc(s, n + 1);
+    if (d)
+        memcpy(d, p, n);
+    return d;
+}
+
+sigma_set *sigma_set_create(void)
+{
+    return calloc(1, sizeof(sigma_set));
+}
+
+void sigma_set_free(sigma_set *s)
+{
+    if (!s)
+        return;
+    for (size_t i = 0; i < s->nregex; i++)
+        regfree(s->regexes[i]);
+    free(s->regexes);
+    while (s->blocks) {
+        block *b = s->blocks;
+        s->blocks = b->next;
+        free(b);
+    }
+    free(s->rules);
+    free(s);
+}
+
+size_t sigma_count(const sigma_set *s)
+{
+    return s->n;
+}
+
+const sigma_rule *sigma_at(const sigma_set *s, size_t i)
+{
+    return i < s->n ? s->rules[i] : NULL;
+}
+
+const char *sigma_rule_id(const sigma_rule *r)
+{
+    return r->id ? r->id : r->title;
+}
+
+const char *sigma_rule_title(const sigma_rule *r)
+{
+    return r->title;
+}
+
+int sigma_rule_level(const sigma_rule *r)
+{
+    return r->level;
+}
+
+int sigma_rule_has_tag(const sigma_rule *r, const char *tag)
+{
+    for (size_t i = 0; i < r->ntags; i++)
+        if (strcasecmp(r->tags[i], tag) == 0)
+            return 1;
+    return 0;
+}
+
+const char *const *sigma_rule_needles(const sigma_rule *r)
+{
+    return (const char *const *)r->needles;
+}
+
+/* ---- matching ---- */
+
+static int lower(int c)
+{
+    return c >= 'A' && c <= 'Z' ? c + 32 : c;
+}
+
+/* Case-insensitive glob: WILD_ANY matches any run, WILD_ONE one byte. */
+static int glob_match(const char *p, size_t pn, const char *s, size_t sn)
+{
+    size_t pi = 0, si = 0, star_p = SIZE_MAX, star_s = 0;
+    while (si < sn) {
+        if (pi < pn && p[pi] == WILD_ANY) {
+            star_p = pi++;
+            star_s = si;
+        } else if (pi < pn && (p[pi] == WILD_ONE || lower((unsigned char)p[pi]) == lower((unsigned char)s[si]))) {
+            pi++;
+            si++;
+        } else if (star_p != SIZE_MAX) {
+            pi = star_p + 1;
+            si = ++star_s;
+        } else {
+            return 0;
+        }
+    }
+    while (pi < pn && p[pi] == WILD_ANY)
+        pi++;
+    return pi == pn;
+}
+
+static int cidr_match(const cidr_net *net, const char *s, size_t n)
+{
+    char buf[64];
+    unsigned char addr[16];
+    if (n >= sizeof buf)
+        return 0;
+    memcpy(buf, s, n);
+    buf[n] = '\0';
+    if (inet_pton(net->family, buf, addr) != 1)
+        return 0;
+    int full = net->bits / 8, rest = net->bits % 8;
+    if (memcmp(addr, net->addr, (size_t)full) != 0)
+        return 0;
+    if (rest == 0)
+        return 1;
+    unsigned char mask = (unsigned char)(0xFF << (8 - rest));
+    return (addr[full] & mask) == (net->addr[full] & mask);
+}
+
+static int value_matches(const item *it, size_t k, enum parse_type t, ot_slice v)
+{
+    switch (it->kind) {
+    case ITEM_MATCH:
+        if (!it->pats[k])
+            return t == PARSE_ABSENT || t == PARSE_NULL;
+        return t != PARSE_ABSENT && t != PARSE_NULL && glob_match(it->pats[k], it->lens[k], v.ptr, v.len);
+    case ITEM_RE: {
+        if (t == PARSE_ABSENT || t == PARSE_NULL)
+            return 0;
+        char small[512];
+        char *z = v.len < sizeof small ? small : malloc(v.len + 1);
+        if (!z)
+            return 0;
+        memcpy(z, v.ptr, v.len);
+        z[v.len] = '\0';
+        int ok = regexec(&it->res[k], z, 0, NULL, 0) == 0;
+        if (z != small)
+            free(z);
+        return ok;
+    }
+    case ITEM_CIDR:
+        return t == PARSE_STRING && cidr_match(&it->nets[k], v.ptr, v.len);
+    default:
+        return 0;
+    }
+}
+
+static int item_matches(const item *it, parse_ctx *ev)
+{
+    ot_slice v;
+    if (it->kind == ITEM_KEYWORDS) {
+        v = parse_event_json(ev);
+        for (size_t k = 0; k < it->n; k++)
+            if (glob_match(it->pats[k], it->lens[k], v.ptr, v.len))
+                return 1;
+        return 0;
+    }
+    enum parse_type t = parse_get(ev, it->field, &v);
+    if (it->kind == ITEM_EXISTS)
+        return (t != PARSE_ABSENT) == it->exists;
+    for (size_t k = 0; k < it->n; k++) {
+        int m = value_matches(it, k, t, v);
+        if (m && !it->all)
+            return 1;
+        if (!m && it->all)
+            return 0;
+    }
+    return it->all && it->n > 0;
+}
+
+static int selection_matches(const selection *sel, parse_ctx *ev)
+{
+    for (size_t g = 0; g < sel->n; g++) {
+        size_t i = 0;
+        while (i < sel->groups[g].n && item_matches(&sel->groups[g].items[i], ev))
+            i++;
+        if (i == sel->groups[g].n)
+            return 1;
+    }
+    return 0;
+}
+
+static int cond_eval(const sigma_rule *r, const cond *c, parse_ctx *ev)
+{
+    switch (c->op) {
+    case C_SEL:
+        return selection_matches(&r->sels[c->sel], ev);
+    case C_AND:
+        return cond_eval(r, c->a, ev) && cond_eval(r, c->b, ev);
+    case C_OR:
+        return cond_eval(r, c->a, ev) || cond_eval(r, c->b, ev);
+    case C_NOT:
+        return !cond_eval(r, c->a, ev);
+    case C_ONE_OF:
+        for (size_t i = 0; i < c->nsels; i++)
+            if (selection_matches(&r->sels[c->sels[i]], ev))
+                return 1;
+        return 0;
+    case C_ALL_OF:
+        for (size_t i = 0; i < c->nsels; i++)
+            if (!selection_matches(&r->sels[c->sels[i]], ev))
+                return 0;
+        return 1;
+    }
+    return 0;
+}
+
+int sigma_rule_matches(const sigma_rule *r, parse_ctx *ev)
+{
+    return cond_eval(r, r->cond, ev);
+}
+
+/* ---- compiling ---- */
+
+typedef struct {
+    sigma_set *set;
+    yaml_document_t *doc;
+    char reason[256];           /* why the rule is unsupported */
+} compiler;
+
+static int unsupported(compiler *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int unsupported(compiler *c, const char *fmt, ...)
+{
+    if (!c->reason[0]) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(c->reason, sizeof c->reason, fmt, ap);
+        va_end(ap);
+    }
+    return -1;
+}
+
+static yaml_node_t *node(compiler *c, int index)
+{
+    return yaml_document_get_node(c->doc, index);
+}
+
+static const char *scalar(yaml_node_t *n)
+{
+    return n && n->type == YAML_SCALAR_NODE ? (const char *)n->data.scalar.value : NULL;
+}
+
+static yaml_node_t *map_get(compiler *c, yaml_node_t *map, const char *key)
+{
+    if (!map || map->type != YAML_MAPPING_NODE)
+        return NULL;
+    for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
+        const char *k = scalar(node(c, p->key));
+        if (k && strcmp(k, key) == 0)
+            return node(c, p->value);
+    }
+    return NULL;
+}
+
+/* A plain YAML null: ~, null, or nothing. */
+static int is_null(yaml_node_t *n)
+{
+    if (!n || n->type != YAML_SCALAR_NODE || n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
+        return 0;
+    const char *v = (const char *)n->data.scalar.value;
+    return v[0] == '\0' || strcmp(v, "~") == 0 || strcmp(v, "null") == 0 || strcmp(v, "Null") == 0 ||
+           strcmp(v, "NULL") == 0;
+}
+
+/* A Sigma value to a pattern: unescaped * and ? become wildcards; \*, \?
+ * and \\ are the characters themselves. */
+static char *compile_pattern(compiler *c, const char *v, const char *pre, const char *post, size_t *len)
+{
+    size_t n = strlen(v);
+    char *p = set_alloc(c->set, n + 3);
+    if (!p)
+        return NULL;
+    size_t o = 0;
+    if (*pre)
+        p[o++] = WILD_ANY;
+    for (size_t i = 0; i < n; i++) {
+        if (v[i] == '\\' && i + 1 < n && (v[i + 1] == '*' || v[i + 1] == '?' || v[i + 1] == '\\')) {
+            p[o++] = v[++i];
+        } else if (v[i] == '*') {
+            p[o++] = WILD_ANY;
+        } else if (v[i] == '?') {
+            p[o++] = WILD_ONE;
+        } else {
+            p[o++] = v[i];
+        }
+    }
+    if (*post)
+        p[o++] = WILD_ANY;
+    *len = o;
+    return p;
+}
+
+/* The values of a field: one scalar or a list of them. */
+static int values_of(compiler *c, yaml_node_t *v, yaml_node_t ***out, size_t *n)
+{
+    if (v->type == YAML_SCALAR_NODE) {
+        *out = set_alloc(c->set, sizeof **out);
+        if (!*out)
+            return -1;
+        (*out)[0] = v;
+        *n = 1;
+        return 0;
+    }
+    if (v->type != YAML_SEQUENCE_NODE)
+        return unsupported(c, "a field's value is a map");
+    size_t count = (size_t)(v->data.sequence.items.top - v->data.sequence.items.start);
+    *out = set_alloc(c->set, (count ? count : 1) * sizeof **out);
+    if (!*out)
+        return -1;
+    for (size_t i = 0; i < count; i++) {
+        (*out)[i] = node(c, v->data.sequence.items.start[i]);
+        if ((*out)[i]->type != YAML_SCALAR_NODE)
+            return unsupported(c, "a list of values holds a list or a map");
+    }
+    *n = count;
+    return 0;
+}
+
+static int compile_cidr(compiler *c, const char *v, cidr_net *net)
+{
+    char buf[64];
+    const char *slash = strchr(v, '/');
+    size_t alen = slash ? (size_t)(slash - v) : strlen(v);
+    if (alen >= sizeof buf)
+        return unsupported(c, "bad cidr '%s'", v);
+    memcpy(buf, v, alen);
+    buf[alen] = '\0';
+    net->family = strchr(buf, ':') ? AF_INET6 : AF_INET;
+    int max = net->family == AF_INET ? 32 : 128;
+    net->bits = slash ? atoi(slash + 1) : max;
+    if (inet_pton(net->family, buf, net->addr) != 1 || net->bits < 0 || net->bits > max)
+        return unsupported(c, "bad cidr '%s'", v);
+    return 0;
+}
+
+static int compile_item(compiler *c, const char *key, yaml_node_t *v, item *it)
+{
+    /* field|mod|mod */
+    const char *bar = strchr(key, '|');
+    it->field = set_strndup(c->set, key, bar ? (size_t)(bar - key) : strlen(key));
+    const char *pre = "", *post = "";
+    int re_flags = REG_EXTENDED | REG_NOSUB;
+    it->kind = ITEM_MATCH;
+    for (const char *m = bar; m; m = strchr(m + 1, '|')) {
+        const char *end = strchr(m + 1, '|');
+        size_t ml = end ? (size_t)(end - m - 1) : strlen(m + 1);
+        char mod[32];
+        if (ml >= sizeof mod)
+            return unsupported(c, "unknown modifier in '%s'", key);
+        memcpy(mod, m + 1, ml);
+        mod[ml] = '\0';
+        if (strcmp(mod, "contains") == 0) {
+            pre = post = "*";
+        } else if (strcmp(mod, "startswith") == 0) {
+            post = "*";
+        } else if (strcmp(mod, "endswith") == 0) {
+            pre = "*";
+        } else if (strcmp(mod, "all") == 0) {
+            it->all = 1;
+        } else if (strcmp(mod, "re") == 0) {
+            it->kind = ITEM_RE;
+        } else if (it->kind == ITEM_RE && strcmp(mod, "i") == 0) {
+            re_flags |= REG_ICASE;
+        } else if (it->kind == ITEM_RE && (strcmp(mod, "m") == 0 || strcmp(mod, "s") == 0)) {
+            /* POSIX '.' already matches newlines; ^ and $ stay whole-string */
+        } else if (strcmp(mod, "exists") == 0) {
+            it->kind = ITEM_EXISTS;
+        } else if (strcmp(mod, "cidr") == 0) {
+            it->kind = ITEM_CIDR;
+        } else {
+            return unsupported(c, "unsupported modifier '%s' on field '%s'", mod, it->field);
+        }
+    }
+    yaml_node_t **vals;
+    if (values_of(c, v, &vals, &it->n))
+        return -1;
+    if (it->kind == ITEM_EXISTS) {
+        const char *s = scalar(vals[0]);
+        if (it->n != 1 || !s || (strcmp(s, "true") && strcmp(s, "false")))
+            return unsupported(c, "exists on '%s' wants true or false", it->field);
+        it->exists = strcmp(s, "true") == 0;
+        return 0;
+    }
+    it->pats = set_alloc(c->set, (it->n ? it->n : 1) * sizeof *it->pats);
+    it->lens = set_alloc(c->set, (it->n ? it->n : 1) * sizeof *it->lens);
+    if (it->kind == ITEM_RE)
+        it->res = set_alloc(c->set, (it->n ? it->n : 1) * sizeof *it->res);
+    if (it->kind == ITEM_CIDR)
+        it->nets = set_alloc(c->set, (it->n ? it->n : 1) * sizeof *it->nets);
+    if (!it->pats || !it->lens || (it->kind == ITEM_RE && !it->res) || (it->kind == ITEM_CIDR && !it->nets))
+        return unsupported(c, "out of memory");
+    for (size_t k = 0; k < it->n; k++) {
+        const char *s = scalar(vals[k]);
+        if (is_null(vals[k])) {
+            if (it->kind != ITEM_MATCH || *pre || *post)
+                return unsupported(c, "null with a modifier on '%s'", it->field);
+            it->pats[k] = NULL;
+            continue;
+        }
+        if (it->kind == ITEM_RE) {
+            if (c->set->nregex == c->set->regex_cap) {
+                size_t cap = c->set->regex_cap ? c->set->regex_cap * 2 : 16;
+                regex_t **r = realloc(c->set->regexes, cap * sizeof *r);
+                if (!r)
+                    return unsupported(c, "out of memory");
+                c->set->regexes = r;
+                c->set->regex_cap = cap;
+            }
+            int rc = regcomp(&it->res[k], s, re_flags);
+            if (rc) {
+                char msg[128];
+                regerror(rc, &it->res[k], msg, sizeof msg);
+                return unsupported(c, "regular expression '%s': %s", s, msg);
+            }
+            c->set->regexes[c->set->nregex++] = &it->res[k];
+        } else if (it->kind == ITEM_CIDR) {
+            if (compile_cidr(c, s, &it->nets[k]))
+                return -1;
+        } else {
+            it->pats[k] = compile_pattern(c, s, pre, post, &it->lens[k]);
+            if (!it->pats[k])
+                return unsupported(c, "out of memory");
+        }
+    }
+    return 0;
+}
+
+static int compile_group(compiler *c, yaml_node_t *map, group *g)
+{
+    g->n = (size_t)(map->data.mapping.pairs.top - map->data.mapping.pairs.start);
+    g->items = set_alloc(c->set, (g->n ? g->n : 1) * sizeof *g->items);
+    if (!g->items)
+        return unsupported(c, "out of memory");
+    size_t i = 0;
+    for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++, i++) {
+        const char *key = scalar(node(c, p->key));
+        if (!key)
+            return unsupported(c, "a selection key is not a string");
+        if (compile_item(c, key, node(c, p->value), &g->items[i]))
+            return -1;
+    }
+    return 0;
+}
+
+static int compile_keywords(compiler *c, yaml_node_t *v, group *g)
+{
+    g->n = 1;
+    g->items = set_alloc(c->set, sizeof *g->items);
+    if (!g->items)
+        return unsupported(c, "out of memory");
+    item *it = &g->items[0];
+    it->kind = ITEM_KEYWORDS;
+    yaml_node_t **vals;
+    if (values_of(c, v, &vals, &it->n))
+        return -1;
+    it->pats = set_alloc(c->set, (it->n ? it->n : 1) * sizeof *it->pats);
+    it->lens = set_alloc(c->set, (it->n ? it->n : 1) * sizeof *it->lens);
+    if (!it->pats || !it->lens)
+        return unsupported(c, "out of memory");
+    for (size_t k = 0; k < it->n; k++) {
+        it->pats[k] = compile_pattern(c, scalar(vals[k]), "*", "*", &it->lens[k]);
+        if (!it->pats[k])
+            return unsupported(c, "out of memory");
+    }
+    return 0;
+}
+
+static int compile_selection(compiler *c, const char *name, yaml_node_t *v, selection *sel)
+{
+    sel->name = set_strndup(c->set, name, strlen(name));
+    if (v->type == YAML_MAPPING_NODE) {
+        sel->n = 1;
+        sel->groups = set_alloc(c->set, sizeof *sel->groups);
+        return sel->groups ? compile_group(c, v, &sel->groups[0]) : unsupported(c, "out of memory");
+    }
+    if (v->type == YAML_SCALAR_NODE) {
+        sel->n = 1;
+        sel->groups = set_alloc(c->set, sizeof *sel->groups);
+        return sel->groups ? compile_keywords(c, v, &sel->groups[0]) : unsupported(c, "out of memory");
+    }
+    size_t count = (size_t)(v->data.sequence.items.top - v->data.sequence.items.start);
+    if (count == 0)
+        return unsupported(c, "selection '%s' is an empty list", name);
+    yaml_node_t *first = node(c, v->data.sequence.items.start[0]);
+    if (first->type == YAML_SCALAR_NODE) {
+        sel->n = 1;
+        sel->groups = set_alloc(c->set, sizeof *sel->groups);
+        return sel->groups ? compile_keywords(c, v, &sel->groups[0]) : unsupported(c, "out of memory");
+    }
+    sel->n = count;
+    sel->groups = set_alloc(c->set, count * sizeof *sel->groups);
+    if (!sel->groups)
+        return unsupported(c, "out of memory");
+    for (size_t i = 0; i < count; i++) {
+        yaml_node_t *m = node(c, v->data.sequence.items.start[i]);
+        if (m->type != YAML_MAPPING_NODE)
+            return unsupported(c, "selection '%s' mixes maps and values", name);
+        if (compile_group(c, m, &sel->groups[i]))
+            return -1;
+    }
+    return 0;
+}
+
+/* ---- conditions: a small recursive-descent parser ---- */
+
+typedef struct {
+    compiler *c;
+    sigma_rule *r;
+    const char *p;
+    char tok[128];
+} cparser;
+
+static void next_token(cparser *cp)
+{
+    while (*cp->p == ' ' || *cp->p == '\t' || *cp->p == '\n')
+        cp->p++;
+    size_t n = 0;
+    if (*cp->p == '(' || *cp->p == ')' || *cp->p == '|') {
+        cp->tok[n++] = *cp->p++;
+    } else {
+        while (*cp->p && !strchr(" \t\n()|", *cp->p) && n < sizeof cp->tok - 1)
+            cp->tok[n++] = *cp->p++;
+    }
+    cp->tok[n] = '\0';
+}
+
+static cond *new_cond(cparser *cp, enum cond_op op, cond *a, cond *b)
+{
+    cond *c = set_alloc(cp->c->set, sizeof *c);
+    if (c) {
+        c->op = op;
+        c->a = a;
+        c->b = b;
+    }
+    return c;
+}
+
+static int name_matches(const char *pattern, const char *name)
+{
+    size_t len;
+    char buf[128];
+    size_t n = strlen(pattern);
+    if (n >= sizeof buf)
+        return 0;
+    /* selection names are matched case-sensitively; * is a wildcard */
+    for (size_t i = 0; i < n; i++)
+        buf[i] = pattern[i] == '*' ? WILD_ANY : pattern[i];
+    len = n;
+    size_t pi = 0, si = 0, star_p = SIZE_MAX, star_s = 0, sn = strlen(name);
+    while (si < sn) {
+        if (pi < len && buf[pi] == WILD_ANY) {
+            star_p = pi++;
+            star_s = si;
+        } else if (pi < len && buf[pi] == name[si]) {
+            pi++;
+            si++;
+        } else if (star_p != SIZE_MAX) {
+            pi = star_p + 1;
+            si = ++star_s;
+        } else {
+            return 0;
+        }
+    }
+    while (pi < len && buf[pi] == WILD_ANY)
+        pi++;
+    return pi == len;
+}
+
+static cond *parse_or(cparser *cp);
+
+static cond *parse_factor(cparser *cp)
+{
+    if (strcmp(cp->tok, "not") == 0) {
+        next_token(cp);
+        cond *a = parse_factor(cp);
+        return a ? new_cond(cp, C_NOT, a, NULL) : NULL;
+    }
+    if (strcmp(cp->tok, "(") == 0) {
+        next_token(cp);
+        cond *a = parse_or(cp);
+        if (!a)
+            return NULL;
+        if (strcmp(cp->tok, ")") != 0) {
+            unsupported(cp->c, "condition: missing ')'");
+            return NULL;
+        }
+        next_token(cp);
+        return a;
+    }
+    if (strcmp(cp->tok, "1") == 0 || strcmp(cp->tok, "all") == 0 || strcmp(cp->tok, "any") == 0) {
+        enum cond_op op = strcmp(cp->tok, "all") == 0 ? C_ALL_OF : C_ONE_OF;
+        next_token(cp);
+        if (strcmp(cp->tok, "of") != 0) {
+            unsupported(cp->c, "condition: expected 'of' after a quantifier");
+            return NULL;
+        }
+        next_token(cp);
+        const char *pattern = strcmp(cp->tok, "them") == 0 ? "*" : cp->tok;
+        cond *c = new_cond(cp, op, NULL, NULL);
+        if (!c || !(c->sels = set_alloc(cp->c->set, (cp->r->nsels ? cp->r->nsels : 1) * sizeof *c->sels)))
+            return NULL;
+        for (size_t i = 0; i < cp->r->nsels; i++)
+            if (name_matches(pattern, cp->r->sels[i].name) &&
+                (strcmp(cp->tok, "them") != 0 || cp->r->sels[i].name[0] != '_'))
+                c->sels[c->nsels++] = i;
+        if (c->nsels == 0) {
+            unsupported(cp->c, "condition: no selection matches '%s'", cp->tok);
+            return NULL;
+        }
+        next_token(cp);
+        return c;
+    }
+    if (!cp->tok[0] || strcmp(cp->tok, ")") == 0 || strcmp(cp->tok, "and") == 0 || strcmp(cp->tok, "or") == 0) {
+        unsupported(cp->c, "condition: unexpected '%s'", cp->tok[0] ? cp->tok : "end");
+        return NULL;
+    }
+    if (strcmp(cp->tok, "|") == 0) {
+        unsupported(cp->c, "condition: aggregations ('| count()' and the like) are not supported");
+        return NULL;
+    }
+    for (size_t i = 0; i < cp->r->nsels; i++) {
+        if (strcmp(cp->r->sels[i].name, cp->tok) == 0) {
+            cond *c = new_cond(cp, C_SEL, NULL, NULL);
+            if (c)
+                c->sel = i;
+            next_token(cp);
+            return c;
+        }
+    }
+    unsupported(cp->c, "condition names an unknown selection '%s'", cp->tok);
+    return NULL;
+}
+
+static cond *parse_and(cparser *cp)
+{
+    cond *a = parse_factor(cp);
+    while (a && strcmp(cp->tok, "and") == 0) {
+        next_token(cp);
+        cond *b = parse_factor(cp);
+        a = b ? new_cond(cp, C_AND, a, b) : NULL;
+    }
+    return a;
+}
+
+static cond *parse_or(cparser *cp)
+{
+    cond *a = parse_and(cp);
+    while (a && strcmp(cp->tok, "or") == 0) {
+        next_token(cp);
+        cond *b = parse_and(cp);
+        a = b ? new_cond(cp, C_OR, a, b) : NULL;
+    }
+    return a;
+}
+
+static cond *compile_condition(compiler *c, sigma_rule *r, const char *text)
+{
+    cparser cp = { .c = c, .r = r, .p = text };
+    next_token(&cp);
+    cond *e = parse_or(&cp);
+    if (e && cp.tok[0]) {
+        if (strcmp(cp.tok, "|") == 0)
+            unsupported(c, "condition: aggregations ('| count()' and the like) are not supported");
+        else
+            unsupported(c, "condition: unexpected '%s'", cp.tok);
+        return NULL;
+    }
+    return e;
+}
+
+/* ---- needles: literals every match must contain ---- */
+
+typedef struct {
+    char **v;
+    size_t n;
+    int none;                   /* no literal can be required */
+} needle_set;
+
+static int safe_byte(unsigned char ch)
+{
+    /* bytes that stand as themselves in raw JSON text */
+    return ch >= 0x20 && ch < 0x7F && ch != '"' && ch != '\\';
+}
+
+/* The longest run of plain bytes in a pattern; at its start (no wildcard
+ * before it) it gains the opening quote of the JSON string. */
+static char *pattern_literal(compiler *c, const char *p, size_t n)
+{
+    size_t best = 0, best_len = 0;
+    for (size_t i = 0; i < n;) {
+        size_t j = i;
+        while (j < n && safe_byte((unsigned char)p[j]))
+            j++;
+        if (j - i > best_len) {
+            best = i;
+            best_len = j - i;
+        }
+        i = j + 1;
+    }
+    if (best_len < MIN_NEEDLE)
+        return NULL;
+    int quoted = best == 0;
+    char *lit = set_alloc(c->set, best_len + 2);
+    if (!lit)
+        return NULL;
+    if (quoted)
+        lit[0] = '"';
+    memcpy(lit + quoted, p + best, best_len);
+    return lit;
+}
+
+static needle_set item_needles(compiler *c, const item *it)
+{
+    needle_set out = { 0 };
+    if (it->kind != ITEM_MATCH && it->kind != ITEM_KEYWORDS) {
+        out.none = 1;
+        return out;
+    }
+    out.v = set_alloc(c->set, (it->n ? it->n : 1) * sizeof *out.v);
+    if (!out.v) {
+        out.none = 1;
+        return out;
+    }
+    for (size_t k = 0; k < it->n; k++) {
+        char *lit = it->pats[k] ? pattern_literal(c, it->pats[k], it->lens[k]) : NULL;
+        if (it->all) {                  /* each value must be there: one literal is enough */
+            if (lit) {
+                out.v[0] = lit;
+                out.n = 1;
+                return out;
+            }
+            continue;
+        }
+        if (!lit) {
+            out.none = 1;
+            return out;
+        }
+        out.v[out.n++] = lit;
+    }
+    out.none = out.n == 0;
+    return out;
+}
+
+/* Of two requirements both of which hold, the one that anchors better:
+ * fewer alternatives, then longer ones. */
+static needle_set better(needle_set a, needle_set b)
+{
+    if (a.none)
+        return b;
+    if (b.none)
+        return a;
+    if (a.n != b.n)
+        return a.n < b.n ? a : b;
+    size_t la = 0, lb = 0;
+    for (size_t i = 0; i < a.n; i++)
+        la += strlen(a.v[i]);
+    for (size_t i = 0; i < b.n; i++)
+        lb += strlen(b.v[i]);
+    return la >= lb ? a : b;
+}
+
+/* Either of two requirements holds: a record must contain one of all. */
+static needle_set either(compiler *c, needle_set a, needle_set b)
+{
+    needle_set out = { 0 };
+    if (a.none || b.none) {
+        out.none = 1;
+        return out;
+    }
+    out.v = set_alloc(c->set, (a.n + b.n) * sizeof *out.v);
+    if (!out.v) {
+        out.none = 1;
+        return out;
+    }
+    for (size_t i = 0; i < a.n; i++)
+        out.v[out.n++] = a.v[i];
+    for (size_t i = 0; i < b.n; i++)
+        out.v[out.n++] = b.v[i];
+    return out;
+}
+
+static needle_set selection_needles(compiler *c, const selection *sel)
+{
+    needle_set out = { .none = 1 };
+    for (size_t g = 0; g < sel->n; g++) {
+        needle_set best = { .none = 1 };
+        for (size_t i = 0; i < sel->groups[g].n; i++)
+            best = better(best, item_needles(c, &sel->groups[g].items[i]));
+        out = g == 0 ? best : either(c, out, best);
+        if (out.none)
+            return out;
+    }
+    return out;
+}
+
+static needle_set cond_needles(compiler *c, const sigma_rule *r, const cond *e)
+{
+    needle_set none = { .none = 1 };
+    switch (e->op) {
+    case C_SEL:
+        return selection_needles(c, &r->sels[e->sel]);
+    case C_AND:
+        return better(cond_needles(c, r, e->a), cond_needles(c, r, e->b));
+    case C_OR:
+        return either(c, cond_needles(c, r, e->a), cond_needles(c, r, e->b));
+    case C_NOT:
+        return none;
+    case C_ONE_OF: {
+        needle_set out = selection_needles(c, &r->sels[e->sels[0]]);
+        for (size_t i = 1; i < e->nsels && !out.none; i++)
+            out = either(c, out, selection_needles(c, &r->sels[e->sels[i]]));
+        return out;
+    }
+    case C_ALL_OF: {
+        needle_set out = none;
+        for (size_t i = 0; i < e->nsels; i++)
+            out = better(out, selection_needles(c, &r->sels[e->sels[i]]));
+        return out;
+    }
+    }
+    return none;
+}
+
+/* ---- rules ---- */
+
+static int level_of(const char *s)
+{
+    static const char *const names[] = { "informational", "low", "medium", "high", "critical" };
+    for (int i = 0; i < 5; i++)
+        if (s && strcasecmp(s, names[i]) == 0)
+            return i;
+    return -1;
+}
+
+static char *copy_scalar(compiler *c, yaml_node_t *n)
+{
+    const char *s = scalar(n);
+    return s ? set_strndup(c->set, s, strlen(s)) : NULL;
+}
+
+static int add_rule(sigma_set *s, sigma_rule *r)
+{
+    if (s->n == s->cap) {
+        size_t cap = s->cap ? s->cap * 2 : 16;
+        sigma_rule **rules = realloc(s->rules, cap * sizeof *rules);
+        if (!rules)
+            return -1;
+        s->rules = rules;
+        s->cap = cap;
+    }
+    s->rules[s->n++] = r;
+    return 0;
+}
+
+/* Compiles one document. Returns SIGMA_* and, for SKIPPED/UNSUPPORTED, a reason. */
+static sigma_status compile_rule(compiler *c, yaml_node_t *root, sigma_rule **out)
+{
+    if (!root || root->type != YAML_MAPPING_NODE)
+        return unsupported(c, "not a Sigma rule (the document is not a map)"), SIGMA_UNSUPPORTED;
+    sigma_rule *r = set_alloc(c->set, sizeof *r);
+    if (!r)
+        return unsupported(c, "out of memory"), SIGMA_UNSUPPORTED;
+    *out = r;
+    r->title = copy_scalar(c, map_get(c, root, "title"));
+    r->id = copy_scalar(c, map_get(c, root, "id"));
+    if (map_get(c, root, "correlation"))
+        return unsupported(c, "correlation rules are not supported"), SIGMA_UNSUPPORTED;
+    if (!r->title)
+        return unsupported(c, "no title"), SIGMA_UNSUPPORTED;
+    yaml_node_t *ls = map_get(c, root, "logsource");
+    const char *product = scalar(map_get(c, ls, "product")), *service = scalar(map_get(c, ls, "service"));
+    if (!product || strcasecmp(product, "aws") != 0 || !service || strcasecmp(service, "cloudtrail") != 0) {
+        snprintf(c->reason, sizeof c->reason, "logsource is not aws/cloudtrail");
+        return SIGMA_SKIPPED;
+    }
+    const char *lvl = scalar(map_get(c, root, "level"));
+    r->level = lvl ? level_of(lvl) : 2;
+    if (r->level < 0)
+        return unsupported(c, "unknown level '%s'", lvl), SIGMA_UNSUPPORTED;
+    yaml_node_t *tags = map_get(c, root, "tags");
+    if (tags && tags->type == YAML_SEQUENCE_NODE) {
+        size_t n = (size_t)(tags->data.sequence.items.top - tags->data.sequence.items.start);
+        r->tags = set_alloc(c->set, (n ? n : 1) * sizeof *r->tags);
+        for (size_t i = 0; r->tags && i < n; i++) {
+            char *t = copy_scalar(c, node(c, tags->data.sequence.items.start[i]));
+            if (t)
+                r->tags[r->ntags++] = t;
+        }
+    }
+    yaml_node_t *det = map_get(c, root, "detection");
+    if (!det || det->type != YAML_MAPPING_NODE)
+        return unsupported(c, "no detection map"), SIGMA_UNSUPPORTED;
+    if (map_get(c, det, "timeframe"))
+        return unsupported(c, "timeframe (aggregation) is not supported"), SIGMA_UNSUPPORTED;
+    size_t n = (size_t)(det->data.mapping.pairs.top - det->data.mapping.pairs.start);
+    r->sels = set_alloc(c->set, (n ? n : 1) * sizeof *r->sels);
+    if (!r->sels)
+        return unsupported(c, "out of memory"), SIGMA_UNSUPPORTED;
+    yaml_node_t *condition = NULL;
+    for (yaml_node_pair_t *p = det->data.mapping.pairs.start; p < det->data.mapping.pairs.top; p++) {
+        const char *key = scalar(node(c, p->key));
+        if (!key)
+            return unsupported(c, "a detection key is not a string"), SIGMA_UNSUPPORTED;
+        if (strcmp(key, "condition") == 0) {
+            condition = node(c, p->value);
+            continue;
+        }
+        if (compile_selection(c, key, node(c, p->value), &r->sels[r->nsels]))
+            return SIGMA_UNSUPPORTED;
+        r->nsels++;
+    }
+    if (!condition)
+        return unsupported(c, "no condition"), SIGMA_UNSUPPORTED;
+    /* a list of conditions means any of them */
+    if (condition->type == YAML_SEQUENCE_NODE) {
+        for (yaml_node_item_t *i = condition->data.sequence.items.start; i < condition->data.sequence.items.top; i++) {
+            const char *text = scalar(node(c, *i));
+            cond *e = text ? compile_condition(c, r, text) : NULL;
+            if (!e)
+                return unsupported(c, "bad condition"), SIGMA_UNSUPPORTED;
+            r->cond = r->cond ? new_cond(&(cparser){ .c = c }, C_OR, r->cond, e) : e;
+        }
+    } else {
+        const char *text = scalar(condition);
+        r->cond = text ? compile_condition(c, r, text) : NULL;
+    }
+    if (!r->cond)
+        return unsupported(c, "bad condition"), SIGMA_UNSUPPORTED;
+    needle_set ns = cond_needles(c, r, r->cond);
+    r->needles = set_alloc(c->set, ((ns.none ? 0 : ns.n) + 1) * sizeof *r->needles);
+    if (!r->needles)
+        return unsupported(c, "out of memory"), SIGMA_UNSUPPORTED;
+    for (size_t i = 0; !ns.none && i < ns.n; i++)
+        r->needles[i] = ns.v[i];
+    return SIGMA_LOADED;
+}
+
+int sigma_load_text(sigma_set *s, const char *source, const char *text, size_t len, sigma_report_fn report,
+                    void *arg)
+{
+    yaml_parser_t parser;
+    if (!yaml_parser_initialize(&parser))
+        return -1;
+    yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
+    int loaded = 0;
+    for (int docno = 1;; docno++) {
+        yaml_document_t doc;
+        if (!yaml_parser_load(&parser, &doc)) {
+            char why[256];
+            snprintf(why, sizeof why, "YAML: %s at line %zu", parser.problem ? parser.problem : "error",
+                     parser.problem_mark.line + 1);
+            if (report)
+                report(arg, source, "(file)", SIGMA_UNSUPPORTED, why);
+            loaded = -1;
+            break;
+        }
+        yaml_node_t *root = yaml_document_get_root_node(&doc);
+        if (!root) {
+            yaml_document_delete(&doc);
+            break;                       /* end of the stream */
+        }
+        compiler c = { .set = s, .doc = &doc };
+        sigma_rule *r = NULL;
+        sigma_status st = compile_rule(&c, root, &r);
+        char name[160];
+        snprintf(name, sizeof name, "%s", r && r->id ? r->id : r && r->title ? r->title : "");
+        if (!name[0])
+            snprintf(name, sizeof name, "document %d", docno);
+        if (st == SIGMA_LOADED && add_rule(s, r) != 0) {
+            st = SIGMA_UNSUPPORTED;
+            snprintf(c.reason, sizeof c.reason, "out of memory");
+        }
+        if (st == SIGMA_LOADED)
+            loaded++;
+        if (report)
+            report(arg, source, name, st, c.reason);
+        yaml_document_delete(&doc);
+    }
+    yaml_parser_delete(&parser);
+    return loaded;
+}
+
+static int has_yaml_suffix(const char *name)
+{
+    size_t n = strlen(name);
+    return (n > 4 && strcmp(name + n - 4, ".yml") == 0) || (n > 5 && strcmp(name + n - 5, ".yaml") == 0);
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int sigma_load_path(sigma_set *s, const char *path, sigma_report_fn report, void *arg)
+{
+    struct stat st;
+    if (stat(path, &st) != 0) {
+        if (report)
+            report(arg, path, "(file)", SIGMA_UNSUPPORTED, strerror(errno));
+        return -1;
+    }
+    if (S_ISDIR(st.st_mode)) {
+        DIR *d = opendir(path);
+        if (!d) {
+            if (report)
+                report(arg, path, "(file)", SIGMA_UNSUPPORTED, strerror(errno));
+            return -1;
+        }
+        char **names = NULL;
+        size_t n = 0, cap = 0;
+        struct dirent *e;
+        while ((e = readdir(d)) != NULL) {
+            if (e->d_name[0] == '.')
+                continue;
+            if (n == cap) {
+                cap = cap ? cap * 2 : 32;
+                char **nn = realloc(names, cap * sizeof *nn);
+                if (!nn)
+                    break;
+                names = nn;
+            }
+            names[n] = strdup(e->d_name);
+            if (names[n])
+                n++;
+        }
+        closedir(d);
+        qsort(names, n, sizeof *names, cmp_str);
+        int total = 0;
+        for (size_t i = 0; i < n; i++) {
+            char *child = malloc(strlen(path) + strlen(names[i]) + 2);
+            if (child) {
+                sprintf(child, "%s/%s", path, names[i]);
+                struct stat cst;
+                if (stat(child, &cst) == 0 && (S_ISDIR(cst.st_mode) || has_yaml_suffix(names[i]))) {
+                    int got = sigma_load_path(s, child, report, arg);
+                    if (got > 0)
+                        total += got;
+                }
+                free(child);
+            }
+            free(names[i]);
+        }
+        free(names);
+        return total;
+    }
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        if (report)
+            report(arg, path, "(file)", SIGMA_UNSUPPORTED, strerror(errno));
+        return -1;
+    }
+    char *text = NULL;
+    size_t len = 0, cap = 0, got;
+    char chunk[65536];
+    while ((got = fread(chunk, 1, sizeof chunk, f)) > 0) {
+        if (len + got > cap) {
+            cap = (len + got) * 2;
+            char *t = realloc(text, cap);
+            if (!t)
+                break;
+            text = t;
+        }
+        memcpy(text + len, chunk, got);
+        len += got;
+    }
+    fclose(f);
+    int rc = sigma_load_text(s, path, text ? text : "", len, report, arg);
+    free(text);
+    return rc;
+}

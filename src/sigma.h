@@ -1,0 +1,71 @@
+/*
+ * sigma: Sigma rules for CloudTrail (the format of SigmaHQ and
+ * Yamato-Security's suzaku-rules), parsed with libyaml and compiled into a
+ * matcher over one parsed event, plus the literals every match must contain,
+ * which become the prefilter's needles.
+ *
+ * Supported: title, id, status, description, references, tags,
+ * falsepositives, level; logsource product aws / service cloudtrail;
+ * detection with named selections (a map is an AND of fields, a list of maps
+ * an OR, a list of values an OR, bare values are keywords searched in the
+ * whole event); dotted field paths; null; the modifiers contains, startswith,
+ * endswith, all, re (with i, m, s), exists, cidr; the wildcards * and ? with
+ * Sigma's backslash escapes; case-insensitive matching; conditions with and,
+ * or, not, parentheses, "1 of X*", "all of X*", "1 of them", "all of them".
+ * Anything else (correlations, aggregations, other modifiers) makes the rule
+ * unsupported: it is reported with the reason and skipped, the rest load.
+ */
+#ifndef ORGTRAIL_SIGMA_H
+#define ORGTRAIL_SIGMA_H
+
+#include <stddef.h>
+
+#include "parse.h"
+
+typedef struct sigma_rule sigma_rule;
+typedef struct sigma_set sigma_set;
+
+/* What happened to one rule of a source: loaded, skipped (another
+ * logsource) or unsupported (with the reason). */
+typedef enum { SIGMA_LOADED, SIGMA_SKIPPED, SIGMA_UNSUPPORTED } sigma_status;
+typedef void (*sigma_report_fn)(void *arg, const char *source, const char *rule_name, sigma_status status,
+                                const char *reason);
+
+/* Returns NULL when out of memory. */
+sigma_set *sigma_set_create(void);
+/* Accepts NULL. */
+void sigma_set_free(sigma_set *set);
+
+/*
+ * Loads every rule in text (len bytes of YAML, one or more documents);
+ * source names it in reports. report (may be NULL) hears about each rule.
+ * Returns the number of rules loaded, or -1 when the YAML itself does not
+ * parse (reported as UNSUPPORTED with the parser's message and line).
+ */
+int sigma_load_text(sigma_set *set, const char *source, const char *text, size_t len, sigma_report_fn report,
+                    void *arg);
+/* A .yml/.yaml file, or a directory walked for them (in name order).
+ * Returns the number loaded, or -1 if path cannot be read (reported). */
+int sigma_load_path(sigma_set *set, const char *path, sigma_report_fn report, void *arg);
+
+size_t sigma_count(const sigma_set *set);
+const sigma_rule *sigma_at(const sigma_set *set, size_t i);
+
+const char *sigma_rule_id(const sigma_rule *r);      /* id, or title when it has none */
+const char *sigma_rule_title(const sigma_rule *r);
+/* level: informational=0, low=1, medium=2, high=3, critical=4 (severity's order). */
+int sigma_rule_level(const sigma_rule *r);
+/* 1 when the rule carries the tag (case-insensitive). */
+int sigma_rule_has_tag(const sigma_rule *r, const char *tag);
+
+/* 1 when the current event of ev matches the rule. */
+int sigma_rule_matches(const sigma_rule *r, parse_ctx *ev);
+
+/*
+ * The literals one of which every match must contain in the raw record
+ * (case-insensitive), as a NULL-terminated list; an empty list means the rule
+ * has no such literal (it is unanchored: every record must be parsed).
+ */
+const char *const *sigma_rule_needles(const sigma_rule *r);
+
+#endif

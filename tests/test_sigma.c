@@ -1,0 +1,287 @@
+/* sigma: every supported feature against events that must and must not
+ * match, the needles derived from rules, and the rules that must be
+ * reported unsupported (with their reason). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "parse.h"
+#include "sigma.h"
+
+static int passed, failed;
+#define CHECK(c)                                                                 \
+    do {                                                                         \
+        if (c) {                                                                 \
+            passed++;                                                            \
+        } else {                                                                 \
+            failed++;                                                            \
+            fprintf(stderr, "%s:%d: CHECK(%s) failed\n", __FILE__, __LINE__, #c); \
+        }                                                                        \
+    } while (0)
+
+static char last_reason[256];
+static int last_status;
+
+static void remember(void *arg, const char *source, const char *name, sigma_status st, const char *reason)
+{
+    last_status = st;
+    snprintf(last_reason, sizeof last_reason, "%s", reason);
+}
+
+/* Wraps a detection block into a CloudTrail rule and loads it. */
+static sigma_set *load(const char *detection)
+{
+    char text[4096];
+    snprintf(text, sizeof text,
+             "title: t\nid: r1\nlevel: high\nlogsource:\n  product: aws\n  service: cloudtrail\n"
+             "detection:\n%s\n",
+             detection);
+    sigma_set *s = sigma_set_create();
+    last_reason[0] = '\0';
+    sigma_load_text(s, "test", text, strlen(text), remember, NULL);
+    return s;
+}
+
+static int matches(sigma_set *s, const char *event)
+{
+    parse_ctx *pc = parse_create();
+    char err[128];
+    size_t off;
+    int ok = parse_record(pc, event, strlen(event), PARSE_KIND_EVENT, err, sizeof err, &off) == 0 &&
+             sigma_count(s) == 1 && sigma_rule_matches(sigma_at(s, 0), pc);
+    parse_free(pc);
+    return ok;
+}
+
+/* CHECK_RULE(detection, event, expected) */
+#define CHECK_RULE(det, ev, want)                                                             \
+    do {                                                                                      \
+        sigma_set *s_ = load(det);                                                            \
+        int got_ = matches(s_, ev);                                                           \
+        if (got_ != (want))                                                                   \
+            fprintf(stderr, "  rule: %s\n  event: %s\n  got %d (%s)\n", det, ev, got_, last_reason); \
+        CHECK(got_ == (want));                                                                \
+        sigma_set_free(s_);                                                                   \
+    } while (0)
+
+static const char *ev_leave =
+    "{\"eventSource\":\"organizations.amazonaws.com\",\"eventName\":\"LeaveOrganization\","
+    "\"sourceIPAddress\":\"10.1.2.3\",\"userAgent\":\"aws-cli/2.0 Python\",\"errorCode\":null,"
+    "\"userIdentity\":{\"type\":\"Root\",\"arn\":\"arn:aws:iam::1:root\"},"
+    "\"requestParameters\":{\"policyType\":\"SERVICE_CONTROL_POLICY\",\"note\":\"a*b?c\\\\d\"},\"readOnly\":false,"
+    "\"n\":42}";
+
+static void test_maps_lists_paths(void)
+{
+    CHECK_RULE("  sel:\n    eventName: LeaveOrganization\n  condition: sel", ev_leave, 1);
+    CHECK_RULE("  sel:\n    eventName: DeleteOrganization\n  condition: sel", ev_leave, 0);
+    /* a map is an AND */
+    CHECK_RULE("  sel:\n    eventName: LeaveOrganization\n    eventSource: organizations.amazonaws.com\n  condition: sel", ev_leave, 1);
+    CHECK_RULE("  sel:\n    eventName: LeaveOrganization\n    eventSource: s3.amazonaws.com\n  condition: sel", ev_leave, 0);
+    /* a list of values is an OR */
+    CHECK_RULE("  sel:\n    eventName: [DeleteOrganization, LeaveOrganization]\n  condition: sel", ev_leave, 1);
+    /* a list of maps is an OR */
+    CHECK_RULE("  sel:\n    - eventName: X\n    - userIdentity.type: Root\n  condition: sel", ev_leave, 1);
+    CHECK_RULE("  sel:\n    - eventName: X\n    - userIdentity.type: IAMUser\n  condition: sel", ev_leave, 0);
+    /* dotted paths into nested objects */
+    CHECK_RULE("  sel:\n    requestParameters.policyType: SERVICE_CONTROL_POLICY\n  condition: sel", ev_leave, 1);
+    CHECK_RULE("  sel:\n    requestParameters.missing.deeper: x\n  condition: sel", ev_leave, 0);
+    /* numbers and booleans compare as their text */
+    CHECK_RULE("  sel:\n    n: 42\n    readOnly: 'false'\n  condition: sel", ev_leave, 1);
+}
+
+static void test_case_and_wildcards(void)
+{
+    CHECK_RULE("  sel:\n    eventName: leaveorganization\n  condition: sel", ev_leave, 1);     /* case-insensitive */
+    CHECK_RULE("  sel:\n    eventName: Leave*\n  condition: sel", ev_leave, 1);
+    CHECK_RULE("  sel:\n    eventName: '*Organization'\n  condition: sel", ev_leave, 1);
+    CHECK_RULE("  sel:\n    eventName: L?aveOrganization\n  condition: sel", ev_leave, 1);
+    CHECK_RULE("  sel:\n    eventName: L?veOrganization\n  condition: sel", ev_leave, 0);
+    CHECK_RULE("  sel:\n    eventName: Leave\n  condition: sel", ev_leave, 0);                 /* whole value */
+    /* escapes: \* and \? are themselves, \\ a backslash */
+    CHECK_RULE("  sel:\n    requestParameters.note: 'a\\*b\\?c\\\\d'\n  condition: sel", ev_leave, 1);
+    CHECK_RULE("  sel:\n    requestParameters.note: 'aXb\\?c\\\\d'\n  condition: sel", ev_leave, 0);
+    CHECK_RULE("  sel:\n    requestParameters.note: 'a*d'\n  condition: sel", ev_leave, 1);
+}
+
+static void test_modifiers(void)
+{
+    CHECK_RULE("  sel:\n    userAgent|contains: cli/2\n  condition: sel", ev_leave, 1);
+    CHECK_RULE("  sel:\n    userAgent|contains: boto\n  condition: sel", ev_leave, 0);
+    CHECK_RULE("  sel:\n    userAgent|startswith: AWS-CLI\n  condition: sel", ev_leave, 1);
+    CHECK_RULE("  sel:\n    userAgent|startswith: Python\n  condition: sel", ev_leave, 0);
+    CHECK_RULE("  sel:\n    userAgent|endswith: python\n  condition: sel", ev_leave, 1);
+    CHECK_RULE("  sel:\n    userAgent|endswith: aws\n  condition: sel", ev_leave, 0);
+    CHECK_RULE("  sel:\n    userAgent|contains|all: [aws, python]\n  condition: sel", ev_leave, 1);
+    CHECK_RULE("  sel:\n    userAgent|contains|all: [aws, boto]\n  condition: sel", ev_leave, 0);
+    CHECK_RULE("  sel:\n    userAgent|re: '^aws-cli/[0-9]'\n  condition: sel", ev_leave, 1);
+    CHECK_RULE("  sel:\n    userAgent|re: '^AWS-CLI'\n  condition: sel", ev_leave, 0);        /* re is case-sensitive */
+    CHECK_RULE("  sel:\n    userAgent|re|i: '^AWS-CLI'\n  condition: sel", ev_leave, 1);
+    CHECK_RULE("  sel:\n    errorCode|exists: true\n  condition: sel", ev_leave, 1);          /* present, null */
+    CHECK_RULE("  sel:\n    errorMessage|exists: true\n  condition: sel", ev_leave, 0);
+    CHECK_RULE("  sel:\n    errorMessage|exists: false\n  condition: sel", ev_leave, 1);
+    CHECK_RULE("  sel:\n    sourceIPAddress|cidr: 10.0.0.0/8\n  condition: sel", ev_leave, 1);
+    CHECK_RULE("  sel:\n    sourceIPAddress|cidr: 10.1.2.0/30\n  condition: sel", ev_leave, 1);
+    CHECK_RULE("  sel:\n    sourceIPAddress|cidr: 192.168.0.0/16\n  condition: sel", ev_leave, 0);
+    CHECK_RULE("  sel:\n    sourceIPAddress|cidr: '2001:db8::/32'\n  condition: sel",
+               "{\"sourceIPAddress\":\"2001:db8:1::5\"}", 1);
+}
+
+static void test_null(void)
+{
+    CHECK_RULE("  sel:\n    errorCode: null\n  condition: sel", ev_leave, 1);      /* written out as null */
+    CHECK_RULE("  sel:\n    errorMessage: null\n  condition: sel", ev_leave, 1);   /* absent */
+    CHECK_RULE("  sel:\n    eventName: null\n  condition: sel", ev_leave, 0);
+    CHECK_RULE("  sel:\n    errorCode: [null, AccessDenied]\n  condition: sel", ev_leave, 1);
+}
+
+static void test_conditions(void)
+{
+    const char *two = "  a:\n    eventName: LeaveOrganization\n  b:\n    eventSource: s3.amazonaws.com\n";
+    char det[512];
+#define COND(c, want)                                   \
+    snprintf(det, sizeof det, "%s  condition: %s", two, c); \
+    CHECK_RULE(det, ev_leave, want)
+    COND("a and b", 0);
+    COND("a or b", 1);
+    COND("a and not b", 1);
+    COND("not a", 0);
+    COND("not (a or b)", 0);
+    COND("(a or b) and not b", 1);
+    COND("1 of them", 1);
+    COND("all of them", 0);
+    COND("1 of a*", 1);
+    COND("all of a*", 1);
+    COND("any of b*", 0);
+#undef COND
+    /* a list of conditions is an OR */
+    CHECK_RULE("  a:\n    eventName: X\n  b:\n    eventName: LeaveOrganization\n  condition:\n    - a\n    - b", ev_leave, 1);
+    /* "them" leaves out selections starting with _ */
+    CHECK_RULE("  a:\n    eventName: LeaveOrganization\n  _helper:\n    eventName: X\n  condition: all of them", ev_leave, 1);
+}
+
+static void test_keywords(void)
+{
+    CHECK_RULE("  keywords:\n    - 'SERVICE_CONTROL_POLICY'\n  condition: keywords", ev_leave, 1);
+    CHECK_RULE("  keywords:\n    - 'service_control*'\n  condition: keywords", ev_leave, 1);
+    CHECK_RULE("  keywords:\n    - 'NoSuchThing'\n  condition: keywords", ev_leave, 0);
+}
+
+static const char *needles_of(const char *detection, char *out, size_t cap)
+{
+    sigma_set *s = load(detection);
+    out[0] = '\0';
+    if (sigma_count(s) == 1)
+        for (const char *const *n = sigma_rule_needles(sigma_at(s, 0)); *n; n++)
+            snprintf(out + strlen(out), cap - strlen(out), "%s%s", out[0] ? "|" : "", *n);
+    else
+        snprintf(out, cap, "(not loaded: %s)", last_reason);
+    sigma_set_free(s);
+    return out;
+}
+
+static void test_needles(void)
+{
+    char buf[512];
+#define NEEDLES(det, want)                                                          \
+    do {                                                                            \
+        needles_of(det, buf, sizeof buf);                                           \
+        if (strcmp(buf, want) != 0)                                                 \
+            fprintf(stderr, "  needles of %s\n  got  '%s'\n  want '%s'\n", det, buf, want); \
+        CHECK(strcmp(buf, want) == 0);                                              \
+    } while (0)
+    /* an exact value: its opening quote anchors it */
+    NEEDLES("  sel:\n    eventName: LeaveOrganization\n  condition: sel", "\"LeaveOrganization");
+    NEEDLES("  sel:\n    eventName: [DeleteBucket, PutBucketPolicy]\n  condition: sel", "\"DeleteBucket|\"PutBucketPolicy");
+    /* the better of two required fields: one alternative beats two */
+    NEEDLES("  sel:\n    eventSource: abcd.example\n    eventName: [AAAAAAAAAAAAAAAA, BBBBBBBBBBBBBBBB]\n  condition: sel",
+            "\"abcd.example");
+    NEEDLES("  sel:\n    eventSource|startswith: 'organizations.'\n  condition: sel", "\"organizations.");
+    NEEDLES("  sel:\n    userAgent|contains: sqlmap\n  condition: sel", "sqlmap");
+    NEEDLES("  sel:\n    userAgent|endswith: '/evil'\n  condition: sel", "/evil");
+    NEEDLES("  sel:\n    userAgent|contains|all: [ab, 'kali-linux']\n  condition: sel", "kali-linux");
+    NEEDLES("  a:\n    eventName: ConsoleLogin\n  b:\n    eventName: GetSessionToken\n  condition: a or b", "\"ConsoleLogin|\"GetSessionToken");
+    NEEDLES("  a:\n    eventName: ConsoleLogin\n  b:\n    userAgent: x\n  condition: a and not b", "\"ConsoleLogin");
+    /* unanchored: only a not, a regex, a too-short literal, an OR with an unanchored side */
+    NEEDLES("  a:\n    eventName: ConsoleLogin\n  condition: not a", "");
+    NEEDLES("  a:\n    userAgent|re: 'sql.*map'\n  condition: a", "");
+    NEEDLES("  a:\n    userAgent|contains: ab\n  condition: a", "");
+    NEEDLES("  a:\n    eventName: ConsoleLogin\n  b:\n    errorCode|exists: true\n  condition: a or b", "");
+    NEEDLES("  keywords:\n    - '*mimikatz*'\n  condition: keywords", "mimikatz");
+#undef NEEDLES
+}
+
+static void expect_unsupported(const char *text, const char *reason_part, int want_status)
+{
+    sigma_set *s = sigma_set_create();
+    last_reason[0] = '\0';
+    last_status = -1;
+    sigma_load_text(s, "test", text, strlen(text), remember, NULL);
+    int ok = sigma_count(s) == 0 && last_status == want_status && strstr(last_reason, reason_part);
+    if (!ok)
+        fprintf(stderr, "  want %d '%s', got %d '%s'\n", want_status, reason_part, last_status, last_reason);
+    CHECK(ok);
+    sigma_set_free(s);
+}
+
+static void test_unsupported(void)
+{
+    const char *head = "title: t\nlogsource:\n  product: aws\n  service: cloudtrail\n";
+    char text[1024];
+    snprintf(text, sizeof text, "%sdetection:\n  sel:\n    eventName: x\n  condition: sel | count() > 5\n", head);
+    expect_unsupported(text, "aggregation", SIGMA_UNSUPPORTED);
+    snprintf(text, sizeof text, "%sdetection:\n  sel:\n    eventName|base64offset: x\n  condition: sel\n", head);
+    expect_unsupported(text, "unsupported modifier 'base64offset'", SIGMA_UNSUPPORTED);
+    snprintf(text, sizeof text, "%sdetection:\n  sel:\n    eventName: x\n  condition: other\n", head);
+    expect_unsupported(text, "unknown selection 'other'", SIGMA_UNSUPPORTED);
+    snprintf(text, sizeof text, "%sdetection:\n  sel:\n    eventName: x\n  timeframe: 5m\n  condition: sel\n", head);
+    expect_unsupported(text, "timeframe", SIGMA_UNSUPPORTED);
+    expect_unsupported("title: c\ncorrelation:\n  type: event_count\n", "correlation", SIGMA_UNSUPPORTED);
+    expect_unsupported("title: w\nlogsource:\n  product: windows\ndetection:\n  s:\n    a: b\n  condition: s\n",
+                       "not aws/cloudtrail", SIGMA_SKIPPED);
+    snprintf(text, sizeof text, "%sdetection:\n  sel:\n    eventName|re: '(unclosed'\n  condition: sel\n", head);
+    expect_unsupported(text, "regular expression", SIGMA_UNSUPPORTED);
+    expect_unsupported("title: [unclosed\n", "YAML", SIGMA_UNSUPPORTED);
+
+    /* one bad rule does not stop the others in the same file */
+    snprintf(text, sizeof text,
+             "%sdetection:\n  sel:\n    eventName|wide: x\n  condition: sel\n---\n"
+             "%sdetection:\n  sel:\n    eventName: y\n  condition: sel\n", head, head);
+    sigma_set *s = sigma_set_create();
+    int n = sigma_load_text(s, "test", text, strlen(text), NULL, NULL);
+    CHECK(n == 1 && sigma_count(s) == 1);
+    sigma_set_free(s);
+}
+
+static void test_header(void)
+{
+    const char *text = "title: Something\nid: 0d3bbd4c-1111-2222-3333-444455556666\nlevel: critical\n"
+                       "tags:\n  - attack.t1098\n  - Orgtrail.Denied\nstatus: stable\ndescription: d\n"
+                       "references: [x]\nfalsepositives: [y]\n"
+                       "logsource:\n  product: aws\n  service: cloudtrail\n"
+                       "detection:\n  sel:\n    eventName: x1234\n  condition: sel\n";
+    sigma_set *s = sigma_set_create();
+    CHECK(sigma_load_text(s, "t", text, strlen(text), NULL, NULL) == 1);
+    const sigma_rule *r = sigma_at(s, 0);
+    CHECK(strcmp(sigma_rule_id(r), "0d3bbd4c-1111-2222-3333-444455556666") == 0);
+    CHECK(strcmp(sigma_rule_title(r), "Something") == 0);
+    CHECK(sigma_rule_level(r) == 4);
+    CHECK(sigma_rule_has_tag(r, "orgtrail.denied"));
+    CHECK(!sigma_rule_has_tag(r, "attack.t1"));
+    sigma_set_free(s);
+}
+
+int main(void)
+{
+    test_maps_lists_paths();
+    test_case_and_wildcards();
+    test_modifiers();
+    test_null();
+    test_conditions();
+    test_keywords();
+    test_needles();
+    test_unsupported();
+    test_header();
+    printf("%d passed, %d failed\n", passed, failed);
+    return failed ? 1 : 0;
+}
