@@ -9,7 +9,9 @@
 
 static const char usage[] =
     "usage: orgtrail scan [options] [PATH ...]\n"
-    "       orgtrail rules\n"
+    "       orgtrail rules [list] [--rules PATH]... [--no-builtin]\n"
+    "       orgtrail rules check PATH...\n"
+    "       orgtrail rules test RULES EVENTS...\n"
     "       orgtrail --help | --version\n"
     "\n"
     "Finds AWS Organizations events in CloudTrail logs and prints them as NDJSON findings.\n"
@@ -43,6 +45,10 @@ static const char usage[] =
     "                     or AWS_BATCH_JOB_ARRAY_INDEX and AWS_BATCH_JOB_ARRAY_SIZE\n"
     "  --progress         a progress line on stderr even when it is not a terminal\n"
     "  --no-dedupe        keep findings whose rule and eventID were already emitted\n"
+    "\n"
+    "rules:\n"
+    "  --rules PATH       Sigma rules: a .yml file or a directory of them (repeatable)\n"
+    "  --no-builtin       without the built-in Organizations pack\n"
     "\n"
     "exit status: 0 all inputs read, 1 some input was bad (reported on stderr), 2 usage error\n";
 
@@ -141,21 +147,50 @@ int cli_parse(int argc, char **argv, cli_options *o)
         o->command = CLI_VERSION;
         return 0;
     }
+    o->paths = calloc((size_t)argc, sizeof *o->paths);
+    o->rule_paths = calloc((size_t)argc, sizeof *o->rule_paths);
+    if (!o->paths || !o->rule_paths)
+        return usage_error(o, "%s", "out of memory");
+    int first = 2;
     if (strcmp(cmd, "rules") == 0) {
+        const char *sub = argc > 2 ? argv[2] : "list";
         o->command = CLI_RULES;
-        if (argc > 2)
-            return usage_error(o, "unexpected argument '%s' to 'rules'", argv[2]);
-        return 0;
+        if (strcmp(sub, "list") == 0 || sub[0] == '-') {
+            first = strcmp(sub, "list") == 0 ? 3 : 2;
+            for (int i = first; i < argc; i++) {
+                if (strcmp(argv[i], "--rules") == 0 && i + 1 < argc)
+                    o->rule_paths[o->nrule_paths++] = argv[++i];
+                else if (strcmp(argv[i], "--no-builtin") == 0)
+                    o->no_builtin = 1;
+                else
+                    return usage_error(o, "unexpected argument '%s' to 'rules list'", argv[i]);
+            }
+            return 0;
+        }
+        if (strcmp(sub, "check") == 0) {
+            o->command = CLI_RULES_CHECK;
+            for (int i = 3; i < argc; i++)
+                o->rule_paths[o->nrule_paths++] = argv[i];
+            return o->nrule_paths ? 0 : usage_error(o, "%s", "rules check needs a PATH");
+        }
+        if (strcmp(sub, "test") == 0) {
+            if (argc < 5)
+                return usage_error(o, "%s", "rules test needs RULES and EVENTS");
+            o->command = CLI_RULES_TEST;
+            o->rule_paths[o->nrule_paths++] = argv[3];
+            o->no_builtin = 1;
+            for (int i = 4; i < argc; i++)
+                o->paths[o->npaths++] = argv[i];
+            return 0;
+        }
+        return usage_error(o, "unknown 'rules %s' (list, check or test)", sub);
     }
     if (strcmp(cmd, "scan") != 0)
         return usage_error(o, "unknown command '%s' (try 'orgtrail --help')", cmd);
     o->command = CLI_SCAN;
 
-    o->paths = calloc((size_t)argc, sizeof *o->paths);
-    if (!o->paths)
-        return usage_error(o, "%s", "out of memory");
     int only_paths = 0;
-    for (int i = 2; i < argc; i++) {
+    for (int i = first; i < argc; i++) {
         const char *a = argv[i];
         if (only_paths || a[0] != '-' || strcmp(a, "-") == 0) {
             o->paths[o->npaths++] = a;
@@ -252,6 +287,12 @@ int cli_parse(int argc, char **argv, cli_options *o)
             o->progress = 1;
         } else if (strcmp(a, "--no-dedupe") == 0) {
             o->no_dedupe = 1;
+        } else if (strcmp(a, "--rules") == 0) {
+            if (++i == argc)
+                return usage_error(o, "%s needs a PATH", a);
+            o->rule_paths[o->nrule_paths++] = argv[i];
+        } else if (strcmp(a, "--no-builtin") == 0) {
+            o->no_builtin = 1;
         } else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
             o->command = CLI_HELP;
             return 0;
@@ -259,6 +300,8 @@ int cli_parse(int argc, char **argv, cli_options *o)
             return usage_error(o, "unknown option '%s' (try 'orgtrail --help')", a);
         }
     }
+    if (o->no_builtin && o->nrule_paths == 0)
+        return usage_error(o, "%s", "--no-builtin leaves no rules: add --rules PATH");
     if (o->checkpoint && !o->output)
         return usage_error(o, "%s", "--checkpoint needs -o FILE: the output is what gets resumed");
     if (o->has_since && o->has_until && o->until <= o->since)
@@ -276,8 +319,9 @@ int cli_parse(int argc, char **argv, cli_options *o)
 void cli_free(cli_options *o)
 {
     free(o->paths);
+    free(o->rule_paths);
     free(o->accounts);
     free(o->regions);
-    o->paths = NULL;
+    o->paths = o->rule_paths = NULL;
     o->accounts = o->regions = NULL;
 }

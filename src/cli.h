@@ -10,7 +10,9 @@
 
 enum cli_command {
     CLI_SCAN,
-    CLI_RULES,
+    CLI_RULES,          /* rules, rules list */
+    CLI_RULES_CHECK,    /* rules check PATH... */
+    CLI_RULES_TEST,     /* rules test PATH EVENTS... */
     CLI_HELP,
     CLI_VERSION,
 };
@@ -45,6 +47,9 @@ typedef struct {
     const char *files_from;
     int progress;             /* -1 when stderr is a terminal, 1 forced, 0 off */
     int no_dedupe;
+    const char **rule_paths;  /* --rules PATH, repeatable (rules check/test: the PATH) */
+    size_t nrule_paths;
+    int no_builtin;
     char error[256];          /* the usage error, when cli_parse fails */
 } cli_options;
 

@@ -17,6 +17,7 @@
 #include "cli.h"
 #include "decode.h"
 #include "rules.h"
+#include "prefilter.h"
 #include "run.h"
 #include "util.h"
 
@@ -30,16 +31,84 @@ static void print_version(void)
            decode_inflate_backend(), ZSTD_versionString());
 }
 
-static void print_rules(const rules *r)
+/* rules list: one line a rule, the built-in pack (and its catch-all) first. */
+static void print_rules(const rules *r, int builtin)
 {
-    printf("id\tseverity\teventNames\trationale\n");
-    for (size_t i = 0; i <= rules_count(r); i++) {
+    printf("id\tseverity\ttitle\teventNames\tneedles\tanchored\trationale\n");
+    size_t n = rules_count(r) + (builtin ? 1 : 0);
+    for (size_t i = 0; i < n; i++) {
         const rule *ru = i < rules_count(r) ? rules_at(r, i) : rules_catch_all();
-        printf("%s\t%s\t", ru->id, severity_name(ru->level));
-        for (const char *const *n = ru->event_names; *n; n++)
-            printf("%s%s", n == ru->event_names ? "" : ",", *n);
-        printf("\t%s\n", ru->rationale);
+        printf("%s\t%s\t%s\t", ru->id, severity_name(ru->level), ru->title);
+        if (ru->event_names)
+            for (const char *const *e = ru->event_names; *e; e++)
+                printf("%s%s", e == ru->event_names ? "" : ",", *e);
+        else
+            printf("-");
+        const char *const *nd = ru->sigma ? sigma_rule_needles(ru->sigma) : NULL;
+        if (!ru->sigma)
+            printf("\t\"organizations.\tyes");
+        else if (!*nd)
+            printf("\t-\tno");
+        else {
+            printf("\t");
+            for (const char *const *p = nd; *p; p++)
+                printf("%s%s", p == nd ? "" : ",", *p);
+            printf("\tyes");
+        }
+        printf("\t%s\n", ru->rationale[0] ? ru->rationale : "-");
     }
+}
+
+typedef struct {
+    int quiet;
+    int verbose;          /* rules check: a line for every rule */
+    unsigned unsupported, skipped;
+} load_report;
+
+static void on_rule(void *arg, const char *source, const char *name, sigma_status st, const char *reason)
+{
+    load_report *lr = arg;
+    if (st == SIGMA_UNSUPPORTED) {
+        lr->unsupported++;
+        fprintf(lr->verbose ? stdout : stderr, "%s%s: %s: unsupported: %s\n", lr->verbose ? "" : "orgtrail: ",
+                source, name, reason);
+    } else if (st == SIGMA_SKIPPED) {
+        lr->skipped++;
+        if (lr->verbose)
+            printf("%s: %s: skipped: %s\n", source, name, reason);
+    } else if (lr->verbose) {
+        printf("%s: %s: loaded\n", source, name);
+    }
+}
+
+/* The rule list of the command. Returns NULL after saying why. */
+static rules *load_rules(const cli_options *o, load_report *lr)
+{
+    rules *r = rules_create(!o->no_builtin);
+    if (!r) {
+        fprintf(stderr, "orgtrail: out of memory\n");
+        return NULL;
+    }
+    for (size_t i = 0; i < o->nrule_paths; i++) {
+        if (rules_add_sigma(r, o->rule_paths[i], on_rule, lr) < 0 && !lr->verbose) {
+            rules_free(r);
+            return NULL;
+        }
+    }
+    if (lr->skipped && !lr->quiet && !lr->verbose)
+        fprintf(stderr, "orgtrail: %u rules skipped: their logsource is not aws/cloudtrail\n", lr->skipped);
+    size_t n;
+    const rule *unanchored;
+    rules_needles(r, &n, &unanchored);
+    if (!lr->quiet && !lr->verbose) {
+        if (unanchored)
+            fprintf(stderr, "orgtrail: rule %s (%s) needs no literal that the raw bytes could be searched for: "
+                            "every record is parsed\n", unanchored->id, unanchored->title);
+        else if (n + 1 > PREFILTER_MAX_NEEDLES)
+            fprintf(stderr, "orgtrail: the rules need %zu needles, more than the prefilter's %d: "
+                            "every record is parsed\n", n, PREFILTER_MAX_NEEDLES - 1);
+    }
+    return r;
 }
 
 /* The command, less what only changes speed: a checkpoint resumes only the
@@ -127,17 +196,25 @@ int main(int argc, char **argv)
         print_version();
         goto out;
     case CLI_RULES:
+    case CLI_RULES_CHECK:
+    case CLI_RULES_TEST:
     case CLI_SCAN:
         break;
     }
-    builtin = rules_load_builtin();
+    load_report lr = { .quiet = o.quiet, .verbose = o.command == CLI_RULES_CHECK };
+    if (o.command == CLI_RULES_CHECK)
+        o.no_builtin = 1;
+    builtin = load_rules(&o, &lr);
     if (!builtin) {
-        fprintf(stderr, "orgtrail: out of memory\n");
-        status = 1;
+        status = 2;
         goto out;
     }
     if (o.command == CLI_RULES) {
-        print_rules(builtin);
+        print_rules(builtin, !o.no_builtin);
+        goto out;
+    }
+    if (o.command == CLI_RULES_CHECK) {
+        status = lr.unsupported ? 1 : 0;
         goto out;
     }
 

@@ -2,71 +2,121 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define NAMES(...) ((const char *const[]){ __VA_ARGS__, NULL })
 
 /* The built-in Organizations pack. Keep ids stable: users filter on them. */
 static const rule builtin_rules[] = {
     { "org.leave_organization", "Member account left the organization", SEV_CRITICAL,
-      "a member account leaving: possible account theft", NAMES("LeaveOrganization") },
+      "a member account leaving: possible account theft", NAMES("LeaveOrganization"), NULL, 1 },
     { "org.delete_organization", "Organization deleted", SEV_CRITICAL,
-      "the whole organization and its SCPs go", NAMES("DeleteOrganization") },
+      "the whole organization and its SCPs go", NAMES("DeleteOrganization"), NULL, 1 },
     { "org.disable_policy_type", "Policy type disabled in a root", SEV_CRITICAL,
-      "detaches every policy of that type at once", NAMES("DisablePolicyType") },
+      "detaches every policy of that type at once", NAMES("DisablePolicyType"), NULL, 1 },
     { "org.remove_account", "Account removed from the organization", SEV_HIGH,
-      "the management account ejects a member", NAMES("RemoveAccountFromOrganization") },
+      "the management account ejects a member", NAMES("RemoveAccountFromOrganization"), NULL, 1 },
     { "org.account_departed", "Account departed the organization", SEV_HIGH,
-      "the management account's view of a leave or removal", NAMES("AccountDepartedOrganization") },
+      "the management account's view of a leave or removal", NAMES("AccountDepartedOrganization"), NULL, 1 },
     { "org.delete_policy", "Organization policy deleted", SEV_HIGH,
-      "removes a control, often an SCP", NAMES("DeletePolicy") },
+      "removes a control, often an SCP", NAMES("DeletePolicy"), NULL, 1 },
     { "org.detach_policy", "Organization policy detached", SEV_HIGH,
-      "lifts an SCP from an account or OU", NAMES("DetachPolicy") },
+      "lifts an SCP from an account or OU", NAMES("DetachPolicy"), NULL, 1 },
     { "org.update_policy", "Organization policy updated", SEV_HIGH,
-      "can weaken an SCP without detaching it", NAMES("UpdatePolicy") },
+      "can weaken an SCP without detaching it", NAMES("UpdatePolicy"), NULL, 1 },
     { "org.deregister_delegated_admin", "Delegated administrator deregistered", SEV_HIGH,
-      "cuts the security account off", NAMES("DeregisterDelegatedAdministrator") },
+      "cuts the security account off", NAMES("DeregisterDelegatedAdministrator"), NULL, 1 },
     { "org.disable_service_access", "AWS service access disabled", SEV_HIGH,
-      "disconnects a service (e.g. GuardDuty) from member accounts", NAMES("DisableAWSServiceAccess") },
+      "disconnects a service (e.g. GuardDuty) from member accounts", NAMES("DisableAWSServiceAccess"), NULL, 1 },
     { "org.close_account", "Account closed", SEV_HIGH,
-      "an account is closed", NAMES("CloseAccount") },
+      "an account is closed", NAMES("CloseAccount"), NULL, 1 },
     { "org.register_delegated_admin", "Delegated administrator registered", SEV_MEDIUM,
-      "investigate unless the security team did it", NAMES("RegisterDelegatedAdministrator") },
+      "investigate unless the security team did it", NAMES("RegisterDelegatedAdministrator"), NULL, 1 },
     { "org.attach_policy", "Organization policy attached", SEV_MEDIUM,
-      "Tag and Backup policies make some of these benign", NAMES("AttachPolicy") },
+      "Tag and Backup policies make some of these benign", NAMES("AttachPolicy"), NULL, 1 },
     { "org.create_account", "Account created in the organization", SEV_MEDIUM,
-      "root email unverified; an account an attacker may keep", NAMES("CreateAccount") },
+      "root email unverified; an account an attacker may keep", NAMES("CreateAccount"), NULL, 1 },
     { "org.invite_account", "Account invited to the organization", SEV_MEDIUM,
-      "an outside account is asked to join", NAMES("InviteAccountToOrganization") },
+      "an outside account is asked to join", NAMES("InviteAccountToOrganization"), NULL, 1 },
     { "org.create_account_result", "Account creation finished", SEV_LOW,
-      "carries the new accountId", NAMES("CreateAccountResult") },
+      "carries the new accountId", NAMES("CreateAccountResult"), NULL, 1 },
     { "org.structure_change", "Organization structure changed", SEV_LOW,
       "change the org's shape",
       NAMES("AcceptHandshake", "MoveAccount", "EnableAWSServiceAccess", "CreatePolicy",
             "EnablePolicyType", "EnableAllFeatures", "CreateOrganizationalUnit",
-            "DeleteOrganizationalUnit") },
+            "DeleteOrganizationalUnit"), NULL, 1 },
 };
 
 static const rule catch_all = { "org.event", "Organizations event", SEV_INFO,
                                 "any other Organizations call (only with --all-org-events)",
-                                NAMES("*") };
+                                NAMES("*"), NULL, 0 };
 
 struct rules {
-    const rule *list;
-    size_t n;
+    rule *list;               /* the built-in pack (copied), then one per Sigma rule */
+    size_t n, cap;
+    size_t builtin;           /* how many of list are the built-in pack */
+    sigma_set *sigma;
+    const char **needles;     /* rules_needles' answer, built on first use */
+    size_t nneedles;
+    int needles_ready;
+    const rule *unanchored;
 };
 
-rules *rules_load_builtin(void)
+static int add(rules *r, rule ru)
 {
-    rules *r = malloc(sizeof *r);
+    if (r->n == r->cap) {
+        size_t cap = r->cap ? r->cap * 2 : 32;
+        rule *l = realloc(r->list, cap * sizeof *l);
+        if (!l)
+            return -1;
+        r->list = l;
+        r->cap = cap;
+    }
+    r->list[r->n++] = ru;
+    r->needles_ready = 0;
+    return 0;
+}
+
+rules *rules_create(int with_builtin)
+{
+    rules *r = calloc(1, sizeof *r);
     if (!r)
         return NULL;
-    r->list = builtin_rules;
-    r->n = sizeof builtin_rules / sizeof builtin_rules[0];
+    r->sigma = sigma_set_create();
+    if (!r->sigma) {
+        free(r);
+        return NULL;
+    }
+    for (size_t i = 0; with_builtin && i < sizeof builtin_rules / sizeof builtin_rules[0]; i++) {
+        if (add(r, builtin_rules[i])) {
+            rules_free(r);
+            return NULL;
+        }
+    }
+    r->builtin = r->n;
     return r;
+}
+
+int rules_add_sigma(rules *r, const char *path, sigma_report_fn report, void *arg)
+{
+    size_t before = sigma_count(r->sigma);
+    int got = sigma_load_path(r->sigma, path, report, arg);
+    for (size_t i = before; i < sigma_count(r->sigma); i++) {
+        const sigma_rule *s = sigma_at(r->sigma, i);
+        rule ru = { sigma_rule_id(s), sigma_rule_title(s), (severity)sigma_rule_level(s), "", NULL, s, 0 };
+        if (add(r, ru))
+            return -1;
+    }
+    return got;
 }
 
 void rules_free(rules *r)
 {
+    if (!r)
+        return;
+    sigma_set_free(r->sigma);
+    free(r->needles);
+    free(r->list);
     free(r);
 }
 
@@ -78,6 +128,45 @@ size_t rules_count(const rules *r)
 const rule *rules_at(const rules *r, size_t i)
 {
     return i < r->n ? &r->list[i] : NULL;
+}
+
+const char *const *rules_needles(const rules *cr, size_t *n, const rule **unanchored)
+{
+    rules *r = (rules *)cr;      /* built once, on first use, before any thread reads it */
+    if (!r->needles_ready) {
+        free(r->needles);
+        r->needles = NULL;
+        r->nneedles = 0;
+        r->unanchored = NULL;
+        size_t cap = 1;
+        for (size_t i = r->builtin; i < r->n; i++)
+            for (const char *const *nd = sigma_rule_needles(r->list[i].sigma); *nd; nd++)
+                cap++;
+        r->needles = malloc(cap * sizeof *r->needles);
+        if (!r->needles) {
+            *n = 0;
+            *unanchored = NULL;
+            return NULL;
+        }
+        if (r->builtin > 0)
+            r->needles[r->nneedles++] = "\"organizations.";
+        for (size_t i = r->builtin; i < r->n; i++) {
+            const char *const *nd = sigma_rule_needles(r->list[i].sigma);
+            if (!*nd && !r->unanchored)
+                r->unanchored = &r->list[i];
+            for (; *nd; nd++) {
+                size_t k = 0;
+                while (k < r->nneedles && strcasecmp(r->needles[k], *nd) != 0)
+                    k++;
+                if (k == r->nneedles)
+                    r->needles[r->nneedles++] = *nd;
+            }
+        }
+        r->needles_ready = 1;
+    }
+    *n = r->nneedles;
+    *unanchored = r->unanchored;
+    return r->needles;
 }
 
 const rule *rules_catch_all(void)
@@ -120,26 +209,29 @@ int rules_is_org_source(const char *s, size_t n)
     return 1;
 }
 
-size_t rules_match(const rules *r, parse_ctx *event, const rule **out, size_t max)
+size_t rules_match(const rules *r, parse_ctx *event, int is_org, const rule **out, size_t max)
 {
-    ot_slice name;
-    if (parse_get(event, "eventName", &name) != PARSE_STRING)
-        return 0;
     size_t found = 0;
-    for (size_t i = 0; i < r->n && found < max; i++) {
-        for (const char *const *en = r->list[i].event_names; *en; en++) {
-            if (strlen(*en) == name.len && memcmp(*en, name.ptr, name.len) == 0) {
-                out[found++] = &r->list[i];
-                break;
+    ot_slice name;
+    if (is_org && r->builtin > 0 && parse_get(event, "eventName", &name) == PARSE_STRING) {
+        for (size_t i = 0; i < r->builtin && found < max; i++) {
+            for (const char *const *en = r->list[i].event_names; *en; en++) {
+                if (strlen(*en) == name.len && memcmp(*en, name.ptr, name.len) == 0) {
+                    out[found++] = &r->list[i];
+                    break;
+                }
             }
         }
     }
+    for (size_t i = r->builtin; i < r->n && found < max; i++)
+        if (sigma_rule_matches(r->list[i].sigma, event))
+            out[found++] = &r->list[i];
     return found;
 }
 
 severity rules_severity(const rule *ru, int denied)
 {
-    if (denied && ru->level > SEV_INFO)
+    if (denied && ru->lower_when_denied && ru->level > SEV_INFO)
         return (severity)(ru->level - 1);
     return ru->level;
 }

@@ -13,14 +13,12 @@
 #include "parse.h"
 #include "prefilter.h"
 
-/* The needles. A candidate sends its record to the parser; the record
- * counter only counts (every CloudTrail event has one eventVersion key). */
-enum { NEEDLE_ORG_SOURCE, NEEDLE_EVENT_VERSION, NEEDLE_COUNT };
-static const char *const needles[NEEDLE_COUNT] = {
-    "\"organizations.",
-    "\"eventVersion",
-};
+/* The needles: the record counter first (every CloudTrail event has one
+ * eventVersion key; it is only counted), then what the rules require (a
+ * record holding one is a candidate, sent to the parser). */
+enum { NEEDLE_EVENT_VERSION = 0, NEEDLE_RULES = 1 };
 #define COUNT_MASK (1u << NEEDLE_EVENT_VERSION)
+#define NEEDLE_DIGEST PREFILTER_MAX_NEEDLES   /* the digest marker's hits */
 
 /* A digest document is one per file and names digestStartTime among its
  * first keys, so only the start of an input is searched for it. */
@@ -50,7 +48,8 @@ struct scanner {
     uint64_t searched_to;     /* needles searched for below this stream offset */
     prefilter_hits hits;      /* pending hits; offsets are stream offsets */
     size_t hit_next;
-    uint64_t counts[NEEDLE_COUNT];
+    uint64_t counts[PREFILTER_MAX_NEEDLES];
+    int parse_all;            /* some rule is unanchored: every record is a candidate */
     frame_records recs;
 
     int structured;           /* this input is being framed structurally */
@@ -100,9 +99,22 @@ scanner *scan_create(const scan_options *opt)
     s->opt = *opt;
     if (s->opt.window < 4096)
         s->opt.window = 4096;
+    size_t nrule_needles;
+    const rule *unanchored;
+    const char *const *rule_needles = rules_needles(opt->rules, &nrule_needles, &unanchored);
+    const char *needles[PREFILTER_MAX_NEEDLES];
+    unsigned flags[PREFILTER_MAX_NEEDLES] = { 0 };
+    size_t nneedles = 0;
+    needles[nneedles++] = "\"eventVersion";
+    /* more needles than the prefilter takes: every record is parsed instead */
+    s->parse_all = unanchored != NULL || nrule_needles + 1 > PREFILTER_MAX_NEEDLES;
+    for (size_t i = 0; !s->parse_all && i < nrule_needles; i++) {
+        flags[nneedles] = PREFILTER_NOCASE;          /* Sigma matches ignore case */
+        needles[nneedles++] = rule_needles[i];
+    }
     s->dec = decode_create();
     s->fr = frame_create(opt->max_record);
-    s->pf = prefilter_create(needles, NEEDLE_COUNT);
+    s->pf = prefilter_create_ex(needles, flags, nneedles);
     s->pc = parse_create();
     s->win_cap = s->opt.window;
     s->win = malloc(s->win_cap);
@@ -139,7 +151,7 @@ void scan_begin(scanner *s, const char *path, scan_result *res)
     s->hits.len = 0;
     s->hit_next = 0;
     memset(s->counts, 0, sizeof s->counts);
-    s->structured = s->opt.validate;
+    s->structured = s->opt.validate || s->parse_all;
     s->finished = 0;
     s->error_is_record = 0;
     s->path = path;
@@ -235,15 +247,16 @@ static int handle_record(scanner *s, const frame_record *rec, int candidate)
     if (parse_get(s->pc, "eventType", &v) == PARSE_STRING && v.len == 20 &&
         memcmp(v.ptr, "AwsCloudTrailInsight", 20) == 0)
         return 0;
-    if (parse_get(s->pc, "eventSource", &v) != PARSE_STRING || !rules_is_org_source(v.ptr, v.len))
-        return 0;
+    int is_org = parse_get(s->pc, "eventSource", &v) == PARSE_STRING && rules_is_org_source(v.ptr, v.len);
 
-    const rule *matched[8];
-    size_t n = rules_match(s->opt.rules, s->pc, matched, 8);
-    if (n == 0 && s->opt.all_org_events) {
+    const rule *matched[64];
+    size_t n = rules_match(s->opt.rules, s->pc, is_org, matched, 64);
+    if (n == 0 && is_org && s->opt.all_org_events) {
         matched[0] = rules_catch_all();
         n = 1;
     }
+    if (n == 0)
+        return 0;
     if ((s->opt.has_since || s->opt.has_until) && !in_window(s)) {
         st->outside_window++;
         return 0;
@@ -275,8 +288,8 @@ static int handle_records(scanner *s)
             candidate = 1;
             s->hit_next++;
         }
-        if (candidate || s->opt.validate) {
-            int rc = handle_record(s, rec, candidate);
+        if (candidate || s->opt.validate || s->parse_all) {
+            int rc = handle_record(s, rec, candidate || s->parse_all);
             if (rc)
                 return rc;
         }
@@ -346,13 +359,13 @@ static int process_window(scanner *s, enum window_mode mode)
         if (s->searched_to == 0) {
             size_t n = len < DIGEST_SEARCH_BYTES ? len : DIGEST_SEARCH_BYTES;
             const uint8_t *d = memmem(s->win, n, digest_key, sizeof digest_key - 1);
-            if (d && add_hit(&s->hits, (size_t)(d - s->win), NEEDLE_COUNT))
+            if (d && add_hit(&s->hits, (size_t)(d - s->win), NEEDLE_DIGEST))
                 return -ENOMEM;
         }
         int rc = prefilter_scan(s->pf, s->win, len, from, search_to, COUNT_MASK, s->counts, &s->hits);
         if (rc)
             return rc;
-        if (s->hits.len > before + 1 && s->hits.hits[before].needle == NEEDLE_COUNT)
+        if (s->hits.len > before + 1 && s->hits.hits[before].needle == NEEDLE_DIGEST)
             place_digest_hit(s->hits.hits + before, s->hits.len - before);
         for (size_t i = before; i < s->hits.len; i++)
             s->hits.hits[i].offset += base;

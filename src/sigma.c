@@ -767,6 +767,7 @@ typedef struct {
     char **v;
     size_t n;
     int none;                   /* no literal can be required */
+    int service_wide;           /* from a broad field, e.g. eventSource: every call to a service has it */
 } needle_set;
 
 static int safe_byte(unsigned char ch)
@@ -792,7 +793,12 @@ static char *pattern_literal(compiler *c, const char *p, size_t n)
     }
     if (best_len < MIN_NEEDLE)
         return NULL;
-    int quoted = best == 0;
+    /* The opening quote only where the value must be a JSON string: a value
+     * like false or 42 may be a boolean or a number in the event. */
+    int scalar_like = best == 0 && best_len == n &&
+                      (strncasecmp(p, "true", n) == 0 || strncasecmp(p, "false", n) == 0 ||
+                       strncasecmp(p, "null", n) == 0 || strspn(p, "0123456789+-.eE") == n);
+    int quoted = best == 0 && !scalar_like;
     char *lit = set_alloc(c->set, best_len + 2);
     if (!lit)
         return NULL;
@@ -800,6 +806,17 @@ static char *pattern_literal(compiler *c, const char *p, size_t n)
         lit[0] = '"';
     memcpy(lit + quoted, p + best, best_len);
     return lit;
+}
+
+/* Fields whose values many records share: their literals anchor poorly. */
+static int broad_field(const char *field)
+{
+    static const char *const broad[] = { "eventSource", "userIdentity.type", "awsRegion", "eventType",
+                                         "eventCategory", "recipientAccountId", "readOnly", "eventVersion" };
+    for (size_t i = 0; i < sizeof broad / sizeof broad[0]; i++)
+        if (strcasecmp(field, broad[i]) == 0)
+            return 1;
+    return 0;
 }
 
 static needle_set item_needles(compiler *c, const item *it)
@@ -831,11 +848,13 @@ static needle_set item_needles(compiler *c, const item *it)
         out.v[out.n++] = lit;
     }
     out.none = out.n == 0;
+    out.service_wide = it->field && broad_field(it->field);
     return out;
 }
 
 /* Of two requirements both of which hold, the one that anchors better:
- * fewer alternatives, then longer ones. */
+ * fewer alternatives, then not from a broad field (eventSource is shared
+ * by every call to a service), then longer ones. */
 static needle_set better(needle_set a, needle_set b)
 {
     if (a.none)
@@ -844,6 +863,8 @@ static needle_set better(needle_set a, needle_set b)
         return a;
     if (a.n != b.n)
         return a.n < b.n ? a : b;
+    if (a.service_wide != b.service_wide)
+        return a.service_wide ? b : a;
     size_t la = 0, lb = 0;
     for (size_t i = 0; i < a.n; i++)
         la += strlen(a.v[i]);

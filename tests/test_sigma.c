@@ -88,6 +88,7 @@ static void test_maps_lists_paths(void)
     CHECK_RULE("  sel:\n    requestParameters.missing.deeper: x\n  condition: sel", ev_leave, 0);
     /* numbers and booleans compare as their text */
     CHECK_RULE("  sel:\n    n: 42\n    readOnly: 'false'\n  condition: sel", ev_leave, 1);
+    CHECK_RULE("  sel:\n    readOnly: false\n  condition: sel", ev_leave, 1);
 }
 
 static void test_case_and_wildcards(void)
@@ -197,6 +198,9 @@ static void test_needles(void)
     NEEDLES("  sel:\n    eventSource: abcd.example\n    eventName: [AAAAAAAAAAAAAAAA, BBBBBBBBBBBBBBBB]\n  condition: sel",
             "\"abcd.example");
     NEEDLES("  sel:\n    eventSource|startswith: 'organizations.'\n  condition: sel", "\"organizations.");
+    /* an eventName anchors better than its service's eventSource */
+    NEEDLES("  sel:\n    eventSource: secretsmanager.amazonaws.com\n    eventName: GetSecretValue\n  condition: sel",
+            "\"GetSecretValue");
     NEEDLES("  sel:\n    userAgent|contains: sqlmap\n  condition: sel", "sqlmap");
     NEEDLES("  sel:\n    userAgent|endswith: '/evil'\n  condition: sel", "/evil");
     NEEDLES("  sel:\n    userAgent|contains|all: [ab, 'kali-linux']\n  condition: sel", "kali-linux");
@@ -208,6 +212,9 @@ static void test_needles(void)
     NEEDLES("  a:\n    userAgent|contains: ab\n  condition: a", "");
     NEEDLES("  a:\n    eventName: ConsoleLogin\n  b:\n    errorCode|exists: true\n  condition: a or b", "");
     NEEDLES("  keywords:\n    - '*mimikatz*'\n  condition: keywords", "mimikatz");
+    /* a boolean or a number may not be a JSON string in the event: no quote */
+    NEEDLES("  sel:\n    readOnly: 'false'\n  condition: sel", "false");
+    NEEDLES("  sel:\n    requestParameters.maxResults: 123456\n  condition: sel", "123456");
 #undef NEEDLES
 }
 
