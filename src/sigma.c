@@ -168,15 +168,16 @@ static int lower(int c)
     return c >= 'A' && c <= 'Z' ? c + 32 : c;
 }
 
-/* Case-insensitive glob: WILD_ANY matches any run, WILD_ONE one byte. */
-static int glob_match(const char *p, size_t pn, const char *s, size_t sn)
+/* Glob: WILD_ANY matches any run, WILD_ONE one byte; fold ignores ASCII case. */
+static int glob_match_case(const char *p, size_t pn, const char *s, size_t sn, int fold)
 {
     size_t pi = 0, si = 0, star_p = SIZE_MAX, star_s = 0;
     while (si < sn) {
         if (pi < pn && p[pi] == WILD_ANY) {
             star_p = pi++;
             star_s = si;
-        } else if (pi < pn && (p[pi] == WILD_ONE || lower((unsigned char)p[pi]) == lower((unsigned char)s[si]))) {
+        } else if (pi < pn && (p[pi] == WILD_ONE || p[pi] == s[si] ||
+                               (fold && lower((unsigned char)p[pi]) == lower((unsigned char)s[si])))) {
             pi++;
             si++;
         } else if (star_p != SIZE_MAX) {
@@ -189,6 +190,12 @@ static int glob_match(const char *p, size_t pn, const char *s, size_t sn)
     while (pi < pn && p[pi] == WILD_ANY)
         pi++;
     return pi == pn;
+}
+
+/* Sigma values match case-insensitively. */
+static int glob_match(const char *p, size_t pn, const char *s, size_t sn)
+{
+    return glob_match_case(p, pn, s, sn, 1);
 }
 
 static int cidr_match(const cidr_net *net, const char *s, size_t n)
@@ -628,35 +635,16 @@ static cond *new_cond(cparser *cp, enum cond_op op, cond *a, cond *b)
     return c;
 }
 
+/* A selection name against a pattern of "1 of X*": case-sensitive, * wild. */
 static int name_matches(const char *pattern, const char *name)
 {
-    size_t len;
     char buf[128];
     size_t n = strlen(pattern);
     if (n >= sizeof buf)
         return 0;
-    /* selection names are matched case-sensitively; * is a wildcard */
     for (size_t i = 0; i < n; i++)
         buf[i] = pattern[i] == '*' ? WILD_ANY : pattern[i];
-    len = n;
-    size_t pi = 0, si = 0, star_p = SIZE_MAX, star_s = 0, sn = strlen(name);
-    while (si < sn) {
-        if (pi < len && buf[pi] == WILD_ANY) {
-            star_p = pi++;
-            star_s = si;
-        } else if (pi < len && buf[pi] == name[si]) {
-            pi++;
-            si++;
-        } else if (star_p != SIZE_MAX) {
-            pi = star_p + 1;
-            si = ++star_s;
-        } else {
-            return 0;
-        }
-    }
-    while (pi < len && buf[pi] == WILD_ANY)
-        pi++;
-    return pi == len;
+    return glob_match_case(buf, n, name, strlen(name), 0);
 }
 
 static cond *parse_or(cparser *cp);
