@@ -34,16 +34,17 @@ static void print_version(void)
 /* rules list: one line a rule, the built-in pack (and its catch-all) first. */
 static void print_rules(const rules *r, int builtin)
 {
+    /* the catch-all comes last, after the pack and any Sigma rules */
     printf("id\tseverity\ttitle\teventNames\tneedles\tanchored\trationale\n");
     size_t n = rules_count(r) + (builtin ? 1 : 0);
     for (size_t i = 0; i < n; i++) {
         const rule *ru = i < rules_count(r) ? rules_at(r, i) : rules_catch_all();
         printf("%s\t%s\t%s\t", ru->id, severity_name(ru->level), ru->title);
-        if (ru->event_names)
-            for (const char *const *e = ru->event_names; *e; e++)
-                printf("%s%s", e == ru->event_names ? "" : ",", *e);
-        else
-            printf("-");
+        const char *names[64];
+        size_t nnames = ru->sigma ? sigma_rule_values(ru->sigma, "eventName", names, 64) : 0;
+        for (size_t k = 0; k < nnames; k++)
+            printf("%s%s", k ? "," : "", names[k]);
+        printf("%s", ru->sigma ? (nnames ? "" : "-") : "*");
         const char *const *nd = ru->sigma ? sigma_rule_needles(ru->sigma) : NULL;
         if (!ru->sigma)
             printf("\t\"organizations.\tyes");
@@ -81,8 +82,10 @@ static void on_rule(void *arg, const char *source, const char *name, sigma_statu
     }
 }
 
-/* The rule list of the command. Returns NULL after saying why. */
-static rules *load_rules(const cli_options *o, load_report *lr)
+/* The rule list of the command, and the needles it needs. Returns NULL
+ * after saying why. */
+static rules *load_rules(const cli_options *o, load_report *lr, const char *const **needles, size_t *nneedles,
+                         int *parse_all)
 {
     rules *r = rules_create(!o->no_builtin);
     if (!r) {
@@ -99,7 +102,9 @@ static rules *load_rules(const cli_options *o, load_report *lr)
         fprintf(stderr, "orgtrail: %u rules skipped: their logsource is not aws/cloudtrail\n", lr->skipped);
     size_t n;
     const rule *unanchored;
-    rules_needles(r, &n, &unanchored);
+    *needles = rules_needles(r, o->all_org_events, &n, &unanchored);
+    *nneedles = n;
+    *parse_all = unanchored != NULL;
     if (!lr->quiet && !lr->verbose) {
         if (unanchored)
             fprintf(stderr, "orgtrail: rule %s (%s) needs no literal that the raw bytes could be searched for: "
@@ -204,7 +209,10 @@ int main(int argc, char **argv)
     load_report lr = { .quiet = o.quiet, .verbose = o.command == CLI_RULES_CHECK };
     if (o.command == CLI_RULES_CHECK)
         o.no_builtin = 1;
-    builtin = load_rules(&o, &lr);
+    const char *const *needles;
+    size_t nneedles;
+    int parse_all;
+    builtin = load_rules(&o, &lr, &needles, &nneedles, &parse_all);
     if (!builtin) {
         status = 2;
         goto out;
@@ -234,6 +242,9 @@ int main(int argc, char **argv)
             .max_record = o.max_record,
             .window = 4u << 20,
             .rules = builtin,
+            .needles = needles,
+            .nneedles = nneedles,
+            .parse_all = parse_all,
             .has_since = o.has_since,
             .has_until = o.has_until,
             .since = o.since,

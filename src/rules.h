@@ -1,10 +1,11 @@
 /*
  * rules: which events are findings, and how severe.
  *
- * Two kinds of rules sit behind one list: the built-in Organizations pack
- * (data: one table in rules.c; a denied call is still a finding, one
- * severity level lower) and Sigma rules loaded with --rules (see sigma.h).
- * Nothing else in orgtrail knows a rule by name.
+ * All rules are Sigma rules (see sigma.h): the built-in Organizations pack
+ * is the Sigma files of rules/builtin/, embedded at build time, and --rules
+ * adds more. A rule tagged orgtrail.denied_one_level_lower (the whole pack)
+ * reports a denied call one severity level lower. Nothing else in orgtrail
+ * knows a rule by name.
  */
 #ifndef ORGTRAIL_RULES_H
 #define ORGTRAIL_RULES_H
@@ -26,17 +27,27 @@ typedef struct {
     const char *id;               /* stable, e.g. "org.leave_organization" */
     const char *title;
     severity level;               /* on success */
-    const char *rationale;        /* one line: why it matters */
-    const char *const *event_names; /* NULL-terminated; the built-in pack only */
-    const sigma_rule *sigma;      /* a Sigma rule, or NULL for the built-in pack */
-    int lower_when_denied;        /* a denied call is one level lower (the built-in pack) */
+    const char *rationale;        /* one line: why it matters (the description) */
+    const sigma_rule *sigma;      /* NULL only for the --all-org-events catch-all */
+    int lower_when_denied;        /* a denied call is one level lower */
 } rule;
+
+/* A Sigma file compiled into the binary (see CMakeLists.txt). */
+typedef struct {
+    const char *name;
+    const unsigned char *text;
+    size_t len;
+} embedded_rules_file;
+extern const embedded_rules_file orgtrail_builtin_rules[];   /* ends with a NULL name */
 
 typedef struct rules rules;
 
 /* A rule list, with the built-in Organizations pack or empty. Returns NULL
- * when out of memory. */
+ * when out of memory (or a built-in rule does not load, which the tests
+ * rule out). */
 rules *rules_create(int with_builtin);
+/* How many of the first rules are the built-in pack. */
+size_t rules_builtin_count(const rules *r);
 /* Adds the Sigma rules of a file or directory (see sigma_load_path).
  * Returns the number added, or -1 when path cannot be read. */
 int rules_add_sigma(rules *r, const char *path, sigma_report_fn report, void *arg);
@@ -53,22 +64,20 @@ const rule *rules_catch_all(void);
  * organizations.<region>.amazonaws.com[.cn]. */
 int rules_is_org_source(const char *s, size_t n);
 
-/*
- * Evaluates the parse context's current event. Returns the number of rules
- * that match (at most max, written to out). is_org says the event's own
- * eventSource is an Organizations endpoint: the built-in pack looks only at
- * those; Sigma rules decide for themselves.
- */
-size_t rules_match(const rules *r, parse_ctx *event, int is_org, const rule **out, size_t max);
+/* Evaluates the parse context's current event. Returns the number of rules
+ * that match (at most max, written to out), in list order. */
+size_t rules_match(const rules *r, parse_ctx *event, const rule **out, size_t max);
 
 /*
- * The prefilter's needles: the union of what the rules require (the
- * built-in pack needs "organizations.), deduplicated, in a list owned by
- * r. A record holding none of them cannot match any rule, unless some rule
- * is unanchored: then *unanchored is the first such rule (every record must
- * be parsed), else NULL.
+ * The prefilter's needles: the union of what the rules require, plus
+ * "organizations. when org_events (--all-org-events wants every
+ * Organizations event), deduplicated, in a list owned by r and valid until
+ * the next call. A record holding none of them cannot match any rule,
+ * unless some rule is unanchored: then *unanchored is the first such rule
+ * (every record must be parsed), else NULL. Not thread-safe: call it before
+ * the scan starts.
  */
-const char *const *rules_needles(const rules *r, size_t *n, const rule **unanchored);
+const char *const *rules_needles(rules *r, int org_events, size_t *n, const rule **unanchored);
 
 /* The severity of a match: level, or one lower when denied. */
 severity rules_severity(const rule *ru, int denied);

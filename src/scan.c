@@ -99,18 +99,15 @@ scanner *scan_create(const scan_options *opt)
     s->opt = *opt;
     if (s->opt.window < 4096)
         s->opt.window = 4096;
-    size_t nrule_needles;
-    const rule *unanchored;
-    const char *const *rule_needles = rules_needles(opt->rules, &nrule_needles, &unanchored);
     const char *needles[PREFILTER_MAX_NEEDLES];
     unsigned flags[PREFILTER_MAX_NEEDLES] = { 0 };
     size_t nneedles = 0;
     needles[nneedles++] = "\"eventVersion";
     /* more needles than the prefilter takes: every record is parsed instead */
-    s->parse_all = unanchored != NULL || nrule_needles + 1 > PREFILTER_MAX_NEEDLES;
-    for (size_t i = 0; !s->parse_all && i < nrule_needles; i++) {
+    s->parse_all = opt->parse_all || opt->nneedles + 1 > PREFILTER_MAX_NEEDLES;
+    for (size_t i = 0; !s->parse_all && i < opt->nneedles; i++) {
         flags[nneedles] = PREFILTER_NOCASE;          /* Sigma matches ignore case */
-        needles[nneedles++] = rule_needles[i];
+        needles[nneedles++] = opt->needles[i];
     }
     s->dec = decode_create();
     s->fr = frame_create(opt->max_record);
@@ -250,7 +247,7 @@ static int handle_record(scanner *s, const frame_record *rec, int candidate)
     int is_org = parse_get(s->pc, "eventSource", &v) == PARSE_STRING && rules_is_org_source(v.ptr, v.len);
 
     const rule *matched[64];
-    size_t n = rules_match(s->opt.rules, s->pc, is_org, matched, 64);
+    size_t n = rules_match(s->opt.rules, s->pc, matched, 64);
     if (n == 0 && is_org && s->opt.all_org_events) {
         matched[0] = rules_catch_all();
         n = 1;

@@ -30,6 +30,9 @@ typedef struct {
     int has_since, has_until;
     int64_t since, until;   /* only events with since <= eventTime < until (seconds, UTC) */
     const rules *rules;     /* borrowed; must outlive the scanner */
+    const char *const *needles;  /* what a candidate holds (rules_needles); borrowed */
+    size_t nneedles;
+    int parse_all;          /* some rule is unanchored: every record is a candidate */
 } scan_options;
 
 /* Counters; see the README for which are exact. */

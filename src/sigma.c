@@ -60,7 +60,7 @@ typedef struct cond {
 } cond;
 
 struct sigma_rule {
-    char *id, *title;
+    char *id, *title, *description;
     int level;
     char **tags;
     size_t ntags;
@@ -146,6 +146,28 @@ const char *sigma_rule_title(const sigma_rule *r)
 int sigma_rule_level(const sigma_rule *r)
 {
     return r->level;
+}
+
+const char *sigma_rule_description(const sigma_rule *r)
+{
+    return r->description ? r->description : "";
+}
+
+size_t sigma_rule_values(const sigma_rule *r, const char *field, const char **out, size_t max)
+{
+    size_t n = 0;
+    for (size_t s = 0; s < r->nsels; s++)
+        for (size_t g = 0; g < r->sels[s].n; g++)
+            for (size_t i = 0; i < r->sels[s].groups[g].n; i++) {
+                const item *it = &r->sels[s].groups[g].items[i];
+                if (it->kind != ITEM_MATCH || !it->field || strcmp(it->field, field) != 0)
+                    continue;
+                for (size_t k = 0; k < it->n && n < max; k++)
+                    if (it->pats[k] && !memchr(it->pats[k], WILD_ANY, it->lens[k]) &&
+                        !memchr(it->pats[k], WILD_ONE, it->lens[k]))
+                        out[n++] = it->pats[k];
+            }
+    return n;
 }
 
 int sigma_rule_has_tag(const sigma_rule *r, const char *tag)
@@ -965,6 +987,7 @@ static sigma_status compile_rule(compiler *c, yaml_node_t *root, sigma_rule **ou
     *out = r;
     r->title = copy_scalar(c, map_get(c, root, "title"));
     r->id = copy_scalar(c, map_get(c, root, "id"));
+    r->description = copy_scalar(c, map_get(c, root, "description"));
     if (map_get(c, root, "correlation"))
         return unsupported(c, "correlation rules are not supported"), SIGMA_UNSUPPORTED;
     if (!r->title)

@@ -55,6 +55,10 @@ const char *sigma_rule_id(const sigma_rule *r);      /* id, or title when it has
 const char *sigma_rule_title(const sigma_rule *r);
 /* level: informational=0, low=1, medium=2, high=3, critical=4 (severity's order). */
 int sigma_rule_level(const sigma_rule *r);
+const char *sigma_rule_description(const sigma_rule *r);   /* "" when it has none */
+/* The plain values (no modifier, no wildcard) the rule compares field with,
+ * up to max of them, for listings. Returns how many. */
+size_t sigma_rule_values(const sigma_rule *r, const char *field, const char **out, size_t max);
 /* 1 when the rule carries the tag (case-insensitive). */
 int sigma_rule_has_tag(const sigma_rule *r, const char *tag);
 
