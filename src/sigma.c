@@ -53,6 +53,7 @@ enum cond_op { C_SEL, C_AND, C_OR, C_NOT, C_ONE_OF, C_ALL_OF };
 
 typedef struct cond {
     enum cond_op op;
+    unsigned cost;              /* a rough price of evaluating it: cheap sides go first */
     struct cond *a, *b;
     size_t sel;                 /* C_SEL */
     size_t *sels;               /* C_ONE_OF, C_ALL_OF */
@@ -307,10 +308,12 @@ static int cond_eval(const sigma_rule *r, const cond *c, parse_ctx *ev)
     switch (c->op) {
     case C_SEL:
         return selection_matches(&r->sels[c->sel], ev);
-    case C_AND:
-        return cond_eval(r, c->a, ev) && cond_eval(r, c->b, ev);
+    case C_AND:   /* the cheaper side first; both are pure */
+        return c->a->cost <= c->b->cost ? cond_eval(r, c->a, ev) && cond_eval(r, c->b, ev)
+                                        : cond_eval(r, c->b, ev) && cond_eval(r, c->a, ev);
     case C_OR:
-        return cond_eval(r, c->a, ev) || cond_eval(r, c->b, ev);
+        return c->a->cost <= c->b->cost ? cond_eval(r, c->a, ev) || cond_eval(r, c->b, ev)
+                                        : cond_eval(r, c->b, ev) || cond_eval(r, c->a, ev);
     case C_NOT:
         return !cond_eval(r, c->a, ev);
     case C_ONE_OF:
@@ -771,6 +774,55 @@ static cond *compile_condition(compiler *c, sigma_rule *r, const char *text)
     return e;
 }
 
+/* ---- evaluation order: regexes and keyword searches last ---- */
+
+static unsigned item_cost(const item *it)
+{
+    unsigned per = it->kind == ITEM_RE || it->kind == ITEM_KEYWORDS ? 50 : it->kind == ITEM_CIDR ? 3 : 1;
+    return per * (unsigned)(it->n ? it->n : 1);
+}
+
+static int by_cost(const void *x, const void *y)
+{
+    unsigned a = item_cost(x), b = item_cost(y);
+    return a < b ? -1 : a > b;
+}
+
+/* Sorts each AND group cheapest first and returns the selection's cost. */
+static unsigned selection_cost(selection *sel)
+{
+    unsigned cost = 0;
+    for (size_t g = 0; g < sel->n; g++) {
+        qsort(sel->groups[g].items, sel->groups[g].n, sizeof *sel->groups[g].items, by_cost);
+        for (size_t i = 0; i < sel->groups[g].n; i++)
+            cost += item_cost(&sel->groups[g].items[i]);
+    }
+    return cost;
+}
+
+static unsigned cond_cost(sigma_rule *r, cond *c, const unsigned *sel_cost)
+{
+    switch (c->op) {
+    case C_SEL:
+        c->cost = sel_cost[c->sel];
+        break;
+    case C_AND:
+    case C_OR:
+        c->cost = cond_cost(r, c->a, sel_cost) + cond_cost(r, c->b, sel_cost);
+        break;
+    case C_NOT:
+        c->cost = cond_cost(r, c->a, sel_cost);
+        break;
+    case C_ONE_OF:
+    case C_ALL_OF:
+        c->cost = 0;
+        for (size_t i = 0; i < c->nsels; i++)
+            c->cost += sel_cost[c->sels[i]];
+        break;
+    }
+    return c->cost;
+}
+
 /* ---- needles: literals every match must contain ---- */
 
 typedef struct {
@@ -1051,6 +1103,12 @@ static sigma_status compile_rule(compiler *c, yaml_node_t *root, sigma_rule **ou
     }
     if (!r->cond)
         return unsupported(c, "bad condition"), SIGMA_UNSUPPORTED;
+    unsigned *sel_cost = set_alloc(c->set, (r->nsels ? r->nsels : 1) * sizeof *sel_cost);
+    if (!sel_cost)
+        return unsupported(c, "out of memory"), SIGMA_UNSUPPORTED;
+    for (size_t i = 0; i < r->nsels; i++)
+        sel_cost[i] = selection_cost(&r->sels[i]);
+    cond_cost(r, r->cond, sel_cost);
     needle_set ns = cond_needles(c, r, r->cond);
     r->needles = set_alloc(c->set, ((ns.none ? 0 : ns.n) + 1) * sizeof *r->needles);
     if (!r->needles)
