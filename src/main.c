@@ -17,7 +17,6 @@
 #include "cli.h"
 #include "decode.h"
 #include "rules.h"
-#include "prefilter.h"
 #include "run.h"
 #include "util.h"
 
@@ -109,9 +108,9 @@ static rules *load_rules(const cli_options *o, load_report *lr, const char *cons
         if (unanchored)
             fprintf(stderr, "orgtrail: rule %s (%s) needs no literal that the raw bytes could be searched for: "
                             "every record is parsed\n", unanchored->id, unanchored->title);
-        else if (n + 1 > PREFILTER_MAX_NEEDLES)
-            fprintf(stderr, "orgtrail: the rules need %zu needles, more than the prefilter's %d: "
-                            "every record is parsed\n", n, PREFILTER_MAX_NEEDLES - 1);
+        else if (n > SCAN_MAX_RULE_NEEDLES)
+            fprintf(stderr, "orgtrail: the rules need %zu needles, more than the %d searched for: "
+                            "every record is parsed\n", n, SCAN_MAX_RULE_NEEDLES);
     }
     return r;
 }

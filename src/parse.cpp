@@ -87,6 +87,16 @@ struct parse_ctx {
     bool was_repaired = false;
     bool has_event_json = false;
     ot_slice event_json = {"", 0};
+
+    /* parse_get's answers for the current event, by path pointer: many
+     * rules ask for the same few fields (their paths are interned) */
+    struct cached_field {
+        const char *path;
+        unsigned generation;
+        enum parse_type type;
+        ot_slice value;
+    } cache[64] = {};
+    unsigned generation = 1;  /* bumped by every parse_record */
 };
 
 namespace {
@@ -392,6 +402,7 @@ void forget_event(parse_ctx *ctx)
 {
     ctx->minified.clear();
     ctx->has_event = false;
+    ctx->generation++;
     ctx->was_repaired = false;
     ctx->has_event_json = false;
     ctx->event_json = ot_slice{"", 0};
@@ -467,7 +478,16 @@ enum parse_type parse_get(parse_ctx *ctx, const char *path, ot_slice *out)
 {
     ot_slice result = {"", 0};
     enum parse_type type = PARSE_ABSENT;
+    parse_ctx::cached_field *slot = nullptr;
 
+    if (ctx && ctx->has_event && path) {
+        slot = &ctx->cache[(reinterpret_cast<uintptr_t>(path) >> 3) % 64];
+        if (slot->path == path && slot->generation == ctx->generation) {
+            if (out)
+                *out = slot->value;
+            return slot->type;
+        }
+    }
     if (ctx && ctx->has_event && path) {
         try {
             /* walk the dotted path one object member at a time */
@@ -532,6 +552,9 @@ enum parse_type parse_get(parse_ctx *ctx, const char *path, ot_slice *out)
         }
     }
 
+    if (slot) {
+        *slot = parse_ctx::cached_field{path, ctx->generation, type, result};
+    }
     if (out)
         *out = result;
     return type;

@@ -5,7 +5,7 @@
 #include <strings.h>
 
 static const rule catch_all = { "org.event", "Organizations event", SEV_INFO,
-                                "any other Organizations call (only with --all-org-events)", NULL, 0 };
+                                "any other Organizations call (only with --all-org-events)", NULL, 0, 0 };
 
 struct rules {
     rule *list;               /* the built-in pack (copied), then one per Sigma rule */
@@ -36,7 +36,7 @@ static int add_from(rules *r, size_t from)
     for (size_t i = from; i < sigma_count(r->sigma); i++) {
         const sigma_rule *s = sigma_at(r->sigma, i);
         rule ru = { sigma_rule_id(s), sigma_rule_title(s), (severity)sigma_rule_level(s), sigma_rule_description(s),
-                    s, sigma_rule_has_tag(s, "orgtrail.denied_one_level_lower") };
+                    s, sigma_rule_has_tag(s, "orgtrail.denied_one_level_lower"), 0 };
         if (add(r, ru))
             return -1;
     }
@@ -117,6 +117,7 @@ const char *const *rules_needles(rules *r, int org_events, size_t *n, const rule
         r->needles[r->nneedles++] = "\"organizations.";
     for (size_t i = 0; i < r->n; i++) {
         const char *const *nd = sigma_rule_needles(r->list[i].sigma);
+        r->list[i].needle_mask = 0;
         if (!*nd && !*unanchored)
             *unanchored = &r->list[i];
         for (; *nd; nd++) {
@@ -125,6 +126,10 @@ const char *const *rules_needles(rules *r, int org_events, size_t *n, const rule
                 k++;
             if (k == r->nneedles)
                 r->needles[r->nneedles++] = *nd;
+            if (k < 64)
+                r->list[i].needle_mask |= 1ULL << k;
+            else
+                r->list[i].needle_mask = UINT64_MAX;   /* beyond the mask: always evaluated */
         }
     }
     *n = r->nneedles;
@@ -171,12 +176,18 @@ int rules_is_org_source(const char *s, size_t n)
     return 1;
 }
 
-size_t rules_match(const rules *r, parse_ctx *event, const rule **out, size_t max)
+size_t rules_match(const rules *r, parse_ctx *event, uint64_t needles_seen, const rule **out, size_t max)
 {
     size_t found = 0;
-    for (size_t i = 0; i < r->n && found < max; i++)
+    for (size_t i = 0; i < r->n && found < max; i++) {
+        uint64_t need = r->list[i].needle_mask;
+        /* an anchored rule whose literals are all absent cannot match
+         * (UINT64_MAX: some of its needles are past the mask's reach) */
+        if (need && need != UINT64_MAX && !(need & needles_seen))
+            continue;
         if (sigma_rule_matches(r->list[i].sigma, event))
             out[found++] = &r->list[i];
+    }
     return found;
 }
 

@@ -11,6 +11,7 @@
 #define ORGTRAIL_RULES_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "parse.h"
 #include "sigma.h"
@@ -30,6 +31,8 @@ typedef struct {
     const char *rationale;        /* one line: why it matters (the description) */
     const sigma_rule *sigma;      /* NULL only for the --all-org-events catch-all */
     int lower_when_denied;        /* a denied call is one level lower */
+    uint64_t needle_mask;         /* bit i: needle i of rules_needles() is one it requires;
+                                   * 0: unanchored (set by rules_needles) */
 } rule;
 
 /* A Sigma file compiled into the binary (see CMakeLists.txt). */
@@ -65,8 +68,10 @@ const rule *rules_catch_all(void);
 int rules_is_org_source(const char *s, size_t n);
 
 /* Evaluates the parse context's current event. Returns the number of rules
- * that match (at most max, written to out), in list order. */
-size_t rules_match(const rules *r, parse_ctx *event, const rule **out, size_t max);
+ * that match (at most max, written to out), in list order. needles_seen
+ * (bit i: needle i of rules_needles() occurs in the record) skips anchored
+ * rules whose literals are not there; pass UINT64_MAX to evaluate all. */
+size_t rules_match(const rules *r, parse_ctx *event, uint64_t needles_seen, const rule **out, size_t max);
 
 /*
  * The prefilter's needles: the union of what the rules require, plus

@@ -18,7 +18,7 @@
  * record holding one is a candidate, sent to the parser). */
 enum { NEEDLE_EVENT_VERSION = 0, NEEDLE_RULES = 1 };
 #define COUNT_MASK (1u << NEEDLE_EVENT_VERSION)
-#define NEEDLE_DIGEST PREFILTER_MAX_NEEDLES   /* the digest marker's hits */
+#define NEEDLE_DIGEST (SCAN_MAX_RULE_NEEDLES + 1)   /* the digest marker's hits */
 
 /* A digest document is one per file and names digestStartTime among its
  * first keys, so only the start of an input is searched for it. */
@@ -31,11 +31,18 @@ enum window_mode {
     WINDOW_DAMAGED,   /* the input ended at an error: frame what is complete */
 };
 
+/* Rule sets with more needles than one prefilter holds get several, each
+ * one more pass over the bytes. */
+#define MAX_PREFILTERS (1 + SCAN_MAX_RULE_NEEDLES / PREFILTER_MAX_NEEDLES)
+
 struct scanner {
     scan_options opt;
     decoder *dec;
     framer *fr;
-    prefilter *pf;
+    prefilter *pf[MAX_PREFILTERS];
+    unsigned pf_base[MAX_PREFILTERS];   /* the needle number of each one's first needle */
+    size_t npf;
+    size_t overlap;           /* the longest needle less one */
     parse_ctx *pc;
 
     uint8_t *carry;           /* compressed bytes the decoder has not taken yet */
@@ -48,7 +55,7 @@ struct scanner {
     uint64_t searched_to;     /* needles searched for below this stream offset */
     prefilter_hits hits;      /* pending hits; offsets are stream offsets */
     size_t hit_next;
-    uint64_t counts[PREFILTER_MAX_NEEDLES];
+    uint64_t counts[PREFILTER_MAX_NEEDLES];   /* of the first prefilter, which counts records */
     int parse_all;            /* some rule is unanchored: every record is a candidate */
     frame_records recs;
 
@@ -99,23 +106,33 @@ scanner *scan_create(const scan_options *opt)
     s->opt = *opt;
     if (s->opt.window < 4096)
         s->opt.window = 4096;
-    const char *needles[PREFILTER_MAX_NEEDLES];
-    unsigned flags[PREFILTER_MAX_NEEDLES] = { 0 };
-    size_t nneedles = 0;
-    needles[nneedles++] = "\"eventVersion";
-    /* more needles than the prefilter takes: every record is parsed instead */
-    s->parse_all = opt->parse_all || opt->nneedles + 1 > PREFILTER_MAX_NEEDLES;
-    for (size_t i = 0; !s->parse_all && i < opt->nneedles; i++) {
-        flags[nneedles] = PREFILTER_NOCASE;          /* Sigma matches ignore case */
-        needles[nneedles++] = opt->needles[i];
+    /* needle 0 counts records; 1.. are the rules' (Sigma ignores case) */
+    size_t total = 1 + (opt->parse_all ? 0 : opt->nneedles);
+    s->parse_all = opt->parse_all || opt->nneedles > SCAN_MAX_RULE_NEEDLES;
+    if (s->parse_all)
+        total = 1;
+    int pf_ok = 1;
+    for (size_t first = 0; first < total && pf_ok; first += PREFILTER_MAX_NEEDLES) {
+        const char *needles[PREFILTER_MAX_NEEDLES];
+        unsigned flags[PREFILTER_MAX_NEEDLES];
+        size_t n = 0;
+        for (size_t g = first; g < total && n < PREFILTER_MAX_NEEDLES; g++, n++) {
+            needles[n] = g == 0 ? "\"eventVersion" : opt->needles[g - 1];
+            flags[n] = g == 0 ? 0 : PREFILTER_NOCASE;
+        }
+        s->pf_base[s->npf] = (unsigned)first;
+        s->pf[s->npf] = prefilter_create_ex(needles, flags, n);
+        pf_ok = s->pf[s->npf] != NULL;
+        if (pf_ok && prefilter_max_len(s->pf[s->npf]) - 1 > s->overlap)
+            s->overlap = prefilter_max_len(s->pf[s->npf]) - 1;
+        s->npf++;
     }
     s->dec = decode_create();
     s->fr = frame_create(opt->max_record);
-    s->pf = prefilter_create_ex(needles, flags, nneedles);
     s->pc = parse_create();
     s->win_cap = s->opt.window;
     s->win = malloc(s->win_cap);
-    if (!s->dec || !s->fr || !s->pf || !s->pc || !s->win) {
+    if (!s->dec || !s->fr || !pf_ok || !s->pc || !s->win) {
         scan_free(s);
         return NULL;
     }
@@ -128,7 +145,8 @@ void scan_free(scanner *s)
         return;
     decode_free(s->dec);
     frame_free(s->fr);
-    prefilter_free(s->pf);
+    for (size_t k = 0; k < s->npf; k++)
+        prefilter_free(s->pf[k]);
     parse_free(s->pc);
     free(s->carry);
     free(s->win);
@@ -216,8 +234,9 @@ static int add_line(scan_result *r, uint64_t key)
     return 0;
 }
 
-/* Parses the record; for a candidate, confirms it and emits its findings. */
-static int handle_record(scanner *s, const frame_record *rec, int candidate)
+/* Parses the record; for a candidate, confirms it and emits its findings.
+ * needles_seen: bit i says rule needle i occurs in the record. */
+static int handle_record(scanner *s, const frame_record *rec, int candidate, uint64_t needles_seen)
 {
     scan_stats *st = &s->res->stats;
     const char *bytes = (const char *)s->win + (rec->start - s->win_base);
@@ -247,7 +266,7 @@ static int handle_record(scanner *s, const frame_record *rec, int candidate)
     int is_org = parse_get(s->pc, "eventSource", &v) == PARSE_STRING && rules_is_org_source(v.ptr, v.len);
 
     const rule *matched[64];
-    size_t n = rules_match(s->opt.rules, s->pc, matched, 64);
+    size_t n = rules_match(s->opt.rules, s->pc, s->parse_all ? UINT64_MAX : needles_seen, matched, 64);
     if (n == 0 && is_org && s->opt.all_org_events) {
         matched[0] = rules_catch_all();
         n = 1;
@@ -281,12 +300,16 @@ static int handle_records(scanner *s)
         while (s->hit_next < h->len && h->hits[s->hit_next].offset < rec->start)
             s->hit_next++;                      /* a hit outside any record */
         int candidate = 0;
+        uint64_t seen = 0;
         while (s->hit_next < h->len && h->hits[s->hit_next].offset < rec->end) {
+            unsigned k = h->hits[s->hit_next].needle;
             candidate = 1;
+            if (k >= NEEDLE_RULES && k != NEEDLE_DIGEST && k - NEEDLE_RULES < 64)
+                seen |= 1ULL << (k - NEEDLE_RULES);
             s->hit_next++;
         }
         if (candidate || s->opt.validate || s->parse_all) {
-            int rc = handle_record(s, rec, candidate || s->parse_all);
+            int rc = handle_record(s, rec, candidate || s->parse_all, seen);
             if (rc)
                 return rc;
         }
@@ -318,6 +341,14 @@ static int looks_complete(const uint8_t *p, size_t n)
     return (p[a] == '{' || p[a] == '[') && (p[b - 1] == '}' || p[b - 1] == ']');
 }
 
+static int by_offset(const void *a, const void *b)
+{
+    const prefilter_hit *x = a, *y = b;
+    if (x->offset != y->offset)
+        return x->offset < y->offset ? -1 : 1;
+    return x->needle < y->needle ? -1 : x->needle > y->needle;
+}
+
 static int add_hit(prefilter_hits *h, size_t offset, unsigned needle)
 {
     if (h->len == h->cap) {
@@ -346,7 +377,7 @@ static int process_window(scanner *s, enum window_mode mode)
 {
     uint64_t base = s->win_base;
     size_t len = s->win_len;
-    size_t overlap = prefilter_max_len(s->pf) - 1;
+    size_t overlap = s->overlap;
 
     /* 1. needles: a needle may straddle the end unless nothing follows */
     size_t search_to = mode != WINDOW_MORE ? len : (len > overlap ? len - overlap : 0);
@@ -359,9 +390,19 @@ static int process_window(scanner *s, enum window_mode mode)
             if (d && add_hit(&s->hits, (size_t)(d - s->win), NEEDLE_DIGEST))
                 return -ENOMEM;
         }
-        int rc = prefilter_scan(s->pf, s->win, len, from, search_to, COUNT_MASK, s->counts, &s->hits);
-        if (rc)
-            return rc;
+        size_t listed = s->hits.len;
+        for (size_t k = 0; k < s->npf; k++) {
+            size_t from_hit = s->hits.len;
+            uint64_t unused[PREFILTER_MAX_NEEDLES];
+            int rc = prefilter_scan(s->pf[k], s->win, len, from, search_to, k == 0 ? COUNT_MASK : 0,
+                                    k == 0 ? s->counts : unused, &s->hits);
+            if (rc)
+                return rc;
+            for (size_t i = from_hit; i < s->hits.len; i++)
+                s->hits.hits[i].needle += s->pf_base[k];
+        }
+        if (s->npf > 1 && s->hits.len > listed + 1)
+            qsort(s->hits.hits + listed, s->hits.len - listed, sizeof *s->hits.hits, by_offset);
         if (s->hits.len > before + 1 && s->hits.hits[before].needle == NEEDLE_DIGEST)
             place_digest_hit(s->hits.hits + before, s->hits.len - before);
         for (size_t i = before; i < s->hits.len; i++)

@@ -21,6 +21,9 @@
 #include "rules.h"
 #include "util.h"
 
+/* The most rule needles a scan searches for; beyond, every record is parsed. */
+#define SCAN_MAX_RULE_NEEDLES 511
+
 typedef struct {
     int all_org_events;     /* also emit Organizations events no rule matches */
     int raw;                /* add the event itself to each finding */

@@ -80,10 +80,37 @@ typedef struct block {
 struct sigma_set {
     sigma_rule **rules;
     size_t n, cap;
+    char **fields;              /* interned field paths: one pointer per path */
+    size_t nfields, fields_cap;
     block *blocks;
     regex_t **regexes;          /* compiled, to regfree */
     size_t nregex, regex_cap;
 };
+
+static void *set_alloc(sigma_set *s, size_t size);
+
+static char *set_strndup(sigma_set *s, const char *p, size_t n);
+
+/* One pointer per field path across the set, so that the parser's lookup
+ * cache (keyed by pointer) serves every rule asking for the same field. */
+static char *intern_field(sigma_set *s, const char *p, size_t n)
+{
+    for (size_t i = 0; i < s->nfields; i++)
+        if (strlen(s->fields[i]) == n && memcmp(s->fields[i], p, n) == 0)
+            return s->fields[i];
+    if (s->nfields == s->fields_cap) {
+        size_t cap = s->fields_cap ? s->fields_cap * 2 : 32;
+        char **f = realloc(s->fields, cap * sizeof *f);
+        if (!f)
+            return NULL;
+        s->fields = f;
+        s->fields_cap = cap;
+    }
+    char *copy = set_strndup(s, p, n);
+    if (copy)
+        s->fields[s->nfields++] = copy;
+    return copy;
+}
 
 static void *set_alloc(sigma_set *s, size_t size)
 {
@@ -115,6 +142,7 @@ void sigma_set_free(sigma_set *s)
     for (size_t i = 0; i < s->nregex; i++)
         regfree(s->regexes[i]);
     free(s->regexes);
+    free(s->fields);
     while (s->blocks) {
         block *b = s->blocks;
         s->blocks = b->next;
@@ -462,7 +490,9 @@ static int compile_item(compiler *c, const char *key, yaml_node_t *v, item *it)
 {
     /* field|mod|mod */
     const char *bar = strchr(key, '|');
-    it->field = set_strndup(c->set, key, bar ? (size_t)(bar - key) : strlen(key));
+    it->field = intern_field(c->set, key, bar ? (size_t)(bar - key) : strlen(key));
+    if (!it->field)
+        return unsupported(c, "out of memory");
     const char *pre = "", *post = "";
     int re_flags = REG_EXTENDED | REG_NOSUB;
     it->kind = ITEM_MATCH;
