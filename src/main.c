@@ -182,7 +182,7 @@ int main(int argc, char **argv)
 {
     cli_options o;
     int status = 0;
-    rules *builtin = NULL;
+    rules *rule_list = NULL;
 
     /* A closed stdout must end the run quietly, not kill it. */
     signal(SIGPIPE, SIG_IGN);
@@ -211,13 +211,13 @@ int main(int argc, char **argv)
     const char *const *needles;
     size_t nneedles;
     int parse_all;
-    builtin = load_rules(&o, &lr, &needles, &nneedles, &parse_all);
-    if (!builtin) {
+    rule_list = load_rules(&o, &lr, &needles, &nneedles, &parse_all);
+    if (!rule_list) {
         status = 2;
         goto out;
     }
     if (o.command == CLI_RULES) {
-        print_rules(builtin, !o.no_builtin);
+        print_rules(rule_list, !o.no_builtin);
         goto out;
     }
     if (o.command == CLI_RULES_CHECK) {
@@ -240,7 +240,7 @@ int main(int argc, char **argv)
             .validate = o.validate,
             .max_record = o.max_record,
             .window = 4u << 20,
-            .rules = builtin,
+            .rules = rule_list,
             .needles = needles,
             .nneedles = nneedles,
             .parse_all = parse_all,
@@ -289,7 +289,7 @@ int main(int argc, char **argv)
         run_print_stats(&rep, stderr);
 out:
     fflush(stdout);
-    rules_free(builtin);
+    rules_free(rule_list);
     cli_free(&o);
     return status;
 }
