@@ -4,24 +4,14 @@
  * Records are written as C string literals of the exact bytes a log would
  * hold, so JSON escapes appear doubled (\\" is \" in the record).
  */
+#include "check.h"
 #include "parse.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static int passed, failed;
 
-#define CHECK(cond)                                                          \
-    do {                                                                     \
-        if (cond) {                                                          \
-            passed++;                                                        \
-        } else {                                                             \
-            failed++;                                                        \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, \
-                    #cond);                                                  \
-        }                                                                    \
-    } while (0)
 
 /* ---- helpers ------------------------------------------------------------ */
 
@@ -600,8 +590,7 @@ int main(void)
     parse_ctx *ctx = parse_create();
     CHECK(ctx != NULL);
     if (!ctx) {
-        printf("%d passed, %d failed\n", passed, failed);
-        return 1;
+        return check_summary();
     }
 
     test_plain_event(ctx);
@@ -620,6 +609,5 @@ int main(void)
     test_two_contexts();
     test_null_handles();
 
-    printf("%d passed, %d failed\n", passed, failed);
-    return failed != 0;
+    return check_summary();
 }

@@ -5,18 +5,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "check.h"
 #include "pool.h"
 
-static int passed, failed;
-#define CHECK(c)                                                                 \
-    do {                                                                         \
-        if (c) {                                                                 \
-            passed++;                                                            \
-        } else {                                                                 \
-            failed++;                                                            \
-            fprintf(stderr, "%s:%d: CHECK(%s) failed\n", __FILE__, __LINE__, #c); \
-        }                                                                        \
-    } while (0)
 
 #define ITEMS 20000
 #define PRODUCERS 3
@@ -171,6 +162,5 @@ int main(void)
     test_queue_threads();
     test_queue_bounds_and_close();
     test_buffers();
-    printf("%d passed, %d failed\n", passed, failed);
-    return failed ? 1 : 0;
+    return check_summary();
 }

@@ -7,6 +7,7 @@
  * Table 3-7, "well-formed UTF-8 byte sequences"): every byte that does not
  * start a well-formed sequence becomes U+FFFD.
  */
+#include "check.h"
 #include "parse.h"
 #include "util.h"
 
@@ -16,20 +17,7 @@
 #include <string.h>
 #include <strings.h>
 
-static int passed, failed;
-static const char *cur_case = "";
 
-#define CHECK(cond)                                                           \
-    do {                                                                      \
-        if (cond) {                                                           \
-            passed++;                                                         \
-        } else {                                                              \
-            failed++;                                                         \
-            if (failed <= 40)                                                 \
-                fprintf(stderr, "%s:%d: CHECK failed: %s [%s]\n", __FILE__,   \
-                        __LINE__, #cond, cur_case);                           \
-        }                                                                     \
-    } while (0)
 
 /* ---- helpers ------------------------------------------------------------ */
 
@@ -137,7 +125,7 @@ static size_t expected_text(const uint8_t *s, size_t n, uint8_t *out)
 
 static void test_buffer_growth(void)
 {
-    cur_case = "buffer growth";
+    check_context = "buffer growth";
     ot_buf b = {0};
     CHECK(buf_reserve(&b, 0) == 0);
     CHECK(invariants(&b) && b.len == 0);
@@ -192,7 +180,7 @@ static void test_buffer_growth(void)
 
 static void test_printf(void)
 {
-    cur_case = "buf_printf";
+    check_context = "buf_printf";
     ot_buf b = {0};
     CHECK(buf_printf(&b, "%s", "") == 0 && b.len == 0);
     CHECK(buf_printf(&b, "%d-%s-%zu", -42, "x", (size_t)7) == 0);
@@ -246,14 +234,14 @@ static void test_printf(void)
 
 static void test_escape_fixed(void)
 {
-    cur_case = "escape: ASCII, quotes, backslashes";
+    check_context = "escape: ASCII, quotes, backslashes";
     CHECK(escapes_to("", 0, "\"\""));
     CHECK(escapes_to("hello world", 11, "\"hello world\""));
     CHECK(escapes_to("a\"b\\c", 5, "\"a\\\"b\\\\c\""));
     CHECK(escapes_to("\"\"\\\\", 4, "\"\\\"\\\"\\\\\\\\\""));
     CHECK(escapes_to("/<>'~\x7f", 6, "\"/<>'~\x7f\""));
 
-    cur_case = "escape: control characters";
+    check_context = "escape: control characters";
     for (unsigned c = 0; c < 0x20; c++) {
         char in = (char)c;
         char uform[8], shortform[4] = "";
@@ -296,7 +284,7 @@ static void test_escape_fixed(void)
         buf_free(&b);
     }
 
-    cur_case = "escape: valid UTF-8 kept";
+    check_context = "escape: valid UTF-8 kept";
     static const char *const valid[] = {
         "caf\xc3\xa9",                /* 2-byte */
         "\xe2\x82\xac",               /* 3-byte */
@@ -329,7 +317,7 @@ static void test_escape_fixed(void)
         CHECK(escapes_to(s, n, want));
     }
 
-    cur_case = "escape: invalid UTF-8 replaced";
+    check_context = "escape: invalid UTF-8 replaced";
 #define FFFD "\xef\xbf\xbd"
     static const struct {
         const char *in;
@@ -365,7 +353,7 @@ static void test_escape_fixed(void)
             fprintf(stderr, "  (invalid input #%zu)\n", i);
     }
 
-    cur_case = "escape: appends";
+    check_context = "escape: appends";
     ot_buf b = {0};
     buf_append_str(&b, "{\"k\":");
     CHECK(buf_append_json_string(&b, "v\x01", 2) == 0);
@@ -378,7 +366,7 @@ static void test_escape_fixed(void)
  * escape, or every byte a 3-byte U+FFFD, onto a buffer with little room. */
 static void test_escape_worst_case(void)
 {
-    cur_case = "escape: worst-case growth";
+    check_context = "escape: worst-case growth";
     for (size_t n = 1; n <= 3000; n = n * 3 + 1) {
         for (int kind = 0; kind < 3; kind++) {
             unsigned char *s = malloc(n);
@@ -399,7 +387,7 @@ static void test_escape_worst_case(void)
 /* Random bytes: escaped, wrapped into {"k":...}, parsed by simdjson. */
 static void test_escape_fuzz(parse_ctx *ctx)
 {
-    cur_case = "escape: fuzz through parse_record";
+    check_context = "escape: fuzz through parse_record";
     /* Pieces to splice in: well-formed sequences and near misses. */
     static const char *const frags[] = {
         "\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x98\x80", "\xf4\x8f\xbf\xbf", "\xed\x9f\xbf",
@@ -475,7 +463,7 @@ static void test_escape_fuzz(parse_ctx *ctx)
 /* The validator used as the fuzz oracle agrees with the fixed cases. */
 static void test_oracle(void)
 {
-    cur_case = "oracle";
+    check_context = "oracle";
     CHECK(well_formed((const uint8_t *)"\xf4\x8f\xbf\xbf", 4) == 4);
     CHECK(well_formed((const uint8_t *)"\xf4\x90\x80\x80", 4) == 0);
     CHECK(well_formed((const uint8_t *)"\xed\xa0\x80", 3) == 0);
@@ -502,6 +490,5 @@ int main(void)
         parse_free(ctx);
     }
 
-    printf("%d passed, %d failed\n", passed, failed);
-    return failed != 0;
+    return check_summary();
 }
