@@ -767,26 +767,26 @@ static cond *parse_factor(cparser *cp)
     return NULL;
 }
 
-static cond *parse_and(cparser *cp)
+/* A chain of `sub word sub word ...`, left-associative. */
+static cond *parse_chain(cparser *cp, cond *(*sub)(cparser *), const char *word, enum cond_op op)
 {
-    cond *a = parse_factor(cp);
-    while (a && strcmp(cp->tok, "and") == 0) {
+    cond *a = sub(cp);
+    while (a && strcmp(cp->tok, word) == 0) {
         next_token(cp);
-        cond *b = parse_factor(cp);
-        a = b ? new_cond(cp, C_AND, a, b) : NULL;
+        cond *b = sub(cp);
+        a = b ? new_cond(cp, op, a, b) : NULL;
     }
     return a;
 }
 
+static cond *parse_and(cparser *cp)
+{
+    return parse_chain(cp, parse_factor, "and", C_AND);
+}
+
 static cond *parse_or(cparser *cp)
 {
-    cond *a = parse_and(cp);
-    while (a && strcmp(cp->tok, "or") == 0) {
-        next_token(cp);
-        cond *b = parse_and(cp);
-        a = b ? new_cond(cp, C_OR, a, b) : NULL;
-    }
-    return a;
+    return parse_chain(cp, parse_and, "or", C_OR);
 }
 
 static cond *compile_condition(compiler *c, sigma_rule *r, const char *text)
