@@ -263,11 +263,10 @@ static int handle_record(scanner *s, const frame_record *rec, int candidate, uin
     if (parse_get(s->pc, "eventType", &v) == PARSE_STRING && v.len == 20 &&
         memcmp(v.ptr, "AwsCloudTrailInsight", 20) == 0)
         return 0;
-    int is_org = parse_get(s->pc, "eventSource", &v) == PARSE_STRING && rules_is_org_source(v.ptr, v.len);
-
     const rule *matched[64];
     size_t n = rules_match(s->opt.rules, s->pc, s->parse_all ? UINT64_MAX : needles_seen, matched, 64);
-    if (n == 0 && is_org && s->opt.all_org_events) {
+    if (n == 0 && s->opt.all_org_events && parse_get(s->pc, "eventSource", &v) == PARSE_STRING &&
+        rules_is_org_source(v.ptr, v.len)) {
         matched[0] = rules_catch_all();
         n = 1;
     }
