@@ -2420,41 +2420,23 @@ static void trap_event(gen_t *g, ev_t *e)
 
 /* -------- record emission -------- */
 
-static void emit_identity(jw_t *w, const ev_t *e)
+/* The identity fields every signed-in principal has. */
+static void emit_principal(jw_t *w, const ident_t *id, const char *type)
 {
-    const ident_t *id = &e->id;
+    kstr(w, "type", type);
+    kstr(w, "principalId", id->principal);
+    kstr(w, "arn", id->arn);
+    kstr(w, "accountId", id->acct);
+    kstr(w, "accessKeyId", id->akid);
+}
+
+/* sessionContext: the issuer (an assumed role's, or empty) and the session's
+ * attributes. */
+static void emit_session(jw_t *w, const ident_t *id, int role_issuer)
+{
     char ts[24];
-    jw_obj(w);
-    switch (id->type) {
-    case ID_SERVICE:
-        kstr(w, "type", "AWSService");
-        kstr(w, "invokedBy", id->invoked_by);
-        break;
-    case ID_USER:
-        kstr(w, "type", "IAMUser");
-        kstr(w, "principalId", id->principal);
-        kstr(w, "arn", id->arn);
-        kstr(w, "accountId", id->acct);
-        kstr(w, "accessKeyId", id->akid);
-        kstr(w, "userName", id->name);
-        if (id->console) {
-            kobj(w, "sessionContext");
-            kempty(w, "sessionIssuer");
-            kempty(w, "webIdFederationData");
-            kobj(w, "attributes");
-            kstr(w, "creationDate", fmt_iso(ts, id->created));
-            kstr(w, "mfaAuthenticated", id->mfa ? "true" : "false");
-            jw_endo(w);
-            jw_endo(w);
-        }
-        break;
-    case ID_ROLE:
-        kstr(w, "type", "AssumedRole");
-        kstr(w, "principalId", id->principal);
-        kstr(w, "arn", id->arn);
-        kstr(w, "accountId", id->acct);
-        kstr(w, "accessKeyId", id->akid);
-        kobj(w, "sessionContext");
+    kobj(w, "sessionContext");
+    if (role_issuer) {
         kobj(w, "sessionIssuer");
         kstr(w, "type", "Role");
         kstr(w, "principalId", id->role_id);
@@ -2462,27 +2444,39 @@ static void emit_identity(jw_t *w, const ev_t *e)
         kstr(w, "accountId", id->acct);
         kstr(w, "userName", id->name);
         jw_endo(w);
-        kempty(w, "webIdFederationData");
-        kobj(w, "attributes");
-        kstr(w, "creationDate", fmt_iso(ts, id->created));
-        kstr(w, "mfaAuthenticated", id->mfa ? "true" : "false");
-        jw_endo(w);
-        jw_endo(w);
+    } else {
+        kempty(w, "sessionIssuer");
+    }
+    kempty(w, "webIdFederationData");
+    kobj(w, "attributes");
+    kstr(w, "creationDate", fmt_iso(ts, id->created));
+    kstr(w, "mfaAuthenticated", id->mfa ? "true" : "false");
+    jw_endo(w);
+    jw_endo(w);
+}
+
+static void emit_identity(jw_t *w, const ev_t *e)
+{
+    const ident_t *id = &e->id;
+    jw_obj(w);
+    switch (id->type) {
+    case ID_SERVICE:
+        kstr(w, "type", "AWSService");
+        kstr(w, "invokedBy", id->invoked_by);
+        break;
+    case ID_USER:
+        emit_principal(w, id, "IAMUser");
+        kstr(w, "userName", id->name);
+        if (id->console)
+            emit_session(w, id, 0);
+        break;
+    case ID_ROLE:
+        emit_principal(w, id, "AssumedRole");
+        emit_session(w, id, 1);
         break;
     case ID_ROOT:
-        kstr(w, "type", "Root");
-        kstr(w, "principalId", id->principal);
-        kstr(w, "arn", id->arn);
-        kstr(w, "accountId", id->acct);
-        kstr(w, "accessKeyId", id->akid);
-        kobj(w, "sessionContext");
-        kempty(w, "sessionIssuer");
-        kempty(w, "webIdFederationData");
-        kobj(w, "attributes");
-        kstr(w, "creationDate", fmt_iso(ts, id->created));
-        kstr(w, "mfaAuthenticated", id->mfa ? "true" : "false");
-        jw_endo(w);
-        jw_endo(w);
+        emit_principal(w, id, "Root");
+        emit_session(w, id, 0);
         break;
     default: /* ID_ACCOUNT */
         kstr(w, "type", "AWSAccount");
