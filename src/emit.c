@@ -1,6 +1,7 @@
 #include "emit.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <sys/stat.h>
@@ -238,6 +239,7 @@ struct emit_writer {
     int fd;
     int owned;
     uint64_t offset;      /* bytes in the output file */
+    uint64_t crash_left;  /* testing: bytes until SIGKILL; 0: never */
 };
 
 emit_writer *emit_open(const char *path, int *err)
@@ -250,6 +252,7 @@ emit_writer *emit_open(const char *path, int *err)
     w->fd = STDOUT_FILENO;
     w->owned = 0;
     w->offset = 0;
+    w->crash_left = 0;
     if (path) {
         w->fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
         if (w->fd < 0) {
@@ -271,6 +274,7 @@ emit_writer *emit_open_resume(const char *path, uint64_t keep, int *err)
     }
     w->owned = 1;
     w->offset = keep;
+    w->crash_left = 0;
     w->fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
     struct stat st;
     if (w->fd >= 0 && fstat(w->fd, &st) == 0 && (uint64_t)st.st_size < keep)
@@ -294,9 +298,21 @@ int emit_sync(emit_writer *w)
     return fsync(w->fd) == 0 ? 0 : -errno;
 }
 
+void emit_crash_after(emit_writer *w, uint64_t bytes)
+{
+    w->crash_left = bytes;
+}
+
 int emit_write(emit_writer *w, const void *buf, size_t len)
 {
     const char *p = buf;
+    int crash = 0;
+    if (w->crash_left && len >= w->crash_left) {
+        len = (size_t)w->crash_left;
+        crash = 1;
+    } else if (w->crash_left) {
+        w->crash_left -= len;
+    }
     while (len > 0) {
         ssize_t n = write(w->fd, p, len);
         if (n < 0) {
@@ -308,6 +324,8 @@ int emit_write(emit_writer *w, const void *buf, size_t len)
         len -= (size_t)n;
         w->offset += (uint64_t)n;
     }
+    if (crash)
+        raise(SIGKILL);     /* a crash: nothing after this byte is written or saved */
     return 0;
 }
 

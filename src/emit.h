@@ -72,6 +72,10 @@ int emit_sync(emit_writer *w);
 /* Writes all of buf. Returns 0, -EPIPE when the reader went away, or
  * another negative errno. */
 int emit_write(emit_writer *w, const void *buf, size_t len);
+
+/* Testing: the process SIGKILLs itself once this writer has written `bytes`
+ * more bytes, which may tear a line (ORGTRAIL_CRASH_AFTER_BYTES). 0: never. */
+void emit_crash_after(emit_writer *w, uint64_t bytes);
 /* Flushes and closes (stdout is flushed, not closed). Accepts NULL.
  * Returns 0 or a negative errno. */
 int emit_close(emit_writer *w);

@@ -144,6 +144,13 @@ static uint64_t command_fingerprint(int argc, char **argv, unsigned shard_index,
     return hash_bytes(h, shard, strlen(shard));
 }
 
+/* The crash test's hook: kill -9 at an exact output byte, not at a time. */
+static uint64_t crash_after_bytes(void)
+{
+    const char *v = getenv("ORGTRAIL_CRASH_AFTER_BYTES");
+    return v ? strtoull(v, NULL, 10) : 0;
+}
+
 /* --shard auto: Kubernetes Indexed Jobs, then AWS Batch array jobs. */
 static int shard_from_environment(const cli_options *o, unsigned *index, unsigned *count)
 {
@@ -273,6 +280,7 @@ int main(int argc, char **argv)
         .fingerprint = command_fingerprint(argc, argv, shard_index, shard_count),
         .progress = o.progress < 0 ? isatty(STDERR_FILENO) : o.progress,
         .dedupe = !o.no_dedupe,
+        .crash_after_bytes = crash_after_bytes(),
     };
     if (!ro.workers) {
         long cpus = sysconf(_SC_NPROCESSORS_ONLN);

@@ -634,6 +634,8 @@ int run_scan(const run_options *opt, run_report *report, FILE *errout)
         rc = err;
         goto out;
     }
+    if (opt->crash_after_bytes)
+        emit_crash_after(p.out, opt->crash_after_bytes);
     p.rd = reader_create(opt->io, depth, why, sizeof why, &err);
     if (!p.rd) {
         fprintf(errout, "orgtrail: --io=uring: %s\n", why[0] ? why : strerror(-err));

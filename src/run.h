@@ -29,6 +29,7 @@ typedef struct {
     uint64_t fingerprint;       /* the command, for the checkpoint */
     int progress;               /* a progress line on errout */
     int dedupe;                 /* drop a finding whose rule and eventID were emitted */
+    uint64_t crash_after_bytes; /* testing: SIGKILL after this many output bytes; 0: never */
 } run_options;
 
 typedef struct {
