@@ -1,3 +1,4 @@
+#define _GNU_SOURCE   /* memmem */
 #include "decode.h"
 
 #include <stdio.h>
@@ -91,6 +92,13 @@ void decode_reset(decoder *d)
     d->bytes_in = 0;
     d->error_offset = 0;
     d->error[0] = '\0';
+}
+
+void decode_reset_after_member(decoder *d, uint64_t bytes_in)
+{
+    decode_reset(d);
+    d->members_done = 1;
+    d->bytes_in = bytes_in;
 }
 
 static int fail(decoder *d, uint64_t offset, const char *what)
@@ -380,6 +388,27 @@ const char *decode_error(const decoder *d)
 uint64_t decode_error_offset(const decoder *d)
 {
     return d->error_offset;
+}
+
+size_t decode_find_member(const uint8_t *buf, size_t from, size_t len, size_t *resume_at)
+{
+    static const uint8_t magic[3] = { 0x1F, 0x8B, 0x08 };
+    while (from + sizeof magic <= len) {
+        const uint8_t *m = memmem(buf + from, len - from, magic, sizeof magic);
+        if (!m)
+            break;
+        size_t i = (size_t)(m - buf);
+        if (len - i < 10) {
+            *resume_at = i;
+            return len;
+        }
+        if ((m[3] & 0xE0) == 0 && (m[8] == 0 || m[8] == 2 || m[8] == 4) && (m[9] <= 13 || m[9] == 255))
+            return i;
+        from = i + 1;
+    }
+    size_t tail = len >= 2 ? len - 2 : 0;     /* a magic may begin in the last two bytes */
+    *resume_at = tail > from ? tail : from;
+    return len;
 }
 
 uint64_t decode_bytes_in(const decoder *d)

@@ -29,6 +29,9 @@ decoder *decode_create(void);
 void decode_free(decoder *d);
 /* Forgets all state: the next byte is the start of a new input. */
 void decode_reset(decoder *d);
+/* The same, for the rest of an input cut right after a gzip member: the
+ * next byte is input byte `bytes_in`, and a member came before it. */
+void decode_reset_after_member(decoder *d, uint64_t bytes_in);
 
 /*
  * Decodes from in[0..in_len) into out[0..out_cap). Sets *in_used and
@@ -49,6 +52,16 @@ int decode_finish(decoder *d);
  * the compressed input where it was found. */
 const char *decode_error(const decoder *d);
 uint64_t decode_error_offset(const decoder *d);
+
+/*
+ * Looks in buf[from, len) for the first place that looks like the start of
+ * a gzip member (magic, deflate, no reserved flags, a known XFL and OS).
+ * Returns its index; or len when there is none, with *resume_at set to
+ * where to look again once more bytes follow (a header may be cut off).
+ * Compressed data can hold such bytes by chance: a caller that cuts there
+ * must check that the member before really ended at the cut.
+ */
+size_t decode_find_member(const uint8_t *buf, size_t from, size_t len, size_t *resume_at);
 
 /* Bytes of compressed input consumed so far. */
 uint64_t decode_bytes_in(const decoder *d);

@@ -62,6 +62,19 @@ void frame_reset(framer *f)
     f->impl = impl;
 }
 
+void frame_reset_at(framer *f, uint64_t pos, int docs_seen)
+{
+    frame_reset(f);
+    f->pos = pos;
+    f->gap_from = pos;
+    f->docs_seen = docs_seen;
+}
+
+int frame_docs_seen(const framer *f)
+{
+    return f->docs_seen;
+}
+
 void frame_set_impl(framer *f, enum frame_impl impl)
 {
     f->impl = impl;

@@ -47,6 +47,11 @@ framer *frame_create(size_t max_record);
 void frame_free(framer *f);
 /* Starts a new input at stream offset 0. */
 void frame_reset(framer *f);
+/* Starts the rest of an input at stream offset pos, between top-level
+ * values; docs_seen says whether a value came before. */
+void frame_reset_at(framer *f, uint64_t pos, int docs_seen);
+/* 1 once a top-level JSON value has begun. */
+int frame_docs_seen(const framer *f);
 enum frame_impl {
     FRAME_IMPL_AUTO = 0,    /* AVX2 where the CPU has it, else SSE2 */
     FRAME_IMPL_SCALAR,      /* byte at a time: the reference */

@@ -26,6 +26,20 @@
  * worker has taken the job, and may use the reserve. A worker waiting for
  * its next chunk holds no buffer, so the reserve always has one for it.
  *
+ * stdin cut into parts: a gzip stream on stdin (usually many CloudTrail
+ * files, one member each) is cut where the next member seems to begin, and
+ * each part is a job of its own, scanned from that place (scan_begin_part)
+ * by any worker. Compressed data may look like a member start by chance, so
+ * the writer accepts a part only if it ended cleanly exactly where the next
+ * part began; at the first part that did not, the writer scans that part
+ * and every later one in order itself, from the parts' kept bytes, which is
+ * what reading the stream in order would have given. A member longer than
+ * PART_MAX ends the cutting: the rest of stdin becomes the tail part, read
+ * in chunks like a file, which a worker scans once the writer has written
+ * everything before it (with the writer's scanner if it had to take over).
+ * While stdin is being cut no other input is opened, so the parts' sequence
+ * numbers follow each other.
+ *
  * Shutdown: when the walk is over and every file is read, the job queue is
  * closed (the sentinel); workers drain it and return; the writer returns
  * after the last sequence number; all threads are joined before run_scan
@@ -47,6 +61,9 @@
 #include "walk.h"
 
 #define JOB_CHUNKS 2
+#define PART_MAX (4u << 20)       /* a part longer than this ends the cutting */
+#define PARTS_KEPT (16u << 20)    /* bytes of parts kept until written: the reader waits beyond */
+#define MEMBER_MIN 20             /* the shortest gzip member: header, empty deflate, trailer */
 
 static const char stdin_name[] = "<stdin>";
 
@@ -55,9 +72,20 @@ typedef struct {
     size_t len;
 } chunk;
 
+enum job_part {
+    PART_NONE,              /* a whole input */
+    PART_CUT,               /* a part of stdin up to a member boundary; bytes in data */
+    PART_TAIL,              /* stdin from a member boundary to its end: data, then chunks */
+};
+
 typedef struct {
     uint64_t seq;
     char *path;             /* owned; NULL for stdin */
+    enum job_part part;
+    int part_last;          /* the last part of stdin */
+    scan_part at;           /* where the part begins; out_offset is a guess from gzip trailers */
+    uint8_t *data;          /* the part's bytes; kept until written */
+    size_t data_len;
     /* the chunk channel, reader -> worker */
     pthread_mutex_t mu;
     pthread_cond_t cv;
@@ -84,7 +112,22 @@ typedef struct {
     uint64_t bytes;         /* read so far */
     uint8_t *buf;           /* the read in flight */
     int delivered;          /* the job went to the workers */
+    int cutting;            /* stdin being cut into parts (p->cut) */
 } slot;
+
+/* The reader's state while it cuts stdin into parts. */
+typedef struct {
+    int active;
+    uint8_t *buf;           /* bytes read and not yet in a part: [start, len) */
+    size_t start, len, cap;
+    size_t look_from;       /* no member start before this */
+    uint64_t in_offset;     /* stdin offset of buf[start] */
+    uint64_t out_guess;     /* decoded offset of buf[start], from the members' ISIZE */
+    job *first;             /* stdin's job, for the first part */
+    int eof;
+    int read_error;
+    uint64_t read_offset;
+} cutter;
 
 typedef struct {
     const run_options *opt;
@@ -110,6 +153,19 @@ typedef struct {
     int write_rc;               /* the writer's fatal error */
     emit_dedupe *dedupe;        /* NULL with --no-dedupe */
     uint64_t skip_inputs;       /* a checkpoint's inputs_done */
+    uint64_t next_seq;          /* the reader's next job */
+    uint64_t inputs_total;      /* inputs the walk gave (parts of stdin count once) */
+    uint64_t inputs_written;
+
+    /* stdin in parts: the reader's side */
+    cutter cut;
+    atomic_size_t parts_kept;   /* bytes of parts not yet written */
+    /* the writer's side */
+    pthread_cond_t part_cv;     /* a tail waits here for the writer */
+    scan_part expect;           /* where the next part must begin; guarded by mu */
+    atomic_int in_order;        /* a part was not clean: the writer scans the rest in order */
+    scanner *order_sc;          /* the writer's scanner for that */
+    scan_result order_res;
     double t0;
     int progress_shown;         /* a progress line is on the terminal */
 } pipeline;
@@ -135,6 +191,17 @@ static const char *job_name(const job *j)
 
 /* ---- workers ---- */
 
+/* The end of a job's bytes: its read error, if any, then the end checks. */
+static void finish_input(scanner *sc, const job *j)
+{
+    if (j->read_error) {
+        char what[160];
+        snprintf(what, sizeof what, "%s: %s", j->read_what, strerror(-j->read_error));
+        scan_fail(sc, j->read_offset, what);
+    }
+    scan_end(sc);
+}
+
 typedef struct {
     pipeline *p;
     scanner *sc;
@@ -151,8 +218,36 @@ static void *worker_main(void *arg)
         pthread_mutex_unlock(&j->mu);
         poke_reader(p);
 
-        scan_begin(w->sc, job_name(j), &j->result);
-        int stopped = 0;
+        scanner *sc = w->sc;
+        scan_result *res = &j->result;
+        int skip = 0;
+        if (j->part == PART_TAIL) {
+            /* the tail goes on from where the writer says the parts before it ended */
+            pthread_mutex_lock(&p->mu);
+            while (p->written < j->seq)
+                pthread_cond_wait(&p->part_cv, &p->mu);
+            scan_part at = p->expect;
+            pthread_mutex_unlock(&p->mu);
+            if (atomic_load(&p->in_order)) {
+                sc = p->order_sc;
+                res = &p->order_res;
+            } else {
+                scan_begin_part(sc, stdin_name, res, at.in_offset ? &at : NULL);
+            }
+        } else if (j->part == PART_CUT) {
+            skip = atomic_load(&p->in_order);   /* the writer scans it anyway */
+            if (!skip)
+                scan_begin_part(sc, stdin_name, res, j->at.in_offset ? &j->at : NULL);
+        } else {
+            scan_begin(sc, job_name(j), res);
+        }
+        int stopped = skip;
+        if (j->data && !stopped && scan_feed(sc, j->data, j->data_len) != 0) {
+            stopped = 1;
+            pthread_mutex_lock(&j->mu);
+            j->cancel = 1;
+            pthread_mutex_unlock(&j->mu);
+        }
         for (;;) {
             pthread_mutex_lock(&j->mu);
             while (j->count == 0 && !j->eof)
@@ -166,7 +261,7 @@ static void *worker_main(void *arg)
             j->count--;
             pthread_mutex_unlock(&j->mu);
 
-            if (!stopped && scan_feed(w->sc, c.buf, c.len) != 0) {
+            if (!stopped && scan_feed(sc, c.buf, c.len) != 0) {
                 stopped = 1;
                 pthread_mutex_lock(&j->mu);
                 j->cancel = 1;
@@ -175,12 +270,8 @@ static void *worker_main(void *arg)
             pool_buffers_give(p->bufs, c.buf);
             poke_reader(p);
         }
-        if (j->read_error) {
-            char what[160];
-            snprintf(what, sizeof what, "%s: %s", j->read_what, strerror(-j->read_error));
-            scan_fail(w->sc, j->read_offset, what);
-        }
-        scan_end(w->sc);
+        if (!skip)
+            finish_input(sc, j);
 
         pthread_mutex_lock(&p->mu);
         j->done = 1;
@@ -218,12 +309,78 @@ static int write_findings(pipeline *p, const scan_result *r)
     return emit_write(p->out, r->findings.data + keep_from, r->findings.len - keep_from);
 }
 
-static int save_checkpoint(pipeline *p, uint64_t jobs_written)
+/* Adds up the counters (with stats), writes the findings and, with
+ * error_line, the input's error line. */
+static void write_result(pipeline *p, const job *j, scan_result *r, int with_stats)
+{
+    if (with_stats)
+        scan_stats_add(&p->report->stats, &r->stats);
+    if (r->findings.len > 0 && !atomic_load(&p->stop)) {
+        int rc = write_findings(p, r);
+        if (rc == -EPIPE) {
+            p->report->output_closed = 1;
+        } else if (rc) {
+            p->write_rc = rc;
+        }
+        if (rc)
+            atomic_store(&p->stop, 1);
+    }
+    if (with_stats && r->error[0] && !atomic_load(&p->stop))
+        fprintf(p->errout, "%sorgtrail: %s: %s\n", p->progress_shown ? "\r\033[K" : "", job_name(j),
+                r->error);
+}
+
+/* A part of stdin (see the top of the file). */
+static void write_part(pipeline *p, job *j)
+{
+    scan_result *r = &j->result;
+    if (!atomic_load(&p->in_order)) {
+        int clean = j->part == PART_TAIL ||
+                    (!r->error[0] && j->at.in_offset == p->expect.in_offset &&
+                     j->at.out_offset == p->expect.out_offset);
+        if (clean) {
+            write_result(p, j, r, 1);
+            int docs_seen = p->expect.docs_seen || r->end.docs_seen;
+            pthread_mutex_lock(&p->mu);
+            p->expect = j->part_last ? (scan_part){ 0 } : r->end;
+            p->expect.docs_seen = docs_seen && !j->part_last;
+            pthread_mutex_unlock(&p->mu);
+            return;
+        }
+        /* from here on, in order: what reading the stream in order gives */
+        if (!p->order_sc && !(p->order_sc = scan_create(&p->opt->scan))) {
+            p->write_rc = -ENOMEM;
+            atomic_store(&p->stop, 1);
+            return;
+        }
+        scan_result_clear(&p->order_res);
+        scan_begin_part(p->order_sc, stdin_name, &p->order_res, p->expect.in_offset ? &p->expect : NULL);
+        atomic_store(&p->in_order, 1);
+    }
+    p->report->stdin_parts_in_order++;
+    if (j->part == PART_CUT) {
+        scan_feed(p->order_sc, j->data, j->data_len);
+        if (j->part_last)
+            finish_input(p->order_sc, j);
+    }
+    /* the tail's worker has scanned it with order_sc */
+    write_result(p, j, &p->order_res, j->part_last);
+    p->order_res.findings.len = 0;
+    p->order_res.nlines = 0;
+    if (j->part_last) {
+        pthread_mutex_lock(&p->mu);
+        p->expect = (scan_part){ 0 };
+        pthread_mutex_unlock(&p->mu);
+        atomic_store(&p->in_order, 0);
+    }
+}
+
+static int save_checkpoint(pipeline *p, uint64_t inputs_written)
 {
     int rc = emit_sync(p->out);
     if (rc)
         return rc;
-    emit_checkpoint cp = { p->opt->fingerprint, p->skip_inputs + jobs_written, emit_offset(p->out) };
+    emit_checkpoint cp = { p->opt->fingerprint, p->skip_inputs + inputs_written, emit_offset(p->out) };
     return emit_checkpoint_save(p->opt->checkpoint, &cp);
 }
 
@@ -232,7 +389,7 @@ static void show_progress(pipeline *p, uint64_t done, int final)
     const scan_stats *s = &p->report->stats;
     double secs = now_seconds() - p->t0;
     pthread_mutex_lock(&p->mu);
-    uint64_t total = p->walk_done ? p->total : 0;
+    uint64_t total = p->walk_done ? p->inputs_total : 0;
     pthread_mutex_unlock(&p->mu);
     char eta[32] = "";
     if (total && done && done < total) {
@@ -267,24 +424,16 @@ static void *writer_main(void *arg)
         if (finished)
             break;
 
-        scan_result *r = &j->result;
-        scan_stats_add(&p->report->stats, &r->stats);
-        if (r->findings.len > 0 && !atomic_load(&p->stop)) {
-            int rc = write_findings(p, r);
-            if (rc == -EPIPE) {
-                p->report->output_closed = 1;
-            } else if (rc) {
-                p->write_rc = rc;
-            }
-            if (rc)
-                atomic_store(&p->stop, 1);
+        if (j->part == PART_NONE) {
+            write_result(p, j, &j->result, 1);
+        } else {
+            write_part(p, j);
         }
-        if (r->error[0] && !atomic_load(&p->stop))
-            fprintf(p->errout, "%sorgtrail: %s: %s\n", p->progress_shown ? "\r\033[K" : "", job_name(j),
-                    r->error);
+        if (j->part == PART_NONE || j->part_last)
+            p->inputs_written++;
         double now = now_seconds();
         if (p->opt->checkpoint && !atomic_load(&p->stop) && now - last_checkpoint >= p->opt->checkpoint_interval) {
-            int rc = save_checkpoint(p, seq + 1);
+            int rc = save_checkpoint(p, p->inputs_written);
             if (rc) {
                 p->write_rc = rc;
                 atomic_store(&p->stop, 1);
@@ -292,26 +441,32 @@ static void *writer_main(void *arg)
             last_checkpoint = now;
         }
         if (p->opt->progress && now - last_progress >= 0.1) {
-            show_progress(p, seq + 1, 0);
+            show_progress(p, p->inputs_written, 0);
             last_progress = now;
         }
 
         free(j->path);
         j->path = NULL;
-        scan_result_clear(r);
+        if (j->data) {
+            atomic_fetch_sub(&p->parts_kept, j->data_len);
+            free(j->data);
+            j->data = NULL;
+        }
+        scan_result_clear(&j->result);
         pthread_mutex_lock(&p->mu);
         j->done = 0;
         p->written = seq + 1;
+        pthread_cond_broadcast(&p->part_cv);
         pthread_mutex_unlock(&p->mu);
         poke_reader(p);
     }
     if (p->opt->checkpoint && !atomic_load(&p->stop)) {
-        int rc = save_checkpoint(p, seq);
+        int rc = save_checkpoint(p, p->inputs_written);
         if (rc)
             p->write_rc = rc;
     }
     if (p->opt->progress)
-        show_progress(p, seq, 1);
+        show_progress(p, p->inputs_written, 1);
     return NULL;
 }
 
@@ -322,6 +477,11 @@ static job *job_start(pipeline *p, uint64_t seq, const char *path)
     job *j = &p->jobs[seq % p->max_jobs];
     j->seq = seq;
     j->path = path ? strdup(path) : NULL;
+    j->part = PART_NONE;
+    j->part_last = 0;
+    j->at = (scan_part){ 0 };
+    j->data = NULL;
+    j->data_len = 0;
     j->head = j->count = 0;
     j->eof = j->taken = j->cancel = 0;
     j->read_error = 0;
@@ -378,6 +538,20 @@ static void slot_finish(pipeline *p, slot *slots, slot *s, int read_error)
  * (no room, not taken, no buffer). */
 static int slot_try_read(pipeline *p, slot *slots, slot *s)
 {
+    if (s->cutting) {
+        const cutter *c = &p->cut;
+        if (c->eof)
+            return 0;
+        if (atomic_load(&p->parts_kept) + (c->len - c->start) >= PARTS_KEPT)
+            return 1;
+        uint8_t *buf = pool_buffers_take(p->bufs, p->reserve);
+        if (!buf)
+            return 1;
+        s->buf = buf;
+        s->state = SLOT_READING;
+        reader_read(p->rd, (unsigned)(s - slots), s->fd, buf, pool_buffers_size(p->bufs), s->offset);
+        return 0;
+    }
     job *j = s->j;
     pthread_mutex_lock(&j->mu);
     int room = j->count < JOB_CHUNKS, taken = j->taken, cancel = j->cancel;
@@ -397,6 +571,166 @@ static int slot_try_read(pipeline *p, slot *slots, slot *s)
     return 0;
 }
 
+/* ---- stdin in parts (see the top of the file) ---- */
+
+/* The job for stdin's next part, or NULL while the window is full. */
+static job *part_job(pipeline *p)
+{
+    cutter *c = &p->cut;
+    if (c->first) {
+        job *j = c->first;
+        c->first = NULL;
+        return j;
+    }
+    pthread_mutex_lock(&p->mu);
+    int full = p->next_seq >= p->written + p->max_jobs;
+    if (!full)
+        p->total = p->next_seq + 1;
+    pthread_mutex_unlock(&p->mu);
+    return full ? NULL : job_start(p, p->next_seq++, NULL);
+}
+
+static uint32_t le32(const uint8_t *b)
+{
+    return (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
+}
+
+/* Makes buf[start, end) the next part; a cut part goes to the workers.
+ * Returns the job, or NULL while the window is full. */
+static job *cut_part(pipeline *p, size_t end, enum job_part kind, int last)
+{
+    cutter *c = &p->cut;
+    job *j = part_job(p);
+    if (!j)
+        return NULL;
+    size_t n = end - c->start;
+    j->part = kind;
+    j->part_last = last;
+    j->at = (scan_part){ c->in_offset, c->out_guess, 0 };
+    j->data = malloc(n ? n : 1);
+    if (j->data) {
+        memcpy(j->data, c->buf + c->start, n);
+        j->data_len = n;
+        atomic_fetch_add(&p->parts_kept, n);
+    }
+    p->report->stdin_parts++;
+    c->out_guess += n >= 4 ? le32(c->buf + end - 4) : 0;   /* the member's ISIZE */
+    c->in_offset += n;
+    c->start = end;
+    if (kind == PART_CUT) {
+        if (!j->data)
+            job_end_input(j, -ENOMEM, "cannot keep a part", c->in_offset - n);
+        else
+            job_end_input(j, last ? c->read_error : 0, "read error", c->read_offset);
+        pool_queue_push(p->queue, j);
+    }
+    return j;
+}
+
+static void cut_stop(pipeline *p, slot *slots, slot *s)
+{
+    cutter *c = &p->cut;
+    free(c->buf);
+    *c = (cutter){ 0 };
+    s->cutting = 0;
+    if (s->fd >= 0 && s->state != SLOT_FREE)
+        reader_close(p->rd, (unsigned)(s - slots), s->fd);
+    s->state = SLOT_FREE;
+    s->j = NULL;
+    s->fd = -1;
+}
+
+/* Cuts what stdin has given so far into parts. Returns 1 while it waits
+ * for room (the window, or other inputs still being read). */
+static int cut_advance(pipeline *p, slot *slots, slot *s)
+{
+    cutter *c = &p->cut;
+    for (;;) {
+        size_t from = c->start + MEMBER_MIN;
+        if (c->look_from > from)
+            from = c->look_from;
+        size_t at = decode_find_member(c->buf, from, c->len, &c->look_from);
+        if (at < c->len) {
+            if (!cut_part(p, at, PART_CUT, 0))
+                return 1;
+            continue;
+        }
+        if (c->eof) {
+            if (!cut_part(p, c->len, PART_CUT, 1))
+                return 1;
+            cut_stop(p, slots, s);
+            return 0;
+        }
+        if (c->len - c->start <= PART_MAX)
+            return 0;
+        /* A long member: the rest is the tail. Its worker waits for every
+         * job before it, so those must all be read and handed out first. */
+        for (slot *o = slots; o < slots + p->opt->io_depth; o++)
+            if (o != s && o->state != SLOT_FREE)
+                return 1;
+        job *j = cut_part(p, c->len, PART_TAIL, 1);
+        if (!j)
+            return 1;
+        free(c->buf);
+        *c = (cutter){ 0 };
+        s->cutting = 0;
+        s->j = j;
+        s->delivered = 0;
+        deliver(p, s);
+        return 0;
+    }
+}
+
+/* A read of stdin while it is being cut. */
+static void cut_read(pipeline *p, slot *s, int res)
+{
+    cutter *c = &p->cut;
+    if (res > 0 && c->start > 0) {
+        memmove(c->buf, c->buf + c->start, c->len - c->start);
+        c->len -= c->start;
+        c->look_from = c->look_from > c->start ? c->look_from - c->start : 0;
+        c->start = 0;
+    }
+    if (res > 0 && c->len + (size_t)res > c->cap) {
+        size_t cap = c->cap ? c->cap * 2 : (size_t)res * 2;
+        while (cap < c->len + (size_t)res)
+            cap *= 2;
+        uint8_t *b = realloc(c->buf, cap);
+        if (!b) {
+            res = -ENOMEM;
+        } else {
+            c->buf = b;
+            c->cap = cap;
+        }
+    }
+    if (res > 0) {
+        memcpy(c->buf + c->len, s->buf, (size_t)res);
+        c->len += (size_t)res;
+        s->bytes += (uint64_t)res;
+    } else {
+        c->eof = 1;
+        c->read_error = res;
+        c->read_offset = s->bytes;
+    }
+    pool_buffers_give(p->bufs, s->buf);
+    s->buf = NULL;
+    s->state = SLOT_IDLE;
+}
+
+/* The first read of stdin: a gzip stream is cut into parts (not with
+ * --checkpoint, which counts inputs as jobs). */
+static int cut_begin(pipeline *p, slot *s, const uint8_t *b, size_t n)
+{
+    size_t unused;
+    if (p->opt->checkpoint || s->j->path || s->bytes > 0 || p->cut.active || n < 10 ||
+        decode_find_member(b, 0, n, &unused) != 0)
+        return 0;
+    p->cut = (cutter){ .active = 1, .first = s->j };
+    s->cutting = 1;
+    s->j = NULL;
+    return 1;
+}
+
 static void on_event(pipeline *p, slot *slots, const reader_event *ev)
 {
     slot *s = &slots[ev->slot];
@@ -413,6 +747,10 @@ static void on_event(pipeline *p, slot *slots, const reader_event *ev)
     /* a read: short reads simply continue at the new offset */
     if (ev->res == -EAGAIN || ev->res == -EINTR) {
         reader_read(p->rd, ev->slot, s->fd, s->buf, pool_buffers_size(p->bufs), s->offset);
+        return;
+    }
+    if (s->cutting || (ev->res > 0 && cut_begin(p, s, s->buf, (size_t)ev->res))) {
+        cut_read(p, s, ev->res);
         return;
     }
     if (ev->res > 0) {
@@ -461,8 +799,7 @@ static int reader_loop(pipeline *p, walker *w)
     for (unsigned i = 0; i < nslots; i++)
         slots[i].fd = -1;
     reader_event events[64];
-    uint64_t next_seq = 0;
-    int walk_done = 0, rc = 0;
+    int walk_done = 0, published = 0, rc = 0;
 
     for (;;) {
         /* Ask to be woken before looking, so that a worker that frees
@@ -471,11 +808,11 @@ static int reader_loop(pipeline *p, walker *w)
         atomic_store(&p->reader_wants_poke, 1);
         int blocked = 0;
         /* open more inputs while there is a free slot and room in the window */
-        for (unsigned i = 0; i < nslots && !walk_done; i++) {
+        for (unsigned i = 0; i < nslots && !walk_done && !p->cut.active; i++) {
             if (slots[i].state != SLOT_FREE)
                 continue;
             pthread_mutex_lock(&p->mu);
-            int window_full = next_seq >= p->written + p->max_jobs;
+            int window_full = p->next_seq >= p->written + p->max_jobs;
             pthread_mutex_unlock(&p->mu);
             if (window_full) {
                 blocked = 1;
@@ -483,7 +820,6 @@ static int reader_loop(pipeline *p, walker *w)
             }
             if (atomic_load(&p->stop)) {
                 walk_done = 1;
-                publish_walk_done(p);
                 break;
             }
             const char *path;
@@ -497,19 +833,19 @@ static int reader_loop(pipeline *p, walker *w)
             if (st < 0 || st == WALK_END) {
                 rc = st < 0 ? st : 0;
                 walk_done = 1;
-                publish_walk_done(p);     /* the total is known now: the ETA can start */
                 break;
             }
+            p->inputs_total++;
             pthread_mutex_lock(&p->mu);
-            p->total = next_seq + 1;
+            p->total = p->next_seq + 1;
             pthread_mutex_unlock(&p->mu);
             if (st == WALK_ERROR) {
-                job_walk_error(p, next_seq++, path, err);
+                job_walk_error(p, p->next_seq++, path, err);
                 i--;                 /* the slot is still free */
                 continue;
             }
             slot *s = &slots[i];
-            s->j = job_start(p, next_seq++, path);
+            s->j = job_start(p, p->next_seq++, path);
             s->delivered = 0;
             s->bytes = 0;
             s->fd = -1;
@@ -517,11 +853,21 @@ static int reader_loop(pipeline *p, walker *w)
             reader_open(p->rd, i, s->j->path);
         }
         /* read for every idle slot that may */
-        int busy = 0;
+        int busy = 0, stdin_busy = 0;
         for (unsigned i = 0; i < nslots; i++) {
-            if (slots[i].state == SLOT_IDLE)
-                blocked |= slot_try_read(p, slots, &slots[i]);
-            busy |= slots[i].state != SLOT_FREE;
+            slot *s = &slots[i];
+            if (s->cutting && s->state == SLOT_IDLE)
+                blocked |= cut_advance(p, slots, s);
+            if (s->state == SLOT_IDLE)
+                blocked |= slot_try_read(p, slots, s);
+            busy |= s->state != SLOT_FREE;
+            stdin_busy |= s->state != SLOT_FREE && (s->cutting || !s->j->path);
+        }
+        /* the jobs are all made once the walk is over and stdin, which
+         * may yet be cut into parts, is read */
+        if (walk_done && !stdin_busy && !published) {
+            publish_walk_done(p);     /* the total is known now: the ETA can start */
+            published = 1;
         }
         if (walk_done && !busy)
             break;
@@ -584,6 +930,7 @@ int run_scan(const run_options *opt, run_report *report, FILE *errout)
     p.reserve = (size_t)nworkers * (JOB_CHUNKS + 1);
     pthread_mutex_init(&p.mu, NULL);
     pthread_cond_init(&p.cv, NULL);
+    pthread_cond_init(&p.part_cv, NULL);
 
     worker_arg *wargs = calloc(nworkers, sizeof *wargs);
     pthread_t *threads = calloc(nworkers, sizeof *threads);
@@ -710,6 +1057,7 @@ out:
     if (p.jobs) {
         for (size_t i = 0; i < p.max_jobs; i++) {
             free(p.jobs[i].path);
+            free(p.jobs[i].data);
             scan_result_free(&p.jobs[i].result);
             pthread_mutex_destroy(&p.jobs[i].mu);
             pthread_cond_destroy(&p.jobs[i].cv);
@@ -723,8 +1071,12 @@ out:
     walk_free(w);
     free(wargs);
     free(threads);
+    free(p.cut.buf);
+    scan_free(p.order_sc);
+    scan_result_free(&p.order_res);
     pthread_mutex_destroy(&p.mu);
     pthread_cond_destroy(&p.cv);
+    pthread_cond_destroy(&p.part_cv);
     return rc;
 }
 
@@ -741,7 +1093,7 @@ void run_print_stats(const run_report *r, FILE *out)
             "\"candidates\":%llu,\"records_parsed\":%llu,\"records_repaired\":%llu,\"findings\":%llu,"
             "\"errors\":%llu,\"skipped_digest_files\":%llu,\"skipped_insight_files\":%llu,"
             "\"outside_window\":%llu,\"files_pruned\":%llu,\"dirs_pruned\":%llu,\"files_other_shards\":%llu,"
-            "\"resumed_from\":%llu,\"duplicates_dropped\":%llu,"
+            "\"resumed_from\":%llu,\"duplicates_dropped\":%llu,\"stdin_parts\":%llu,\"stdin_parts_in_order\":%llu,"
             "\"seconds\":%.3f,\"inflate\":\"%s\",\"io\":\"%s\",\"io_fallback\":%s,\"threads\":%u}\n",
             (unsigned long long)s->files, (unsigned long long)s->bytes_in,
             (unsigned long long)s->bytes_decoded, (unsigned long long)s->records_seen,
@@ -751,7 +1103,8 @@ void run_print_stats(const run_report *r, FILE *out)
             (unsigned long long)s->skipped_insight_files, (unsigned long long)s->outside_window,
             (unsigned long long)r->walk.files_pruned, (unsigned long long)r->walk.dirs_pruned,
             (unsigned long long)r->walk.files_other_shards, (unsigned long long)r->resumed_from,
-            (unsigned long long)r->duplicates_dropped, r->seconds, decode_inflate_backend(),
+            (unsigned long long)r->duplicates_dropped, (unsigned long long)r->stdin_parts,
+            (unsigned long long)r->stdin_parts_in_order, r->seconds, decode_inflate_backend(),
             r->io ? r->io : "none", why.data, r->workers);
     buf_free(&why);
 }

@@ -42,6 +42,8 @@ typedef struct {
     walk_counts walk;           /* what the walk left out */
     uint64_t resumed_from;      /* inputs a checkpoint said were done */
     uint64_t duplicates_dropped;
+    uint64_t stdin_parts;           /* parts a gzip stdin was cut into */
+    uint64_t stdin_parts_in_order;  /* of those, scanned in order by the writer */
 } run_report;
 
 /*

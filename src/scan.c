@@ -60,6 +60,7 @@ struct scanner {
     frame_records recs;
 
     int structured;           /* this input is being framed structurally */
+    int digest_pending;       /* the input's first bytes are yet to be searched for a digest */
     int finished;             /* an error ended this input */
     int error_is_record;      /* the input's error so far is one bad record */
     const char *path;
@@ -88,6 +89,7 @@ void scan_result_clear(scan_result *r)
     r->nlines = 0;
     r->error[0] = '\0';
     memset(&r->stats, 0, sizeof r->stats);
+    memset(&r->end, 0, sizeof r->end);
 }
 
 void scan_result_free(scan_result *r)
@@ -167,11 +169,25 @@ void scan_begin(scanner *s, const char *path, scan_result *res)
     s->hit_next = 0;
     memset(s->counts, 0, sizeof s->counts);
     s->structured = s->opt.validate || s->parse_all;
+    s->digest_pending = 1;
     s->finished = 0;
     s->error_is_record = 0;
     s->path = path;
     s->res = res;
     res->stats.files++;
+}
+
+void scan_begin_part(scanner *s, const char *path, scan_result *res, const scan_part *at)
+{
+    scan_begin(s, path, res);
+    s->structured = 1;
+    if (!at)
+        return;
+    res->stats.files--;     /* counted by the first part */
+    decode_reset_after_member(s->dec, at->in_offset);
+    frame_reset_at(s->fr, at->out_offset, at->docs_seen);
+    s->win_base = s->searched_to = at->out_offset;
+    s->digest_pending = 0;  /* a digest is known by its first bytes, long gone */
 }
 
 /*
@@ -383,7 +399,8 @@ static int process_window(scanner *s, enum window_mode mode)
     size_t from = (size_t)(s->searched_to - base);
     if (search_to > from) {
         size_t before = s->hits.len;
-        if (s->searched_to == 0) {
+        if (s->digest_pending) {
+            s->digest_pending = 0;
             size_t n = len < DIGEST_SEARCH_BYTES ? len : DIGEST_SEARCH_BYTES;
             const uint8_t *d = memmem(s->win, n, digest_key, sizeof digest_key - 1);
             if (d && add_hit(&s->hits, (size_t)(d - s->win), NEEDLE_DIGEST))
@@ -605,5 +622,6 @@ void scan_end(scanner *s)
         report(s, "out of memory");
     if (!s->opt.validate)
         s->res->stats.records_seen += s->counts[NEEDLE_EVENT_VERSION];
+    s->res->end = (scan_part){ decode_bytes_in(s->dec), s->win_base + s->win_len, frame_docs_seen(s->fr) };
     s->finished = 1;
 }

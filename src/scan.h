@@ -62,12 +62,21 @@ typedef struct {
     uint64_t key;
 } scan_finding;
 
+/* A place between two gzip members of an input, where a part of it cut
+ * there starts (run cuts stdin into parts to decode them in parallel). */
+typedef struct {
+    uint64_t in_offset;     /* input bytes before it */
+    uint64_t out_offset;    /* decoded bytes before it */
+    int docs_seen;          /* a JSON value came before it */
+} scan_part;
+
 typedef struct {
     ot_buf findings;        /* NDJSON lines, in record order */
     scan_finding *lines;    /* one per line of findings */
     size_t nlines, lines_cap;
     char error[512];        /* the input's one error line (without "orgtrail: PATH: "), or "" */
     scan_stats stats;
+    scan_part end;          /* where the input ended (set by scan_end) */
 } scan_result;
 
 void scan_result_clear(scan_result *r);
@@ -83,6 +92,12 @@ void scan_free(scanner *s);
 /* Starts an input; path names it in findings and errors and must live
  * until scan_end(). Results are added to res. */
 void scan_begin(scanner *s, const char *path, scan_result *res);
+/* Starts a part of an input that was cut at a gzip member boundary; the
+ * part's findings and errors are those of the whole input scanned up to
+ * there, provided that it really ended cleanly at `at` (scan_result.end).
+ * at NULL: the first part. Either way the part is framed in full, as a
+ * long input is, so that its end is known to be clean or not. */
+void scan_begin_part(scanner *s, const char *path, scan_result *res, const scan_part *at);
 /* Pushes the next len bytes of the input. Returns 0 to continue, 1 when the
  * input is finished early (an error was recorded), -ENOMEM. */
 int scan_feed(scanner *s, const uint8_t *buf, size_t len);
