@@ -533,44 +533,6 @@ static void slot_finish(pipeline *p, slot *slots, slot *s, int read_error)
     s->fd = -1;
 }
 
-/* Submits a read for an idle slot if its job has room and a buffer is to
- * be had under the reserve rule. Returns 1 when it is blocked on a worker
- * (no room, not taken, no buffer). */
-static int slot_try_read(pipeline *p, slot *slots, slot *s)
-{
-    if (s->cutting) {
-        const cutter *c = &p->cut;
-        if (c->eof)
-            return 0;
-        if (atomic_load(&p->parts_kept) + (c->len - c->start) >= PARTS_KEPT)
-            return 1;
-        uint8_t *buf = pool_buffers_take(p->bufs, p->reserve);
-        if (!buf)
-            return 1;
-        s->buf = buf;
-        s->state = SLOT_READING;
-        reader_read(p->rd, (unsigned)(s - slots), s->fd, buf, pool_buffers_size(p->bufs), s->offset);
-        return 0;
-    }
-    job *j = s->j;
-    pthread_mutex_lock(&j->mu);
-    int room = j->count < JOB_CHUNKS, taken = j->taken, cancel = j->cancel;
-    pthread_mutex_unlock(&j->mu);
-    if (cancel) {
-        slot_finish(p, slots, s, 0);
-        return 0;
-    }
-    if (!room || (s->delivered && !taken))
-        return 1;
-    uint8_t *buf = pool_buffers_take(p->bufs, s->delivered ? 0 : p->reserve);
-    if (!buf)
-        return 1;
-    s->buf = buf;
-    s->state = SLOT_READING;
-    reader_read(p->rd, (unsigned)(s - slots), s->fd, buf, pool_buffers_size(p->bufs), s->offset);
-    return 0;
-}
-
 /* ---- stdin in parts (see the top of the file) ---- */
 
 /* The job for stdin's next part, or NULL while the window is full. */
@@ -681,30 +643,36 @@ static int cut_advance(pipeline *p, slot *slots, slot *s)
     }
 }
 
-/* A read of stdin while it is being cut. */
-static void cut_read(pipeline *p, slot *s, int res)
+/* Makes room for `want` more bytes at the end of the cutter's buffer. */
+static int cut_make_room(cutter *c, size_t want)
 {
-    cutter *c = &p->cut;
-    if (res > 0 && c->start > 0) {
+    if (c->cap - c->len >= want)
+        return 0;
+    if (c->start > 0) {
         memmove(c->buf, c->buf + c->start, c->len - c->start);
         c->len -= c->start;
         c->look_from = c->look_from > c->start ? c->look_from - c->start : 0;
         c->start = 0;
     }
-    if (res > 0 && c->len + (size_t)res > c->cap) {
-        size_t cap = c->cap ? c->cap * 2 : (size_t)res * 2;
-        while (cap < c->len + (size_t)res)
-            cap *= 2;
-        uint8_t *b = realloc(c->buf, cap);
-        if (!b) {
-            res = -ENOMEM;
-        } else {
-            c->buf = b;
-            c->cap = cap;
-        }
-    }
+    size_t cap = c->cap ? c->cap : want;
+    while (cap - c->len < want)
+        cap *= 2;
+    if (cap == c->cap)
+        return 0;
+    uint8_t *b = realloc(c->buf, cap);
+    if (!b)
+        return -ENOMEM;
+    c->buf = b;
+    c->cap = cap;
+    return 0;
+}
+
+/* A read of stdin while it is being cut: the bytes are in the cutter's
+ * buffer already. */
+static void cut_read(pipeline *p, slot *s, int res)
+{
+    cutter *c = &p->cut;
     if (res > 0) {
-        memcpy(c->buf + c->len, s->buf, (size_t)res);
         c->len += (size_t)res;
         s->bytes += (uint64_t)res;
     } else {
@@ -712,23 +680,73 @@ static void cut_read(pipeline *p, slot *s, int res)
         c->read_error = res;
         c->read_offset = s->bytes;
     }
-    pool_buffers_give(p->bufs, s->buf);
     s->buf = NULL;
     s->state = SLOT_IDLE;
 }
 
 /* The first read of stdin: a gzip stream is cut into parts (not with
- * --checkpoint, which counts inputs as jobs). */
-static int cut_begin(pipeline *p, slot *s, const uint8_t *b, size_t n)
+ * --checkpoint, which counts inputs as jobs). The read's buffer is the
+ * pool's: its bytes are copied and it goes back. */
+static int cut_begin(pipeline *p, slot *s, size_t n)
 {
     size_t unused;
     if (p->opt->checkpoint || s->j->path || s->bytes > 0 || p->cut.active || n < 10 ||
-        decode_find_member(b, 0, n, &unused) != 0)
+        decode_find_member(s->buf, 0, n, &unused) != 0)
         return 0;
-    p->cut = (cutter){ .active = 1, .first = s->j };
+    cutter *c = &p->cut;
+    *c = (cutter){ .active = 1, .first = s->j };
+    if (cut_make_room(c, n)) {
+        *c = (cutter){ 0 };
+        return 0;
+    }
+    memcpy(c->buf, s->buf, n);
+    pool_buffers_give(p->bufs, s->buf);
+    s->buf = c->buf;
     s->cutting = 1;
     s->j = NULL;
     return 1;
+}
+
+/* Submits a read for an idle slot if its job has room and a buffer is to
+ * be had under the reserve rule. Returns 1 when it is blocked on a worker
+ * (no room, not taken, no buffer). */
+static int slot_try_read(pipeline *p, slot *slots, slot *s)
+{
+    if (s->cutting) {
+        const cutter *c = &p->cut;
+        if (c->eof)
+            return 0;
+        if (atomic_load(&p->parts_kept) + (c->len - c->start) >= PARTS_KEPT)
+            return 1;
+        size_t want = pool_buffers_size(p->bufs);
+        if (cut_make_room(&p->cut, want)) {
+            p->cut.eof = 1;
+            p->cut.read_error = -ENOMEM;
+            p->cut.read_offset = s->bytes;
+            return 0;
+        }
+        s->buf = p->cut.buf + p->cut.len;     /* straight into the cutter's buffer */
+        s->state = SLOT_READING;
+        reader_read(p->rd, (unsigned)(s - slots), s->fd, s->buf, want, s->offset);
+        return 0;
+    }
+    job *j = s->j;
+    pthread_mutex_lock(&j->mu);
+    int room = j->count < JOB_CHUNKS, taken = j->taken, cancel = j->cancel;
+    pthread_mutex_unlock(&j->mu);
+    if (cancel) {
+        slot_finish(p, slots, s, 0);
+        return 0;
+    }
+    if (!room || (s->delivered && !taken))
+        return 1;
+    uint8_t *buf = pool_buffers_take(p->bufs, s->delivered ? 0 : p->reserve);
+    if (!buf)
+        return 1;
+    s->buf = buf;
+    s->state = SLOT_READING;
+    reader_read(p->rd, (unsigned)(s - slots), s->fd, buf, pool_buffers_size(p->bufs), s->offset);
+    return 0;
 }
 
 static void on_event(pipeline *p, slot *slots, const reader_event *ev)
@@ -749,7 +767,7 @@ static void on_event(pipeline *p, slot *slots, const reader_event *ev)
         reader_read(p->rd, ev->slot, s->fd, s->buf, pool_buffers_size(p->bufs), s->offset);
         return;
     }
-    if (s->cutting || (ev->res > 0 && cut_begin(p, s, s->buf, (size_t)ev->res))) {
+    if (s->cutting || (ev->res > 0 && cut_begin(p, s, (size_t)ev->res))) {
         cut_read(p, s, ev->res);
         return;
     }
