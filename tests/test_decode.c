@@ -1163,6 +1163,63 @@ static void test_bytes_in_and_reset(decoder *d)
     cur_case = "";
 }
 
+/* decode_find_member: every real member start is found, whatever the
+ * header and level; a cut-off header asks for more bytes; lookalikes with
+ * reserved flags, an unknown XFL or OS, or another method are passed over. */
+static void test_find_member(void)
+{
+    cur_case = "find_member";
+    cur_mode = "";
+    vec in = { 0 };
+    size_t starts[40];
+    for (size_t k = 0; k < 40; k++) {
+        starts[k] = in.n;
+        vec text = { 0 };
+        gen_json(&text, 1 + rnd_below(20000));
+        gz_member(&in, text.p, text.n, (int)rnd_below(10), Z_DEFAULT_STRATEGY,
+                  (int)rnd_below(4));
+        vec_free(&text);
+    }
+    /* walking from each start + 1 reaches the next start, perhaps via lookalikes */
+    for (size_t k = 0; k + 1 < 40; k++) {
+        size_t from = starts[k] + 1, at, resume = 0;
+        while ((at = decode_find_member(in.p, from, in.n, &resume)) < starts[k + 1])
+            from = at + 1;
+        CHECK(at == starts[k + 1]);
+        /* with the buffer ending inside the next header: look again from it */
+        for (size_t cut = starts[k + 1]; cut < starts[k + 1] + 10; cut++) {
+            CHECK(decode_find_member(in.p, starts[k + 1], cut, &resume) == cut);
+            CHECK(resume == starts[k + 1]);
+        }
+    }
+    size_t resume = 0;
+    CHECK(decode_find_member(in.p, starts[39] + 1, starts[39] + 1, &resume) == starts[39] + 1);
+    CHECK(resume == starts[39] + 1);
+    vec_free(&in);
+
+    static const uint8_t good[10] = { 0x1F, 0x8B, 0x08, 0x00, 1, 2, 3, 4, 0x00, 0x03 };
+    uint8_t b[32];
+    memset(b, 'x', sizeof b);
+    memcpy(b + 5, good, 10);
+    CHECK(decode_find_member(b, 0, sizeof b, &resume) == 5);
+    const struct { size_t at; uint8_t v; } bad[] = {
+        { 2, 0x07 },    /* not deflate */
+        { 3, 0x20 },    /* a reserved flag */
+        { 8, 0x01 },    /* XFL */
+        { 9, 0x0E },    /* OS */
+        { 1, 0x8C },
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        memcpy(b + 5, good, 10);
+        b[5 + bad[i].at] = bad[i].v;
+        CHECK(decode_find_member(b, 0, sizeof b, &resume) == sizeof b);
+        CHECK(resume == sizeof b);
+    }
+    memcpy(b + 5, good, 10);
+    b[5 + 9] = 0xFF;    /* OS unknown */
+    CHECK(decode_find_member(b, 0, sizeof b, &resume) == 5);
+}
+
 int main(void)
 {
     decoder *d = decode_create();
@@ -1181,6 +1238,7 @@ int main(void)
     test_gzip_errors(d);
     test_zstd_errors(d);
     test_bytes_in_and_reset(d);
+    test_find_member();
     decode_free(d);
 
     printf("%d passed, %d failed\n", passed, failed);
