@@ -191,6 +191,12 @@ static const char *job_name(const job *j)
 
 /* ---- workers ---- */
 
+/* A part that is all of stdin (one member) is scanned as a whole input. */
+static int whole_part(const job *j)
+{
+    return j->part_last && j->at.in_offset == 0;
+}
+
 /* The end of a job's bytes: its read error, if any, then the end checks. */
 static void finish_input(scanner *sc, const job *j)
 {
@@ -234,7 +240,7 @@ static void *worker_main(void *arg)
             } else {
                 scan_begin_part(sc, stdin_name, res, at.in_offset ? &at : NULL);
             }
-        } else if (j->part == PART_CUT) {
+        } else if (j->part == PART_CUT && !whole_part(j)) {
             skip = atomic_load(&p->in_order);   /* the writer scans it anyway */
             if (!skip)
                 scan_begin_part(sc, stdin_name, res, j->at.in_offset ? &j->at : NULL);
@@ -335,7 +341,7 @@ static void write_part(pipeline *p, job *j)
 {
     scan_result *r = &j->result;
     if (!atomic_load(&p->in_order)) {
-        int clean = j->part == PART_TAIL ||
+        int clean = j->part == PART_TAIL || whole_part(j) ||
                     (!r->error[0] && j->at.in_offset == p->expect.in_offset &&
                      j->at.out_offset == p->expect.out_offset);
         if (clean) {
@@ -424,7 +430,9 @@ static void *writer_main(void *arg)
         if (finished)
             break;
 
-        if (j->part == PART_NONE) {
+        if (atomic_load(&p->stop)) {
+            /* the output is gone: inputs cut short by it are not counted */
+        } else if (j->part == PART_NONE) {
             write_result(p, j, &j->result, 1);
         } else {
             write_part(p, j);
@@ -712,6 +720,14 @@ static int cut_begin(pipeline *p, slot *s, size_t n)
  * (no room, not taken, no buffer). */
 static int slot_try_read(pipeline *p, slot *slots, slot *s)
 {
+    if (atomic_load(&p->stop)) {       /* the output is gone: read no more */
+        if (!s->cutting) {
+            slot_finish(p, slots, s, 0);
+            return 0;
+        }
+        p->cut.eof = 1;
+        return cut_advance(p, slots, s);
+    }
     if (s->cutting) {
         const cutter *c = &p->cut;
         if (c->eof)
@@ -723,7 +739,7 @@ static int slot_try_read(pipeline *p, slot *slots, slot *s)
             p->cut.eof = 1;
             p->cut.read_error = -ENOMEM;
             p->cut.read_offset = s->bytes;
-            return 0;
+            return cut_advance(p, slots, s);
         }
         s->buf = p->cut.buf + p->cut.len;     /* straight into the cutter's buffer */
         s->state = SLOT_READING;
