@@ -315,8 +315,8 @@ static int write_findings(pipeline *p, const scan_result *r)
     return emit_write(p->out, r->findings.data + keep_from, r->findings.len - keep_from);
 }
 
-/* Adds up the counters (with stats), writes the findings and, with
- * error_line, the input's error line. */
+/* Writes the findings; with_stats (the input's end) also adds up its
+ * counters and prints its error line. */
 static void write_result(pipeline *p, const job *j, scan_result *r, int with_stats)
 {
     if (with_stats)
