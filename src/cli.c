@@ -28,6 +28,9 @@ static const char usage[] =
     "  -j N               scanning threads (default: one per online CPU)\n"
     "  --io=uring|sync    how files are read (default: io_uring, else synchronous reads)\n"
     "  --io-depth N       files in flight (default 64)\n"
+    "  --part-size SIZE   cut a gzip stream on stdin into parts of about SIZE compressed bytes,\n"
+    "                     at member boundaries, to decode them in parallel (default 256K, at most 4M;\n"
+    "                     0: do not)\n"
     "  -q, --quiet        no notices or progress on stderr (errors are still printed)\n"
     "\n"
     "backfills:\n"
@@ -132,6 +135,7 @@ int cli_parse(int argc, char **argv, cli_options *o)
 {
     memset(o, 0, sizeof *o);
     o->max_record = 64u << 20;
+    o->part_size = 256u << 10;
     o->io_depth = 64;
     o->key_slack = 3600;
     o->checkpoint_interval = 1.0;
@@ -216,6 +220,13 @@ int cli_parse(int argc, char **argv, cli_options *o)
                 return usage_error(o, "%s needs a SIZE", a);
             if (parse_size(argv[i], &o->max_record))
                 return usage_error(o, "bad --max-record '%s' (want e.g. 64M)", argv[i]);
+        } else if (strcmp(a, "--part-size") == 0) {
+            if (++i == argc)
+                return usage_error(o, "%s needs a SIZE", a);
+            if (strcmp(argv[i], "0") == 0)
+                o->part_size = 0;
+            else if (parse_size(argv[i], &o->part_size) || o->part_size > (4u << 20))
+                return usage_error(o, "bad --part-size '%s' (want up to 4M, or 0)", argv[i]);
         } else if (strcmp(a, "-j") == 0 || strncmp(a, "-j", 2) == 0) {
             const char *v = a[2] ? a + 2 : (i + 1 < argc ? argv[++i] : NULL);
             if (!v || parse_count(v, 1024, &o->workers))

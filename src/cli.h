@@ -30,6 +30,7 @@ typedef struct {
     size_t max_record;        /* bytes */
     unsigned workers;         /* -j; 0: one per online CPU */
     unsigned io_depth;        /* --io-depth: files in flight */
+    size_t part_size;         /* --part-size: compressed bytes a part of stdin; 0: no parts */
     int io;                   /* --io: 0 auto, 1 uring, 2 sync (reader_io's order) */
     int has_since, has_until;
     int64_t since, until;     /* seconds since 1970 UTC; until exclusive (a bare date: the day after) */

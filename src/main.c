@@ -120,7 +120,8 @@ static rules *load_rules(const cli_options *o, load_report *lr, const char *cons
 static uint64_t command_fingerprint(int argc, char **argv, unsigned shard_index, unsigned shard_count)
 {
     static const char *const speed_only[] = { "--progress", "-q", "--quiet", "--stats" };
-    static const char *const speed_only_valued[] = { "-j", "--io", "--io-depth", "--checkpoint-interval" };
+    static const char *const speed_only_valued[] = { "-j", "--io", "--io-depth", "--checkpoint-interval",
+                                                     "--part-size" };
     uint64_t h = FNV_OFFSET;
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i];
@@ -275,6 +276,7 @@ int main(int argc, char **argv)
             .shard_count = shard_count,
             .files_from = o.files_from,
         },
+        .part_size = o.part_size,
         .checkpoint = o.checkpoint,
         .checkpoint_interval = o.checkpoint_interval,
         .fingerprint = command_fingerprint(argc, argv, shard_index, shard_count),

@@ -27,8 +27,8 @@
  * its next chunk holds no buffer, so the reserve always has one for it.
  *
  * stdin cut into parts: a gzip stream on stdin (usually many CloudTrail
- * files, one member each) is cut where the next member seems to begin, and
- * each part is a job of its own, scanned from that place (scan_begin_part)
+ * files, one member each) is cut where a member seems to begin once the
+ * part has --part-size bytes, and each part is a job of its own, scanned from that place (scan_begin_part)
  * by any worker. Compressed data may look like a member start by chance, so
  * the writer accepts a part only if it ended cleanly exactly where the next
  * part began; at the first part that did not, the writer scans that part
@@ -61,8 +61,9 @@
 #include "walk.h"
 
 #define JOB_CHUNKS 2
-#define PART_MAX (4u << 20)       /* a part longer than this ends the cutting */
-#define PARTS_KEPT (16u << 20)    /* bytes of parts kept until written: the reader waits beyond */
+#define PART_MAX (4u << 20)       /* a member longer than this ends the cutting (>= --part-size) */
+#define PARTS_KEPT (16u << 20)    /* bytes of parts kept until written: the reader waits beyond;
+                                     > PART_MAX + --part-size + a read, what one part may need */
 #define MEMBER_MIN 20             /* the shortest gzip member: header, empty deflate, trailer */
 
 static const char stdin_name[] = "<stdin>";
@@ -121,6 +122,8 @@ typedef struct {
     uint8_t *buf;           /* bytes read and not yet in a part: [start, len) */
     size_t start, len, cap;
     size_t look_from;       /* no member start before this */
+    size_t last_member;     /* the last member start found, >= start */
+    uint64_t isize_sum;     /* ISIZE of the members in [start, last_member) */
     uint64_t in_offset;     /* stdin offset of buf[start] */
     uint64_t out_guess;     /* decoded offset of buf[start], from the members' ISIZE */
     job *first;             /* stdin's job, for the first part */
@@ -584,9 +587,10 @@ static job *cut_part(pipeline *p, size_t end, enum job_part kind, int last)
         atomic_fetch_add(&p->parts_kept, n);
     }
     p->report->stdin_parts++;
-    c->out_guess += n >= 4 ? le32(c->buf + end - 4) : 0;   /* the member's ISIZE */
+    c->out_guess += c->isize_sum;
+    c->isize_sum = 0;
     c->in_offset += n;
-    c->start = end;
+    c->start = c->last_member = end;
     if (kind == PART_CUT) {
         if (!j->data)
             job_end_input(j, -ENOMEM, "cannot keep a part", c->in_offset - n);
@@ -616,13 +620,18 @@ static int cut_advance(pipeline *p, slot *slots, slot *s)
 {
     cutter *c = &p->cut;
     for (;;) {
-        size_t from = c->start + MEMBER_MIN;
+        if (c->last_member > c->start && c->last_member - c->start >= p->opt->part_size) {
+            if (!cut_part(p, c->last_member, PART_CUT, 0))
+                return 1;
+            continue;
+        }
+        size_t from = c->last_member + MEMBER_MIN;
         if (c->look_from > from)
             from = c->look_from;
         size_t at = decode_find_member(c->buf, from, c->len, &c->look_from);
         if (at < c->len) {
-            if (!cut_part(p, at, PART_CUT, 0))
-                return 1;
+            c->isize_sum += le32(c->buf + at - 4);   /* the ISIZE of the member before */
+            c->last_member = at;
             continue;
         }
         if (c->eof) {
@@ -631,7 +640,7 @@ static int cut_advance(pipeline *p, slot *slots, slot *s)
             cut_stop(p, slots, s);
             return 0;
         }
-        if (c->len - c->start <= PART_MAX)
+        if (c->len - c->last_member <= PART_MAX)
             return 0;
         /* A long member: the rest is the tail. Its worker waits for every
          * job before it, so those must all be read and handed out first. */
@@ -660,6 +669,7 @@ static int cut_make_room(cutter *c, size_t want)
         memmove(c->buf, c->buf + c->start, c->len - c->start);
         c->len -= c->start;
         c->look_from = c->look_from > c->start ? c->look_from - c->start : 0;
+        c->last_member -= c->start;
         c->start = 0;
     }
     size_t cap = c->cap ? c->cap : want;
@@ -698,7 +708,7 @@ static void cut_read(pipeline *p, slot *s, int res)
 static int cut_begin(pipeline *p, slot *s, size_t n)
 {
     size_t unused;
-    if (p->opt->checkpoint || s->j->path || s->bytes > 0 || p->cut.active || n < 10 ||
+    if (!p->opt->part_size || p->opt->checkpoint || s->j->path || s->bytes > 0 || p->cut.active || n < 10 ||
         decode_find_member(s->buf, 0, n, &unused) != 0)
         return 0;
     cutter *c = &p->cut;

@@ -24,6 +24,7 @@ typedef struct {
     size_t read_size;           /* bytes per read; 0: 256 KiB */
     int quiet;                  /* no notices (the io_uring fallback) */
     walk_options walk;          /* pruning, sharding, --files-from */
+    size_t part_size;           /* a gzip stdin is cut into parts of about this; 0: not cut */
     const char *checkpoint;     /* resume file; needs output */
     double checkpoint_interval; /* seconds between checkpoints */
     uint64_t fingerprint;       /* the command, for the checkpoint */
