@@ -119,8 +119,8 @@ typedef struct {
 /* The reader's state while it cuts stdin into parts. */
 typedef struct {
     int active;
-    uint8_t *buf;           /* bytes read and not yet in a part: [start, len) */
-    size_t start, len, cap;
+    ot_buf b;               /* bytes read; those not yet in a part: [start, b.len) */
+    size_t start;
     size_t look_from;       /* no member start before this */
     size_t last_member;     /* the last member start found, >= start */
     uint64_t isize_sum;     /* ISIZE of the members in [start, last_member) */
@@ -582,7 +582,7 @@ static job *cut_part(pipeline *p, size_t end, enum job_part kind, int last)
     j->at = (scan_part){ c->in_offset, c->out_guess, 0 };
     j->data = malloc(n ? n : 1);
     if (j->data) {
-        memcpy(j->data, c->buf + c->start, n);
+        memcpy(j->data, (uint8_t *)c->b.data + c->start, n);
         j->data_len = n;
         atomic_fetch_add(&p->parts_kept, n);
     }
@@ -604,7 +604,7 @@ static job *cut_part(pipeline *p, size_t end, enum job_part kind, int last)
 static void cut_stop(pipeline *p, slot *slots, slot *s)
 {
     cutter *c = &p->cut;
-    free(c->buf);
+    buf_free(&c->b);
     *c = (cutter){ 0 };
     s->cutting = 0;
     if (s->fd >= 0 && s->state != SLOT_FREE)
@@ -628,29 +628,29 @@ static int cut_advance(pipeline *p, slot *slots, slot *s)
         size_t from = c->last_member + MEMBER_MIN;
         if (c->look_from > from)
             from = c->look_from;
-        size_t at = decode_find_member(c->buf, from, c->len, &c->look_from);
-        if (at < c->len) {
-            c->isize_sum += le32(c->buf + at - 4);   /* the ISIZE of the member before */
+        size_t at = decode_find_member((uint8_t *)c->b.data, from, c->b.len, &c->look_from);
+        if (at < c->b.len) {
+            c->isize_sum += le32((uint8_t *)c->b.data + at - 4);   /* the ISIZE of the member before */
             c->last_member = at;
             continue;
         }
         if (c->eof) {
-            if (!cut_part(p, c->len, PART_CUT, 1))
+            if (!cut_part(p, c->b.len, PART_CUT, 1))
                 return 1;
             cut_stop(p, slots, s);
             return 0;
         }
-        if (c->len - c->last_member <= PART_MAX)
+        if (c->b.len - c->last_member <= PART_MAX)
             return 0;
         /* A long member: the rest is the tail. Its worker waits for every
          * job before it, so those must all be read and handed out first. */
         for (slot *o = slots; o < slots + p->opt->io_depth; o++)
             if (o != s && o->state != SLOT_FREE)
                 return 1;
-        job *j = cut_part(p, c->len, PART_TAIL, 1);
+        job *j = cut_part(p, c->b.len, PART_TAIL, 1);
         if (!j)
             return 1;
-        free(c->buf);
+        buf_free(&c->b);
         *c = (cutter){ 0 };
         s->cutting = 0;
         s->j = j;
@@ -663,26 +663,14 @@ static int cut_advance(pipeline *p, slot *slots, slot *s)
 /* Makes room for `want` more bytes at the end of the cutter's buffer. */
 static int cut_make_room(cutter *c, size_t want)
 {
-    if (c->cap - c->len >= want)
-        return 0;
-    if (c->start > 0) {
-        memmove(c->buf, c->buf + c->start, c->len - c->start);
-        c->len -= c->start;
+    if (c->b.cap - c->b.len < want && c->start > 0) {
+        memmove(c->b.data, c->b.data + c->start, c->b.len - c->start);
+        c->b.len -= c->start;
         c->look_from = c->look_from > c->start ? c->look_from - c->start : 0;
         c->last_member -= c->start;
         c->start = 0;
     }
-    size_t cap = c->cap ? c->cap : want;
-    while (cap - c->len < want)
-        cap *= 2;
-    if (cap == c->cap)
-        return 0;
-    uint8_t *b = realloc(c->buf, cap);
-    if (!b)
-        return -ENOMEM;
-    c->buf = b;
-    c->cap = cap;
-    return 0;
+    return buf_reserve(&c->b, want);
 }
 
 /* A read of stdin while it is being cut: the bytes are in the cutter's
@@ -691,7 +679,7 @@ static void cut_read(pipeline *p, slot *s, int res)
 {
     cutter *c = &p->cut;
     if (res > 0) {
-        c->len += (size_t)res;
+        c->b.len += (size_t)res;
         s->bytes += (uint64_t)res;
     } else {
         c->eof = 1;
@@ -717,9 +705,9 @@ static int cut_begin(pipeline *p, slot *s, size_t n)
         *c = (cutter){ 0 };
         return 0;
     }
-    memcpy(c->buf, s->buf, n);
+    memcpy(c->b.data, s->buf, n);
     pool_buffers_give(p->bufs, s->buf);
-    s->buf = c->buf;
+    s->buf = (uint8_t *)c->b.data;
     s->cutting = 1;
     s->j = NULL;
     return 1;
@@ -742,7 +730,7 @@ static int slot_try_read(pipeline *p, slot *slots, slot *s)
         const cutter *c = &p->cut;
         if (c->eof)
             return 0;
-        if (atomic_load(&p->parts_kept) + (c->len - c->start) >= PARTS_KEPT)
+        if (atomic_load(&p->parts_kept) + (c->b.len - c->start) >= PARTS_KEPT)
             return 1;
         size_t want = pool_buffers_size(p->bufs);
         if (cut_make_room(&p->cut, want)) {
@@ -751,7 +739,7 @@ static int slot_try_read(pipeline *p, slot *slots, slot *s)
             p->cut.read_offset = s->bytes;
             return cut_advance(p, slots, s);
         }
-        s->buf = p->cut.buf + p->cut.len;     /* straight into the cutter's buffer */
+        s->buf = (uint8_t *)p->cut.b.data + p->cut.b.len;     /* straight into the cutter's buffer */
         s->state = SLOT_READING;
         reader_read(p->rd, (unsigned)(s - slots), s->fd, s->buf, want, s->offset);
         return 0;
@@ -1115,7 +1103,7 @@ out:
     walk_free(w);
     free(wargs);
     free(threads);
-    free(p.cut.buf);
+    buf_free(&p.cut.b);
     scan_free(p.order_sc);
     scan_result_free(&p.order_res);
     pthread_mutex_destroy(&p.mu);
