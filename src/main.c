@@ -115,9 +115,10 @@ static rules *load_rules(const cli_options *o, load_report *lr, const char *cons
     return r;
 }
 
-/* The command, less what only changes speed: a checkpoint resumes only the
- * same command. */
-static uint64_t command_fingerprint(int argc, char **argv, unsigned shard_index, unsigned shard_count)
+/* The command, less what only changes speed, and the rules' text: a
+ * checkpoint resumes only the same command with the same rules. */
+static uint64_t command_fingerprint(int argc, char **argv, unsigned shard_index, unsigned shard_count,
+                                    uint64_t rules_hash)
 {
     static const char *const speed_only[] = { "--progress", "-q", "--quiet", "--stats" };
     static const char *const speed_only_valued[] = { "-j", "--io", "--io-depth", "--checkpoint-interval",
@@ -142,7 +143,8 @@ static uint64_t command_fingerprint(int argc, char **argv, unsigned shard_index,
     }
     char shard[48];
     snprintf(shard, sizeof shard, "shard %u/%u", shard_index, shard_count);
-    return hash_bytes(h, shard, strlen(shard));
+    h = hash_bytes(h, shard, strlen(shard));
+    return hash_bytes(h, &rules_hash, sizeof rules_hash);
 }
 
 /* The crash test's hook: kill -9 at an exact output byte, not at a time. */
@@ -279,7 +281,7 @@ int main(int argc, char **argv)
         .part_size = o.part_size,
         .checkpoint = o.checkpoint,
         .checkpoint_interval = o.checkpoint_interval,
-        .fingerprint = command_fingerprint(argc, argv, shard_index, shard_count),
+        .fingerprint = command_fingerprint(argc, argv, shard_index, shard_count, rules_sources_hash(rule_list)),
         .progress = o.progress < 0 ? isatty(STDERR_FILENO) : o.progress,
         .dedupe = !o.no_dedupe,
         .crash_after_bytes = crash_after_bytes(),

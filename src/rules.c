@@ -89,6 +89,11 @@ void rules_free(rules *r)
     free(r);
 }
 
+uint64_t rules_sources_hash(const rules *r)
+{
+    return sigma_sources_hash(r->sigma);
+}
+
 size_t rules_count(const rules *r)
 {
     return r->n;

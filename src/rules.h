@@ -58,6 +58,8 @@ int rules_add_sigma(rules *r, const char *path, sigma_report_fn report, void *ar
 void rules_free(rules *r);
 
 size_t rules_count(const rules *r);
+/* A hash of the rules' Sigma sources (names and text). */
+uint64_t rules_sources_hash(const rules *r);
 const rule *rules_at(const rules *r, size_t i);
 
 /* The catch-all for --all-org-events: rule "org.event", severity info. */

@@ -975,7 +975,7 @@ int run_scan(const run_options *opt, run_report *report, FILE *errout)
         emit_checkpoint cp;
         int lrc = emit_checkpoint_load(opt->checkpoint, &cp);
         if (lrc == 0 && cp.fingerprint != opt->fingerprint) {
-            fprintf(errout, "orgtrail: %s: checkpoint of a different command (other inputs or options); "
+            fprintf(errout, "orgtrail: %s: checkpoint of a different command (other inputs, options or rules); "
                             "remove it to start over\n", opt->checkpoint);
             rc = -EINVAL;
             goto out;

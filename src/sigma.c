@@ -13,6 +13,8 @@
 #include <sys/stat.h>
 #include <yaml.h>
 
+#include "util.h"
+
 /* In a compiled pattern these bytes stand for the wildcards. */
 #define WILD_ANY '\x01'
 #define WILD_ONE '\x02'
@@ -85,6 +87,7 @@ struct sigma_set {
     block *blocks;
     regex_t **regexes;          /* compiled, to regfree */
     size_t nregex, regex_cap;
+    uint64_t sources_hash;      /* of every source name and text loaded */
 };
 
 static void *set_alloc(sigma_set *s, size_t size);
@@ -132,7 +135,15 @@ static char *set_strndup(sigma_set *s, const char *p, size_t n)
 
 sigma_set *sigma_set_create(void)
 {
-    return calloc(1, sizeof(sigma_set));
+    sigma_set *s = calloc(1, sizeof(sigma_set));
+    if (s)
+        s->sources_hash = FNV_OFFSET;
+    return s;
+}
+
+uint64_t sigma_sources_hash(const sigma_set *s)
+{
+    return s->sources_hash;
 }
 
 void sigma_set_free(sigma_set *s)
@@ -1151,6 +1162,7 @@ static sigma_status compile_rule(compiler *c, yaml_node_t *root, sigma_rule **ou
 int sigma_load_text(sigma_set *s, const char *source, const char *text, size_t len, sigma_report_fn report,
                     void *arg)
 {
+    s->sources_hash = hash_bytes(hash_bytes(s->sources_hash, source, strlen(source) + 1), text, len);
     yaml_parser_t parser;
     if (!yaml_parser_initialize(&parser))
         return -1;

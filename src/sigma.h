@@ -19,6 +19,7 @@
 #define ORGTRAIL_SIGMA_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "parse.h"
 
@@ -49,6 +50,9 @@ int sigma_load_text(sigma_set *set, const char *source, const char *text, size_t
 int sigma_load_path(sigma_set *set, const char *path, sigma_report_fn report, void *arg);
 
 size_t sigma_count(const sigma_set *set);
+/* A hash of every source name and text loaded so far, in order: what a
+ * checkpoint must see unchanged. */
+uint64_t sigma_sources_hash(const sigma_set *set);
 const sigma_rule *sigma_at(const sigma_set *set, size_t i);
 
 const char *sigma_rule_id(const sigma_rule *r);      /* id, or title when it has none */
