@@ -369,8 +369,8 @@ static void write_part(pipeline *p, job *j)
     p->report->stdin_parts_in_order++;
     if (j->part == PART_CUT) {
         scan_feed(p->order_sc, j->data, j->data_len);
-        if (j->part_last)
-            finish_input(p->order_sc, j);
+        if (j->part_last || j->read_error)
+            finish_input(p->order_sc, j);   /* a part that could not be kept ends the input */
     }
     /* the tail's worker has scanned it with order_sc */
     write_result(p, j, &p->order_res, j->part_last);

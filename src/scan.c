@@ -62,6 +62,7 @@ struct scanner {
     int structured;           /* this input is being framed structurally */
     int digest_pending;       /* the input's first bytes are yet to be searched for a digest */
     int finished;             /* an error ended this input */
+    int ended;                /* scan_end ran */
     int error_is_record;      /* the input's error so far is one bad record */
     const char *path;
     scan_result *res;
@@ -171,6 +172,7 @@ void scan_begin(scanner *s, const char *path, scan_result *res)
     s->structured = s->opt.validate || s->parse_all;
     s->digest_pending = 1;
     s->finished = 0;
+    s->ended = 0;
     s->error_is_record = 0;
     s->path = path;
     s->res = res;
@@ -602,6 +604,9 @@ void scan_end(scanner *s)
 {
     static const uint8_t nothing[1];
     int rc = 0;
+    if (s->ended)
+        return;
+    s->ended = 1;
     if (!s->finished) {
         /* the last bytes the decoder held back, now known to be the end */
         size_t used;

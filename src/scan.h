@@ -104,7 +104,8 @@ int scan_feed(scanner *s, const uint8_t *buf, size_t len);
 /* Records an error that is not about the bytes (e.g. a read failure at
  * offset), and finishes the input. */
 void scan_fail(scanner *s, uint64_t offset, const char *what);
-/* Ends the input: frames what is left and runs the end-of-input checks. */
+/* Ends the input: frames what is left and runs the end-of-input checks.
+ * Once an input; a second call does nothing. */
 void scan_end(scanner *s);
 
 #endif
