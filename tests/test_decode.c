@@ -8,6 +8,7 @@
  * fresh allocations for every call, so ASan catches a decoder that keeps a
  * pointer into a buffer it was given earlier or writes past out_cap.
  */
+#include "check.h"
 #include "decode.h"
 
 #include <stdint.h>
@@ -18,38 +19,28 @@
 #include <zlib.h>
 #include <zstd.h>
 
-static int passed, failed;
-#ifndef MAX_REPORTS
-#define MAX_REPORTS 4   /* failures printed per case; the rest only counted */
-#endif
-static const char *cur_case = "";   /* named in failure messages */
+static const char *cur_case = "";
 static const char *cur_mode = "";
-static const char *reported_case;
-static int reports_in_case;
-static int last_reported;           /* the last failed CHECK was printed */
 
-static int report_failure(void)
+/* Names the case and the way it is fed in failure messages. */
+static void set_context(void)
 {
-    if (reported_case != cur_case) {
-        reported_case = cur_case;
-        reports_in_case = 0;
-    }
-    last_reported = reports_in_case++ < MAX_REPORTS;
-    return last_reported;
+    static char context[200];
+    snprintf(context, sizeof context, "%s%s%s", cur_case, *cur_mode ? " / " : "", cur_mode);
+    check_context = context;
 }
 
-#define CHECK(cond)                                                           \
-    do {                                                                      \
-        if (cond) {                                                           \
-            passed++;                                                         \
-        } else {                                                              \
-            failed++;                                                         \
-            if (report_failure())                                             \
-                fprintf(stderr, "%s:%d: CHECK failed: %s [%s%s%s]\n",         \
-                        __FILE__, __LINE__, #cond, cur_case,                  \
-                        *cur_mode ? " / " : "", cur_mode);                    \
-        }                                                                     \
-    } while (0)
+static void set_case(const char *name)
+{
+    cur_case = name;
+    set_context();
+}
+
+static void set_mode(const char *mode)
+{
+    cur_mode = mode;
+    set_context();
+}
 
 /* ---- helpers ------------------------------------------------------------ */
 
@@ -59,17 +50,9 @@ static int report_failure(void)
 static uint64_t gen_state = 0x9E3779B97F4A7C15ull;
 static uint64_t drive_state = 0xD1B54A32D192ED03ull;
 
-static uint64_t xorshift(uint64_t *s)
-{
-    *s ^= *s >> 12;
-    *s ^= *s << 25;
-    *s ^= *s >> 27;
-    return *s * 0x2545F4914F6CDD1Dull;
-}
-
 static uint64_t rnd(void)
 {
-    return xorshift(&gen_state);
+    return check_rand(&gen_state);
 }
 
 static size_t rnd_below(size_t n)
@@ -79,7 +62,7 @@ static size_t rnd_below(size_t n)
 
 static size_t drive_below(size_t n)
 {
-    return n ? (size_t)(xorshift(&drive_state) % n) : 0;
+    return n ? (size_t)(check_rand(&drive_state) % n) : 0;
 }
 
 typedef struct {
@@ -436,7 +419,7 @@ static void expect_ok_run(decoder *d, const vec *in, const vec *text, enum layou
     int text_ok = r.out.n == text->n && first_diff(&r.out, text->p, text->n) == text->n;
     int run_ok = api_ok && status_ok && all_consumed && text_ok;
     CHECK(run_ok);
-    if (!run_ok && last_reported)
+    if (!run_ok && check_printed)
         fprintf(stderr,
                 "  api %s%s, status %s (%s at %llu), consumed %zu of %zu, output %zu bytes of "
                 "%zu, first difference at %zu\n",
@@ -456,48 +439,48 @@ static void expect_ok_run(decoder *d, const vec *in, const vec *text, enum layou
 static void expect_ok(decoder *d, const char *name, const vec *in, const vec *text,
                       size_t split_limit)
 {
-    cur_case = name;
+    set_case(name);
 
-    cur_mode = "whole, big out";
+    set_mode("whole, big out");
     expect_ok_run(d, in, text, L_WHOLE, 0, BIG_OUT, 0);
-    cur_mode = "whole, big out, eager";
+    set_mode("whole, big out, eager");
     expect_ok_run(d, in, text, L_WHOLE, 0, BIG_OUT, 1);
     for (size_t cap = 1; cap <= 7; cap++) {
         if (text->n > 20000 && cap != 7)
             continue;   /* big texts: tiny buffers come from the random runs too */
-        cur_mode = "whole, tiny out";
+        set_mode("whole, tiny out");
         expect_ok_run(d, in, text, L_WHOLE, 0, cap, cap & 1);
     }
     if (in->n <= 8000) {
-        cur_mode = "bytewise, big out";
+        set_mode("bytewise, big out");
         expect_ok_run(d, in, text, L_BYTES, 0, BIG_OUT, 0);
-        cur_mode = "bytewise, big out, eager";
+        set_mode("bytewise, big out, eager");
         expect_ok_run(d, in, text, L_BYTES, 0, BIG_OUT, 1);
-        cur_mode = "bytewise, 1-byte out";
+        set_mode("bytewise, 1-byte out");
         expect_ok_run(d, in, text, L_BYTES, 0, 1, 1);
-        cur_mode = "bytewise, 3-byte out";
+        set_mode("bytewise, 3-byte out");
         expect_ok_run(d, in, text, L_BYTES, 0, 3, 0);
     }
     if (in->n <= split_limit) {
         for (size_t at = 0; at <= in->n; at++) {
-            cur_mode = "split in two, big out";
+            set_mode("split in two, big out");
             expect_ok_run(d, in, text, L_SPLIT, at, BIG_OUT, (int)(at & 1));
             if (at % 3 == 0 || in->n < 100) {
-                cur_mode = "split in two, small out";
+                set_mode("split in two, small out");
                 expect_ok_run(d, in, text, L_SPLIT, at, 17 * (1 + at / 3 % 7), (int)(at & 2));
             }
             if (at % 7 == 0 || in->n < 100) {
-                cur_mode = "split in two, tiny out";
+                set_mode("split in two, tiny out");
                 expect_ok_run(d, in, text, L_SPLIT, at, 1 + at / 7 % 7, (int)(at & 4));
             }
         }
     }
     for (int rep = 0; rep < 6; rep++) {
-        cur_mode = "random pieces, random out";
+        set_mode("random pieces, random out");
         expect_ok_run(d, in, text, L_RANDOM, rep < 3 && in->n <= 8000 ? 9 : 3000, OUT_RANDOM,
                       rep & 1);
     }
-    cur_mode = "";
+    set_mode("");
 }
 
 /* A decoder that failed stays failed, and decode_reset() revives it. */
@@ -541,7 +524,7 @@ static void expect_err_run(decoder *d, const vec *in, const err_expect *x, enum 
     int text_ok = !x->text || (is_prefix(&r.out, x->text) && r.out.n >= x->min_out);
     int run_ok = api_ok && errored && message_ok && offset_ok && text_ok;
     CHECK(run_ok);
-    if (!run_ok && last_reported)
+    if (!run_ok && check_printed)
         fprintf(stderr,
                 "  api %s%s, errored %d, error \"%s\" at %llu (want %llu..%llu), output %zu "
                 "bytes (want a prefix of at least %zu)\n",
@@ -557,33 +540,33 @@ static void expect_err_run(decoder *d, const vec *in, const err_expect *x, enum 
 static void expect_err(decoder *d, const char *name, const vec *in, const err_expect *x,
                        size_t split_limit)
 {
-    cur_case = name;
-    cur_mode = "whole, big out";
+    set_case(name);
+    set_mode("whole, big out");
     expect_err_run(d, in, x, L_WHOLE, 0, BIG_OUT, 0);
-    cur_mode = "whole, 1-byte out";
+    set_mode("whole, 1-byte out");
     expect_err_run(d, in, x, L_WHOLE, 0, 1, 1);
-    cur_mode = "whole, 5-byte out";
+    set_mode("whole, 5-byte out");
     expect_err_run(d, in, x, L_WHOLE, 0, 5, 0);
-    cur_mode = "bytewise, big out";
+    set_mode("bytewise, big out");
     expect_err_run(d, in, x, L_BYTES, 0, BIG_OUT, 1);
-    cur_mode = "bytewise, 2-byte out";
+    set_mode("bytewise, 2-byte out");
     expect_err_run(d, in, x, L_BYTES, 0, 2, 0);
     if (in->n <= split_limit) {
         for (size_t at = 0; at <= in->n; at += 1 + in->n / 64) {
-            cur_mode = "split in two";
+            set_mode("split in two");
             expect_err_run(d, in, x, L_SPLIT, at, at & 1 ? BIG_OUT : 3, (int)(at & 2));
         }
     }
-    cur_mode = "random pieces, random out";
+    set_mode("random pieces, random out");
     expect_err_run(d, in, x, L_RANDOM, 40, OUT_RANDOM, 1);
-    cur_mode = "";
+    set_mode("");
 }
 
 /* ---- tests -------------------------------------------------------------- */
 
 static void test_backend(void)
 {
-    cur_case = "backend";
+    set_case("backend");
     const char *b = decode_inflate_backend();
     CHECK(b != NULL);
     CHECK(b && (strcmp(b, "isal") == 0 || strcmp(b, "zlib") == 0));
@@ -612,7 +595,7 @@ static void test_tiny_plain(decoder *d)
     vec_free(&one);
 
     /* Empty input: decode_finish is fine with no step at all. */
-    cur_case = "no input";
+    set_case("no input");
     decode_reset(d);
     CHECK(decode_finish(d) == DECODE_OK);
     CHECK(decode_bytes_in(d) == 0);
@@ -937,18 +920,18 @@ static void test_gzip_errors(decoder *d)
         }
         gz(&cg, &ct);
         err_expect x = {NULL, 0, 10, cg.n};
-        cur_case = "corrupt deflate data in fixed pieces";
+        set_case("corrupt deflate data in fixed pieces");
         /* (The last deflate byte is left alone: its high bits may be padding.) */
         for (size_t pos = 11; pos < cg.n - 9; pos++) {
             vec bad = vec_of(cg.p, cg.n);
             bad.p[pos] ^= pos & 1 ? 0x01 : 0x80;
-            cur_mode = "16-byte pieces";
+            set_mode("16-byte pieces");
             expect_err_run(d, &bad, &x, L_FIXED, 16, 4096, 0);
-            cur_mode = "21-byte pieces";
+            set_mode("21-byte pieces");
             expect_err_run(d, &bad, &x, L_FIXED, 21, 2, 1);
             vec_free(&bad);
         }
-        cur_mode = "";
+        set_mode("");
         vec_free(&ct);
         vec_free(&cg);
     }
@@ -1075,7 +1058,7 @@ static void test_zstd_errors(decoder *d)
 /* decode_bytes_in between calls, and decode_reset in the middle of members. */
 static void test_bytes_in_and_reset(decoder *d)
 {
-    cur_case = "bytes_in and reset";
+    set_case("bytes_in and reset");
     vec t = {0}, g = {0}, z = {0};
     gen_json(&t, 2000);
     gz(&g, &t);
@@ -1160,7 +1143,7 @@ static void test_bytes_in_and_reset(decoder *d)
     vec_free(&t);
     vec_free(&g);
     vec_free(&z);
-    cur_case = "";
+    set_case("");
 }
 
 /* decode_find_member: every real member start is found, whatever the
@@ -1168,8 +1151,8 @@ static void test_bytes_in_and_reset(decoder *d)
  * reserved flags, an unknown XFL or OS, or another method are passed over. */
 static void test_find_member(void)
 {
-    cur_case = "find_member";
-    cur_mode = "";
+    set_case("find_member");
+    set_mode("");
     vec in = { 0 };
     size_t starts[40];
     for (size_t k = 0; k < 40; k++) {
@@ -1225,8 +1208,7 @@ int main(void)
     decoder *d = decode_create();
     CHECK(d != NULL);
     if (!d) {
-        printf("%d passed, %d failed\n", passed, failed);
-        return 1;
+        return check_summary();
     }
     test_backend();
     test_tiny_plain(d);
@@ -1241,6 +1223,5 @@ int main(void)
     test_find_member();
     decode_free(d);
 
-    printf("%d passed, %d failed\n", passed, failed);
-    return failed != 0;
+    return check_summary();
 }

@@ -6,6 +6,7 @@
  * AVX2), forced with prefilter_set_impl. Buffers are allocated at their
  * exact length, so ASan catches a vector load that reads past buf[len).
  */
+#include "check.h"
 #include "prefilter.h"
 
 #include <stdint.h>
@@ -13,22 +14,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int passed, failed;
-static const char *cur_case = "";
 static const char *cur_impl_name = "auto";
 static enum prefilter_impl cur_impl = PREFILTER_IMPL_AUTO;
 
-#define CHECK(cond)                                                           \
-    do {                                                                      \
-        if (cond) {                                                           \
-            passed++;                                                         \
-        } else {                                                              \
-            failed++;                                                         \
-            if (failed <= 40)                                                 \
-                fprintf(stderr, "%s:%d: CHECK failed: %s [%s, %s]\n",         \
-                        __FILE__, __LINE__, #cond, cur_case, cur_impl_name);  \
-        }                                                                     \
-    } while (0)
+/* Names the case, and the implementation it runs on, in failure messages. */
+static void set_case(const char *name)
+{
+    static char context[160];
+    snprintf(context, sizeof context, "%s, %s", name, cur_impl_name);
+    check_context = context;
+}
 
 /* ---- helpers ------------------------------------------------------------ */
 
@@ -36,11 +31,7 @@ static uint64_t rng_state = 0x243F6A8885A308D3ull;
 
 static uint64_t rnd(void)
 {
-    /* xorshift64* */
-    rng_state ^= rng_state >> 12;
-    rng_state ^= rng_state << 25;
-    rng_state ^= rng_state >> 27;
-    return rng_state * 0x2545F4914F6CDD1Dull;
+    return check_rand(&rng_state);
 }
 
 static size_t rnd_below(size_t n)
@@ -467,7 +458,7 @@ static needle_set *set_at(size_t i)
 
 static void test_create_rejects(void)
 {
-    cur_case = "create";
+    set_case("create");
     const char *ok2[] = {"ab"};
     const char *too_short[] = {"ab", "a"};
     const char *empty[] = {""};
@@ -537,7 +528,7 @@ static void test_create_rejects(void)
 /* The needles are copied: changing the caller's strings later changes nothing. */
 static void test_needles_copied(void)
 {
-    cur_case = "needles copied";
+    set_case("needles copied");
     char a[] = "\"organizations.";
     char b[] = "\"eventVersion";
     const char *nd[] = {a, b};
@@ -565,7 +556,7 @@ static void test_needles_copied(void)
 /* Hand-made edge cases around from, to and len. */
 static void test_bounds(void)
 {
-    cur_case = "bounds";
+    set_case("bounds");
     const char *nd[] = {"\"eventVersion"};
     const size_t nl = 13;
     prefilter *pf = pf_create(nd, 1);
@@ -615,7 +606,7 @@ static void test_bounds(void)
     prefilter_free(pf);
 
     /* Overlapping occurrences: "aa" in "aaaa" is at 0, 1 and 2. */
-    cur_case = "overlapping";
+    set_case("overlapping");
     const char *aa[] = {"aa"};
     pf = pf_create(aa, 1);
     CHECK(pf != NULL);
@@ -651,7 +642,7 @@ static void test_bounds(void)
 /* NOCASE by hand: letters fold, nothing else does. */
 static void test_nocase(void)
 {
-    cur_case = "nocase by hand";
+    set_case("nocase by hand");
     const char *nd[] = {"AbC", "a[", "x@", "DeleteTrail", "ABC"};
     unsigned fl[] = {NC, NC, NC, NC, 0};
     prefilter *pf = pf_create_ex(nd, fl, 5);
@@ -692,7 +683,7 @@ static void test_nocase(void)
  * out reads nothing past buf[len) (the buffers are exact-size allocations). */
 static void test_truncated_at_end(void)
 {
-    cur_case = "needle cut by the buffer end";
+    set_case("needle cut by the buffer end");
     for (size_t s = 0; s < NSETS; s++) {
         const needle_set *set = set_at(s);
         prefilter *pf = pf_create_set(set);
@@ -728,7 +719,7 @@ static void test_truncated_at_end(void)
 /* Hits of several needles come out in offset order, whatever the needle order. */
 static void test_sorted_across_needles(void)
 {
-    cur_case = "sorted across needles";
+    set_case("sorted across needles");
     const char *nd[] = {"zz", "yy", "xx"};
     prefilter *pf = pf_create(nd, 3);
     CHECK(pf != NULL);
@@ -771,7 +762,7 @@ static void test_sorted_across_needles(void)
  * come out sorted. The 64th needle is counted through bit 63 of the mask. */
 static void test_dense(void)
 {
-    cur_case = "dense hits";
+    set_case("dense hits");
     needle_set set = {"dense", {0}, PREFILTER_MAX_NEEDLES, ALPHABET("aA"), {0}, NULL, 0};
     static char store[PREFILTER_MAX_NEEDLES][65];
     for (size_t i = 0; i < set.n; i++) {
@@ -805,7 +796,7 @@ static void test_random(void)
 {
     for (size_t s = 0; s < NSETS; s++) {
         const needle_set *set = set_at(s);
-        cur_case = set->name;
+        set_case(set->name);
         prefilter *pf = pf_create_set(set);
         CHECK(pf != NULL);
         if (!pf)
@@ -855,7 +846,7 @@ static void test_windows(void)
 {
     for (size_t s = 0; s < NSETS; s++) {
         const needle_set *set = set_at(s);
-        cur_case = "windows";
+        set_case("windows");
         prefilter *pf = pf_create_set(set);
         if (!pf) {
             CHECK(pf != NULL);
@@ -888,7 +879,7 @@ static void test_windows(void)
  * the longest needle less one byte of overlap). */
 static void test_impls_agree(void)
 {
-    cur_case = "implementations agree";
+    set_case("implementations agree");
     const needle_set *set = &gen_sets[1];
     size_t len = 1 << 18;
     uint8_t *buf = make_buffer(set, len);
@@ -968,6 +959,5 @@ int main(void)
     cur_impl_name = "all";
     test_impls_agree();
 
-    printf("%d passed, %d failed\n", passed, failed);
-    return failed != 0;
+    return check_summary();
 }

@@ -25,11 +25,7 @@ static uint64_t rng_state = 0x13198A2E03707344ull;
 
 static uint64_t rnd(void)
 {
-    /* xorshift64* */
-    rng_state ^= rng_state >> 12;
-    rng_state ^= rng_state << 25;
-    rng_state ^= rng_state >> 27;
-    return rng_state * 0x2545F4914F6CDD1Dull;
+    return check_rand(&rng_state);
 }
 
 static size_t rnd_below(size_t n)
