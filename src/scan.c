@@ -44,6 +44,7 @@ struct scanner {
     size_t npf;
     size_t overlap;           /* the longest needle less one */
     parse_ctx *pc;
+    const rule **matched;     /* room for every rule: one record may match them all */
 
     uint8_t *carry;           /* compressed bytes the decoder has not taken yet */
     size_t carry_len, carry_cap;
@@ -133,9 +134,10 @@ scanner *scan_create(const scan_options *opt)
     s->dec = decode_create();
     s->fr = frame_create(opt->max_record);
     s->pc = parse_create();
+    s->matched = malloc((rules_count(opt->rules) + 1) * sizeof *s->matched);
     s->win_cap = s->opt.window;
     s->win = malloc(s->win_cap);
-    if (!s->dec || !s->fr || !pf_ok || !s->pc || !s->win) {
+    if (!s->dec || !s->fr || !pf_ok || !s->pc || !s->matched || !s->win) {
         scan_free(s);
         return NULL;
     }
@@ -151,6 +153,7 @@ void scan_free(scanner *s)
     for (size_t k = 0; k < s->npf; k++)
         prefilter_free(s->pf[k]);
     parse_free(s->pc);
+    free(s->matched);
     free(s->carry);
     free(s->win);
     prefilter_hits_free(&s->hits);
@@ -281,8 +284,9 @@ static int handle_record(scanner *s, const frame_record *rec, int candidate, uin
     if (parse_get(s->pc, "eventType", &v) == PARSE_STRING && v.len == 20 &&
         memcmp(v.ptr, "AwsCloudTrailInsight", 20) == 0)
         return 0;
-    const rule *matched[64];
-    size_t n = rules_match(s->opt.rules, s->pc, s->parse_all ? UINT64_MAX : needles_seen, matched, 64);
+    const rule **matched = s->matched;
+    size_t n = rules_match(s->opt.rules, s->pc, s->parse_all ? UINT64_MAX : needles_seen, matched,
+                           rules_count(s->opt.rules));
     if (n == 0 && s->opt.all_org_events && parse_get(s->pc, "eventSource", &v) == PARSE_STRING &&
         rules_is_org_source(v.ptr, v.len)) {
         matched[0] = rules_catch_all();
