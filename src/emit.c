@@ -89,11 +89,17 @@ int emit_finding(ot_buf *out, const rule *ru, int denied, parse_ctx *ev,
     return rc;
 }
 
-uint64_t emit_finding_key(const char *rule_id, const char *event_id, size_t event_id_len)
+static uint64_t finding_key(const char *rule_id, size_t rule_len, const char *event_id, size_t event_id_len)
 {
-    uint64_t h = hash_bytes(FNV_OFFSET, rule_id, strlen(rule_id) + 1);   /* with its NUL */
+    uint64_t h = hash_bytes(FNV_OFFSET, rule_id, rule_len);
+    h = hash_bytes(h, "", 1);     /* the end of the rule id */
     h = hash_bytes(h, event_id, event_id_len);
     return h ? h : 1;
+}
+
+uint64_t emit_finding_key(const char *rule_id, const char *event_id, size_t event_id_len)
+{
+    return finding_key(rule_id, strlen(rule_id), event_id, event_id_len);
 }
 
 struct emit_dedupe {
@@ -169,11 +175,8 @@ long emit_dedupe_load(emit_dedupe *d, const char *buf, size_t len)
         ot_slice rule, id;
         if (n > 0 && parse_record(pc, p, n, PARSE_KIND_EVENT, err, sizeof err, &off) == 0 &&
             parse_get(pc, "rule", &rule) == PARSE_STRING && parse_get(pc, "eventID", &id) == PARSE_STRING) {
-            char rule_id[128];
-            size_t rl = rule.len < sizeof rule_id - 1 ? rule.len : sizeof rule_id - 1;
-            memcpy(rule_id, rule.ptr, rl);
-            rule_id[rl] = '\0';
-            if (emit_dedupe_add(d, emit_finding_key(rule_id, id.ptr, id.len)) < 0) {
+            /* the whole rule id, however long: the key must be the one emitted */
+            if (emit_dedupe_add(d, finding_key(rule.ptr, rule.len, id.ptr, id.len)) < 0) {
                 parse_free(pc);
                 return -ENOMEM;
             }
@@ -185,44 +188,32 @@ long emit_dedupe_load(emit_dedupe *d, const char *buf, size_t len)
     return lines;
 }
 
+#define CHECKPOINT_FORMAT "orgtrail-checkpoint v2 fingerprint=%llx inputs_done=%llu output_bytes=%llu " \
+                          "inputs_hash=%llx complete=%d"
+
 int emit_checkpoint_load(const char *path, emit_checkpoint *cp)
 {
     FILE *f = fopen(path, "r");
     if (!f)
         return errno == ENOENT ? -ENOENT : -errno;
-    unsigned long long fp, done, bytes;
-    int n = fscanf(f, "orgtrail-checkpoint v1 fingerprint=%llx inputs_done=%llu output_bytes=%llu", &fp, &done, &bytes);
+    unsigned long long fp, done, bytes, ih;
+    int complete;
+    int n = fscanf(f, CHECKPOINT_FORMAT, &fp, &done, &bytes, &ih, &complete);
     fclose(f);
-    if (n != 3)
+    if (n != 5 || (complete != 0 && complete != 1))
         return -EINVAL;
     cp->fingerprint = fp;
     cp->inputs_done = done;
     cp->output_bytes = bytes;
+    cp->inputs_hash = ih;
+    cp->complete = complete;
     return 0;
 }
 
-int emit_checkpoint_save(const char *path, const emit_checkpoint *cp)
+/* Makes a rename in path's folder durable. */
+static void sync_parent(const char *path)
 {
-    char tmp[4096], dir[4096];
-    if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp)
-        return -ENAMETOOLONG;
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0)
-        return -errno;
-    char line[160];
-    int n = snprintf(line, sizeof line, "orgtrail-checkpoint v1 fingerprint=%016llx inputs_done=%llu output_bytes=%llu\n",
-                     (unsigned long long)cp->fingerprint, (unsigned long long)cp->inputs_done,
-                     (unsigned long long)cp->output_bytes);
-    int rc = 0;
-    if (write(fd, line, (size_t)n) != n || fsync(fd) != 0)
-        rc = errno ? -errno : -EIO;
-    if (close(fd) != 0 && !rc)
-        rc = -errno;
-    if (!rc && rename(tmp, path) != 0)
-        rc = -errno;
-    if (rc)
-        return rc;
-    /* the rename itself must survive a power loss */
+    char dir[4096];
     snprintf(dir, sizeof dir, "%s", path);
     char *slash = strrchr(dir, '/');
     if (slash)
@@ -232,7 +223,139 @@ int emit_checkpoint_save(const char *path, const emit_checkpoint *cp)
         fsync(dfd);
         close(dfd);
     }
+}
+
+int emit_checkpoint_save(const char *path, const emit_checkpoint *cp)
+{
+    char tmp[4096];
+    if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp)
+        return -ENAMETOOLONG;
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return -errno;
+    char line[256];
+    int n = snprintf(line, sizeof line, CHECKPOINT_FORMAT "\n", (unsigned long long)cp->fingerprint,
+                     (unsigned long long)cp->inputs_done, (unsigned long long)cp->output_bytes,
+                     (unsigned long long)cp->inputs_hash, cp->complete ? 1 : 0);
+    int rc = 0;
+    if (write(fd, line, (size_t)n) != n || fsync(fd) != 0)
+        rc = errno ? -errno : -EIO;
+    if (close(fd) != 0 && !rc)
+        rc = -errno;
+    if (!rc && rename(tmp, path) != 0)
+        rc = -errno;
+    if (rc)
+        return rc;
+    sync_parent(path);     /* the rename itself must survive a power loss */
     return 0;
+}
+
+uint64_t emit_input_identity(const char *name, int exists, uint64_t size, int64_t mtime_ns)
+{
+    uint64_t h = hash_bytes(FNV_OFFSET, name, strlen(name) + 1);
+    uint64_t meta[3] = { (uint64_t)exists, exists ? size : 0, exists ? (uint64_t)mtime_ns : 0 };
+    h = hash_bytes(h, meta, sizeof meta);
+    return h ? h : 1;
+}
+
+uint64_t emit_inputs_hash(uint64_t h, uint64_t identity)
+{
+    return hash_bytes(h, &identity, sizeof identity);
+}
+
+struct emit_inputs {
+    int fd;
+    ot_buf pending;       /* identities appended since the last sync */
+};
+
+static int inputs_path(const char *ckpt_path, char *out, size_t len)
+{
+    return snprintf(out, len, "%s.inputs", ckpt_path) >= (int)len ? -ENAMETOOLONG : 0;
+}
+
+int emit_inputs_load(const char *ckpt_path, uint64_t n, uint64_t **ids)
+{
+    char path[4096];
+    int rc = inputs_path(ckpt_path, path, sizeof path);
+    if (rc)
+        return rc;
+    *ids = NULL;
+    if (n > SIZE_MAX / sizeof **ids)
+        return -EINVAL;
+    uint64_t *v = malloc(n ? n * sizeof *v : 1);
+    if (!v)
+        return -ENOMEM;
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        rc = errno == ENOENT ? -EINVAL : -errno;
+    } else {
+        if (fread(v, sizeof *v, n, f) != n)
+            rc = -EINVAL;
+        fclose(f);
+    }
+    if (rc) {
+        free(v);
+        return rc;
+    }
+    *ids = v;
+    return 0;
+}
+
+emit_inputs *emit_inputs_open(const char *ckpt_path, uint64_t keep, int *err)
+{
+    char path[4096];
+    emit_inputs *in = calloc(1, sizeof *in);
+    if (!in) {
+        *err = -ENOMEM;
+        return NULL;
+    }
+    in->fd = -1;
+    int rc = inputs_path(ckpt_path, path, sizeof path);
+    off_t end = (off_t)(keep * sizeof(uint64_t));
+    if (!rc) {
+        in->fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+        if (in->fd < 0 || ftruncate(in->fd, end) != 0 || lseek(in->fd, end, SEEK_SET) < 0)
+            rc = -errno;
+    }
+    if (rc) {
+        if (in->fd >= 0)
+            close(in->fd);
+        free(in);
+        *err = rc;
+        return NULL;
+    }
+    return in;
+}
+
+int emit_inputs_append(emit_inputs *in, uint64_t identity)
+{
+    return buf_append(&in->pending, &identity, sizeof identity);
+}
+
+int emit_inputs_sync(emit_inputs *in)
+{
+    const char *p = in->pending.data;
+    size_t left = in->pending.len;
+    while (left > 0) {
+        ssize_t n = write(in->fd, p, left);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return -errno;
+        p += n;
+        left -= (size_t)n;
+    }
+    in->pending.len = 0;
+    return fsync(in->fd) == 0 ? 0 : -errno;
+}
+
+void emit_inputs_close(emit_inputs *in)
+{
+    if (!in)
+        return;
+    close(in->fd);
+    buf_free(&in->pending);
+    free(in);
 }
 
 struct emit_writer {

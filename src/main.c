@@ -292,7 +292,9 @@ int main(int argc, char **argv)
     }
     run_report rep;
     int rc = run_scan(&ro, &rep, stderr);
-    if (rc < 0) {
+    if (rep.refused) {
+        status = 2;    /* a checkpoint that does not fit: run_scan said why */
+    } else if (rc < 0) {
         status = 1;    /* run_scan said why */
     } else if (rep.stats.errors > 0) {
         status = 1;

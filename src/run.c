@@ -53,7 +53,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "decode.h"
 #include "emit.h"
@@ -82,6 +85,7 @@ enum job_part {
 typedef struct {
     uint64_t seq;
     char *path;             /* owned; NULL for stdin */
+    uint64_t identity;      /* with --checkpoint: the input's name, size and mtime */
     enum job_part part;
     int part_last;          /* the last part of stdin */
     scan_part at;           /* where the part begins; out_offset is a guess from gzip trailers */
@@ -156,6 +160,14 @@ typedef struct {
     int write_rc;               /* the writer's fatal error */
     emit_dedupe *dedupe;        /* NULL with --no-dedupe */
     uint64_t skip_inputs;       /* a checkpoint's inputs_done */
+    emit_inputs *inputs;        /* with --checkpoint: the finished inputs' identities */
+    uint64_t inputs_hash;       /* their running hash */
+    int walk_complete;          /* the walk reached its end; guarded by mu */
+    int pending;                /* a walk result looked at before the reader ran */
+    int pending_status;
+    char *pending_path;
+    char pending_err[300];
+    uint64_t total_hint;        /* inputs the walk will give, known early (walk_total); 0: not known */
     uint64_t next_seq;          /* the reader's next job */
     uint64_t inputs_total;      /* inputs the walk gave (parts of stdin count once) */
     uint64_t inputs_written;
@@ -171,6 +183,7 @@ typedef struct {
     scan_result order_res;
     double t0;
     int progress_shown;         /* a progress line is on the terminal */
+    int findings_on_tty;        /* findings go to the terminal that shows the progress line */
 } pipeline;
 
 static double now_seconds(void)
@@ -325,6 +338,10 @@ static void write_result(pipeline *p, const job *j, scan_result *r, int with_sta
     if (with_stats)
         scan_stats_add(&p->report->stats, &r->stats);
     if (r->findings.len > 0 && !atomic_load(&p->stop)) {
+        if (p->progress_shown && p->findings_on_tty) {
+            fputs("\r\033[K", p->errout);   /* a finding never shares the progress line */
+            p->progress_shown = 0;
+        }
         int rc = write_findings(p, r);
         if (rc == -EPIPE) {
             p->report->output_closed = 1;
@@ -384,36 +401,75 @@ static void write_part(pipeline *p, job *j)
     }
 }
 
-static int save_checkpoint(pipeline *p, uint64_t inputs_written)
+static int save_checkpoint(pipeline *p, int complete)
 {
     int rc = emit_sync(p->out);
+    if (!rc)
+        rc = emit_inputs_sync(p->inputs);
     if (rc)
         return rc;
-    emit_checkpoint cp = { p->opt->fingerprint, p->skip_inputs + inputs_written, emit_offset(p->out) };
+    emit_checkpoint cp = { p->opt->fingerprint, p->skip_inputs + p->inputs_written, emit_offset(p->out),
+                           p->inputs_hash, complete };
     return emit_checkpoint_save(p->opt->checkpoint, &cp);
 }
 
-static void show_progress(pipeline *p, uint64_t done, int final)
+/* The width of the terminal the progress line is on. */
+static size_t terminal_width(FILE *f)
+{
+    struct winsize ws;
+    if (ioctl(fileno(f), TIOCGWINSZ, &ws) == 0 && ws.ws_col >= 20)
+        return ws.ws_col;
+    return 80;
+}
+
+/*
+ * The progress line: as many of its fields as fit the terminal, the most
+ * useful first; mode 2 (not a terminal) writes whole lines, no \r or
+ * escapes.
+ */
+static void show_progress(pipeline *p, int final)
 {
     const scan_stats *s = &p->report->stats;
     double secs = now_seconds() - p->t0;
+    uint64_t resumed = p->report->resumed_from, done = p->inputs_written;
     pthread_mutex_lock(&p->mu);
-    uint64_t total = p->walk_done ? p->inputs_total : 0;
+    uint64_t total = p->walk_done ? resumed + p->inputs_total : p->total_hint;
     pthread_mutex_unlock(&p->mu);
-    char eta[32] = "";
-    if (total && done && done < total) {
-        long left = (long)(secs * (double)(total - done) / (double)done);
-        snprintf(eta, sizeof eta, ", ETA %ld:%02ld", left / 60, left % 60);
-    }
-    char of_total[32] = "";
+    char field[6][64];
+    snprintf(field[0], sizeof field[0], "%llu", (unsigned long long)(resumed + done));
     if (total)
-        snprintf(of_total, sizeof of_total, "/%llu", (unsigned long long)total);
-    fprintf(p->errout, "\r\033[Korgtrail: %llu%s files, %.1f MB decoded (%.1f MB read), %.0f MB/s, %llu findings%s%s",
-            (unsigned long long)done, of_total, (double)s->bytes_decoded / 1e6, (double)s->bytes_in / 1e6,
-            secs > 0 ? (double)s->bytes_decoded / 1e6 / secs : 0.0, (unsigned long long)s->findings, eta,
-            final ? "\n" : "");
+        snprintf(field[0] + strlen(field[0]), sizeof field[0] - strlen(field[0]), "/%llu",
+                 (unsigned long long)total);
+    strcat(field[0], " files");
+    snprintf(field[1], sizeof field[1], ", %llu findings", (unsigned long long)s->findings);
+    field[2][0] = '\0';
+    if (total && done && resumed + done < total) {
+        long left = (long)(secs * (double)(total - resumed - done) / (double)done);
+        snprintf(field[2], sizeof field[2], ", ETA %ld:%02ld:%02ld", left / 3600, left / 60 % 60, left % 60);
+    }
+    snprintf(field[3], sizeof field[3], ", %.1f MB decoded", (double)s->bytes_decoded / 1e6);
+    snprintf(field[4], sizeof field[4], ", %.0f MB/s", secs > 0 ? (double)s->bytes_decoded / 1e6 / secs : 0.0);
+    snprintf(field[5], sizeof field[5], " (%.1f MB read)", (double)s->bytes_in / 1e6);
+    static const int order[6] = { 0, 3, 5, 4, 1, 2 };    /* how they read */
+    int shown[6] = { 0 };
+    size_t room = (p->opt->progress == 1 ? terminal_width(p->errout) : 200) - 1, used = strlen("orgtrail: ");
+    for (int i = 0; i < 6; i++) {      /* by usefulness: files, findings, ETA, decoded, speed, read */
+        size_t n = strlen(field[i]);
+        if (used + n <= room && (i != 5 || shown[3])) {
+            shown[i] = 1;
+            used += n;
+        }
+    }
+    char line[512] = "orgtrail: ";
+    for (int k = 0; k < 6; k++)
+        if (shown[order[k]])
+            strcat(line, field[order[k]]);
+    if (p->opt->progress == 1)
+        fprintf(p->errout, "\r\033[K%s%s", line, final ? "\n" : "");
+    else
+        fprintf(p->errout, "%s\n", line);
     fflush(p->errout);
-    p->progress_shown = !final;
+    p->progress_shown = p->opt->progress == 1 && !final;
 }
 
 static void *writer_main(void *arg)
@@ -440,19 +496,27 @@ static void *writer_main(void *arg)
         } else {
             write_part(p, j);
         }
-        if (j->part == PART_NONE || j->part_last)
+        if (j->part == PART_NONE || j->part_last) {
             p->inputs_written++;
+            if (p->inputs) {
+                p->inputs_hash = emit_inputs_hash(p->inputs_hash, j->identity);
+                if (emit_inputs_append(p->inputs, j->identity) && !p->write_rc) {
+                    p->write_rc = -ENOMEM;
+                    atomic_store(&p->stop, 1);
+                }
+            }
+        }
         double now = now_seconds();
         if (p->opt->checkpoint && !atomic_load(&p->stop) && now - last_checkpoint >= p->opt->checkpoint_interval) {
-            int rc = save_checkpoint(p, p->inputs_written);
+            int rc = save_checkpoint(p, 0);
             if (rc) {
                 p->write_rc = rc;
                 atomic_store(&p->stop, 1);
             }
             last_checkpoint = now;
         }
-        if (p->opt->progress && now - last_progress >= 0.1) {
-            show_progress(p, p->inputs_written, 0);
+        if (p->opt->progress && now - last_progress >= (p->opt->progress == 1 ? 0.1 : 5.0)) {
+            show_progress(p, 0);
             last_progress = now;
         }
 
@@ -472,12 +536,15 @@ static void *writer_main(void *arg)
         poke_reader(p);
     }
     if (p->opt->checkpoint && !atomic_load(&p->stop)) {
-        int rc = save_checkpoint(p, p->inputs_written);
+        pthread_mutex_lock(&p->mu);
+        int complete = p->walk_complete;
+        pthread_mutex_unlock(&p->mu);
+        int rc = save_checkpoint(p, complete);
         if (rc)
             p->write_rc = rc;
     }
     if (p->opt->progress)
-        show_progress(p, p->inputs_written, 1);
+        show_progress(p, 1);
     return NULL;
 }
 
@@ -802,16 +869,38 @@ static void on_event(pipeline *p, slot *slots, const reader_event *ev)
     slot_finish(p, slots, s, ev->res);
 }
 
+/* An input's identity for the checkpoint: its name, size and mtime. */
+static uint64_t input_identity(const char *path)
+{
+    struct stat st;
+    if (!path || stat(path, &st) != 0)
+        return emit_input_identity(path ? path : stdin_name, 0, 0, 0);
+    return emit_input_identity(path, 1, (uint64_t)st.st_size,
+                               (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec);
+}
+
 /* Creates a finished job that carries a walk error (a loop, a missing path). */
-static void job_walk_error(pipeline *p, uint64_t seq, const char *path, const char *err)
+static void job_walk_error(pipeline *p, uint64_t seq, const char *path, const char *err, uint64_t identity)
 {
     job *j = job_start(p, seq, path);
+    j->identity = identity;
     snprintf(j->result.error, sizeof j->result.error, "%s", err);
     j->result.stats.errors = 1;
     pthread_mutex_lock(&p->mu);
     j->done = 1;
     pthread_cond_broadcast(&p->cv);
     pthread_mutex_unlock(&p->mu);
+}
+
+/* The walk's next input, or the one run_scan looked at already. */
+static int next_input(pipeline *p, walker *w, const char **path, char *err, size_t errlen)
+{
+    if (!p->pending)
+        return walk_next(w, path, err, errlen);
+    p->pending = 0;
+    *path = p->pending_path;
+    snprintf(err, errlen, "%s", p->pending_err);
+    return p->pending_status;
 }
 
 static void publish_walk_done(pipeline *p)
@@ -856,28 +945,28 @@ static int reader_loop(pipeline *p, walker *w)
             }
             const char *path;
             char err[300];
-            int st = walk_next(w, &path, err, sizeof err);
-            if ((st == WALK_INPUT || st == WALK_ERROR) && p->report->resumed_from < p->skip_inputs) {
-                p->report->resumed_from++;   /* finished before the checkpoint */
-                i--;
-                continue;
-            }
+            int st = next_input(p, w, &path, err, sizeof err);
             if (st < 0 || st == WALK_END) {
                 rc = st < 0 ? st : 0;
                 walk_done = 1;
+                pthread_mutex_lock(&p->mu);
+                p->walk_complete = st == WALK_END;
+                pthread_mutex_unlock(&p->mu);
                 break;
             }
             p->inputs_total++;
+            uint64_t identity = p->opt->checkpoint ? input_identity(path) : 0;
             pthread_mutex_lock(&p->mu);
             p->total = p->next_seq + 1;
             pthread_mutex_unlock(&p->mu);
             if (st == WALK_ERROR) {
-                job_walk_error(p, p->next_seq++, path, err);
+                job_walk_error(p, p->next_seq++, path, err, identity);
                 i--;                 /* the slot is still free */
                 continue;
             }
             slot *s = &slots[i];
             s->j = job_start(p, p->next_seq++, path);
+            s->j->identity = identity;
             s->delivered = 0;
             s->bytes = 0;
             s->fd = -1;
@@ -940,6 +1029,81 @@ static int reload_dedupe(pipeline *p, const char *output, uint64_t bytes, FILE *
     return rc;
 }
 
+/*
+ * Walks the inputs that the checkpoint says are finished, and checks that
+ * each is the one the checkpointed run finished (name, size, mtime). Then,
+ * for a run that had finished, looks whether the walk now gives more (a
+ * bucket that grew at its end): that input waits in p->pending. Returns 0,
+ * 1 when there is nothing left to do, or a negative errno after saying why
+ * (-EINVAL: the checkpoint does not fit these inputs).
+ */
+static int resume_check(pipeline *p, walker *w, const emit_checkpoint *cp, FILE *errout)
+{
+    const char *ck = p->opt->checkpoint;
+    uint64_t *ids, h = FNV_OFFSET;
+    int rc = emit_inputs_load(ck, cp->inputs_done, &ids);
+    if (rc == 0) {
+        for (uint64_t i = 0; i < cp->inputs_done; i++)
+            h = emit_inputs_hash(h, ids[i]);
+        if (h != cp->inputs_hash) {
+            free(ids);
+            rc = -EINVAL;
+        }
+    }
+    if (rc == -EINVAL)
+        fprintf(errout, "orgtrail: %s.inputs: missing, or not the inputs this checkpoint finished; "
+                        "remove the checkpoint to start over\n", ck);
+    if (rc)
+        return rc;
+    const char *path;
+    char err[300];
+    for (uint64_t i = 0; i < cp->inputs_done && rc == 0; i++) {
+        int st = walk_next(w, &path, err, sizeof err);
+        if (st < 0) {
+            rc = st;
+        } else if (st == WALK_END) {
+            fprintf(errout, "orgtrail: %s: the inputs now end after %llu of the %llu that the checkpointed run "
+                            "finished (inputs were removed); remove the checkpoint to start over\n",
+                    ck, (unsigned long long)i, (unsigned long long)cp->inputs_done);
+            rc = -EINVAL;
+        } else if (input_identity(path) != ids[i]) {
+            fprintf(errout, "orgtrail: %s: input %llu, %s, is not the one the checkpointed run finished there "
+                            "(an input was added, removed or changed at or before it); remove the checkpoint "
+                            "to start over\n", ck, (unsigned long long)i + 1, path ? path : stdin_name);
+            rc = -EINVAL;
+        } else {
+            p->report->resumed_from++;
+        }
+    }
+    free(ids);
+    if (rc || !cp->complete)
+        return rc;
+    int st = walk_next(w, &path, err, sizeof err);
+    if (st < 0)
+        return st;
+    if (st == WALK_END) {
+        if (!p->opt->quiet)
+            fprintf(errout, "orgtrail: %s: already complete (%llu inputs, %llu bytes of findings in %s); "
+                            "nothing to do\n", ck, (unsigned long long)cp->inputs_done,
+                    (unsigned long long)cp->output_bytes, p->opt->output);
+        return 1;
+    }
+    p->pending = 1;
+    p->pending_status = st;
+    p->pending_path = path ? strdup(path) : NULL;
+    snprintf(p->pending_err, sizeof p->pending_err, "%s", err);
+    return path && !p->pending_path ? -ENOMEM : 0;
+}
+
+/* 1 when the inputs include stdin. */
+static int reads_stdin(const run_options *opt)
+{
+    int yes = opt->npaths == 0 && !opt->walk.files_from;
+    for (size_t i = 0; i < opt->npaths; i++)
+        yes |= strcmp(opt->paths[i], "-") == 0;
+    return yes;
+}
+
 int run_scan(const run_options *opt, run_report *report, FILE *errout)
 {
     static const char *const stdin_only[] = { "-" };
@@ -971,22 +1135,40 @@ int run_scan(const run_options *opt, run_report *report, FILE *errout)
     int writer_started = 0;
     walker *w = walk_create(paths, npaths, &opt->walk);
     p.t0 = t0;
+    p.findings_on_tty = opt->progress == 1 && !opt->output && isatty(STDOUT_FILENO);
+    p.inputs_hash = FNV_OFFSET;
+    if (opt->checkpoint && reads_stdin(opt)) {
+        fprintf(errout, "orgtrail: --checkpoint: a stream on stdin cannot be resumed; give files or a folder\n");
+        report->refused = 1;
+        rc = -EINVAL;
+        goto out;
+    }
     if (opt->checkpoint) {
         emit_checkpoint cp;
         int lrc = emit_checkpoint_load(opt->checkpoint, &cp);
         if (lrc == 0 && cp.fingerprint != opt->fingerprint) {
             fprintf(errout, "orgtrail: %s: checkpoint of a different command (other inputs, options or rules); "
                             "remove it to start over\n", opt->checkpoint);
-            rc = -EINVAL;
+            lrc = -EINVAL;
+        } else if (lrc == -EINVAL) {
+            fprintf(errout, "orgtrail: %s: not an orgtrail checkpoint (or one of an older orgtrail); "
+                            "remove it to start over\n", opt->checkpoint);
+        } else if (lrc == 0 && w) {
+            lrc = resume_check(&p, w, &cp, errout);
+        }
+        if (lrc == 1) {               /* already complete: nothing is changed */
+            report->already_complete = 1;
             goto out;
         }
-        if (lrc == -EINVAL) {
-            fprintf(errout, "orgtrail: %s: not an orgtrail checkpoint\n", opt->checkpoint);
-            rc = -EINVAL;
+        if (lrc == -EINVAL)
+            report->refused = 1;
+        if (lrc < 0 && lrc != -ENOENT) {
+            rc = lrc;
             goto out;
         }
         if (lrc == 0) {
             p.skip_inputs = cp.inputs_done;
+            p.inputs_hash = cp.inputs_hash;
             p.out = emit_open_resume(opt->output, cp.output_bytes, &err);
             if (!p.out) {
                 fprintf(errout, "orgtrail: %s: cannot resume: %s\n", opt->output,
@@ -997,6 +1179,12 @@ int run_scan(const run_options *opt, run_report *report, FILE *errout)
             }
             if (p.out && opt->dedupe && (rc = reload_dedupe(&p, opt->output, cp.output_bytes, errout)))
                 goto out;
+        }
+        p.inputs = emit_inputs_open(opt->checkpoint, p.skip_inputs, &err);
+        if (!p.inputs) {
+            fprintf(errout, "orgtrail: %s.inputs: %s\n", opt->checkpoint, strerror(-err));
+            rc = err;
+            goto out;
         }
     }
     if (opt->dedupe && !p.dedupe) {
@@ -1072,6 +1260,10 @@ out:
     }
     if (rc == -ENOMEM || rc == -EAGAIN)
         fprintf(errout, "orgtrail: %s\n", strerror(-rc));
+    if (writer_started && !rc && !opt->quiet && (opt->scan.has_since || opt->scan.has_until) &&
+        report->stats.findings == 0 && report->stats.outside_window > 0)
+        fprintf(errout, "orgtrail: notice: --since/--until: all %llu events that rules matched lie outside the "
+                        "window\n", (unsigned long long)report->stats.outside_window);
     if (p.out) {
         int crc = emit_close(p.out);
         if (!p.write_rc)
@@ -1097,6 +1289,8 @@ out:
     }
     free(p.jobs);
     emit_dedupe_free(p.dedupe);
+    emit_inputs_close(p.inputs);
+    free(p.pending_path);
     pool_queue_free(p.queue);
     pool_buffers_free(p.bufs);
     reader_free(p.rd);

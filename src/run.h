@@ -28,7 +28,7 @@ typedef struct {
     const char *checkpoint;     /* resume file; needs output */
     double checkpoint_interval; /* seconds between checkpoints */
     uint64_t fingerprint;       /* the command, for the checkpoint */
-    int progress;               /* a progress line on errout */
+    int progress;               /* 0: none; 1: a line on the terminal errout is; 2: plain lines (errout a file) */
     int dedupe;                 /* drop a finding whose rule and eventID were emitted */
     uint64_t crash_after_bytes; /* testing: SIGKILL after this many output bytes; 0: never */
 } run_options;
@@ -42,6 +42,8 @@ typedef struct {
     int output_closed;          /* the output's reader went away (EPIPE) */
     walk_counts walk;           /* what the walk left out */
     uint64_t resumed_from;      /* inputs a checkpoint said were done */
+    int refused;                /* the checkpoint does not fit this command or its inputs (exit 2) */
+    int already_complete;       /* the checkpointed run had finished: nothing was done */
     uint64_t duplicates_dropped;
     uint64_t stdin_parts;           /* parts a gzip stdin was cut into */
     uint64_t stdin_parts_in_order;  /* of those, scanned in order by the writer */
