@@ -282,7 +282,7 @@ int main(int argc, char **argv)
         .checkpoint = o.checkpoint,
         .checkpoint_interval = o.checkpoint_interval,
         .fingerprint = command_fingerprint(argc, argv, shard_index, shard_count, rules_sources_hash(rule_list)),
-        .progress = o.progress < 0 ? isatty(STDERR_FILENO) : o.progress,
+        .progress = o.progress == 0 ? 0 : isatty(STDERR_FILENO) ? 1 : o.progress > 0 ? 2 : 0,
         .dedupe = !o.no_dedupe,
         .crash_after_bytes = crash_after_bytes(),
     };
