@@ -354,8 +354,8 @@ static int walker_prunes(walker *w, const char *path, int is_dir)
             w->day_hi = end;
         if (why == PRUNE_TIME)
             w->days_pruned++;
-        else
-            w->days_passed++;
+        else if (end - start <= 86400)
+            w->days_passed++;     /* a year or month folder that passes may hold no day that does */
     }
     return why != PRUNE_NONE;
 }
@@ -893,10 +893,11 @@ int walk_explain_empty(const walker *w, char *buf, size_t len)
             put_time(buf, len, &at, o->since, 0);
         }
         if (o->has_until) {
+            /* a midnight until is --until's date form: up to the end of the day before */
             put(buf, len, &at, "%s--until ", o->has_since ? " " : "");
-            put_time(buf, len, &at, o->until, 0);
+            put_time(buf, len, &at, o->until % 86400 == 0 ? o->until - 86400 : o->until, 0);
         }
-        put(buf, len, &at, " matched no day folder; the archive's days run ");
+        put(buf, len, &at, " matched no day folder; the archive's days lie within ");
         put_time(buf, len, &at, w->day_lo, 1);
         put(buf, len, &at, " .. ");
         put_time(buf, len, &at, w->day_hi - 1, 1);

@@ -81,6 +81,12 @@ walk_counts walk_get_counts(const walker *w);
  * left out folders or files: writes one line naming the filter and what
  * the archive holds at that level, e.g.
  *   --regions US-EAST-1 matched no region folder; seen: eu-west-1, us-east-1
+ *   --since 2030-01-01 matched no day folder; the archive's days lie within 2024-03-01 .. 2024-03-04
+ * At most 16 names are kept per level, then "and N more" (N counted up to
+ * 256). The day range comes from the date folders and file names seen: a
+ * year or month folder left out whole widens it to that year or month.
+ * A filter that leaves out everything in one place while other folders
+ * still give inputs gets no notice: the notice is for runs with no input.
  * Returns 1 when it wrote one, else 0 (inputs were handed out, or nothing
  * was filtered). Call it after walk_next returned WALK_END.
  */

@@ -249,7 +249,7 @@ static void test_filter_matching_nothing_explains(void)
     opt = (walk_options){ .has_since = 1, .since = 1893456000 /* 2030-01-01 */ };
     r = walk_root(&opt);
     CHECK(r.explained == 1);
-    CHECK(strcmp(r.explain, "--since 2030-01-01 matched no day folder; the archive's days run 2024-01-01 .. 2024-12-31") == 0);
+    CHECK(strcmp(r.explain, "--since 2030-01-01 matched no day folder; the archive's days lie within 2024-01-01 .. 2024-12-31") == 0);
     if (check_printed)
         fprintf(stderr, "got: %s\n", r.explain);
 
@@ -264,7 +264,7 @@ static void test_filter_matching_nothing_explains(void)
     r = walk_all(w);
     walk_free(w);
     CHECK(r.explained == 1);
-    CHECK(strcmp(r.explain, "--until 2024-01-01 matched no day folder; the archive's days run 2024-03-01 .. 2024-03-04") == 0);
+    CHECK(strcmp(r.explain, "--until 2023-12-31 matched no day folder; the archive's days lie within 2024-03-01 .. 2024-03-04") == 0);
     if (check_printed)
         fprintf(stderr, "got: %s\n", r.explain);
     unlink(list);
