@@ -165,18 +165,16 @@ static const char *last_awslogs(const char *path)
     return found;
 }
 
-/* Splits path at AWSLogs/. Returns 0 when path is not in the layout. */
-static int key_parse(const char *path, int is_dir, key_parts *k)
+/* The first max components after the last AWSLogs/ of path: their count,
+ * or -1 when there is no AWSLogs component. *rest: what follows them. */
+static int key_split(const char *path, const char **comp, size_t *len, int max, const char **rest)
 {
-    memset(k, 0, sizeof *k);
     const char *p = last_awslogs(path);
     if (!p)
-        return 0;
-    const char *comp[8];
-    size_t len[8];
+        return -1;
     int n = 0;
     p += 7;
-    while (*p == '/' && n < 8) {
+    while (*p == '/' && n < max) {
         p++;
         const char *e = strchr(p, '/');
         size_t l = e ? (size_t)(e - p) : strlen(p);
@@ -186,6 +184,20 @@ static int key_parse(const char *path, int is_dir, key_parts *k)
         len[n++] = l;
         p += l;
     }
+    if (rest)
+        *rest = p;
+    return n;
+}
+
+/* Splits path at AWSLogs/. Returns 0 when path is not in the layout. */
+static int key_parse(const char *path, int is_dir, key_parts *k)
+{
+    memset(k, 0, sizeof *k);
+    const char *comp[8];
+    size_t len[8];
+    int n = key_split(path, comp, len, 8, NULL);
+    if (n < 0)
+        return 0;
     int files = is_dir ? 0 : 1;           /* the last component is a file name */
     int dirs = n - files;
     int i = 0;
@@ -406,24 +418,13 @@ static int layout_of(const char *path)
  */
 static int other_by_key(const char *path, int is_dir)
 {
-    const char *p = last_awslogs(path);
-    if (!p)
-        return 0;
     const char *comp[3];
     size_t len[3];
-    int n = 0;
-    p += 7;
-    while (*p == '/' && n < 3) {
-        p++;
-        const char *e = strchr(p, '/');
-        size_t l = e ? (size_t)(e - p) : strlen(p);
-        if (l == 0)
-            break;
-        comp[n] = p;
-        len[n++] = l;
-        p += l;
-    }
-    int last_is_file = !is_dir && *p == '\0';   /* comp[n - 1] is the file's name */
+    const char *rest;
+    int n = key_split(path, comp, len, 3, &rest);
+    if (n < 0)
+        return 0;
+    int last_is_file = !is_dir && *rest == '\0';   /* comp[n - 1] is the file's name */
     int i = 0;
     if (n - last_is_file > 0 && len[0] > 2 && memcmp(comp[0], "o-", 2) == 0)
         i++;

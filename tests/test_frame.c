@@ -206,6 +206,26 @@ static void test_max_record(void)
     outcome_free(&o);
 }
 
+/* Every split point (each implementation), and every pair of split points
+ * (step apart), gives the outcome ref. */
+static void same_at_every_split(const char *doc, size_t n, const outcome *ref, size_t step)
+{
+    for (size_t a = 0; a <= n; a++) {
+        for (int scalar = 0; scalar <= 2; scalar++) {
+            size_t cuts[] = { a, n };
+            outcome o = frame_pieces(doc, n, cuts, 2, scalar, 1 << 20);
+            CHECK(same_outcome(&o, ref));
+            outcome_free(&o);
+        }
+        for (size_t b = a; b <= n; b += step) {
+            size_t cuts[] = { a, b, n };
+            outcome o = frame_pieces(doc, n, cuts, 3, 0, 1 << 20);
+            CHECK(same_outcome(&o, ref));
+            outcome_free(&o);
+        }
+    }
+}
+
 /* The Stratus Red Team export's fault: records in an array not separated
  * by commas. Every JSON parser rejects it; the framer must too, at the
  * second record, whole and split at every point (and pair of points). */
@@ -228,20 +248,7 @@ static void test_validate_missing_comma(void)
         size_t n = strlen(doc);
         expect_error(doc, cases[c].offset, cases[c].err, __LINE__);
         outcome ref = frame_whole(doc, n, FRAME_IMPL_SCALAR);
-        for (size_t a = 0; a <= n; a++) {
-            for (int scalar = 0; scalar <= 2; scalar++) {
-                size_t cuts[] = { a, n };
-                outcome o = frame_pieces(doc, n, cuts, 2, scalar, 1 << 20);
-                CHECK(same_outcome(&o, &ref));
-                outcome_free(&o);
-            }
-            for (size_t b = a; b <= n; b += 5) {
-                size_t cuts[] = { a, b, n };
-                outcome o = frame_pieces(doc, n, cuts, 3, 0, 1 << 20);
-                CHECK(same_outcome(&o, &ref));
-                outcome_free(&o);
-            }
-        }
+        same_at_every_split(doc, n, &ref, 5);
         outcome_free(&ref);
     }
     /* what stays valid: blanks around one comma, non-object elements, NDJSON */
@@ -265,20 +272,7 @@ static void test_splits(void)
         size_t n = strlen(doc);
         outcome ref = frame_whole(doc, n, FRAME_IMPL_SCALAR);
         CHECK(ref.rc == 0 && ref.recs.len > 0);
-        for (size_t a = 0; a <= n; a++) {
-            for (int scalar = 0; scalar <= 2; scalar++) {
-                size_t cuts[] = { a, n };
-                outcome o = frame_pieces(doc, n, cuts, 2, scalar, 1 << 20);
-                CHECK(same_outcome(&o, &ref));
-                outcome_free(&o);
-            }
-            for (size_t b = a; b <= n; b += 7) {
-                size_t cuts[] = { a, b, n };
-                outcome o = frame_pieces(doc, n, cuts, 3, 0, 1 << 20);
-                CHECK(same_outcome(&o, &ref));
-                outcome_free(&o);
-            }
-        }
+        same_at_every_split(doc, n, &ref, 7);
         outcome_free(&ref);
     }
 }
