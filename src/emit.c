@@ -30,11 +30,31 @@ static int append_field(ot_buf *out, const char *key, parse_ctx *ev, const char 
     return rc ? rc : append_value(out, ev, path);
 }
 
+/*
+ * An event failed when it has an errorCode, or, for the console sign-in
+ * events (ConsoleLogin, CheckMfa, SwitchRole, ...), which have none, when
+ * responseElements.<eventName> is "Failure" (a failed ConsoleLogin has only
+ * an errorMessage beside it).
+ */
 int emit_event_denied(parse_ctx *event)
 {
     ot_slice v;
     enum parse_type t = parse_get(event, "errorCode", &v);
-    return t != PARSE_ABSENT && t != PARSE_NULL;
+    if (t != PARSE_ABSENT && t != PARSE_NULL)
+        return 1;
+    ot_slice name;
+    char path[64] = "responseElements.";
+    size_t at = strlen(path);
+    if (parse_get(event, "eventName", &name) != PARSE_STRING || name.len == 0 || name.len >= sizeof path - at)
+        return 0;
+    for (size_t i = 0; i < name.len; i++) {
+        char c = name.ptr[i];
+        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')))
+            return 0;       /* a dot would descend further */
+    }
+    memcpy(path + at, name.ptr, name.len);
+    path[at + name.len] = '\0';
+    return parse_get(event, path, &v) == PARSE_STRING && v.len == 7 && memcmp(v.ptr, "Failure", 7) == 0;
 }
 
 int emit_finding(ot_buf *out, const rule *ru, int denied, parse_ctx *ev,

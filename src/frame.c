@@ -32,6 +32,14 @@ struct framer {
     uint64_t rec_start;
     enum parse_kind rec_kind;
 
+    /* the bytes after a record that is an array element, up to the next
+     * bracket at the array's level: blanks and exactly one ',' before
+     * another element, none before the ']' */
+    int sep_open;
+    int sep_other;           /* a byte that is neither: some other value, not judged */
+    uint32_t sep_commas;
+    uint64_t sep_from;       /* stream offset of the gap's next unchecked byte */
+
     size_t max_record;
     enum frame_impl impl;
     uint64_t error_offset;
@@ -204,12 +212,47 @@ static void open_record(framer *f, uint64_t at, enum parse_kind kind)
     f->rec_kind = kind;
 }
 
+/* Counts the separators in buf[sep_from - base, to). */
+static void sep_scan(framer *f, const uint8_t *buf, uint64_t base, size_t to)
+{
+    size_t j = f->sep_from > base ? (size_t)(f->sep_from - base) : 0;
+    for (; j < to && !f->sep_other; j++) {
+        if (buf[j] == ',')
+            f->sep_commas++;
+        else if (!is_blank(buf[j]))
+            f->sep_other = 1;
+    }
+    f->sep_from = base + to;
+}
+
+/* The bracket at buf[i] ends the gap after an array element record: were
+ * the two separated by one comma (jq and every JSON parser insist)? */
+static int sep_close(framer *f, const uint8_t *buf, uint64_t base, size_t i)
+{
+    sep_scan(f, buf, base, i);
+    f->sep_open = 0;
+    if (f->sep_other)
+        return 0;
+    int opens = buf[i] == '{' || buf[i] == '[';
+    if (opens && f->sep_commas == 0)
+        return fail(f, base + i, "missing ',' between array elements (before '%c')", buf[i]);
+    if (opens && f->sep_commas > 1)
+        return fail(f, base + i, "%u commas between array elements (before '%c')", f->sep_commas, buf[i]);
+    if (!opens && f->sep_commas > 0)
+        return fail(f, base + i, "',' before the array's closing '%c'", buf[i]);
+    return 0;
+}
+
 /* One structural bracket outside strings, at buf[i]. */
 static int on_bracket(framer *f, const uint8_t *buf, uint64_t base, size_t i, frame_records *out)
 {
     uint8_t c = buf[i];
     uint64_t at = base + i;
     int opens = c == '{' || c == '[';
+
+    /* the gap is open at the array's level, so this bracket is at it */
+    if (f->sep_open && sep_close(f, buf, base, i))
+        return -1;
 
     if (opens) {
         if (f->depth == 0) {
@@ -259,6 +302,12 @@ static int on_bracket(framer *f, const uint8_t *buf, uint64_t base, size_t i, fr
         int rc = emit_record(f, at + 1, out);
         if (rc)
             return rc;
+        if (f->depth > 0) {       /* an array element: a separator must follow */
+            f->sep_open = 1;
+            f->sep_other = 0;
+            f->sep_commas = 0;
+            f->sep_from = at + 1;
+        }
     }
     if (f->depth == 1)
         f->in_container = 0;
@@ -444,6 +493,8 @@ int frame_scan_until(framer *f, const uint8_t *buf, uint64_t base, size_t len, u
 #endif
     if (rc)
         return rc;
+    if (f->sep_open)
+        sep_scan(f, buf, base, (size_t)(f->pos - base));   /* the gap's bytes may go now */
     if (f->pos < base + len)
         return 0;           /* stopped early at `until` */
     if (f->depth == 0) {

@@ -17,7 +17,10 @@
  * depth. It works on 64 bytes at a time with AVX2 or SSE2 bitmasks
  * (simdjson's stage-1 approach), and the whole state carries across calls,
  * so a record may be split at any byte. It does not check JSON grammar inside records;
- * that is the parser's job, for the records that get parsed.
+ * that is the parser's job, for the records that get parsed. Between records
+ * it does, because no parser sees those bytes: records in an array must be
+ * separated by exactly one ',' (`}{`, `}\n{`, `},,{` and `},]` are errors),
+ * in every mode, as a mismatched bracket is.
  */
 #ifndef ORGTRAIL_FRAME_H
 #define ORGTRAIL_FRAME_H

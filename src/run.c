@@ -1133,7 +1133,19 @@ int run_scan(const run_options *opt, run_report *report, FILE *errout)
     pthread_t writer;
     unsigned started = 0;
     int writer_started = 0;
-    walker *w = walk_create(paths, npaths, &opt->walk);
+    /* the run's own files are never inputs, even inside a scanned folder */
+    char ck_tmp[4096];
+    const char *own[3];
+    walk_options wopt = opt->walk;
+    if (opt->output)
+        own[wopt.nexclude++] = opt->output;
+    if (opt->checkpoint) {
+        own[wopt.nexclude++] = opt->checkpoint;
+        if (snprintf(ck_tmp, sizeof ck_tmp, "%s.tmp", opt->checkpoint) < (int)sizeof ck_tmp)
+            own[wopt.nexclude++] = ck_tmp;
+    }
+    wopt.exclude = own;
+    walker *w = walk_create(paths, npaths, &wopt);
     p.t0 = t0;
     p.findings_on_tty = opt->progress == 1 && !opt->output && isatty(STDOUT_FILENO);
     p.inputs_hash = FNV_OFFSET;
@@ -1257,6 +1269,9 @@ out:
         report->walk = walk_get_counts(w);
         report->stats.skipped_digest_files += report->walk.skipped_digest;
         report->stats.skipped_insight_files += report->walk.skipped_insight;
+        char why[512];
+        if (rc == 0 && walk_explain_empty(w, why, sizeof why))
+            fprintf(errout, "orgtrail: notice: %s\n", why);
     }
     if (rc == -ENOMEM || rc == -EAGAIN)
         fprintf(errout, "orgtrail: %s\n", strerror(-rc));
@@ -1317,7 +1332,7 @@ void run_print_stats(const run_report *r, FILE *out)
     fprintf(out,
             "{\"files\":%llu,\"bytes_in\":%llu,\"bytes_decoded\":%llu,\"records_seen\":%llu,"
             "\"candidates\":%llu,\"records_parsed\":%llu,\"records_repaired\":%llu,\"findings\":%llu,"
-            "\"errors\":%llu,\"skipped_digest_files\":%llu,\"skipped_insight_files\":%llu,"
+            "\"errors\":%llu,\"skipped_digest_files\":%llu,\"skipped_insight_files\":%llu,\"skipped_other_files\":%llu,\"skipped_other_dirs\":%llu,"
             "\"outside_window\":%llu,\"files_pruned\":%llu,\"dirs_pruned\":%llu,\"files_other_shards\":%llu,"
             "\"resumed_from\":%llu,\"duplicates_dropped\":%llu,\"stdin_parts\":%llu,\"stdin_parts_in_order\":%llu,"
             "\"seconds\":%.3f,\"inflate\":\"%s\",\"io\":\"%s\",\"io_fallback\":%s,\"threads\":%u}\n",
@@ -1326,7 +1341,8 @@ void run_print_stats(const run_report *r, FILE *out)
             (unsigned long long)s->candidates, (unsigned long long)s->records_parsed,
             (unsigned long long)s->records_repaired, (unsigned long long)s->findings,
             (unsigned long long)s->errors, (unsigned long long)s->skipped_digest_files,
-            (unsigned long long)s->skipped_insight_files, (unsigned long long)s->outside_window,
+            (unsigned long long)s->skipped_insight_files, (unsigned long long)r->walk.skipped_other_files,
+            (unsigned long long)r->walk.skipped_other_dirs, (unsigned long long)s->outside_window,
             (unsigned long long)r->walk.files_pruned, (unsigned long long)r->walk.dirs_pruned,
             (unsigned long long)r->walk.files_other_shards, (unsigned long long)r->resumed_from,
             (unsigned long long)r->duplicates_dropped, (unsigned long long)r->stdin_parts,

@@ -4,10 +4,12 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 typedef struct {
     char *name;
@@ -23,7 +25,29 @@ typedef struct {
     int layout;         /* LAYOUT_*: whether its files are digests or Insights */
 } dir_frame;
 
-enum { LAYOUT_EVENTS, LAYOUT_DIGEST, LAYOUT_INSIGHT, LAYOUT_UNKNOWN };
+enum { LAYOUT_EVENTS, LAYOUT_DIGEST, LAYOUT_INSIGHT, LAYOUT_UNKNOWN, LAYOUT_OTHER };
+
+/* A file to leave out: its folder and name (see walk_options.exclude). */
+typedef struct {
+    dev_t dev;
+    ino_t ino;
+    char *name;
+} excluded;
+
+/* What one filter level saw, for walk_explain_empty: a few distinct names
+ * (bounded memory), and how many more distinct ones, by hash. */
+#define SEEN_NAMES 16
+#define SEEN_NAME_MAX 48
+#define SEEN_HASHES 256
+typedef struct {
+    uint64_t passed, pruned;
+    char names[SEEN_NAMES][SEEN_NAME_MAX];
+    size_t n;
+    uint64_t hashes[SEEN_HASHES];
+    size_t nhashes;           /* distinct names beyond the first SEEN_NAMES */
+} seen_level;
+
+enum { PRUNE_NONE, PRUNE_ACCOUNT, PRUNE_REGION, PRUNE_TIME };
 
 struct walker {
     const char *const *args;
@@ -39,7 +63,19 @@ struct walker {
     size_t depth, cap;
     char *current;        /* the path handed out last */
     walk_counts counts;
+    excluded *excl;
+    size_t nexcl;
+    uint64_t results;         /* WALK_INPUT and WALK_ERROR handed out */
+    int total_known;          /* total holds the whole walk's results */
+    uint64_t total;
+    int ended;
+    seen_level seen_accounts, seen_regions;
+    uint64_t days_passed, days_pruned;
+    int64_t day_lo, day_hi;   /* [lo, hi): the dates seen in folders and names */
 };
+
+static int setup_exclusions(walker *w);
+static void precount(walker *w);
 
 walker *walk_create(const char *const *paths, size_t n, const walk_options *opt)
 {
@@ -52,6 +88,13 @@ walker *walk_create(const char *const *paths, size_t n, const walk_options *opt)
         w->opt = *opt;
     w->pruning = w->opt.has_since || w->opt.has_until || w->opt.accounts || w->opt.regions ||
                  w->opt.org_regions;
+    w->day_lo = INT64_MAX;
+    w->day_hi = INT64_MIN;
+    if (setup_exclusions(w)) {
+        walk_free(w);
+        return NULL;
+    }
+    precount(w);
     return w;
 }
 
@@ -74,6 +117,9 @@ void walk_free(walker *w)
     if (w->list && !w->list_is_stdin)
         fclose(w->list);
     free(w->line);
+    for (size_t i = 0; i < w->nexcl; i++)
+        free(w->excl[i].name);
+    free(w->excl);
     free(w);
 }
 
@@ -119,18 +165,16 @@ static const char *last_awslogs(const char *path)
     return found;
 }
 
-/* Splits path at AWSLogs/. Returns 0 when path is not in the layout. */
-static int key_parse(const char *path, int is_dir, key_parts *k)
+/* The first max components after the last AWSLogs/ of path: their count,
+ * or -1 when there is no AWSLogs component. *rest: what follows them. */
+static int key_split(const char *path, const char **comp, size_t *len, int max, const char **rest)
 {
-    memset(k, 0, sizeof *k);
     const char *p = last_awslogs(path);
     if (!p)
-        return 0;
-    const char *comp[8];
-    size_t len[8];
+        return -1;
     int n = 0;
     p += 7;
-    while (*p == '/' && n < 8) {
+    while (*p == '/' && n < max) {
         p++;
         const char *e = strchr(p, '/');
         size_t l = e ? (size_t)(e - p) : strlen(p);
@@ -140,6 +184,20 @@ static int key_parse(const char *path, int is_dir, key_parts *k)
         len[n++] = l;
         p += l;
     }
+    if (rest)
+        *rest = p;
+    return n;
+}
+
+/* Splits path at AWSLogs/. Returns 0 when path is not in the layout. */
+static int key_parse(const char *path, int is_dir, key_parts *k)
+{
+    memset(k, 0, sizeof *k);
+    const char *comp[8];
+    size_t len[8];
+    int n = key_split(path, comp, len, 8, NULL);
+    if (n < 0)
+        return 0;
     int files = is_dir ? 0 : 1;           /* the last component is a file name */
     int dirs = n - files;
     int i = 0;
@@ -199,41 +257,119 @@ static int64_t name_time(const char *name)
     return days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400 + hh * 3600 + mm * 60;
 }
 
-int walk_prunes(const walk_options *opt, const char *path, int is_dir)
+/* The date range [*start, *end) a key's date folders cover; 0 when it has
+ * none. */
+static int folder_days(const key_parts *k, int64_t *start, int64_t *end)
 {
-    key_parts k;
-    if (!key_parse(path, is_dir, &k))
+    if (k->date_parts == 0)
         return 0;
-    if (k.account && opt->accounts && !in_list(opt->accounts, opt->naccounts, k.account, k.account_len))
-        return 1;
-    if (k.region) {
+    int y = k->year, m = k->date_parts > 1 ? k->month : 1, d = k->date_parts > 2 ? k->day : 1;
+    if (m < 1 || m > 12 || d < 1 || d > 31)
+        return 0;
+    *start = days_from_civil(y, (unsigned)m, (unsigned)d) * 86400;
+    *end = k->date_parts == 3 ? *start + 86400
+         : k->date_parts == 2 ? days_from_civil(m == 12 ? y + 1 : y, m == 12 ? 1u : (unsigned)m + 1, 1) * 86400
+                              : days_from_civil(y + 1, 1, 1) * 86400;
+    return 1;
+}
+
+/* The same, narrowed to the delivery time in the file name when it has one. */
+static int key_days(const key_parts *k, int64_t *start, int64_t *end)
+{
+    int64_t t = k->file ? name_time(k->file) : -1;
+    if (t < 0)
+        return folder_days(k, start, end);
+    *start = t;
+    *end = t + 1;
+    return 1;
+}
+
+/* Which filter prunes the parsed key k, or PRUNE_NONE. */
+static int prune_reason(const walk_options *opt, const key_parts *k)
+{
+    if (k->account && opt->accounts && !in_list(opt->accounts, opt->naccounts, k->account, k->account_len))
+        return PRUNE_ACCOUNT;
+    if (k->region) {
         static const char *const org_home[] = { "us-east-1", "us-gov-west-1", "cn-northwest-1" };
-        if (opt->regions && !in_list(opt->regions, opt->nregions, k.region, k.region_len))
-            return 1;
-        if (opt->org_regions && !in_list(org_home, 3, k.region, k.region_len))
-            return 1;
+        if (opt->regions && !in_list(opt->regions, opt->nregions, k->region, k->region_len))
+            return PRUNE_REGION;
+        if (opt->org_regions && !in_list(org_home, 3, k->region, k->region_len))
+            return PRUNE_REGION;
     }
     /* Delivery times that can hold a record of [since, until): a file holds
      * records from before its delivery, delivered up to key_slack late. */
     int64_t lo = opt->has_since ? opt->since - opt->key_slack : INT64_MIN;
     int64_t hi = opt->has_until ? opt->until + opt->key_slack : INT64_MAX;
-    if (k.date_parts > 0) {
-        int y = k.year, m = k.date_parts > 1 ? k.month : 1, d = k.date_parts > 2 ? k.day : 1;
-        if (m < 1 || m > 12 || d < 1 || d > 31)
-            return 0;
-        int64_t start = days_from_civil(y, (unsigned)m, (unsigned)d) * 86400;
-        int64_t end = k.date_parts == 3 ? start + 86400
-                    : k.date_parts == 2 ? days_from_civil(m == 12 ? y + 1 : y, m == 12 ? 1u : (unsigned)m + 1, 1) * 86400
-                                        : days_from_civil(y + 1, 1, 1) * 86400;
-        if (end <= lo || start >= hi)
-            return 1;
-    }
-    if (k.file) {
-        int64_t t = name_time(k.file);
+    int64_t start, end;
+    if (folder_days(k, &start, &end) && (end <= lo || start >= hi))
+        return PRUNE_TIME;
+    if (k->file) {
+        int64_t t = name_time(k->file);
         if (t >= 0 && (t < lo || t >= hi))
-            return 1;
+            return PRUNE_TIME;
     }
-    return 0;
+    return PRUNE_NONE;
+}
+
+int walk_prunes(const walk_options *opt, const char *path, int is_dir)
+{
+    key_parts k;
+    return key_parse(path, is_dir, &k) && prune_reason(opt, &k) != PRUNE_NONE;
+}
+
+static void seen_add(seen_level *l, const char *name, size_t len)
+{
+    if (len >= SEEN_NAME_MAX)
+        len = SEEN_NAME_MAX - 1;
+    for (size_t i = 0; i < l->n; i++)
+        if (strlen(l->names[i]) == len && memcmp(l->names[i], name, len) == 0)
+            return;
+    if (l->n < SEEN_NAMES) {
+        memcpy(l->names[l->n], name, len);
+        l->names[l->n++][len] = '\0';
+        return;
+    }
+    uint64_t h = hash_bytes(FNV_OFFSET, name, len);
+    for (size_t i = 0; i < l->nhashes; i++)
+        if (l->hashes[i] == h)
+            return;
+    if (l->nhashes < SEEN_HASHES)
+        l->hashes[l->nhashes++] = h;
+}
+
+/* Prunes like walk_prunes, and notes what each filter level saw. */
+static int walker_prunes(walker *w, const char *path, int is_dir)
+{
+    key_parts k;
+    if (!key_parse(path, is_dir, &k))
+        return 0;
+    int why = prune_reason(&w->opt, &k);
+    if (k.account) {
+        seen_add(&w->seen_accounts, k.account, k.account_len);
+        if (why == PRUNE_ACCOUNT)
+            w->seen_accounts.pruned++;
+        else
+            w->seen_accounts.passed++;
+    }
+    if (k.region && why != PRUNE_ACCOUNT) {
+        seen_add(&w->seen_regions, k.region, k.region_len);
+        if (why == PRUNE_REGION)
+            w->seen_regions.pruned++;
+        else
+            w->seen_regions.passed++;
+    }
+    int64_t start, end;
+    if (why != PRUNE_ACCOUNT && why != PRUNE_REGION && key_days(&k, &start, &end)) {
+        if (start < w->day_lo)
+            w->day_lo = start;
+        if (end > w->day_hi)
+            w->day_hi = end;
+        if (why == PRUNE_TIME)
+            w->days_pruned++;
+        else if (end - start <= 86400)
+            w->days_passed++;     /* a year or month folder that passes may hold no day that does */
+    }
+    return why != PRUNE_NONE;
 }
 
 /* The part of path a shard is chosen by: from its AWSLogs/ component on (the
@@ -271,14 +407,129 @@ static int layout_of(const char *path)
     return LAYOUT_EVENTS;
 }
 
-/* 1 when the file is skipped (and counted) for its CloudTrail folder. */
-static int skip_by_layout(walker *w, int layout)
+/*
+ * 1 when path is in the S3 layout but outside an account's CloudTrail,
+ * CloudTrail-Digest and CloudTrail-Insight folders: another service's
+ * folder of a shared log bucket (vpcflowlogs/, elasticloadbalancing/,
+ * Config/, a Hive-style aws-account-id=... partition), or a file directly
+ * in AWSLogs/, an organization or an account folder
+ * (ConfigWritabilityCheckFile, ELBAccessLogTestFile). A path whose first
+ * folders do not look like the layout is not judged (0).
+ */
+static int other_by_key(const char *path, int is_dir)
 {
+    const char *comp[3];
+    size_t len[3];
+    const char *rest;
+    int n = key_split(path, comp, len, 3, &rest);
+    if (n < 0)
+        return 0;
+    int last_is_file = !is_dir && *rest == '\0';   /* comp[n - 1] is the file's name */
+    int i = 0;
+    if (n - last_is_file > 0 && len[0] > 2 && memcmp(comp[0], "o-", 2) == 0)
+        i++;
+    if (i == n - 1 && last_is_file)
+        return 1;                          /* a file in AWSLogs/ or o-.../ */
+    if (i >= n)
+        return 0;
+    if (len[i] > 15 && memcmp(comp[i], "aws-account-id=", 15) == 0)
+        return 1;
+    if (!all_digits(comp[i], len[i]))
+        return 0;
+    if (++i >= n)
+        return 0;
+    if (i == n - 1 && last_is_file)
+        return 1;                          /* a file in the account folder */
+    static const char *const trail[] = { "CloudTrail", "CloudTrail-Digest", "CloudTrail-Insight" };
+    return !in_list(trail, 3, comp[i], len[i]);
+}
+
+/* The folder part of path ("." when it has none), in buf. */
+static const char *dir_of(const char *path, char *buf, size_t len, const char **base)
+{
+    const char *slash = strrchr(path, '/');
+    *base = slash ? slash + 1 : path;
+    if (!slash)
+        return ".";
+    size_t n = slash == path ? 1 : (size_t)(slash - path);
+    if (n >= len)
+        return NULL;
+    memcpy(buf, path, n);
+    buf[n] = '\0';
+    return buf;
+}
+
+static int setup_exclusions(walker *w)
+{
+    if (w->opt.nexclude == 0)
+        return 0;
+    w->excl = calloc(w->opt.nexclude, sizeof *w->excl);
+    if (!w->excl)
+        return -ENOMEM;
+    char dir[4096];
+    for (size_t i = 0; i < w->opt.nexclude; i++) {
+        const char *base;
+        const char *d = dir_of(w->opt.exclude[i], dir, sizeof dir, &base);
+        struct stat st;
+        /* no folder: nothing there can be walked into either */
+        if (!d || *base == '\0' || stat(d, &st) != 0)
+            continue;
+        excluded *e = &w->excl[w->nexcl];
+        e->name = strdup(base);
+        if (!e->name)
+            return -ENOMEM;
+        e->dev = st.st_dev;
+        e->ino = st.st_ino;
+        w->nexcl++;
+    }
+    return 0;
+}
+
+/* 1 when the file at path is one of the run's own. Its folder is the top
+ * frame's when it was found in one (no stat), else stat'ed. */
+static int is_excluded(const walker *w, const char *path, int in_frame)
+{
+    if (w->nexcl == 0)
+        return 0;
+    char buf[4096];
+    const char *base;
+    const char *d = dir_of(path, buf, sizeof buf, &base);
+    struct stat st;
+    if (in_frame) {
+        st.st_dev = w->stack[w->depth - 1].dev;
+        st.st_ino = w->stack[w->depth - 1].ino;
+    } else if (!d || stat(d, &st) != 0) {
+        return 0;
+    }
+    for (size_t i = 0; i < w->nexcl; i++)
+        if (w->excl[i].dev == st.st_dev && w->excl[i].ino == st.st_ino && strcmp(w->excl[i].name, base) == 0)
+            return 1;
+    return 0;
+}
+
+enum { KEEP, SKIP_DIGEST, SKIP_INSIGHT, SKIP_OTHER, SKIP_OWN, SKIP_PRUNED, SKIP_SHARD };
+
+/* Whether the regular file at path is handed out, and if not why. relative:
+ * path relative to its argument, for sharding. record: note what the
+ * filters saw (the walk itself; a count ahead does not). */
+static int file_verdict(walker *w, const char *path, const char *relative, int layout, int in_frame, int record)
+{
+    if (layout == LAYOUT_UNKNOWN)
+        layout = layout_of(path);
     if (layout == LAYOUT_DIGEST)
-        w->counts.skipped_digest++;
-    else if (layout == LAYOUT_INSIGHT)
-        w->counts.skipped_insight++;
-    return layout == LAYOUT_DIGEST || layout == LAYOUT_INSIGHT;
+        return SKIP_DIGEST;
+    if (layout == LAYOUT_INSIGHT)
+        return SKIP_INSIGHT;
+    if (other_by_key(path, 0))
+        return SKIP_OTHER;
+    if (is_excluded(w, path, in_frame))
+        return SKIP_OWN;
+    if (w->pruning && (record ? walker_prunes(w, path, 0) : walk_prunes(&w->opt, path, 0)))
+        return SKIP_PRUNED;
+    if (w->opt.shard_count > 1 &&
+        walk_shard_of(shard_key(path, relative), w->opt.shard_count) != w->opt.shard_index)
+        return SKIP_SHARD;
+    return KEEP;
 }
 
 static int cmp_entries(const void *a, const void *b)
@@ -314,7 +565,7 @@ static int push_dir(walker *w, char *dir, const struct stat *st, char *err, size
             return WALK_ERROR;
         }
     }
-    if (w->pruning && w->depth > 0 && walk_prunes(&w->opt, dir, 1)) {
+    if (w->pruning && w->depth > 0 && walker_prunes(w, dir, 1)) {
         w->counts.dirs_pruned++;
         free(dir);
         return 0;
@@ -392,19 +643,14 @@ static int visit_path(walker *w, char *path, unsigned char type, int layout, cha
 {
     struct stat st;
     if (type == DT_REG) {
-        if (skip_by_layout(w, layout == LAYOUT_UNKNOWN ? layout_of(path) : layout)) {
-            free(path);
-            return 0;
-        }
-        if (w->pruning && walk_prunes(&w->opt, path, 0)) {
-            w->counts.files_pruned++;
-            free(path);
-            return 0;
-        }
-        if (w->opt.shard_count > 1 &&
-            walk_shard_of(shard_key(path, path + (w->depth > 0 ? w->root_len : 0)), w->opt.shard_count) !=
-                w->opt.shard_index) {
-            w->counts.files_other_shards++;
+        int v = file_verdict(w, path, path + (w->depth > 0 ? w->root_len : 0), layout, w->depth > 0, 1);
+        uint64_t *counter[] = {
+            [SKIP_DIGEST] = &w->counts.skipped_digest,   [SKIP_INSIGHT] = &w->counts.skipped_insight,
+            [SKIP_OTHER] = &w->counts.skipped_other_files, [SKIP_OWN] = &w->counts.skipped_own_files,
+            [SKIP_PRUNED] = &w->counts.files_pruned,     [SKIP_SHARD] = &w->counts.files_other_shards,
+        };
+        if (v != KEEP) {
+            (*counter[v])++;
             free(path);
             return 0;
         }
@@ -418,16 +664,46 @@ static int visit_path(walker *w, char *path, unsigned char type, int layout, cha
         w->current = path;
         return WALK_ERROR;
     }
-    if (S_ISDIR(st.st_mode))
+    if (S_ISDIR(st.st_mode)) {
+        /* another service's folder: not even listed */
+        if (other_by_key(path, 1)) {
+            w->counts.skipped_other_dirs++;
+            free(path);
+            return 0;
+        }
+        if (w->depth == 0)
+            w->total_known = 0;     /* a listed folder: the count ahead missed its files */
         return push_dir(w, path, &st, err, errlen);
+    }
     return visit_path(w, path, DT_REG, layout, err, errlen);
 }
 
 /*
- * The next path of --files-from: one a line, as `find` prints them, or as
+ * The path on one line of --files-from: as `find` prints them, or as
  * `aws s3 ls --recursive` does ("2024-03-01 10:15:00   1234 AWSLogs/..."),
- * whose key is taken. Returns WALK_INPUT, WALK_END, WALK_ERROR or -ENOMEM.
+ * whose key is taken. NULL for a blank line. line is n bytes long.
  */
+static const char *listed_path(char *line, ssize_t n)
+{
+    while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+        line[--n] = '\0';
+    char *p = line;
+    if (n > 20 && all_digits(p, 4) && p[4] == '-' && all_digits(p + 5, 2) && p[7] == '-' &&
+        all_digits(p + 8, 2) && p[10] == ' ' && all_digits(p + 11, 2) && p[13] == ':' &&
+        all_digits(p + 14, 2) && p[16] == ':' && all_digits(p + 17, 2) && p[19] == ' ') {
+        p += 19;                         /* aws s3 ls: date time size key */
+        while (*p == ' ')
+            p++;
+        while (*p >= '0' && *p <= '9')
+            p++;
+        while (*p == ' ')
+            p++;
+    }
+    return *p ? p : NULL;
+}
+
+/* The next path of --files-from. Returns WALK_INPUT, WALK_END, WALK_ERROR
+ * or -ENOMEM. */
 static int next_listed(walker *w, const char **out, char *err, size_t errlen)
 {
     if (!w->opt.files_from)
@@ -446,28 +722,46 @@ static int next_listed(walker *w, const char **out, char *err, size_t errlen)
         ssize_t n = getline(&w->line, &w->line_cap, w->list);
         if (n < 0)
             return errno == ENOMEM ? -ENOMEM : WALK_END;
-        while (n > 0 && (w->line[n - 1] == '\n' || w->line[n - 1] == '\r'))
-            w->line[--n] = '\0';
-        char *p = w->line;
-        if (n > 20 && all_digits(p, 4) && p[4] == '-' && all_digits(p + 5, 2) && p[7] == '-' &&
-            all_digits(p + 8, 2) && p[10] == ' ' && all_digits(p + 11, 2) && p[13] == ':' &&
-            all_digits(p + 14, 2) && p[16] == ':' && all_digits(p + 17, 2) && p[19] == ' ') {
-            p += 19;                         /* aws s3 ls: date time size key */
-            while (*p == ' ')
-                p++;
-            while (*p >= '0' && *p <= '9')
-                p++;
-            while (*p == ' ')
-                p++;
+        const char *p = listed_path(w->line, n);
+        if (p) {
+            *out = p;
+            return WALK_INPUT;
         }
-        if (*p == '\0')
-            continue;
-        *out = p;
-        return WALK_INPUT;
     }
 }
 
-int walk_next(walker *w, const char **path, char *err, size_t errlen)
+/* The count ahead of a --files-from list that is a regular file: one pass,
+ * the list not kept. */
+static void precount(walker *w)
+{
+    if (w->nargs > 0 || !w->opt.files_from || strcmp(w->opt.files_from, "-") == 0)
+        return;
+    FILE *f = fopen(w->opt.files_from, "r");
+    if (!f)
+        return;                 /* the walk reports it */
+    struct stat st;
+    char *line = NULL;
+    size_t cap = 0;
+    uint64_t count = 0;
+    ssize_t n;
+    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode))
+        goto out;
+    errno = 0;
+    while ((n = getline(&line, &cap, f)) >= 0) {
+        const char *p = listed_path(line, n);
+        if (p && file_verdict(w, p, p, LAYOUT_UNKNOWN, 0, 0) == KEEP)
+            count++;
+    }
+    if (errno == ENOMEM || ferror(f))
+        goto out;
+    w->total = count;
+    w->total_known = 1;
+out:
+    free(line);
+    fclose(f);
+}
+
+static int next_result(walker *w, const char **path, char *err, size_t errlen)
 {
     for (;;) {
         if (w->depth > 0) {
@@ -513,4 +807,103 @@ int walk_next(walker *w, const char **path, char *err, size_t errlen)
         if (rc)
             return rc;
     }
+}
+
+int walk_next(walker *w, const char **path, char *err, size_t errlen)
+{
+    int rc = next_result(w, path, err, errlen);
+    if (rc == WALK_INPUT || rc == WALK_ERROR)
+        w->results++;
+    if (rc == WALK_END && !w->ended) {
+        w->ended = 1;
+        w->total = w->results;
+        w->total_known = 1;
+    }
+    return rc;
+}
+
+int walk_total(const walker *w, uint64_t *total)
+{
+    if (!w->total_known)
+        return 0;
+    *total = w->total;
+    return 1;
+}
+
+/* Appends to buf[*at..len), truncating; *at counts what was wanted. */
+static void put(char *buf, size_t len, size_t *at, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static void put(char *buf, size_t len, size_t *at, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(*at < len ? buf + *at : NULL, *at < len ? len - *at : 0, fmt, ap);
+    va_end(ap);
+    if (n > 0)
+        *at += (size_t)n;
+}
+
+static void put_list(char *buf, size_t len, size_t *at, const char *const *list, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        put(buf, len, at, "%s%s", i ? "," : "", list[i]);
+}
+
+static void put_seen(char *buf, size_t len, size_t *at, const seen_level *l)
+{
+    put(buf, len, at, "; seen:");
+    for (size_t i = 0; i < l->n; i++)
+        put(buf, len, at, "%s %s", i ? "," : "", l->names[i]);
+    if (l->nhashes)
+        put(buf, len, at, " and %s%zu more", l->nhashes == SEEN_HASHES ? "at least " : "", l->nhashes);
+}
+
+/* A time as --since takes it: a date when it is midnight. */
+static void put_time(char *buf, size_t len, size_t *at, int64_t t, int date_only)
+{
+    time_t tt = (time_t)t;
+    struct tm tm;
+    char s[32];
+    if (!gmtime_r(&tt, &tm))
+        return;
+    strftime(s, sizeof s, date_only || t % 86400 == 0 ? "%Y-%m-%d" : "%Y-%m-%dT%H:%M:%SZ", &tm);
+    put(buf, len, at, "%s", s);
+}
+
+int walk_explain_empty(const walker *w, char *buf, size_t len)
+{
+    const walk_options *o = &w->opt;
+    size_t at = 0;
+    if (w->results > 0 || len == 0)
+        return 0;
+    if (o->accounts && w->seen_accounts.pruned && !w->seen_accounts.passed) {
+        put(buf, len, &at, "--accounts ");
+        put_list(buf, len, &at, o->accounts, o->naccounts);
+        put(buf, len, &at, " matched no account folder");
+        put_seen(buf, len, &at, &w->seen_accounts);
+    } else if ((o->regions || o->org_regions) && w->seen_regions.pruned && !w->seen_regions.passed) {
+        if (o->regions) {
+            put(buf, len, &at, "--regions ");
+            put_list(buf, len, &at, o->regions, o->nregions);
+        }
+        put(buf, len, &at, "%s%s matched no region folder", o->regions && o->org_regions ? " " : "",
+            o->org_regions ? "--org-regions" : "");
+        put_seen(buf, len, &at, &w->seen_regions);
+    } else if ((o->has_since || o->has_until) && w->days_pruned && !w->days_passed) {
+        if (o->has_since) {
+            put(buf, len, &at, "--since ");
+            put_time(buf, len, &at, o->since, 0);
+        }
+        if (o->has_until) {
+            /* a midnight until is --until's date form: up to the end of the day before */
+            put(buf, len, &at, "%s--until ", o->has_since ? " " : "");
+            put_time(buf, len, &at, o->until % 86400 == 0 ? o->until - 86400 : o->until, 0);
+        }
+        put(buf, len, &at, " matched no day folder; the archive's days lie within ");
+        put_time(buf, len, &at, w->day_lo, 1);
+        put(buf, len, &at, " .. ");
+        put_time(buf, len, &at, w->day_hi - 1, 1);
+    } else {
+        return 0;
+    }
+    return 1;
 }

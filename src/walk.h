@@ -6,8 +6,13 @@
  * Symlinks are followed; a directory that is its own ancestor is reported
  * as a loop and not entered. The file type comes from readdir's d_type, so
  * regular files cost no stat. Files under CloudTrail-Digest/ or
- * CloudTrail-Insight/ are counted and skipped, never opened. Pruning by S3
- * key and sharding also happen here, before anything is opened.
+ * CloudTrail-Insight/ are counted and skipped, never opened. In the S3
+ * layout only an account's CloudTrail/ folder holds logs: a shared log
+ * bucket's other service folders (vpcflowlogs/, Config/, ...) are skipped
+ * without being listed, and files that sit directly in AWSLogs/, an
+ * organization or an account folder (ConfigWritabilityCheckFile) without
+ * being opened. Pruning by S3 key, sharding and the run's own files
+ * (walk_options.exclude) also happen here, before anything is opened.
  */
 #ifndef ORGTRAIL_WALK_H
 #define ORGTRAIL_WALK_H
@@ -28,6 +33,12 @@ typedef struct {
     unsigned shard_index;       /* this shard, 0-based */
     unsigned shard_count;       /* 0: no sharding */
     const char *files_from;     /* a file listing paths ("-": stdin), or NULL */
+    /* Files never to hand out (the run's own output and checkpoint files),
+     * matched by their folder (device and inode) and name, so a file that
+     * does not exist yet at walk_create, or is replaced by rename later, is
+     * still left out. The folder must exist at walk_create. */
+    const char *const *exclude;
+    size_t nexclude;
 } walk_options;
 
 /* Counters of what the walk left out. */
@@ -36,6 +47,9 @@ typedef struct {
     uint64_t files_pruned;      /* by the timestamp in their name */
     uint64_t dirs_pruned;       /* account, region or date folders not entered */
     uint64_t files_other_shards;
+    uint64_t skipped_other_files; /* S3 layout files outside the CloudTrail folders */
+    uint64_t skipped_other_dirs;  /* service folders other than CloudTrail, not listed */
+    uint64_t skipped_own_files;   /* walk_options.exclude matches */
 } walk_counts;
 
 typedef struct walker walker;
@@ -60,6 +74,32 @@ void walk_free(walker *w);
 int walk_next(walker *w, const char **path, char *err, size_t errlen);
 
 walk_counts walk_get_counts(const walker *w);
+
+/*
+ * Why a walk that handed out nothing (no input, no error) gave nothing,
+ * when a filter (--accounts, --regions, --org-regions, --since/--until)
+ * left out folders or files: writes one line naming the filter and what
+ * the archive holds at that level, e.g.
+ *   --regions US-EAST-1 matched no region folder; seen: eu-west-1, us-east-1
+ *   --since 2030-01-01 matched no day folder; the archive's days lie within 2024-03-01 .. 2024-03-04
+ * At most 16 names are kept per level, then "and N more" (N counted up to
+ * 256). The day range comes from the date folders and file names seen: a
+ * year or month folder left out whole widens it to that year or month.
+ * A filter that leaves out everything in one place while other folders
+ * still give inputs gets no notice: the notice is for runs with no input.
+ * Returns 1 when it wrote one, else 0 (inputs were handed out, or nothing
+ * was filtered). Call it after walk_next returned WALK_END.
+ */
+int walk_explain_empty(const walker *w, char *buf, size_t len);
+
+/*
+ * 1 and *total when the number of walk_next results that are WALK_INPUT
+ * or WALK_ERROR is known: from walk_create for a --files-from list that is
+ * a regular file (and no PATH arguments), counted ahead with the same
+ * pruning, sharding and exclusion, unless a listed path turns out to be a
+ * directory; always after WALK_END. Else 0.
+ */
+int walk_total(const walker *w, uint64_t *total);
 
 /*
  * The S3 key layout, for pruning:

@@ -206,6 +206,57 @@ static void test_max_record(void)
     outcome_free(&o);
 }
 
+/* Every split point (each implementation), and every pair of split points
+ * (step apart), gives the outcome ref. */
+static void same_at_every_split(const char *doc, size_t n, const outcome *ref, size_t step)
+{
+    for (size_t a = 0; a <= n; a++) {
+        for (int scalar = 0; scalar <= 2; scalar++) {
+            size_t cuts[] = { a, n };
+            outcome o = frame_pieces(doc, n, cuts, 2, scalar, 1 << 20);
+            CHECK(same_outcome(&o, ref));
+            outcome_free(&o);
+        }
+        for (size_t b = a; b <= n; b += step) {
+            size_t cuts[] = { a, b, n };
+            outcome o = frame_pieces(doc, n, cuts, 3, 0, 1 << 20);
+            CHECK(same_outcome(&o, ref));
+            outcome_free(&o);
+        }
+    }
+}
+
+/* The Stratus Red Team export's fault: records in an array not separated
+ * by commas. Every JSON parser rejects it; the framer must too, at the
+ * second record, whole and split at every point (and pair of points). */
+static void test_validate_missing_comma(void)
+{
+    static const struct { const char *doc; uint64_t offset; const char *err; } cases[] = {
+        { "{\"Records\":[{\"a\":1}{\"b\":2}]}", 19, "missing ','" },
+        { "{\"Records\":[{\"a\":1}\n  {\"b\":2}]}", 22, "missing ','" },
+        { "[{\"a\":1}\n{\"b\":2}]", 9, "missing ','" },
+        { "[{\"a\":1} [2]]", 9, "missing ','" },
+        { "[{\"a\":1},,{\"b\":2}]", 10, "2 commas" },
+        { "[{\"a\":1},\n]", 10, "',' before the array's closing ']'" },
+        { "{\"Events\":[{\"CloudTrailEvent\":\"{}\"} {\"CloudTrailEvent\":\"{}\"}]}", 36, "missing ','" },
+        /* long records, so the gap falls between and across 64-byte blocks */
+        { "{\"Records\":[{\"eventSource\":\"organizations.amazonaws.com\",\"eventName\":\"CreateAccount\"}"
+          "                                                                {\"eventName\":\"x\"}]}", 149, "missing ','" },
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        const char *doc = cases[c].doc;
+        size_t n = strlen(doc);
+        expect_error(doc, cases[c].offset, cases[c].err, __LINE__);
+        outcome ref = frame_whole(doc, n, FRAME_IMPL_SCALAR);
+        same_at_every_split(doc, n, &ref, 5);
+        outcome_free(&ref);
+    }
+    /* what stays valid: blanks around one comma, non-object elements, NDJSON */
+    expect_records("[{\"a\":1} \n, \t{\"b\":2} ]", "{\"a\":1}|{\"b\":2}", __LINE__);
+    expect_records("[{\"a\":1},\"s}{\",2,null,{\"b\":2}]", "{\"a\":1}|{\"b\":2}", __LINE__);
+    expect_records("{\"a\":1}{\"b\":2}\n{\"c\":3}", "{\"a\":1}|{\"b\":2}|{\"c\":3}", __LINE__);
+}
+
 /* Every split point, and every pair of split points for short docs, gives
  * the same records as the whole. */
 static void test_splits(void)
@@ -221,20 +272,7 @@ static void test_splits(void)
         size_t n = strlen(doc);
         outcome ref = frame_whole(doc, n, FRAME_IMPL_SCALAR);
         CHECK(ref.rc == 0 && ref.recs.len > 0);
-        for (size_t a = 0; a <= n; a++) {
-            for (int scalar = 0; scalar <= 2; scalar++) {
-                size_t cuts[] = { a, n };
-                outcome o = frame_pieces(doc, n, cuts, 2, scalar, 1 << 20);
-                CHECK(same_outcome(&o, &ref));
-                outcome_free(&o);
-            }
-            for (size_t b = a; b <= n; b += 7) {
-                size_t cuts[] = { a, b, n };
-                outcome o = frame_pieces(doc, n, cuts, 3, 0, 1 << 20);
-                CHECK(same_outcome(&o, &ref));
-                outcome_free(&o);
-            }
-        }
+        same_at_every_split(doc, n, &ref, 7);
         outcome_free(&ref);
     }
 }
@@ -376,6 +414,7 @@ int main(void)
     test_shapes();
     test_errors();
     test_max_record();
+    test_validate_missing_comma();
     test_splits();
     test_vector_matches_scalar();
     test_random_valid_documents();
