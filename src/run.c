@@ -757,13 +757,12 @@ static void cut_read(pipeline *p, slot *s, int res)
     s->state = SLOT_IDLE;
 }
 
-/* The first read of stdin: a gzip stream is cut into parts (not with
- * --checkpoint, which counts inputs as jobs). The read's buffer is the
- * pool's: its bytes are copied and it goes back. */
+/* The first read of stdin: a gzip stream is cut into parts. The read's
+ * buffer is the pool's: its bytes are copied and it goes back. */
 static int cut_begin(pipeline *p, slot *s, size_t n)
 {
     size_t unused;
-    if (!p->opt->part_size || p->opt->checkpoint || s->j->path || s->bytes > 0 || p->cut.active || n < 10 ||
+    if (!p->opt->part_size || s->j->path || s->bytes > 0 || p->cut.active || n < 10 ||
         decode_find_member(s->buf, 0, n, &unused) != 0)
         return 0;
     cutter *c = &p->cut;
@@ -1134,18 +1133,19 @@ int run_scan(const run_options *opt, run_report *report, FILE *errout)
     unsigned started = 0;
     int writer_started = 0;
     /* the run's own files are never inputs, even inside a scanned folder */
-    char ck_tmp[4096];
-    const char *own[3];
+    static const char *const ck_files[] = { "", ".tmp", ".inputs" };
+    char ck_names[3][4096];
+    const char *own[4];
     walk_options wopt = opt->walk;
     if (opt->output)
         own[wopt.nexclude++] = opt->output;
-    if (opt->checkpoint) {
-        own[wopt.nexclude++] = opt->checkpoint;
-        if (snprintf(ck_tmp, sizeof ck_tmp, "%s.tmp", opt->checkpoint) < (int)sizeof ck_tmp)
-            own[wopt.nexclude++] = ck_tmp;
-    }
+    for (size_t i = 0; opt->checkpoint && i < 3; i++)
+        if (snprintf(ck_names[i], sizeof ck_names[i], "%s%s", opt->checkpoint, ck_files[i]) < (int)sizeof ck_names[i])
+            own[wopt.nexclude++] = ck_names[i];
     wopt.exclude = own;
     walker *w = walk_create(paths, npaths, &wopt);
+    if (w && !walk_total(w, &p.total_hint))   /* read it now: the reader thread owns the walker later */
+        p.total_hint = 0;
     p.t0 = t0;
     p.findings_on_tty = opt->progress == 1 && !opt->output && isatty(STDOUT_FILENO);
     p.inputs_hash = FNV_OFFSET;
@@ -1270,7 +1270,7 @@ out:
         report->stats.skipped_digest_files += report->walk.skipped_digest;
         report->stats.skipped_insight_files += report->walk.skipped_insight;
         char why[512];
-        if (rc == 0 && walk_explain_empty(w, why, sizeof why))
+        if (rc == 0 && !opt->quiet && walk_explain_empty(w, why, sizeof why))
             fprintf(errout, "orgtrail: notice: %s\n", why);
     }
     if (rc == -ENOMEM || rc == -EAGAIN)
