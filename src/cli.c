@@ -513,7 +513,7 @@ int cli_parse(int argc, char **argv, cli_options *o)
         if (strcmp(sub, "list") != 0 && sub[0] != '-')
             return usage_error(o, "unknown 'rules %s' (list, check or test)", sub);
         o->command = CLI_RULES;
-        int skip = strcmp(sub, "list") == 0 ? 2 : 1;
+        int skip = argc > 2 && strcmp(argv[2], "list") == 0 ? 2 : 1;
         const char **extra = o->paths;    /* rules list takes no operands */
         size_t nextra = 0;
         rc = run_getopt(argc - skip, argv + skip, "h", rules_list_options, "rules list", rules_list_usage, o, extra,
