@@ -3,57 +3,94 @@
 #include "util.h"
 
 #include <errno.h>
+#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
-static const char usage[] =
-    "usage: orgtrail scan [options] [PATH ...]\n"
-    "       orgtrail rules [list] [--rules PATH]... [--no-builtin]\n"
-    "       orgtrail rules check PATH...\n"
-    "       orgtrail rules test RULES EVENTS...\n"
+#define USAGE_LINES \
+    "usage: orgtrail scan [options] [PATH ...]\n" \
+    "       orgtrail rules [list] [--rules PATH]... [--no-builtin]\n" \
+    "       orgtrail rules check PATH...\n" \
+    "       orgtrail rules test RULES EVENTS...\n" \
     "       orgtrail --help | --version\n"
+
+#define SCAN_TEXT \
+    "Finds AWS Organizations events in CloudTrail logs and prints them as NDJSON findings.\n" \
+    "PATH is a file, a directory (walked recursively) or - for stdin; no PATH reads stdin.\n" \
+    "gzip, zstd and plain JSON are told apart by their bytes, in any mix.\n" \
+    "Options may come before or after PATHs; -- ends them; --opt=value works for every value.\n" \
+    "\n" \
+    "scan options:\n" \
+    "  -o FILE            write findings to FILE instead of stdout ('-': stdout)\n" \
+    "  --all-org-events   also emit Organizations events no rule matches (rule org.event, info)\n" \
+    "  --raw              add the event itself to each finding, as \"event\"\n" \
+    "  --stats            print run counters as one JSON object on stderr at the end\n" \
+    "  --stats-file FILE  write that object to FILE instead (with --stats: to both)\n" \
+    "  --validate         fully parse every record and report each input's first JSON error\n" \
+    "  --max-record SIZE  largest record accepted (default 64M; suffixes K, M, G)\n" \
+    "  -j N               scanning threads (default: one per online CPU)\n" \
+    "  --io=uring|sync    how files are read (default: io_uring, else synchronous reads)\n" \
+    "  --io-depth N       files in flight (default 64)\n" \
+    "  --part-size SIZE   cut a gzip stream on stdin into parts of about SIZE compressed bytes,\n" \
+    "                     at member boundaries, to decode them in parallel (default 256K, at most 4M;\n" \
+    "                     0: do not)\n" \
+    "  -q, --quiet        no notices or progress on stderr (errors are still printed)\n" \
+    "  --progress         progress on stderr even when it is not a terminal (plain lines)\n" \
+    "  --no-progress      no progress line, even on a terminal\n" \
+    "\n" \
+    "backfills:\n" \
+    "  --since T          only records at or after T: RFC 3339, a date, or a duration back\n" \
+    "                     from now (7d, 36h, 30m, 90s, 2w; UTC)\n" \
+    "  --until T          only records before T (a date: up to the end of that day; a duration: exact)\n" \
+    "  --key-slack DUR    slack around the window for file delivery times (default 1h; s, m, h, d)\n" \
+    "  --accounts A,B     only these account folders of the S3 layout\n" \
+    "  --regions R,S      only these region folders\n" \
+    "  --org-regions      only the Organizations home regions (us-east-1, us-gov-west-1, cn-northwest-1)\n" \
+    "  --files-from FILE  read paths from FILE, one a line ('-': stdin; 'aws s3 ls --recursive' lines too)\n" \
+    "  --checkpoint FILE  resume exactly where a killed run stopped (needs -o FILE; not with stdin)\n" \
+    "  --checkpoint-interval SEC  how often the checkpoint is written (default 1; 0: after every input;\n" \
+    "                     needs --checkpoint)\n" \
+    "  --shard I/N        only the inputs whose relative path hashes to shard I of N (0-based)\n" \
+    "  --shard auto       I and N from JOB_COMPLETION_INDEX (+ --shard-count or ORGTRAIL_SHARD_COUNT)\n" \
+    "                     or AWS_BATCH_JOB_ARRAY_INDEX and AWS_BATCH_JOB_ARRAY_SIZE\n" \
+    "  --shard-count N    N for --shard auto (needs it)\n" \
+    "  --no-dedupe        keep findings whose rule and eventID were already emitted\n" \
+    "\n" \
+    "rules:\n" \
+    "  --rules PATH       Sigma rules: a .yml file or a directory of them (repeatable)\n" \
+    "  --no-builtin       without the built-in Organizations pack\n"
+
+#define EXIT_TEXT \
+    "\n" \
+    "exit status: 0 all inputs read, 1 some input was bad (reported on stderr) or an output\n" \
+    "could not be written, 2 usage error\n"
+
+static const char usage[] = USAGE_LINES "\n" SCAN_TEXT EXIT_TEXT;
+
+static const char scan_usage[] = "usage: orgtrail scan [options] [PATH ...]\n\n" SCAN_TEXT EXIT_TEXT;
+
+static const char rules_list_usage[] =
+    "usage: orgtrail rules [list] [--rules PATH]... [--no-builtin]\n"
     "\n"
-    "Finds AWS Organizations events in CloudTrail logs and prints them as NDJSON findings.\n"
-    "PATH is a file, a directory (walked recursively) or - for stdin; no PATH reads stdin.\n"
-    "gzip, zstd and plain JSON are told apart by their bytes, in any mix.\n"
-    "\n"
-    "scan options:\n"
-    "  -o FILE            write findings to FILE instead of stdout\n"
-    "  --all-org-events   also emit Organizations events no rule matches (rule org.event, info)\n"
-    "  --raw              add the event itself to each finding, as \"event\"\n"
-    "  --stats            print run counters as one JSON object on stderr at the end\n"
-    "  --validate         fully parse every record and report each input's first JSON error\n"
-    "  --max-record SIZE  largest record accepted (default 64M; suffixes K, M, G)\n"
-    "  -j N               scanning threads (default: one per online CPU)\n"
-    "  --io=uring|sync    how files are read (default: io_uring, else synchronous reads)\n"
-    "  --io-depth N       files in flight (default 64)\n"
-    "  --part-size SIZE   cut a gzip stream on stdin into parts of about SIZE compressed bytes,\n"
-    "                     at member boundaries, to decode them in parallel (default 256K, at most 4M;\n"
-    "                     0: do not)\n"
-    "  -q, --quiet        no notices or progress on stderr (errors are still printed)\n"
-    "\n"
-    "backfills:\n"
-    "  --since T          only records at or after T (RFC 3339, or a date)\n"
-    "  --until T          only records before T (a date: up to the end of that day)\n"
-    "  --key-slack DUR    slack around the window for file delivery times (default 1h; s, m, h, d)\n"
-    "  --accounts A,B     only these account folders of the S3 layout\n"
-    "  --regions R,S      only these region folders\n"
-    "  --org-regions      only the Organizations home regions (us-east-1, us-gov-west-1, cn-northwest-1)\n"
-    "  --files-from FILE  read paths from FILE, one a line ('-': stdin; 'aws s3 ls --recursive' lines too)\n"
-    "  --checkpoint FILE  resume exactly where a killed run stopped (needs -o FILE)\n"
-    "  --checkpoint-interval SEC  how often the checkpoint is written (default 1; 0: after every input)\n"
-    "  --shard I/N        only the inputs whose relative path hashes to shard I of N (0-based)\n"
-    "  --shard auto       I and N from JOB_COMPLETION_INDEX (+ --shard-count or ORGTRAIL_SHARD_COUNT)\n"
-    "                     or AWS_BATCH_JOB_ARRAY_INDEX and AWS_BATCH_JOB_ARRAY_SIZE\n"
-    "  --progress         a progress line on stderr even when it is not a terminal\n"
-    "  --no-dedupe        keep findings whose rule and eventID were already emitted\n"
-    "\n"
-    "rules:\n"
+    "Lists the rules a scan with the same options would run, one a line (tab-separated).\n"
     "  --rules PATH       Sigma rules: a .yml file or a directory of them (repeatable)\n"
     "  --no-builtin       without the built-in Organizations pack\n"
+    "exit status: 0, or 2 when a rule file cannot be read\n";
+
+static const char rules_check_usage[] =
+    "usage: orgtrail rules check PATH...\n"
     "\n"
-    "exit status: 0 all inputs read, 1 some input was bad (reported on stderr), 2 usage error\n";
+    "Loads the Sigma rules in each PATH (a .yml file or a directory) and says, for each rule,\n"
+    "loaded, skipped (logsource not aws/cloudtrail) or unsupported (and why). -- ends options.\n"
+    "exit status: 0 all supported, 1 some rule unsupported, 2 usage error\n";
+
+static const char rules_test_usage[] =
+    "usage: orgtrail rules test RULES EVENTS...\n"
+    "\n"
+    "Scans EVENTS (files, directories or -) with only the Sigma rules in RULES, as 'scan' would.\n"
+    "exit status: as for scan\n";
 
 const char *cli_usage(void)
 {
@@ -131,6 +168,297 @@ static int usage_error(cli_options *o, const char *fmt, const char *arg)
     return -1;
 }
 
+enum {
+    OPT_ALL_ORG_EVENTS = 256,
+    OPT_RAW,
+    OPT_STATS,
+    OPT_STATS_FILE,
+    OPT_VALIDATE,
+    OPT_MAX_RECORD,
+    OPT_IO,
+    OPT_IO_DEPTH,
+    OPT_PART_SIZE,
+    OPT_SINCE,
+    OPT_UNTIL,
+    OPT_KEY_SLACK,
+    OPT_ACCOUNTS,
+    OPT_REGIONS,
+    OPT_ORG_REGIONS,
+    OPT_FILES_FROM,
+    OPT_CHECKPOINT,
+    OPT_CHECKPOINT_INTERVAL,
+    OPT_SHARD,
+    OPT_SHARD_COUNT,
+    OPT_PROGRESS,
+    OPT_NO_PROGRESS,
+    OPT_NO_DEDUPE,
+    OPT_RULES,
+    OPT_NO_BUILTIN,
+};
+
+static const struct option scan_options[] = {
+    { "output", required_argument, NULL, 'o' },
+    { "all-org-events", no_argument, NULL, OPT_ALL_ORG_EVENTS },
+    { "raw", no_argument, NULL, OPT_RAW },
+    { "stats", no_argument, NULL, OPT_STATS },
+    { "stats-file", required_argument, NULL, OPT_STATS_FILE },
+    { "validate", no_argument, NULL, OPT_VALIDATE },
+    { "max-record", required_argument, NULL, OPT_MAX_RECORD },
+    { "io", required_argument, NULL, OPT_IO },
+    { "io-depth", required_argument, NULL, OPT_IO_DEPTH },
+    { "part-size", required_argument, NULL, OPT_PART_SIZE },
+    { "quiet", no_argument, NULL, 'q' },
+    { "since", required_argument, NULL, OPT_SINCE },
+    { "until", required_argument, NULL, OPT_UNTIL },
+    { "key-slack", required_argument, NULL, OPT_KEY_SLACK },
+    { "accounts", required_argument, NULL, OPT_ACCOUNTS },
+    { "regions", required_argument, NULL, OPT_REGIONS },
+    { "org-regions", no_argument, NULL, OPT_ORG_REGIONS },
+    { "files-from", required_argument, NULL, OPT_FILES_FROM },
+    { "checkpoint", required_argument, NULL, OPT_CHECKPOINT },
+    { "checkpoint-interval", required_argument, NULL, OPT_CHECKPOINT_INTERVAL },
+    { "shard", required_argument, NULL, OPT_SHARD },
+    { "shard-count", required_argument, NULL, OPT_SHARD_COUNT },
+    { "progress", no_argument, NULL, OPT_PROGRESS },
+    { "no-progress", no_argument, NULL, OPT_NO_PROGRESS },
+    { "no-dedupe", no_argument, NULL, OPT_NO_DEDUPE },
+    { "rules", required_argument, NULL, OPT_RULES },
+    { "no-builtin", no_argument, NULL, OPT_NO_BUILTIN },
+    { "help", no_argument, NULL, 'h' },
+    { NULL, 0, NULL, 0 },
+};
+
+static const struct option rules_list_options[] = {
+    { "rules", required_argument, NULL, OPT_RULES },
+    { "no-builtin", no_argument, NULL, OPT_NO_BUILTIN },
+    { "help", no_argument, NULL, 'h' },
+    { NULL, 0, NULL, 0 },
+};
+
+static const struct option help_only_options[] = {
+    { "help", no_argument, NULL, 'h' },
+    { NULL, 0, NULL, 0 },
+};
+
+/* getopt's '?' and ':' as one line naming the option, like the rest. */
+static int getopt_error(cli_options *o, int c, char **argv, const char *cmd)
+{
+    char name[64];
+    if (optopt > 0 && optopt < 256)
+        snprintf(name, sizeof name, "-%c", optopt);
+    else
+        snprintf(name, sizeof name, "%s", argv[optind - 1]);
+    if (c == ':')
+        snprintf(o->error, sizeof o->error, "%s needs a value (try 'orgtrail %s --help')", name, cmd);
+    else if (optopt >= 256)
+        snprintf(o->error, sizeof o->error, "%s takes no value (try 'orgtrail %s --help')", name, cmd);
+    else
+        snprintf(o->error, sizeof o->error, "unknown option '%s' (try 'orgtrail %s --help')", name, cmd);
+    return -1;
+}
+
+static int when_option(cli_options *o, int since, const char *v, int64_t now)
+{
+    int64_t t;
+    enum when_kind kind;
+    if (parse_when(v, now, &t, &kind))
+        return usage_error(o, since ? "bad --since '%s' (want RFC 3339, e.g. 2024-03-01T00:00:00Z, a date, "
+                                      "or a duration back from now, e.g. 7d)"
+                                    : "bad --until '%s' (want RFC 3339, e.g. 2024-03-01T00:00:00Z, a date, "
+                                      "or a duration back from now, e.g. 7d)", v);
+    if (since) {
+        o->has_since = 1;
+        o->since = t;
+        o->since_text = v;
+        o->since_relative = kind == WHEN_RELATIVE;
+    } else {
+        o->has_until = 1;
+        /* a bare date means the whole day; a duration is an exact instant */
+        o->until = kind == WHEN_DATE ? t + 86400 : t;
+        o->until_text = v;
+        o->until_relative = kind == WHEN_RELATIVE;
+    }
+    return 0;
+}
+
+/* One scan option (c from getopt_long, its value v). */
+static int scan_option(cli_options *o, int c, const char *v, int64_t now)
+{
+    switch (c) {
+    case 'o':
+        o->output = strcmp(v, "-") == 0 ? NULL : v;
+        return 0;
+    case OPT_ALL_ORG_EVENTS:
+        o->all_org_events = 1;
+        return 0;
+    case OPT_RAW:
+        o->raw = 1;
+        return 0;
+    case OPT_STATS:
+        o->stats = 1;
+        return 0;
+    case OPT_STATS_FILE:
+        o->stats_file = v;
+        return 0;
+    case OPT_VALIDATE:
+        o->validate = 1;
+        return 0;
+    case 'q':
+        o->quiet = 1;
+        return 0;
+    case OPT_MAX_RECORD:
+        return parse_size(v, &o->max_record) ? usage_error(o, "bad --max-record '%s' (want e.g. 64M)", v) : 0;
+    case OPT_PART_SIZE:
+        if (strcmp(v, "0") == 0)
+            o->part_size = 0;
+        else if (parse_size(v, &o->part_size) || o->part_size > (4u << 20))
+            return usage_error(o, "bad --part-size '%s' (want up to 4M, or 0)", v);
+        return 0;
+    case 'j':
+        return parse_count(v, 1024, &o->workers) ? usage_error(o, "bad -j '%s' (want 1..1024)", v) : 0;
+    case OPT_IO_DEPTH:
+        return parse_count(v, 4096, &o->io_depth) ? usage_error(o, "bad --io-depth '%s' (want 1..4096)", v) : 0;
+    case OPT_IO:
+        if (strcmp(v, "uring") == 0)
+            o->io = 1;
+        else if (strcmp(v, "sync") == 0)
+            o->io = 2;
+        else
+            return usage_error(o, "bad --io '%s' (want uring or sync)", v);
+        return 0;
+    case OPT_SINCE:
+    case OPT_UNTIL:
+        return when_option(o, c == OPT_SINCE, v, now);
+    case OPT_KEY_SLACK:
+        return parse_duration(v, &o->key_slack) ? usage_error(o, "bad --key-slack '%s' (want e.g. 1h, 30m, 90s)", v)
+                                                : 0;
+    case OPT_ACCOUNTS:
+    case OPT_REGIONS: {
+        int accounts = c == OPT_ACCOUNTS;
+        free(accounts ? o->accounts : o->regions);
+        if (split_list((char *)v, accounts ? &o->accounts : &o->regions, accounts ? &o->naccounts : &o->nregions))
+            return usage_error(o, accounts ? "bad --accounts '%s' (want a comma-separated list)"
+                                           : "bad --regions '%s' (want a comma-separated list)", v);
+        return 0;
+    }
+    case OPT_ORG_REGIONS:
+        o->org_regions = 1;
+        return 0;
+    case OPT_FILES_FROM:
+        o->files_from = v;
+        return 0;
+    case OPT_CHECKPOINT:
+        o->checkpoint = v;
+        return 0;
+    case OPT_CHECKPOINT_INTERVAL: {
+        char *end;
+        o->checkpoint_interval = strtod(v, &end);
+        o->has_checkpoint_interval = 1;
+        if (end == v || *end || !(o->checkpoint_interval >= 0))
+            return usage_error(o, "bad --checkpoint-interval '%s' (want seconds)", v);
+        return 0;
+    }
+    case OPT_SHARD: {
+        unsigned si, sn;
+        char extra;
+        if (strcmp(v, "auto") == 0) {
+            o->shard_auto = 1;
+        } else if (sscanf(v, "%u/%u%c", &si, &sn, &extra) == 2 && sn > 0 && si < sn) {
+            o->shard_index = si;
+            o->shard_count = sn;
+        } else {
+            return usage_error(o, "bad --shard '%s' (want I/N with 0 <= I < N, or auto)", v);
+        }
+        return 0;
+    }
+    case OPT_SHARD_COUNT:
+        return parse_count(v, 1u << 30, &o->shard_count_opt) ? usage_error(o, "bad --shard-count '%s' (want N > 0)", v)
+                                                             : 0;
+    case OPT_PROGRESS:
+        o->progress = 1;
+        return 0;
+    case OPT_NO_PROGRESS:
+        o->progress = 0;
+        return 0;
+    case OPT_NO_DEDUPE:
+        o->no_dedupe = 1;
+        return 0;
+    case OPT_RULES:
+        o->rule_paths[o->nrule_paths++] = v;
+        return 0;
+    case OPT_NO_BUILTIN:
+        o->no_builtin = 1;
+        return 0;
+    }
+    return usage_error(o, "%s", "internal: unhandled option");
+}
+
+/*
+ * Runs getopt_long over argv[0..argc) (argv[0] is the command's name).
+ * Options and operands are taken in order ("-" in optstring), so options
+ * may follow PATHs whatever POSIXLY_CORRECT says; operands go to
+ * operands[]. Returns 0, 1 for --help (o->help set to help), or -1.
+ */
+static int run_getopt(int argc, char **argv, const char *shortopts, const struct option *longopts,
+                      const char *cmd, const char *help, cli_options *o, const char **operands, size_t *noperands,
+                      int64_t now)
+{
+    char optstring[32];
+    snprintf(optstring, sizeof optstring, "-:%s", shortopts);
+    optind = 0;    /* glibc: a full reset, cli_parse may run more than once */
+    opterr = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, optstring, longopts, NULL)) != -1) {
+        if (c == 1) {
+            operands[(*noperands)++] = optarg;
+        } else if (c == 'h') {
+            o->command = CLI_HELP;
+            o->help = help;
+            return 1;
+        } else if (c == '?' || c == ':') {
+            return getopt_error(o, c, argv, cmd);
+        } else if (scan_option(o, c, optarg, now)) {
+            return -1;
+        }
+    }
+    /* after "--": everything is an operand */
+    for (int i = optind; i < argc; i++)
+        operands[(*noperands)++] = argv[i];
+    return 0;
+}
+
+static int reads_stdin(const cli_options *o)
+{
+    int in = o->npaths == 0 && !o->files_from;
+    for (size_t i = 0; i < o->npaths; i++)
+        in |= strcmp(o->paths[i], "-") == 0;
+    return in;
+}
+
+/* What one option needs of another, and what cannot be combined. */
+static int scan_check(cli_options *o)
+{
+    if (o->no_builtin && o->nrule_paths == 0)
+        return usage_error(o, "%s", "--no-builtin leaves no rules: add --rules PATH");
+    if (o->checkpoint && !o->output)
+        return usage_error(o, "%s", "--checkpoint needs -o FILE: the output is what gets resumed");
+    if (o->has_checkpoint_interval && !o->checkpoint)
+        return usage_error(o, "%s", "--checkpoint-interval needs --checkpoint FILE");
+    if (o->shard_count_opt && !o->shard_auto)
+        return usage_error(o, "%s", "--shard-count needs --shard auto (--shard I/N gives N itself)");
+    if (o->has_since && o->has_until && o->until <= o->since)
+        return usage_error(o, "%s", "--until must be after --since");
+    int in = reads_stdin(o);
+    if ((o->shard_count || o->shard_auto) && in)
+        return usage_error(o, "%s", "--shard selects files by path; a stream on stdin cannot be sharded");
+    /* the lead's call: a stream cannot be shown to be the same stream again */
+    if (o->checkpoint && in)
+        return usage_error(o, "%s", "--checkpoint resumes files, not stdin: give PATHs or --files-from");
+    if (o->files_from && strcmp(o->files_from, "-") == 0 && in && o->npaths > 0)
+        return usage_error(o, "%s", "--files-from - and a - input would both read stdin");
+    return 0;
+}
+
 int cli_parse(int argc, char **argv, cli_options *o)
 {
     memset(o, 0, sizeof *o);
@@ -145,6 +473,7 @@ int cli_parse(int argc, char **argv, cli_options *o)
     const char *cmd = argv[1];
     if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
         o->command = CLI_HELP;
+        o->help = usage;
         return 0;
     }
     if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "-V") == 0) {
@@ -155,176 +484,51 @@ int cli_parse(int argc, char **argv, cli_options *o)
     o->rule_paths = calloc((size_t)argc, sizeof *o->rule_paths);
     if (!o->paths || !o->rule_paths)
         return usage_error(o, "%s", "out of memory");
-    int first = 2;
+    int64_t now = (int64_t)time(NULL);
+    int rc;
     if (strcmp(cmd, "rules") == 0) {
         const char *sub = argc > 2 ? argv[2] : "list";
-        o->command = CLI_RULES;
-        if (strcmp(sub, "list") == 0 || sub[0] == '-') {
-            first = strcmp(sub, "list") == 0 ? 3 : 2;
-            for (int i = first; i < argc; i++) {
-                if (strcmp(argv[i], "--rules") == 0 && i + 1 < argc)
-                    o->rule_paths[o->nrule_paths++] = argv[++i];
-                else if (strcmp(argv[i], "--no-builtin") == 0)
-                    o->no_builtin = 1;
-                else
-                    return usage_error(o, "unexpected argument '%s' to 'rules list'", argv[i]);
-            }
-            return 0;
-        }
         if (strcmp(sub, "check") == 0) {
             o->command = CLI_RULES_CHECK;
-            for (int i = 3; i < argc; i++)
-                o->rule_paths[o->nrule_paths++] = argv[i];
-            return o->nrule_paths ? 0 : usage_error(o, "%s", "rules check needs a PATH");
+            rc = run_getopt(argc - 2, argv + 2, "h", help_only_options, "rules check", rules_check_usage, o,
+                            o->rule_paths, &o->nrule_paths, now);
+            if (rc == 0 && o->nrule_paths == 0)
+                return usage_error(o, "%s", "rules check needs a PATH");
+            return rc < 0 ? -1 : 0;
         }
         if (strcmp(sub, "test") == 0) {
-            if (argc < 5)
-                return usage_error(o, "%s", "rules test needs RULES and EVENTS");
             o->command = CLI_RULES_TEST;
-            o->rule_paths[o->nrule_paths++] = argv[3];
+            rc = run_getopt(argc - 2, argv + 2, "h", help_only_options, "rules test", rules_test_usage, o, o->paths,
+                            &o->npaths, now);
+            if (rc != 0)
+                return rc < 0 ? -1 : 0;
+            if (o->npaths < 2)
+                return usage_error(o, "%s", "rules test needs RULES and EVENTS");
+            /* the first operand is the rules, the rest the events */
+            o->rule_paths[o->nrule_paths++] = o->paths[0];
+            memmove(o->paths, o->paths + 1, --o->npaths * sizeof *o->paths);
             o->no_builtin = 1;
-            for (int i = 4; i < argc; i++)
-                o->paths[o->npaths++] = argv[i];
             return 0;
         }
-        return usage_error(o, "unknown 'rules %s' (list, check or test)", sub);
+        if (strcmp(sub, "list") != 0 && sub[0] != '-')
+            return usage_error(o, "unknown 'rules %s' (list, check or test)", sub);
+        o->command = CLI_RULES;
+        int skip = argc > 2 && strcmp(argv[2], "list") == 0 ? 2 : 1;
+        const char **extra = o->paths;    /* rules list takes no operands */
+        size_t nextra = 0;
+        rc = run_getopt(argc - skip, argv + skip, "h", rules_list_options, "rules list", rules_list_usage, o, extra,
+                        &nextra, now);
+        if (rc == 0 && nextra > 0)
+            return usage_error(o, "unexpected argument '%s' to 'rules list'", extra[0]);
+        return rc < 0 ? -1 : 0;
     }
     if (strcmp(cmd, "scan") != 0)
         return usage_error(o, "unknown command '%s' (try 'orgtrail --help')", cmd);
     o->command = CLI_SCAN;
-
-    int only_paths = 0;
-    for (int i = first; i < argc; i++) {
-        const char *a = argv[i];
-        if (only_paths || a[0] != '-' || strcmp(a, "-") == 0) {
-            o->paths[o->npaths++] = a;
-        } else if (strcmp(a, "--") == 0) {
-            only_paths = 1;
-        } else if (strcmp(a, "-o") == 0 || strcmp(a, "--output") == 0) {
-            if (++i == argc)
-                return usage_error(o, "%s needs a FILE", a);
-            o->output = argv[i];
-        } else if (strcmp(a, "--all-org-events") == 0) {
-            o->all_org_events = 1;
-        } else if (strcmp(a, "--raw") == 0) {
-            o->raw = 1;
-        } else if (strcmp(a, "--stats") == 0) {
-            o->stats = 1;
-        } else if (strcmp(a, "--validate") == 0) {
-            o->validate = 1;
-        } else if (strcmp(a, "-q") == 0 || strcmp(a, "--quiet") == 0) {
-            o->quiet = 1;
-            o->progress = 0;
-        } else if (strcmp(a, "--max-record") == 0) {
-            if (++i == argc)
-                return usage_error(o, "%s needs a SIZE", a);
-            if (parse_size(argv[i], &o->max_record))
-                return usage_error(o, "bad --max-record '%s' (want e.g. 64M)", argv[i]);
-        } else if (strcmp(a, "--part-size") == 0) {
-            if (++i == argc)
-                return usage_error(o, "%s needs a SIZE", a);
-            if (strcmp(argv[i], "0") == 0)
-                o->part_size = 0;
-            else if (parse_size(argv[i], &o->part_size) || o->part_size > (4u << 20))
-                return usage_error(o, "bad --part-size '%s' (want up to 4M, or 0)", argv[i]);
-        } else if (strcmp(a, "-j") == 0 || strncmp(a, "-j", 2) == 0) {
-            const char *v = a[2] ? a + 2 : (i + 1 < argc ? argv[++i] : NULL);
-            if (!v || parse_count(v, 1024, &o->workers))
-                return usage_error(o, "bad -j '%s' (want 1..1024)", v ? v : "");
-        } else if (strcmp(a, "--io-depth") == 0) {
-            if (++i == argc || parse_count(argv[i], 4096, &o->io_depth))
-                return usage_error(o, "bad --io-depth '%s' (want 1..4096)", i < argc ? argv[i] : "");
-        } else if (strncmp(a, "--io=", 5) == 0 || strcmp(a, "--io") == 0) {
-            const char *v = a[4] == '=' ? a + 5 : (i + 1 < argc ? argv[++i] : "");
-            if (strcmp(v, "uring") == 0)
-                o->io = 1;
-            else if (strcmp(v, "sync") == 0)
-                o->io = 2;
-            else
-                return usage_error(o, "bad --io '%s' (want uring or sync)", v);
-        } else if (strcmp(a, "--since") == 0 || strcmp(a, "--until") == 0) {
-            int since = a[2] == 's';
-            int64_t t;
-            int date_only;
-            if (++i == argc || parse_time(argv[i], strlen(argv[i]), &t, &date_only))
-                return usage_error(o, "bad %s (want RFC 3339, e.g. 2024-03-01T00:00:00Z, or a date)", a);
-            if (since) {
-                o->has_since = 1;
-                o->since = t;
-            } else {
-                o->has_until = 1;
-                o->until = date_only ? t + 86400 : t;
-            }
-        } else if (strcmp(a, "--key-slack") == 0) {
-            if (++i == argc || parse_duration(argv[i], &o->key_slack))
-                return usage_error(o, "bad --key-slack '%s' (want e.g. 1h, 30m, 90s)", i < argc ? argv[i] : "");
-        } else if (strcmp(a, "--accounts") == 0 || strcmp(a, "--regions") == 0) {
-            int accounts = a[2] == 'a';
-            free(accounts ? o->accounts : o->regions);
-            if (++i == argc || split_list(argv[i], accounts ? &o->accounts : &o->regions,
-                                          accounts ? &o->naccounts : &o->nregions))
-                return usage_error(o, "%s needs a comma-separated list", a);
-        } else if (strcmp(a, "--org-regions") == 0) {
-            o->org_regions = 1;
-        } else if (strcmp(a, "--files-from") == 0) {
-            if (++i == argc)
-                return usage_error(o, "%s needs a FILE", a);
-            o->files_from = argv[i];
-        } else if (strcmp(a, "--checkpoint") == 0) {
-            if (++i == argc)
-                return usage_error(o, "%s needs a FILE", a);
-            o->checkpoint = argv[i];
-        } else if (strcmp(a, "--checkpoint-interval") == 0) {
-            char *end;
-            if (++i == argc || (o->checkpoint_interval = strtod(argv[i], &end), end == argv[i] || *end) ||
-                o->checkpoint_interval < 0)
-                return usage_error(o, "bad --checkpoint-interval '%s' (want seconds)", i < argc ? argv[i] : "");
-        } else if (strcmp(a, "--shard") == 0) {
-            if (++i == argc)
-                return usage_error(o, "%s needs I/N or auto", a);
-            unsigned si, sn;
-            char extra;
-            if (strcmp(argv[i], "auto") == 0)
-                o->shard_auto = 1;
-            else if (sscanf(argv[i], "%u/%u%c", &si, &sn, &extra) == 2 && sn > 0 && si < sn) {
-                o->shard_index = si;
-                o->shard_count = sn;
-            } else
-                return usage_error(o, "bad --shard '%s' (want I/N with 0 <= I < N, or auto)", argv[i]);
-        } else if (strcmp(a, "--shard-count") == 0) {
-            if (++i == argc || parse_count(argv[i], 1u << 30, &o->shard_count_opt))
-                return usage_error(o, "bad --shard-count '%s'", i < argc ? argv[i] : "");
-        } else if (strcmp(a, "--progress") == 0) {
-            o->progress = 1;
-        } else if (strcmp(a, "--no-dedupe") == 0) {
-            o->no_dedupe = 1;
-        } else if (strcmp(a, "--rules") == 0) {
-            if (++i == argc)
-                return usage_error(o, "%s needs a PATH", a);
-            o->rule_paths[o->nrule_paths++] = argv[i];
-        } else if (strcmp(a, "--no-builtin") == 0) {
-            o->no_builtin = 1;
-        } else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-            o->command = CLI_HELP;
-            return 0;
-        } else {
-            return usage_error(o, "unknown option '%s' (try 'orgtrail --help')", a);
-        }
-    }
-    if (o->no_builtin && o->nrule_paths == 0)
-        return usage_error(o, "%s", "--no-builtin leaves no rules: add --rules PATH");
-    if (o->checkpoint && !o->output)
-        return usage_error(o, "%s", "--checkpoint needs -o FILE: the output is what gets resumed");
-    if (o->has_since && o->has_until && o->until <= o->since)
-        return usage_error(o, "%s", "--until must be after --since");
-    int reads_stdin = o->npaths == 0 && !o->files_from;
-    for (size_t i = 0; i < o->npaths; i++)
-        reads_stdin |= strcmp(o->paths[i], "-") == 0;
-    if ((o->shard_count || o->shard_auto) && reads_stdin)
-        return usage_error(o, "%s", "--shard selects files by path; a stream on stdin cannot be sharded");
-    if (o->files_from && strcmp(o->files_from, "-") == 0 && reads_stdin && o->npaths > 0)
-        return usage_error(o, "%s", "--files-from - and a - input would both read stdin");
-    return 0;
+    rc = run_getopt(argc - 1, argv + 1, "o:qj:h", scan_options, "scan", scan_usage, o, o->paths, &o->npaths, now);
+    if (rc != 0)
+        return rc < 0 ? -1 : 0;
+    return scan_check(o);
 }
 
 void cli_free(cli_options *o)

@@ -21,10 +21,11 @@ typedef struct {
     enum cli_command command;
     const char **paths;       /* PATH arguments, borrowed from argv; "-" is stdin */
     size_t npaths;            /* 0: read stdin */
-    const char *output;       /* -o FILE, or NULL for stdout */
+    const char *output;       /* -o FILE, or NULL for stdout (also -o -) */
     int all_org_events;
     int raw;
     int stats;
+    const char *stats_file;   /* --stats-file FILE, or NULL */
     int validate;
     int quiet;
     size_t max_record;        /* bytes */
@@ -34,6 +35,8 @@ typedef struct {
     int io;                   /* --io: 0 auto, 1 uring, 2 sync (reader_io's order) */
     int has_since, has_until;
     int64_t since, until;     /* seconds since 1970 UTC; until exclusive (a bare date: the day after) */
+    const char *since_text, *until_text; /* as given, borrowed from argv */
+    int since_relative, until_relative;  /* given as a duration back from now (7d) */
     int64_t key_slack;        /* seconds; --key-slack, default 3600 */
     const char **accounts;    /* --accounts A,B: split, NULL-free list */
     size_t naccounts;
@@ -42,24 +45,29 @@ typedef struct {
     int org_regions;
     const char *checkpoint;
     double checkpoint_interval; /* seconds between checkpoints; default 1 */
+    int has_checkpoint_interval;
     int shard_auto;           /* --shard auto: main reads the environment */
     unsigned shard_index, shard_count;   /* --shard I/N; count 0: none */
     unsigned shard_count_opt; /* --shard-count N, for --shard auto */
     const char *files_from;
-    int progress;             /* -1 when stderr is a terminal, 1 forced, 0 off */
+    int progress;             /* -1 default (when stderr is a terminal), 1 --progress, 0 off (-q, --no-progress) */
     int no_dedupe;
     const char **rule_paths;  /* --rules PATH, repeatable (rules check/test: the PATH) */
     size_t nrule_paths;
     int no_builtin;
-    char error[256];          /* the usage error, when cli_parse fails */
+    const char *help;         /* CLI_HELP: the usage text to print (the command's own) */
+    char error[320];          /* the usage error, when cli_parse fails */
 } cli_options;
 
-/* Fills o from argv. Returns 0, or -1 with o->error set (a usage error).
- * o->paths, accounts and regions point into lists that cli_free() releases. */
+/* Fills o from argv (getopt_long: --opt=value or --opt value, options
+ * anywhere, -- ends them). Relative times (--since 7d) are resolved against
+ * the clock once, here. Returns 0, or -1 with o->error set (a usage error).
+ * o->paths, accounts and regions point into lists that cli_free() releases;
+ * the strings are argv's, which cli_parse may reorder and split in place. */
 int cli_parse(int argc, char **argv, cli_options *o);
 void cli_free(cli_options *o);
 
-/* The --help text. */
+/* The whole --help text (o->help holds a command's own). */
 const char *cli_usage(void);
 
 #endif

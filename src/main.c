@@ -115,36 +115,80 @@ static rules *load_rules(const cli_options *o, load_report *lr, const char *cons
     return r;
 }
 
-/* The command, less what only changes speed, and the rules' text: a
- * checkpoint resumes only the same command with the same rules. */
-static uint64_t command_fingerprint(int argc, char **argv, unsigned shard_index, unsigned shard_count,
+static uint64_t hash_field(uint64_t h, const char *name, const char *value)
+{
+    h = hash_bytes(h, name, strlen(name) + 1);
+    /* NULL and "" differ: a one-byte tag says which */
+    h = hash_bytes(h, value ? "=" : "-", 1);
+    return value ? hash_bytes(h, value, strlen(value) + 1) : h;
+}
+
+static uint64_t hash_number(uint64_t h, const char *name, long long v)
+{
+    char num[24];
+    snprintf(num, sizeof num, "%lld", v);
+    return hash_field(h, name, num);
+}
+
+static uint64_t hash_list(uint64_t h, const char *name, const char *const *list, size_t n)
+{
+    h = hash_number(h, name, (long long)n);
+    for (size_t i = 0; i < n; i++)
+        h = hash_field(h, name, list[i]);
+    return h;
+}
+
+/* A --since/--until bound: an absolute one by its instant, so 2024-03-01
+ * and 2024-03-01T00:00:00Z agree; a relative one by its text, so a resumed
+ * "--since 7d" is accepted (and uses the window of the resumed run's start). */
+static uint64_t hash_when(uint64_t h, const char *name, int has, int relative, const char *text, int64_t t)
+{
+    if (!has)
+        return hash_field(h, name, NULL);
+    if (relative)
+        return hash_field(h, name, text);
+    return hash_number(h, name, (long long)t);
+}
+
+/* The parsed command, less what only changes speed or stderr (-j, --io,
+ * --io-depth, --part-size, --checkpoint-interval, --progress, -q, --stats,
+ * --stats-file), the shard and the rules' text: a checkpoint resumes only
+ * the same command with the same rules, however its options were spelled. */
+static uint64_t command_fingerprint(const cli_options *o, unsigned shard_index, unsigned shard_count,
                                     uint64_t rules_hash)
 {
-    static const char *const speed_only[] = { "--progress", "-q", "--quiet", "--stats" };
-    static const char *const speed_only_valued[] = { "-j", "--io", "--io-depth", "--checkpoint-interval",
-                                                     "--part-size" };
     uint64_t h = FNV_OFFSET;
-    for (int i = 2; i < argc; i++) {
-        const char *a = argv[i];
-        int skip = 0;
-        for (size_t k = 0; k < sizeof speed_only / sizeof *speed_only; k++)
-            skip |= strcmp(a, speed_only[k]) == 0;
-        for (size_t k = 0; k < sizeof speed_only_valued / sizeof *speed_only_valued; k++) {
-            size_t n = strlen(speed_only_valued[k]);
-            if (strcmp(a, speed_only_valued[k]) == 0) {
-                skip = 1;
-                i++;              /* and its value */
-            } else if (strncmp(a, speed_only_valued[k], n) == 0 && (a[n] == '=' || (n == 2 && a[n]))) {
-                skip = 1;         /* --io=sync, -j4 */
-            }
-        }
-        if (!skip)
-            h = hash_bytes(h, a, strlen(a) + 1);
-    }
-    char shard[48];
-    snprintf(shard, sizeof shard, "shard %u/%u", shard_index, shard_count);
-    h = hash_bytes(h, shard, strlen(shard));
+    h = hash_number(h, "command", o->command);
+    h = hash_field(h, "output", o->output);
+    h = hash_number(h, "all-org-events", o->all_org_events);
+    h = hash_number(h, "raw", o->raw);
+    h = hash_number(h, "validate", o->validate);
+    h = hash_number(h, "max-record", (long long)o->max_record);
+    h = hash_when(h, "since", o->has_since, o->since_relative, o->since_text, o->since);
+    h = hash_when(h, "until", o->has_until, o->until_relative, o->until_text, o->until);
+    h = hash_number(h, "key-slack", o->key_slack);
+    h = hash_list(h, "accounts", o->accounts, o->naccounts);
+    h = hash_list(h, "regions", o->regions, o->nregions);
+    h = hash_number(h, "org-regions", o->org_regions);
+    h = hash_field(h, "files-from", o->files_from);
+    h = hash_number(h, "no-dedupe", o->no_dedupe);
+    h = hash_list(h, "rules", o->rule_paths, o->nrule_paths);
+    h = hash_number(h, "no-builtin", o->no_builtin);
+    h = hash_list(h, "paths", o->paths, o->npaths);
+    h = hash_number(h, "shard-index", shard_index);
+    h = hash_number(h, "shard-count", shard_count);
     return hash_bytes(h, &rules_hash, sizeof rules_hash);
+}
+
+/* run_options.progress: 0 off, 1 a terminal line, 2 plain periodic lines. */
+static int progress_mode(const cli_options *o)
+{
+    int tty = isatty(STDERR_FILENO);
+    if (o->quiet || o->progress == 0)
+        return 0;
+    if (o->progress > 0)
+        return tty ? 1 : 2;
+    return tty ? 1 : 0;
 }
 
 /* The crash test's hook: kill -9 at an exact output byte, not at a time. */
@@ -193,6 +237,7 @@ int main(int argc, char **argv)
     cli_options o;
     int status = 0;
     rules *rule_list = NULL;
+    FILE *stats_out = NULL;
 
     /* A closed stdout must end the run quietly, not kill it. */
     signal(SIGPIPE, SIG_IGN);
@@ -204,7 +249,7 @@ int main(int argc, char **argv)
     }
     switch (o.command) {
     case CLI_HELP:
-        fputs(cli_usage(), stdout);
+        fputs(o.help ? o.help : cli_usage(), stdout);
         goto out;
     case CLI_VERSION:
         print_version();
@@ -281,8 +326,8 @@ int main(int argc, char **argv)
         .part_size = o.part_size,
         .checkpoint = o.checkpoint,
         .checkpoint_interval = o.checkpoint_interval,
-        .fingerprint = command_fingerprint(argc, argv, shard_index, shard_count, rules_sources_hash(rule_list)),
-        .progress = o.progress == 0 ? 0 : isatty(STDERR_FILENO) ? 1 : o.progress > 0 ? 2 : 0,
+        .fingerprint = command_fingerprint(&o, shard_index, shard_count, rules_sources_hash(rule_list)),
+        .progress = progress_mode(&o),
         .dedupe = !o.no_dedupe,
         .crash_after_bytes = crash_after_bytes(),
     };
@@ -290,6 +335,19 @@ int main(int argc, char **argv)
         long cpus = sysconf(_SC_NPROCESSORS_ONLN);
         ro.workers = cpus > 0 ? (unsigned)cpus : 1;
     }
+    /* Opened before the run, so a bad FILE costs no scan; it is an output
+     * that cannot be written, hence exit 1 like -o. */
+    if (o.stats_file) {
+        stats_out = fopen(o.stats_file, "w");
+        if (!stats_out) {
+            fprintf(stderr, "orgtrail: %s: %s\n", o.stats_file, strerror(errno));
+            status = 1;
+            goto out;
+        }
+    }
+    if (o.command == CLI_SCAN && o.npaths == 0 && !o.files_from && !o.quiet && isatty(STDIN_FILENO))
+        fprintf(stderr, "orgtrail: reading CloudTrail from stdin (a terminal); give a PATH, or pipe logs in; "
+                        "Ctrl-D ends\n");
     run_report rep;
     int rc = run_scan(&ro, &rep, stderr);
     if (rep.refused) {
@@ -301,7 +359,19 @@ int main(int argc, char **argv)
     }
     if (o.stats)
         run_print_stats(&rep, stderr);
+    if (stats_out) {
+        run_print_stats(&rep, stats_out);
+        int bad = ferror(stats_out);
+        bad |= fclose(stats_out) != 0;
+        stats_out = NULL;
+        if (bad) {
+            fprintf(stderr, "orgtrail: %s: could not be written\n", o.stats_file);
+            status = 1;
+        }
+    }
 out:
+    if (stats_out)
+        fclose(stats_out);
     fflush(stdout);
     rules_free(rule_list);
     cli_free(&o);

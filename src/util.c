@@ -222,6 +222,29 @@ int parse_time(const char *s, size_t n, int64_t *epoch, int *date_only)
     return 0;
 }
 
+int parse_when(const char *s, int64_t now, int64_t *epoch, enum when_kind *kind)
+{
+    int64_t v = 0;
+    size_t i = 0;
+    /* a duration is digits and one unit; anything longer is a date */
+    while (s[i] >= '0' && s[i] <= '9' && i < 13)
+        v = v * 10 + (s[i++] - '0');
+    char unit = i > 0 ? s[i] : '\0';
+    int64_t mul = unit == 's' ? 1 : unit == 'm' ? 60 : unit == 'h' ? 3600 : unit == 'd' ? 86400 :
+                  unit == 'w' ? 7 * 86400 : 0;
+    if (mul && s[i + 1] == '\0') {
+        /* 13 digits of weeks stay far inside int64 */
+        *epoch = now - v * mul;
+        *kind = WHEN_RELATIVE;
+        return 0;
+    }
+    int date_only;
+    if (parse_time(s, strlen(s), epoch, &date_only))
+        return -1;
+    *kind = date_only ? WHEN_DATE : WHEN_EXACT;
+    return 0;
+}
+
 uint64_t hash_bytes(uint64_t h, const void *p, size_t n)
 {
     const unsigned char *b = p;

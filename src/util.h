@@ -35,6 +35,17 @@ void buf_free(ot_buf *b);
  */
 int parse_time(const char *s, size_t n, int64_t *epoch, int *date_only);
 
+/* What parse_when() read. */
+enum when_kind { WHEN_EXACT, WHEN_DATE, WHEN_RELATIVE };
+
+/*
+ * Parses a --since/--until value: what parse_time() takes, or a duration
+ * back from now ("7d", "36h", "30m", "90s", "2w"), which gives now minus the
+ * duration, exactly. now is seconds since 1970 UTC (injected, for tests).
+ * Returns 0 with *epoch and *kind, or -1 when s is neither.
+ */
+int parse_when(const char *s, int64_t now, int64_t *epoch, enum when_kind *kind);
+
 /* Days since 1970-01-01 of a proleptic Gregorian date. */
 int64_t days_from_civil(int64_t y, unsigned m, unsigned d);
 

@@ -1,5 +1,6 @@
 /*
- * test_util: the growable buffer and the JSON string escaper (src/util.h).
+ * test_util: the growable buffer, the JSON string escaper and the --since/--until
+ * parser (src/util.h).
  *
  * The escaper's output is checked byte for byte on hand-made inputs, and on
  * random bytes by parsing it back with simdjson (src/parse.h) and comparing
@@ -471,8 +472,37 @@ static void test_oracle(void)
           memcmp(out, "\xef\xbf\xbd\xef\xbf\xbd" "A", 7) == 0);
 }
 
+/* --since/--until values: durations back from an injected now, and dates. */
+static void test_parse_when(void)
+{
+    check_context = "parse_when";
+    const int64_t now = 1709287200; /* 2024-03-01T10:00:00Z */
+    int64_t t = 0;
+    enum when_kind k = WHEN_EXACT;
+    CHECK(parse_when("7d", now, &t, &k) == 0 && t == now - 7 * 86400 && k == WHEN_RELATIVE);
+    CHECK(parse_when("36h", now, &t, &k) == 0 && t == now - 36 * 3600 && k == WHEN_RELATIVE);
+    CHECK(parse_when("30m", now, &t, &k) == 0 && t == now - 1800 && k == WHEN_RELATIVE);
+    CHECK(parse_when("90s", now, &t, &k) == 0 && t == now - 90 && k == WHEN_RELATIVE);
+    CHECK(parse_when("2w", now, &t, &k) == 0 && t == now - 14 * 86400 && k == WHEN_RELATIVE);
+    CHECK(parse_when("0s", now, &t, &k) == 0 && t == now && k == WHEN_RELATIVE);
+    CHECK(parse_when("100000d", now, &t, &k) == 0 && t == now - 100000LL * 86400);
+    CHECK(parse_when("2024-03-01", now, &t, &k) == 0 && t == 1709251200 && k == WHEN_DATE);
+    CHECK(parse_when("2024-03-01T10:00:00Z", now, &t, &k) == 0 && t == now && k == WHEN_EXACT);
+    CHECK(parse_when("2024-03-01T11:00:00+01:00", now, &t, &k) == 0 && t == now && k == WHEN_EXACT);
+    /* a bare number, a unit alone, a unit unknown or repeated, a sign, a compound */
+    static const char *const bad[] = { "7", "d", "7x", "7dd", "-7d", "+7d", "7 d", " 7d", "1d12h", "", "7D",
+                                       "yesterday", "99999999999999d", "2024-03-01T10:00" };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        if (parse_when(bad[i], now, &t, &k) != -1) {
+            fprintf(stderr, "  parse_when accepted '%s'\n", bad[i]);
+            CHECK(0);
+        }
+    }
+}
+
 int main(void)
 {
+    test_parse_when();
     test_buffer_growth();
     test_printf();
     test_oracle();
