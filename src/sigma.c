@@ -1225,7 +1225,7 @@ static needle_set either(compiler *c, needle_set a, needle_set b)
             continue;
         if (a.n == MAX_RULE_NEEDLES)
             return none;
-        if (a.n == a.cap) {
+        if (a.n >= a.cap) {   /* full, or not ours (cap 0) */
             size_t cap = a.n < 8 ? 16 : 2 * a.n;
             char **v = set_alloc(c->set, cap * sizeof *v);
             if (!v)

@@ -239,7 +239,7 @@ static void test_unsupported(void)
                        "not aws/cloudtrail", SIGMA_SKIPPED);
     snprintf(text, sizeof text, "%sdetection:\n  sel:\n    eventName|re: '(unclosed'\n  condition: sel\n", head);
     expect_unsupported(text, "regular expression", SIGMA_UNSUPPORTED);
-    expect_unsupported("title: [unclosed\n", "YAML", SIGMA_UNSUPPORTED);
+    expect_unsupported("title: [unclosed\n", "YAML error", SIGMA_BAD_FILE);
 
     /* one bad rule does not stop the others in the same file */
     snprintf(text, sizeof text,
