@@ -62,49 +62,68 @@ static void print_rules(const rules *r, int builtin)
 typedef struct {
     int quiet;
     int verbose;          /* rules check: a line for every rule */
-    unsigned unsupported, skipped;
+    unsigned loaded, unsupported, skipped;
+    unsigned bad_files;   /* cannot be read, or not YAML */
 } load_report;
 
 static void on_rule(void *arg, const char *source, const char *name, sigma_status st, const char *reason)
 {
     load_report *lr = arg;
-    if (st == SIGMA_UNSUPPORTED) {
+    FILE *to = lr->verbose ? stdout : stderr;
+    const char *prefix = lr->verbose ? "" : "orgtrail: ";
+    if (st == SIGMA_BAD_FILE) {
+        lr->bad_files++;
+        fprintf(to, "%s%s%s%s: %s\n", prefix, source, name ? ":" : "", name ? name : "", reason);
+    } else if (st == SIGMA_UNSUPPORTED) {
         lr->unsupported++;
-        fprintf(lr->verbose ? stdout : stderr, "%s%s: %s: unsupported: %s\n", lr->verbose ? "" : "orgtrail: ",
-                source, name, reason);
+        fprintf(to, "%s%s: %s: unsupported: %s\n", prefix, source, name, reason);
     } else if (st == SIGMA_SKIPPED) {
         lr->skipped++;
         if (lr->verbose)
             printf("%s: %s: skipped: %s\n", source, name, reason);
-    } else if (lr->verbose) {
-        printf("%s: %s: loaded\n", source, name);
+    } else {
+        lr->loaded++;
+        if (lr->verbose)
+            printf("%s: %s: loaded\n", source, name);
     }
 }
 
 /* The rule list of the command, and the needles it needs. Returns NULL
- * after saying why. */
+ * after saying why: a rules file that cannot be read or is not YAML, or
+ * --no-builtin with rules of which none loads (a usage error). rules check
+ * (verbose) reports every file and rule and goes on. */
 static rules *load_rules(const cli_options *o, load_report *lr, const char *const **needles, size_t *nneedles,
                          int *parse_all)
 {
+    *needles = NULL;
+    *nneedles = 0;
+    *parse_all = 0;
     rules *r = rules_create(!o->no_builtin);
     if (!r) {
         fprintf(stderr, "orgtrail: out of memory\n");
         return NULL;
     }
-    for (size_t i = 0; i < o->nrule_paths; i++) {
-        if (rules_add_sigma(r, o->rule_paths[i], on_rule, lr) < 0 && !lr->verbose) {
-            rules_free(r);
-            return NULL;
-        }
-    }
+    for (size_t i = 0; i < o->nrule_paths; i++)
+        rules_add_sigma(r, o->rule_paths[i], on_rule, lr);   /* on_rule counts what went wrong */
     if (lr->skipped && !lr->quiet && !lr->verbose)
         fprintf(stderr, "orgtrail: %u rules skipped: their logsource is not aws/cloudtrail\n", lr->skipped);
+    /* one closing count: rules found (logsource-skipped ones are not CloudTrail rules: not counted) */
+    if (lr->unsupported)
+        fprintf(stderr, "orgtrail: %u of %u rules not loaded\n", lr->unsupported, lr->unsupported + lr->loaded);
+    if (lr->verbose)
+        return r;
+    if (lr->bad_files || (o->no_builtin && rules_count(r) == 0)) {
+        if (!lr->bad_files)
+            fprintf(stderr, "orgtrail: --no-builtin and no rule of --rules loads: nothing to scan for\n");
+        rules_free(r);
+        return NULL;
+    }
     size_t n;
     const rule *unanchored;
     *needles = rules_needles(r, o->all_org_events, &n, &unanchored);
     *nneedles = n;
     *parse_all = unanchored != NULL;
-    if (!lr->quiet && !lr->verbose) {
+    if (!lr->quiet) {
         if (unanchored)
             fprintf(stderr, "orgtrail: rule %s (%s) needs no literal that the raw bytes could be searched for: "
                             "every record is parsed\n", unanchored->id, unanchored->title);
@@ -276,7 +295,7 @@ int main(int argc, char **argv)
         goto out;
     }
     if (o.command == CLI_RULES_CHECK) {
-        status = lr.unsupported ? 1 : 0;
+        status = lr.unsupported || lr.bad_files ? 1 : 0;
         goto out;
     }
 

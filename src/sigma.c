@@ -3,7 +3,7 @@
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
-#include <regex.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -13,12 +13,44 @@
 #include <sys/stat.h>
 #include <yaml.h>
 
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
+
 #include "util.h"
 
 /* In a compiled pattern these bytes stand for the wildcards. */
 #define WILD_ANY '\x01'
 #define WILD_ONE '\x02'
 #define MIN_NEEDLE 4            /* shorter literals are too common to anchor on */
+#define NEEDLE_MAX 64           /* prefilter.h: needles are 2..64 bytes */
+
+/*
+ * Bounds on what one rule may cost, so that a hostile rule file is rejected
+ * instead of exhausting the stack, the memory or the CPU:
+ * - MAX_EXPANDED: values, map pairs, list entries and selections visited
+ *   while compiling, counting every YAML alias as often as it is used, plus
+ *   the size of each selection a condition names (what one event's
+ *   evaluation may have to look at);
+ * - MAX_EXPANDED_BYTES: the bytes of the values compiled;
+ * - MAX_DEPTH: nesting of parentheses and `not` in a condition (the parser
+ *   and the evaluation recurse once a level; a flat `a or b or ...` does
+ *   not recurse);
+ * - MAX_TERMS: selection names and quantifiers in one rule's conditions;
+ * - MAX_RULE_NEEDLES: a rule needing more alternative literals than this is
+ *   unanchored (it cannot be searched for cheaply anyway).
+ */
+#define MAX_EXPANDED 100000
+#define MAX_EXPANDED_BYTES (4u << 20)
+#define MAX_DEPTH 64
+#define MAX_TERMS 10000
+#define MAX_RULE_NEEDLES 256
+#define RE_WEIGHT 100           /* one regex counts as this many values */
+
+/* PCRE2's work per match (a hostile pattern cannot run away: a match that
+ * hits a limit counts as no match). */
+#define RE_MATCH_LIMIT 1000000
+#define RE_DEPTH_LIMIT 10000
+#define RE_HEAP_LIMIT_KIB 8192
 
 enum item_kind { ITEM_MATCH, ITEM_RE, ITEM_EXISTS, ITEM_CIDR, ITEM_KEYWORDS };
 
@@ -35,7 +67,7 @@ typedef struct {
     size_t n;                   /* values */
     char **pats;                /* MATCH, KEYWORDS: glob patterns (NULL entry: the null value) */
     size_t *lens;
-    regex_t *res;               /* RE */
+    pcre2_code **res;           /* RE: shared by the workers, read-only */
     cidr_net *nets;             /* CIDR */
     int exists;                 /* EXISTS: wanted presence */
 } item;
@@ -49,14 +81,18 @@ typedef struct {
     char *name;
     size_t n;
     group *groups;              /* OR */
+    size_t values;              /* of all its items: what evaluating it may look at */
 } selection;
 
 enum cond_op { C_SEL, C_AND, C_OR, C_NOT, C_ONE_OF, C_ALL_OF };
 
+/* AND and OR are n-ary (a chain of 10,000 terms is one node, not 10,000
+ * levels), their operands sorted cheapest first; NOT has one. */
 typedef struct cond {
     enum cond_op op;
-    unsigned cost;              /* a rough price of evaluating it: cheap sides go first */
-    struct cond *a, *b;
+    uint64_t cost;              /* a rough price of evaluating it: cheap operands go first */
+    struct cond **kids;         /* C_AND, C_OR, C_NOT */
+    size_t nkids;
     size_t sel;                 /* C_SEL */
     size_t *sels;               /* C_ONE_OF, C_ALL_OF */
     size_t nsels;
@@ -71,6 +107,7 @@ struct sigma_rule {
     size_t nsels;
     cond *cond;
     char **needles;             /* NULL-terminated */
+    const pcre2_match_context *re_match;   /* the set's: PCRE2's limits */
 };
 
 /* Everything a set allocates lives until sigma_set_free. */
@@ -85,8 +122,9 @@ struct sigma_set {
     char **fields;              /* interned field paths: one pointer per path */
     size_t nfields, fields_cap;
     block *blocks;
-    regex_t **regexes;          /* compiled, to regfree */
+    pcre2_code **regexes;       /* compiled, to free */
     size_t nregex, regex_cap;
+    pcre2_match_context *re_match;  /* the limits; read-only once made, so shared by the workers */
     uint64_t sources_hash;      /* of every source name and text loaded */
 };
 
@@ -136,8 +174,17 @@ static char *set_strndup(sigma_set *s, const char *p, size_t n)
 sigma_set *sigma_set_create(void)
 {
     sigma_set *s = calloc(1, sizeof(sigma_set));
-    if (s)
-        s->sources_hash = FNV_OFFSET;
+    if (!s)
+        return NULL;
+    s->sources_hash = FNV_OFFSET;
+    s->re_match = pcre2_match_context_create(NULL);
+    if (!s->re_match) {
+        free(s);
+        return NULL;
+    }
+    pcre2_set_match_limit(s->re_match, RE_MATCH_LIMIT);
+    pcre2_set_depth_limit(s->re_match, RE_DEPTH_LIMIT);
+    pcre2_set_heap_limit(s->re_match, RE_HEAP_LIMIT_KIB);
     return s;
 }
 
@@ -151,8 +198,9 @@ void sigma_set_free(sigma_set *s)
     if (!s)
         return;
     for (size_t i = 0; i < s->nregex; i++)
-        regfree(s->regexes[i]);
+        pcre2_code_free(s->regexes[i]);
     free(s->regexes);
+    pcre2_match_context_free(s->re_match);
     free(s->fields);
     while (s->blocks) {
         block *b = s->blocks;
@@ -279,27 +327,61 @@ static int cidr_match(const cidr_net *net, const char *s, size_t n)
     return (addr[full] & mask) == (net->addr[full] & mask);
 }
 
-static int value_matches(const item *it, size_t k, enum parse_type t, ot_slice v)
+/*
+ * pcre2_match needs match data it writes to, so each thread has its own:
+ * made on a thread's first regex match, freed when the thread exits (the
+ * key's destructor). One pair of offsets serves every pattern: only whether
+ * it matched counts.
+ */
+static pthread_key_t match_data_key;
+static pthread_once_t match_data_once = PTHREAD_ONCE_INIT;
+static int match_data_key_ok;
+
+static void match_data_free(void *md)
+{
+    pcre2_match_data_free(md);
+}
+
+static void match_data_key_create(void)
+{
+    match_data_key_ok = pthread_key_create(&match_data_key, match_data_free) == 0;
+}
+
+static pcre2_match_data *thread_match_data(void)
+{
+    pthread_once(&match_data_once, match_data_key_create);
+    if (!match_data_key_ok)
+        return NULL;
+    pcre2_match_data *md = pthread_getspecific(match_data_key);
+    if (md)
+        return md;
+    md = pcre2_match_data_create(1, NULL);
+    if (md && pthread_setspecific(match_data_key, md) != 0) {
+        pcre2_match_data_free(md);
+        md = NULL;
+    }
+    return md;
+}
+
+/* A match that fails to run (a limit hit, no memory) is no match. */
+static int re_match(const pcre2_code *re, const pcre2_match_context *mctx, ot_slice v)
+{
+    pcre2_match_data *md = thread_match_data();
+    if (!md)
+        return 0;
+    int rc = pcre2_match(re, (PCRE2_SPTR)v.ptr, v.len, 0, 0, md, (pcre2_match_context *)mctx);
+    return rc >= 0;   /* 0: matched, the offsets did not fit the one pair */
+}
+
+static int value_matches(const item *it, const pcre2_match_context *mctx, size_t k, enum parse_type t, ot_slice v)
 {
     switch (it->kind) {
     case ITEM_MATCH:
         if (!it->pats[k])
             return t == PARSE_ABSENT || t == PARSE_NULL;
         return t != PARSE_ABSENT && t != PARSE_NULL && glob_match(it->pats[k], it->lens[k], v.ptr, v.len);
-    case ITEM_RE: {
-        if (t == PARSE_ABSENT || t == PARSE_NULL)
-            return 0;
-        char small[512];
-        char *z = v.len < sizeof small ? small : malloc(v.len + 1);
-        if (!z)
-            return 0;
-        memcpy(z, v.ptr, v.len);
-        z[v.len] = '\0';
-        int ok = regexec(&it->res[k], z, 0, NULL, 0) == 0;
-        if (z != small)
-            free(z);
-        return ok;
-    }
+    case ITEM_RE:
+        return t != PARSE_ABSENT && t != PARSE_NULL && re_match(it->res[k], mctx, v);
     case ITEM_CIDR:
         return t == PARSE_STRING && cidr_match(&it->nets[k], v.ptr, v.len);
     default:
@@ -307,7 +389,7 @@ static int value_matches(const item *it, size_t k, enum parse_type t, ot_slice v
     }
 }
 
-static int item_matches(const item *it, parse_ctx *ev)
+static int item_matches(const item *it, const pcre2_match_context *mctx, parse_ctx *ev)
 {
     ot_slice v;
     if (it->kind == ITEM_KEYWORDS) {
@@ -321,7 +403,7 @@ static int item_matches(const item *it, parse_ctx *ev)
     if (it->kind == ITEM_EXISTS)
         return (t != PARSE_ABSENT) == it->exists;
     for (size_t k = 0; k < it->n; k++) {
-        int m = value_matches(it, k, t, v);
+        int m = value_matches(it, mctx, k, t, v);
         if (m && !it->all)
             return 1;
         if (!m && it->all)
@@ -330,11 +412,11 @@ static int item_matches(const item *it, parse_ctx *ev)
     return it->all && it->n > 0;
 }
 
-static int selection_matches(const selection *sel, parse_ctx *ev)
+static int selection_matches(const sigma_rule *r, const selection *sel, parse_ctx *ev)
 {
     for (size_t g = 0; g < sel->n; g++) {
         size_t i = 0;
-        while (i < sel->groups[g].n && item_matches(&sel->groups[g].items[i], ev))
+        while (i < sel->groups[g].n && item_matches(&sel->groups[g].items[i], r->re_match, ev))
             i++;
         if (i == sel->groups[g].n)
             return 1;
@@ -342,27 +424,32 @@ static int selection_matches(const selection *sel, parse_ctx *ev)
     return 0;
 }
 
+/* Recurses once a nesting level of the condition: at most MAX_DEPTH. */
 static int cond_eval(const sigma_rule *r, const cond *c, parse_ctx *ev)
 {
     switch (c->op) {
     case C_SEL:
-        return selection_matches(&r->sels[c->sel], ev);
-    case C_AND:   /* the cheaper side first; both are pure */
-        return c->a->cost <= c->b->cost ? cond_eval(r, c->a, ev) && cond_eval(r, c->b, ev)
-                                        : cond_eval(r, c->b, ev) && cond_eval(r, c->a, ev);
+        return selection_matches(r, &r->sels[c->sel], ev);
+    case C_AND:   /* the cheaper operands first; all are pure */
+        for (size_t i = 0; i < c->nkids; i++)
+            if (!cond_eval(r, c->kids[i], ev))
+                return 0;
+        return 1;
     case C_OR:
-        return c->a->cost <= c->b->cost ? cond_eval(r, c->a, ev) || cond_eval(r, c->b, ev)
-                                        : cond_eval(r, c->b, ev) || cond_eval(r, c->a, ev);
+        for (size_t i = 0; i < c->nkids; i++)
+            if (cond_eval(r, c->kids[i], ev))
+                return 1;
+        return 0;
     case C_NOT:
-        return !cond_eval(r, c->a, ev);
+        return !cond_eval(r, c->kids[0], ev);
     case C_ONE_OF:
         for (size_t i = 0; i < c->nsels; i++)
-            if (selection_matches(&r->sels[c->sels[i]], ev))
+            if (selection_matches(r, &r->sels[c->sels[i]], ev))
                 return 1;
         return 0;
     case C_ALL_OF:
         for (size_t i = 0; i < c->nsels; i++)
-            if (!selection_matches(&r->sels[c->sels[i]], ev))
+            if (!selection_matches(r, &r->sels[c->sels[i]], ev))
                 return 0;
         return 1;
     }
@@ -379,6 +466,10 @@ int sigma_rule_matches(const sigma_rule *r, parse_ctx *ev)
 typedef struct {
     sigma_set *set;
     yaml_document_t *doc;
+    size_t expanded;            /* see MAX_EXPANDED */
+    size_t expanded_bytes;      /* see MAX_EXPANDED_BYTES */
+    size_t terms;               /* see MAX_TERMS */
+    size_t term_values;         /* the values of the selections the terms name */
     char reason[256];           /* why the rule is unsupported */
 } compiler;
 
@@ -392,6 +483,19 @@ static int unsupported(compiler *c, const char *fmt, ...)
         va_end(ap);
     }
     return -1;
+}
+
+/* Counts n more things (bytes more bytes) against the rule's bounds;
+ * returns -1 once they are passed. Call it before allocating for them. */
+static int spend(compiler *c, size_t n, size_t bytes)
+{
+    c->expanded += n;
+    c->expanded_bytes += bytes;
+    if (c->expanded > MAX_EXPANDED || c->expanded_bytes > MAX_EXPANDED_BYTES)
+        return unsupported(c, "too big: its values, lists and condition terms expand to more than %d "
+                              "(or %u MiB; a YAML alias counts each time it is used)",
+                           MAX_EXPANDED, MAX_EXPANDED_BYTES >> 20);
+    return 0;
 }
 
 static yaml_node_t *node(compiler *c, int index)
@@ -431,6 +535,8 @@ static int is_null(yaml_node_t *n)
 static char *compile_pattern(compiler *c, const char *v, const char *pre, const char *post, size_t *len)
 {
     size_t n = strlen(v);
+    if (spend(c, 0, n))
+        return NULL;
     char *p = set_alloc(c->set, n + 3);
     if (!p)
         return NULL;
@@ -458,6 +564,8 @@ static char *compile_pattern(compiler *c, const char *v, const char *pre, const 
 static int values_of(compiler *c, yaml_node_t *v, yaml_node_t ***out, size_t *n)
 {
     if (v->type == YAML_SCALAR_NODE) {
+        if (spend(c, 1, 0))
+            return -1;
         *out = set_alloc(c->set, sizeof **out);
         if (!*out)
             return -1;
@@ -468,6 +576,8 @@ static int values_of(compiler *c, yaml_node_t *v, yaml_node_t ***out, size_t *n)
     if (v->type != YAML_SEQUENCE_NODE)
         return unsupported(c, "a field's value is a map");
     size_t count = (size_t)(v->data.sequence.items.top - v->data.sequence.items.start);
+    if (spend(c, count + 1, 0))
+        return -1;
     *out = set_alloc(c->set, (count ? count : 1) * sizeof **out);
     if (!*out)
         return -1;
@@ -500,12 +610,15 @@ static int compile_cidr(compiler *c, const char *v, cidr_net *net)
 static int compile_item(compiler *c, const char *key, yaml_node_t *v, item *it)
 {
     /* field|mod|mod */
+    if (spend(c, 0, strlen(key)))
+        return -1;
     const char *bar = strchr(key, '|');
     it->field = intern_field(c->set, key, bar ? (size_t)(bar - key) : strlen(key));
     if (!it->field)
         return unsupported(c, "out of memory");
     const char *pre = "", *post = "";
-    int re_flags = REG_EXTENDED | REG_NOSUB;
+    /* UTF-8 patterns; a subject that is not valid UTF-8 just fails to match there */
+    uint32_t re_flags = PCRE2_UTF | PCRE2_MATCH_INVALID_UTF | PCRE2_NEVER_BACKSLASH_C;
     it->kind = ITEM_MATCH;
     for (const char *m = bar; m; m = strchr(m + 1, '|')) {
         const char *end = strchr(m + 1, '|');
@@ -526,9 +639,11 @@ static int compile_item(compiler *c, const char *key, yaml_node_t *v, item *it)
         } else if (strcmp(mod, "re") == 0) {
             it->kind = ITEM_RE;
         } else if (it->kind == ITEM_RE && strcmp(mod, "i") == 0) {
-            re_flags |= REG_ICASE;
-        } else if (it->kind == ITEM_RE && (strcmp(mod, "m") == 0 || strcmp(mod, "s") == 0)) {
-            /* POSIX '.' already matches newlines; ^ and $ stay whole-string */
+            re_flags |= PCRE2_CASELESS;
+        } else if (it->kind == ITEM_RE && strcmp(mod, "m") == 0) {
+            re_flags |= PCRE2_MULTILINE;
+        } else if (it->kind == ITEM_RE && strcmp(mod, "s") == 0) {
+            re_flags |= PCRE2_DOTALL;
         } else if (strcmp(mod, "exists") == 0) {
             it->kind = ITEM_EXISTS;
         } else if (strcmp(mod, "cidr") == 0) {
@@ -566,19 +681,28 @@ static int compile_item(compiler *c, const char *key, yaml_node_t *v, item *it)
         if (it->kind == ITEM_RE) {
             if (c->set->nregex == c->set->regex_cap) {
                 size_t cap = c->set->regex_cap ? c->set->regex_cap * 2 : 16;
-                regex_t **r = realloc(c->set->regexes, cap * sizeof *r);
+                pcre2_code **r = realloc(c->set->regexes, cap * sizeof *r);
                 if (!r)
                     return unsupported(c, "out of memory");
                 c->set->regexes = r;
                 c->set->regex_cap = cap;
             }
-            int rc = regcomp(&it->res[k], s, re_flags);
-            if (rc) {
-                char msg[128];
-                regerror(rc, &it->res[k], msg, sizeof msg);
-                return unsupported(c, "regular expression '%s': %s", s, msg);
+            /* compiled code and JIT memory are far bigger than a value: a regex weighs more */
+            if (spend(c, RE_WEIGHT, strlen(s)))
+                return -1;
+            int err;
+            PCRE2_SIZE at;
+            it->res[k] = pcre2_compile((PCRE2_SPTR)s, PCRE2_ZERO_TERMINATED, re_flags, &err, &at, NULL);
+            if (!it->res[k]) {
+                PCRE2_UCHAR msg[128];
+                if (pcre2_get_error_message(err, msg, sizeof msg) < 0)
+                    snprintf((char *)msg, sizeof msg, "error %d", err);
+                return unsupported(c, "regular expression '%.80s%s': %s at offset %zu", s,
+                                   strlen(s) > 80 ? "..." : "", (const char *)msg, (size_t)at);
             }
-            c->set->regexes[c->set->nregex++] = &it->res[k];
+            c->set->regexes[c->set->nregex++] = it->res[k];
+            /* no JIT (not built in, no executable memory): the interpreter runs it */
+            (void)pcre2_jit_compile(it->res[k], PCRE2_JIT_COMPLETE);
         } else if (it->kind == ITEM_CIDR) {
             if (compile_cidr(c, s, &it->nets[k]))
                 return -1;
@@ -594,6 +718,8 @@ static int compile_item(compiler *c, const char *key, yaml_node_t *v, item *it)
 static int compile_group(compiler *c, yaml_node_t *map, group *g)
 {
     g->n = (size_t)(map->data.mapping.pairs.top - map->data.mapping.pairs.start);
+    if (spend(c, g->n + 1, 0))
+        return -1;
     g->items = set_alloc(c->set, (g->n ? g->n : 1) * sizeof *g->items);
     if (!g->items)
         return unsupported(c, "out of memory");
@@ -631,9 +757,23 @@ static int compile_keywords(compiler *c, yaml_node_t *v, group *g)
     return 0;
 }
 
+/* Every item counts at least once: an exists has no values but is a test. */
+static size_t selection_values(const selection *sel)
+{
+    size_t n = 0;
+    for (size_t g = 0; g < sel->n; g++)
+        for (size_t i = 0; i < sel->groups[g].n; i++)
+            n += sel->groups[g].items[i].n + 1;
+    return n;
+}
+
 static int compile_selection(compiler *c, const char *name, yaml_node_t *v, selection *sel)
 {
+    if (spend(c, 0, strlen(name)))
+        return -1;
     sel->name = set_strndup(c->set, name, strlen(name));
+    if (!sel->name)
+        return unsupported(c, "out of memory");
     if (v->type == YAML_MAPPING_NODE) {
         sel->n = 1;
         sel->groups = set_alloc(c->set, sizeof *sel->groups);
@@ -653,6 +793,8 @@ static int compile_selection(compiler *c, const char *name, yaml_node_t *v, sele
         sel->groups = set_alloc(c->set, sizeof *sel->groups);
         return sel->groups ? compile_keywords(c, v, &sel->groups[0]) : unsupported(c, "out of memory");
     }
+    if (spend(c, count, 0))
+        return -1;
     sel->n = count;
     sel->groups = set_alloc(c->set, count * sizeof *sel->groups);
     if (!sel->groups)
@@ -669,11 +811,14 @@ static int compile_selection(compiler *c, const char *name, yaml_node_t *v, sele
 
 /* ---- conditions: a small recursive-descent parser ---- */
 
+/* Recursion: parse_or -> parse_and -> parse_factor, and back to parse_or
+ * only through '(' or 'not', each of which counts a level of depth. */
 typedef struct {
     compiler *c;
     sigma_rule *r;
     const char *p;
     char tok[128];
+    int depth;                  /* parentheses and nots open */
 } cparser;
 
 static void next_token(cparser *cp)
@@ -690,15 +835,50 @@ static void next_token(cparser *cp)
     cp->tok[n] = '\0';
 }
 
-static cond *new_cond(cparser *cp, enum cond_op op, cond *a, cond *b)
+static cond *new_cond(compiler *c, enum cond_op op)
 {
-    cond *c = set_alloc(cp->c->set, sizeof *c);
-    if (c) {
-        c->op = op;
-        c->a = a;
-        c->b = b;
+    cond *e = set_alloc(c->set, sizeof *e);
+    if (e)
+        e->op = op;
+    else
+        unsupported(c, "out of memory");
+    return e;
+}
+
+/* A node of op over kids[0..n) (copied). */
+static cond *new_kids(compiler *c, enum cond_op op, cond **kids, size_t n)
+{
+    cond *e = new_cond(c, op);
+    if (!e)
+        return NULL;
+    e->kids = set_alloc(c->set, n * sizeof *e->kids);
+    if (!e->kids) {
+        unsupported(c, "out of memory");
+        return NULL;
     }
-    return c;
+    memcpy(e->kids, kids, n * sizeof *kids);
+    e->nkids = n;
+    return e;
+}
+
+/* One more term (a selection name or a quantifier) naming selections of
+ * `values` values in all. */
+static int count_term(compiler *c, size_t values)
+{
+    if (++c->terms > MAX_TERMS)
+        return unsupported(c, "condition: more than %d terms", MAX_TERMS);
+    c->term_values += values;
+    if (c->term_values > MAX_EXPANDED)
+        return unsupported(c, "condition: its terms name selections of more than %d values in all",
+                           MAX_EXPANDED);
+    return 0;
+}
+
+static int enter(cparser *cp)
+{
+    if (++cp->depth > MAX_DEPTH)
+        return unsupported(cp->c, "condition: nested deeper than %d levels of parentheses and 'not'", MAX_DEPTH);
+    return 0;
 }
 
 /* A selection name against a pattern of "1 of X*": case-sensitive, * wild. */
@@ -718,13 +898,19 @@ static cond *parse_or(cparser *cp);
 static cond *parse_factor(cparser *cp)
 {
     if (strcmp(cp->tok, "not") == 0) {
+        if (enter(cp))
+            return NULL;
         next_token(cp);
         cond *a = parse_factor(cp);
-        return a ? new_cond(cp, C_NOT, a, NULL) : NULL;
+        cp->depth--;
+        return a ? new_kids(cp->c, C_NOT, &a, 1) : NULL;
     }
     if (strcmp(cp->tok, "(") == 0) {
+        if (enter(cp))
+            return NULL;
         next_token(cp);
         cond *a = parse_or(cp);
+        cp->depth--;
         if (!a)
             return NULL;
         if (strcmp(cp->tok, ")") != 0) {
@@ -743,17 +929,22 @@ static cond *parse_factor(cparser *cp)
         }
         next_token(cp);
         const char *pattern = strcmp(cp->tok, "them") == 0 ? "*" : cp->tok;
-        cond *c = new_cond(cp, op, NULL, NULL);
+        cond *c = new_cond(cp->c, op);
         if (!c || !(c->sels = set_alloc(cp->c->set, (cp->r->nsels ? cp->r->nsels : 1) * sizeof *c->sels)))
             return NULL;
+        size_t values = 0;
         for (size_t i = 0; i < cp->r->nsels; i++)
             if (name_matches(pattern, cp->r->sels[i].name) &&
-                (strcmp(cp->tok, "them") != 0 || cp->r->sels[i].name[0] != '_'))
+                (strcmp(cp->tok, "them") != 0 || cp->r->sels[i].name[0] != '_')) {
                 c->sels[c->nsels++] = i;
+                values += cp->r->sels[i].values;
+            }
         if (c->nsels == 0) {
             unsupported(cp->c, "condition: no selection matches '%s'", cp->tok);
             return NULL;
         }
+        if (count_term(cp->c, values))
+            return NULL;
         next_token(cp);
         return c;
     }
@@ -767,7 +958,9 @@ static cond *parse_factor(cparser *cp)
     }
     for (size_t i = 0; i < cp->r->nsels; i++) {
         if (strcmp(cp->r->sels[i].name, cp->tok) == 0) {
-            cond *c = new_cond(cp, C_SEL, NULL, NULL);
+            if (count_term(cp->c, cp->r->sels[i].values))
+                return NULL;
+            cond *c = new_cond(cp->c, C_SEL);
             if (c)
                 c->sel = i;
             next_token(cp);
@@ -778,16 +971,40 @@ static cond *parse_factor(cparser *cp)
     return NULL;
 }
 
-/* A chain of `sub word sub word ...`, left-associative. */
+/* A chain `sub word sub word ...` as one n-ary node: a long flat chain
+ * costs no recursion. */
 static cond *parse_chain(cparser *cp, cond *(*sub)(cparser *), const char *word, enum cond_op op)
 {
-    cond *a = sub(cp);
-    while (a && strcmp(cp->tok, word) == 0) {
+    cond *first = sub(cp);
+    if (!first || strcmp(cp->tok, word) != 0)
+        return first;
+    size_t n = 0, cap = 8;
+    cond **kids = malloc(cap * sizeof *kids), *e = NULL;
+    if (!kids) {
+        unsupported(cp->c, "out of memory");
+        return NULL;
+    }
+    kids[n++] = first;
+    while (strcmp(cp->tok, word) == 0) {
         next_token(cp);
         cond *b = sub(cp);
-        a = b ? new_cond(cp, op, a, b) : NULL;
+        if (!b)
+            goto out;
+        if (n == cap) {
+            cond **k = realloc(kids, 2 * cap * sizeof *k);
+            if (!k) {
+                unsupported(cp->c, "out of memory");
+                goto out;
+            }
+            kids = k;
+            cap *= 2;
+        }
+        kids[n++] = b;
     }
-    return a;
+    e = new_kids(cp->c, op, kids, n);
+out:
+    free(kids);
+    return e;
 }
 
 static cond *parse_and(cparser *cp)
@@ -841,7 +1058,15 @@ static unsigned selection_cost(selection *sel)
     return cost;
 }
 
-static unsigned cond_cost(sigma_rule *r, cond *c, const unsigned *sel_cost)
+static int by_cond_cost(const void *x, const void *y)
+{
+    uint64_t a = (*(cond *const *)x)->cost, b = (*(cond *const *)y)->cost;
+    return a < b ? -1 : a > b;
+}
+
+/* Sets the costs and sorts each AND and OR cheapest first (recursing once
+ * a level: at most MAX_DEPTH). */
+static uint64_t cond_cost(sigma_rule *r, cond *c, const unsigned *sel_cost)
 {
     switch (c->op) {
     case C_SEL:
@@ -849,10 +1074,11 @@ static unsigned cond_cost(sigma_rule *r, cond *c, const unsigned *sel_cost)
         break;
     case C_AND:
     case C_OR:
-        c->cost = cond_cost(r, c->a, sel_cost) + cond_cost(r, c->b, sel_cost);
-        break;
     case C_NOT:
-        c->cost = cond_cost(r, c->a, sel_cost);
+        c->cost = 0;
+        for (size_t i = 0; i < c->nkids; i++)
+            c->cost += cond_cost(r, c->kids[i], sel_cost);
+        qsort(c->kids, c->nkids, sizeof *c->kids, by_cond_cost);
         break;
     case C_ONE_OF:
     case C_ALL_OF:
@@ -869,6 +1095,7 @@ static unsigned cond_cost(sigma_rule *r, cond *c, const unsigned *sel_cost)
 typedef struct {
     char **v;
     size_t n;
+    size_t cap;                 /* of v when this set owns it (either() appends); 0: v is shared */
     int none;                   /* no literal can be required */
     int service_wide;           /* from a broad field, e.g. eventSource: every call to a service has it */
 } needle_set;
@@ -902,6 +1129,11 @@ static char *pattern_literal(compiler *c, const char *p, size_t n)
                       (strncasecmp(p, "true", n) == 0 || strncasecmp(p, "false", n) == 0 ||
                        strncasecmp(p, "null", n) == 0 || strspn(p, "0123456789+-.eE") == n);
     int quoted = best == 0 && !scalar_like;
+    /* The prefilter takes needles of at most NEEDLE_MAX bytes: a record
+     * holding the literal holds its first bytes too (with the quote, which
+     * anchors best), and the rule's full match confirms the rest. */
+    if (best_len > NEEDLE_MAX - (size_t)quoted)
+        best_len = NEEDLE_MAX - (size_t)quoted;
     char *lit = set_alloc(c->set, best_len + 2);
     if (!lit)
         return NULL;
@@ -950,7 +1182,7 @@ static needle_set item_needles(compiler *c, const item *it)
         }
         out.v[out.n++] = lit;
     }
-    out.none = out.n == 0;
+    out.none = out.n == 0 || out.n > MAX_RULE_NEEDLES;
     out.service_wide = it->field && broad_field(it->field);
     return out;
 }
@@ -976,24 +1208,36 @@ static needle_set better(needle_set a, needle_set b)
     return la >= lb ? a : b;
 }
 
-/* Either of two requirements holds: a record must contain one of all. */
+/* Either of two requirements holds: a record must contain one of all. a's
+ * list grows in place (doubling, so a long OR chain stays linear), without
+ * the literals it has already (Sigma ignores case); past MAX_RULE_NEEDLES
+ * alternatives nothing is required. */
 static needle_set either(compiler *c, needle_set a, needle_set b)
 {
-    needle_set out = { 0 };
-    if (a.none || b.none) {
-        out.none = 1;
-        return out;
+    needle_set none = { .none = 1 };
+    if (a.none || b.none)
+        return none;
+    for (size_t i = 0; i < b.n; i++) {
+        size_t k = 0;
+        while (k < a.n && strcasecmp(a.v[k], b.v[i]) != 0)
+            k++;
+        if (k < a.n)
+            continue;
+        if (a.n == MAX_RULE_NEEDLES)
+            return none;
+        if (a.n >= a.cap) {   /* full, or not ours (cap 0) */
+            size_t cap = a.n < 8 ? 16 : 2 * a.n;
+            char **v = set_alloc(c->set, cap * sizeof *v);
+            if (!v)
+                return none;
+            memcpy(v, a.v, a.n * sizeof *v);
+            a.v = v;
+            a.cap = cap;
+        }
+        a.v[a.n++] = b.v[i];
     }
-    out.v = set_alloc(c->set, (a.n + b.n) * sizeof *out.v);
-    if (!out.v) {
-        out.none = 1;
-        return out;
-    }
-    for (size_t i = 0; i < a.n; i++)
-        out.v[out.n++] = a.v[i];
-    for (size_t i = 0; i < b.n; i++)
-        out.v[out.n++] = b.v[i];
-    return out;
+    a.service_wide = 0;   /* as a whole it is not one broad field's */
+    return a;
 }
 
 static needle_set selection_needles(compiler *c, const selection *sel)
@@ -1016,10 +1260,18 @@ static needle_set cond_needles(compiler *c, const sigma_rule *r, const cond *e)
     switch (e->op) {
     case C_SEL:
         return selection_needles(c, &r->sels[e->sel]);
-    case C_AND:
-        return better(cond_needles(c, r, e->a), cond_needles(c, r, e->b));
-    case C_OR:
-        return either(c, cond_needles(c, r, e->a), cond_needles(c, r, e->b));
+    case C_AND: {
+        needle_set out = none;
+        for (size_t i = 0; i < e->nkids; i++)
+            out = better(out, cond_needles(c, r, e->kids[i]));
+        return out;
+    }
+    case C_OR: {
+        needle_set out = cond_needles(c, r, e->kids[0]);
+        for (size_t i = 1; i < e->nkids && !out.none; i++)
+            out = either(c, out, cond_needles(c, r, e->kids[i]));
+        return out;
+    }
     case C_NOT:
         return none;
     case C_ONE_OF: {
@@ -1052,7 +1304,7 @@ static int level_of(const char *s)
 static char *copy_scalar(compiler *c, yaml_node_t *n)
 {
     const char *s = scalar(n);
-    return s ? set_strndup(c->set, s, strlen(s)) : NULL;
+    return s && !spend(c, 0, strlen(s)) ? set_strndup(c->set, s, strlen(s)) : NULL;
 }
 
 static int add_rule(sigma_set *s, sigma_rule *r)
@@ -1098,6 +1350,8 @@ static sigma_status compile_rule(compiler *c, yaml_node_t *root, sigma_rule **ou
     yaml_node_t *tags = map_get(c, root, "tags");
     if (tags && tags->type == YAML_SEQUENCE_NODE) {
         size_t n = (size_t)(tags->data.sequence.items.top - tags->data.sequence.items.start);
+        if (spend(c, n, 0))
+            return SIGMA_UNSUPPORTED;
         r->tags = set_alloc(c->set, (n ? n : 1) * sizeof *r->tags);
         for (size_t i = 0; r->tags && i < n; i++) {
             char *t = copy_scalar(c, node(c, tags->data.sequence.items.start[i]));
@@ -1111,6 +1365,8 @@ static sigma_status compile_rule(compiler *c, yaml_node_t *root, sigma_rule **ou
     if (map_get(c, det, "timeframe"))
         return unsupported(c, "timeframe (aggregation) is not supported"), SIGMA_UNSUPPORTED;
     size_t n = (size_t)(det->data.mapping.pairs.top - det->data.mapping.pairs.start);
+    if (spend(c, n, 0))
+        return SIGMA_UNSUPPORTED;
     r->sels = set_alloc(c->set, (n ? n : 1) * sizeof *r->sels);
     if (!r->sels)
         return unsupported(c, "out of memory"), SIGMA_UNSUPPORTED;
@@ -1125,19 +1381,26 @@ static sigma_status compile_rule(compiler *c, yaml_node_t *root, sigma_rule **ou
         }
         if (compile_selection(c, key, node(c, p->value), &r->sels[r->nsels]))
             return SIGMA_UNSUPPORTED;
+        r->sels[r->nsels].values = selection_values(&r->sels[r->nsels]);
         r->nsels++;
     }
     if (!condition)
         return unsupported(c, "no condition"), SIGMA_UNSUPPORTED;
     /* a list of conditions means any of them */
     if (condition->type == YAML_SEQUENCE_NODE) {
-        for (yaml_node_item_t *i = condition->data.sequence.items.start; i < condition->data.sequence.items.top; i++) {
-            const char *text = scalar(node(c, *i));
-            cond *e = text ? compile_condition(c, r, text) : NULL;
-            if (!e)
+        size_t count = (size_t)(condition->data.sequence.items.top - condition->data.sequence.items.start);
+        if (spend(c, count, 0))
+            return SIGMA_UNSUPPORTED;
+        cond **any = set_alloc(c->set, (count ? count : 1) * sizeof *any);
+        if (!any)
+            return unsupported(c, "out of memory"), SIGMA_UNSUPPORTED;
+        for (size_t i = 0; i < count; i++) {
+            const char *text = scalar(node(c, condition->data.sequence.items.start[i]));
+            any[i] = text ? compile_condition(c, r, text) : NULL;
+            if (!any[i])
                 return unsupported(c, "bad condition"), SIGMA_UNSUPPORTED;
-            r->cond = r->cond ? new_cond(&(cparser){ .c = c }, C_OR, r->cond, e) : e;
         }
+        r->cond = count == 1 ? any[0] : count ? new_kids(c, C_OR, any, count) : NULL;
     } else {
         const char *text = scalar(condition);
         r->cond = text ? compile_condition(c, r, text) : NULL;
@@ -1159,23 +1422,46 @@ static sigma_status compile_rule(compiler *c, yaml_node_t *root, sigma_rule **ou
     return SIGMA_LOADED;
 }
 
+/* Rule names and reasons quote the rule file: no control bytes on a terminal. */
+static void printable(char *p)
+{
+    for (; *p; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7F)
+            *p = '?';
+}
+
+static void report_bad_file(sigma_report_fn report, void *arg, const char *path, size_t line, const char *fmt,
+                            ...) __attribute__((format(printf, 5, 6)));
+static void report_bad_file(sigma_report_fn report, void *arg, const char *path, size_t line, const char *fmt, ...)
+{
+    if (!report)
+        return;
+    char why[256], at[32];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(why, sizeof why, fmt, ap);
+    va_end(ap);
+    printable(why);
+    snprintf(at, sizeof at, "%zu", line);
+    report(arg, path, line ? at : NULL, SIGMA_BAD_FILE, why);
+}
+
 int sigma_load_text(sigma_set *s, const char *source, const char *text, size_t len, sigma_report_fn report,
                     void *arg)
 {
     s->sources_hash = hash_bytes(hash_bytes(s->sources_hash, source, strlen(source) + 1), text, len);
     yaml_parser_t parser;
-    if (!yaml_parser_initialize(&parser))
+    if (!yaml_parser_initialize(&parser)) {
+        report_bad_file(report, arg, source, 0, "out of memory");
         return -1;
+    }
     yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
     int loaded = 0;
     for (int docno = 1;; docno++) {
         yaml_document_t doc;
         if (!yaml_parser_load(&parser, &doc)) {
-            char why[256];
-            snprintf(why, sizeof why, "YAML: %s at line %zu", parser.problem ? parser.problem : "error",
-                     parser.problem_mark.line + 1);
-            if (report)
-                report(arg, source, "(file)", SIGMA_UNSUPPORTED, why);
+            report_bad_file(report, arg, source, parser.problem_mark.line + 1, "YAML error: %s",
+                            parser.problem ? parser.problem : "out of memory");
             loaded = -1;
             break;
         }
@@ -1195,8 +1481,12 @@ int sigma_load_text(sigma_set *s, const char *source, const char *text, size_t l
             st = SIGMA_UNSUPPORTED;
             snprintf(c.reason, sizeof c.reason, "out of memory");
         }
-        if (st == SIGMA_LOADED)
+        if (st == SIGMA_LOADED) {
+            r->re_match = s->re_match;
             loaded++;
+        }
+        printable(name);
+        printable(c.reason);
         if (report)
             report(arg, source, name, st, c.reason);
         yaml_document_delete(&doc);
@@ -1216,80 +1506,148 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-int sigma_load_path(sigma_set *s, const char *path, sigma_report_fn report, void *arg)
+/* The whole file into *text (malloc'd, NUL-terminated). Returns 0 or -errno. */
+static int read_file(const char *path, char **text, size_t *len)
+{
+    int rc = 0;
+    size_t cap = 4096, n = 0;
+    char *buf = malloc(cap);
+    FILE *f = fopen(path, "rb");
+    if (!f || !buf) {
+        rc = f ? -ENOMEM : -errno;
+        goto out;
+    }
+    for (;;) {
+        if (cap - n < 2) {
+            char *b = realloc(buf, cap * 2);
+            if (!b) {
+                rc = -ENOMEM;
+                goto out;
+            }
+            buf = b;
+            cap *= 2;
+        }
+        size_t got = fread(buf + n, 1, cap - n - 1, f);
+        n += got;
+        if (got == 0)
+            break;
+    }
+    if (ferror(f))
+        rc = -EIO;
+out:
+    if (f)
+        fclose(f);
+    if (rc) {
+        free(buf);
+        return rc;
+    }
+    buf[n] = '\0';
+    *text = buf;
+    *len = n;
+    return 0;
+}
+
+/* The directories from the walk's root down to here: a symlink back up
+ * would otherwise be walked forever. */
+typedef struct dir_seen {
+    dev_t dev;
+    ino_t ino;
+    const struct dir_seen *up;
+} dir_seen;
+
+static int load_path(sigma_set *s, const char *path, const dir_seen *up, sigma_report_fn report, void *arg);
+
+/* Returns the number loaded, or -1 when some file under path was bad (the
+ * rest still load). */
+static int load_dir(sigma_set *s, const char *path, const struct stat *st, const dir_seen *up,
+                    sigma_report_fn report, void *arg)
+{
+    for (const dir_seen *d = up; d; d = d->up)
+        if (d->dev == st->st_dev && d->ino == st->st_ino) {
+            report_bad_file(report, arg, path, 0, "cannot read: a directory loop (a link back to a parent)");
+            return -1;
+        }
+    dir_seen here = { st->st_dev, st->st_ino, up };
+    DIR *d = opendir(path);
+    if (!d) {
+        report_bad_file(report, arg, path, 0, "cannot read: %s", strerror(errno));
+        return -1;
+    }
+    char **names = NULL;
+    size_t n = 0, cap = 0;
+    int total = 0, bad = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.')
+            continue;
+        if (n == cap) {
+            cap = cap ? cap * 2 : 32;
+            char **nn = realloc(names, cap * sizeof *nn);
+            if (!nn) {
+                bad = 1;
+                break;
+            }
+            names = nn;
+        }
+        names[n] = strdup(e->d_name);
+        if (!names[n]) {
+            bad = 1;
+            break;
+        }
+        n++;
+    }
+    closedir(d);
+    if (bad)
+        report_bad_file(report, arg, path, 0, "cannot read: out of memory");
+    if (n)
+        qsort(names, n, sizeof *names, cmp_str);
+    for (size_t i = 0; i < n; i++) {
+        char *child = malloc(strlen(path) + strlen(names[i]) + 2);
+        if (!child) {
+            report_bad_file(report, arg, path, 0, "cannot read: out of memory");
+            bad = 1;
+        } else {
+            sprintf(child, "%s/%s", path, names[i]);
+            struct stat cst;
+            int is_dir = stat(child, &cst) == 0 && S_ISDIR(cst.st_mode);
+            /* a .yml that stat cannot see (a dangling link) is reported by load_path */
+            if (is_dir || has_yaml_suffix(names[i])) {
+                int got = load_path(s, child, &here, report, arg);
+                if (got < 0)
+                    bad = 1;
+                else
+                    total += got;
+            }
+            free(child);
+        }
+        free(names[i]);
+    }
+    free(names);
+    return bad ? -1 : total;
+}
+
+static int load_path(sigma_set *s, const char *path, const dir_seen *up, sigma_report_fn report, void *arg)
 {
     struct stat st;
     if (stat(path, &st) != 0) {
-        if (report)
-            report(arg, path, "(file)", SIGMA_UNSUPPORTED, strerror(errno));
+        report_bad_file(report, arg, path, 0, "cannot read: %s", strerror(errno));
         return -1;
     }
-    if (S_ISDIR(st.st_mode)) {
-        DIR *d = opendir(path);
-        if (!d) {
-            if (report)
-                report(arg, path, "(file)", SIGMA_UNSUPPORTED, strerror(errno));
-            return -1;
-        }
-        char **names = NULL;
-        size_t n = 0, cap = 0;
-        struct dirent *e;
-        while ((e = readdir(d)) != NULL) {
-            if (e->d_name[0] == '.')
-                continue;
-            if (n == cap) {
-                cap = cap ? cap * 2 : 32;
-                char **nn = realloc(names, cap * sizeof *nn);
-                if (!nn)
-                    break;
-                names = nn;
-            }
-            names[n] = strdup(e->d_name);
-            if (names[n])
-                n++;
-        }
-        closedir(d);
-        qsort(names, n, sizeof *names, cmp_str);
-        int total = 0;
-        for (size_t i = 0; i < n; i++) {
-            char *child = malloc(strlen(path) + strlen(names[i]) + 2);
-            if (child) {
-                sprintf(child, "%s/%s", path, names[i]);
-                struct stat cst;
-                if (stat(child, &cst) == 0 && (S_ISDIR(cst.st_mode) || has_yaml_suffix(names[i]))) {
-                    int got = sigma_load_path(s, child, report, arg);
-                    if (got > 0)
-                        total += got;
-                }
-                free(child);
-            }
-            free(names[i]);
-        }
-        free(names);
-        return total;
-    }
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        if (report)
-            report(arg, path, "(file)", SIGMA_UNSUPPORTED, strerror(errno));
+    if (S_ISDIR(st.st_mode))
+        return load_dir(s, path, &st, up, report, arg);
+    char *text;
+    size_t len;
+    int rc = read_file(path, &text, &len);
+    if (rc) {
+        report_bad_file(report, arg, path, 0, "cannot read: %s", strerror(-rc));
         return -1;
     }
-    char *text = NULL;
-    size_t len = 0, cap = 0, got;
-    char chunk[65536];
-    while ((got = fread(chunk, 1, sizeof chunk, f)) > 0) {
-        if (len + got > cap) {
-            cap = (len + got) * 2;
-            char *t = realloc(text, cap);
-            if (!t)
-                break;
-            text = t;
-        }
-        memcpy(text + len, chunk, got);
-        len += got;
-    }
-    fclose(f);
-    int rc = sigma_load_text(s, path, text ? text : "", len, report, arg);
+    rc = sigma_load_text(s, path, text, len, report, arg);
     free(text);
     return rc;
+}
+
+int sigma_load_path(sigma_set *s, const char *path, sigma_report_fn report, void *arg)
+{
+    return load_path(s, path, NULL, report, arg);
 }

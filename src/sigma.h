@@ -9,11 +9,18 @@
  * detection with named selections (a map is an AND of fields, a list of maps
  * an OR, a list of values an OR, bare values are keywords searched in the
  * whole event); dotted field paths; null; the modifiers contains, startswith,
- * endswith, all, re (with i, m, s), exists, cidr; the wildcards * and ? with
+ * endswith, all, re (PCRE2, with i, m, s), exists, cidr; the wildcards * and ? with
  * Sigma's backslash escapes; case-insensitive matching; conditions with and,
  * or, not, parentheses, "1 of X*", "all of X*", "1 of them", "all of them".
  * Anything else (correlations, aggregations, other modifiers) makes the rule
  * unsupported: it is reported with the reason and skipped, the rest load.
+ *
+ * A rule file is hostile input: a rule that expands past 100,000 values (YAML
+ * aliases count each time they are used) or 4 MiB, nests its condition
+ * deeper than 64 levels or names more than 10,000 terms, or has a regex
+ * PCRE2 rejects, is unsupported. A regex match that passes PCRE2's match
+ * limits (1,000,000 backtracks, depth 10,000, 8 MiB of heap, JIT stack
+ * 32 KiB) counts as no match.
  */
 #ifndef ORGTRAIL_SIGMA_H
 #define ORGTRAIL_SIGMA_H
@@ -26,9 +33,15 @@
 typedef struct sigma_rule sigma_rule;
 typedef struct sigma_set sigma_set;
 
-/* What happened to one rule of a source: loaded, skipped (another
- * logsource) or unsupported (with the reason). */
-typedef enum { SIGMA_LOADED, SIGMA_SKIPPED, SIGMA_UNSUPPORTED } sigma_status;
+/*
+ * What happened to one rule of a source: loaded, skipped (another
+ * logsource) or unsupported (with the reason); or SIGMA_BAD_FILE: the
+ * source itself cannot be read or is not YAML, rule_name is then the line
+ * of the problem ("7") or NULL, and the reason says what ("YAML error:
+ * mapping values are not allowed in this context", "cannot read: ...").
+ * Names and reasons have their control bytes replaced by '?'.
+ */
+typedef enum { SIGMA_LOADED, SIGMA_SKIPPED, SIGMA_UNSUPPORTED, SIGMA_BAD_FILE } sigma_status;
 typedef void (*sigma_report_fn)(void *arg, const char *source, const char *rule_name, sigma_status status,
                                 const char *reason);
 
@@ -41,12 +54,15 @@ void sigma_set_free(sigma_set *set);
  * Loads every rule in text (len bytes of YAML, one or more documents);
  * source names it in reports. report (may be NULL) hears about each rule.
  * Returns the number of rules loaded, or -1 when the YAML itself does not
- * parse (reported as UNSUPPORTED with the parser's message and line).
+ * parse (reported as SIGMA_BAD_FILE; the documents before the error stay
+ * loaded).
  */
 int sigma_load_text(sigma_set *set, const char *source, const char *text, size_t len, sigma_report_fn report,
                     void *arg);
-/* A .yml/.yaml file, or a directory walked for them (in name order).
- * Returns the number loaded, or -1 if path cannot be read (reported). */
+/* A .yml/.yaml file, or a directory walked for them (in name order, hidden
+ * names left out, a link back to a parent directory reported). Returns the
+ * number loaded, or -1 if path or some file under it cannot be read or is
+ * not YAML (each reported as SIGMA_BAD_FILE; the other files still load). */
 int sigma_load_path(sigma_set *set, const char *path, sigma_report_fn report, void *arg);
 
 size_t sigma_count(const sigma_set *set);

@@ -239,7 +239,7 @@ static void test_unsupported(void)
                        "not aws/cloudtrail", SIGMA_SKIPPED);
     snprintf(text, sizeof text, "%sdetection:\n  sel:\n    eventName|re: '(unclosed'\n  condition: sel\n", head);
     expect_unsupported(text, "regular expression", SIGMA_UNSUPPORTED);
-    expect_unsupported("title: [unclosed\n", "YAML", SIGMA_UNSUPPORTED);
+    expect_unsupported("title: [unclosed\n", "YAML error", SIGMA_BAD_FILE);
 
     /* one bad rule does not stop the others in the same file */
     snprintf(text, sizeof text,
@@ -249,6 +249,109 @@ static void test_unsupported(void)
     int n = sigma_load_text(s, "test", text, strlen(text), NULL, NULL);
     CHECK(n == 1 && sigma_count(s) == 1);
     sigma_set_free(s);
+}
+
+/* Sigma `re` is PCRE2: \d is a digit (POSIX regcomp read it as 'd') */
+static void test_re_was_posix_not_pcre(void)
+{
+    const char *ev = "{\"userAgent\":\"aws-cli/2.15\",\"note\":\"first\\nsecond\"}";
+    CHECK_RULE("  sel:\n    userAgent|re: '^aws-cli/\\d'\n  condition: sel", ev, 1);
+    CHECK_RULE("  sel:\n    userAgent|re: '^aws-cli/\\d'\n  condition: sel", "{\"userAgent\":\"aws-cli/d.15\"}", 0);
+    CHECK_RULE("  sel:\n    userAgent|re: '(?i)^AWS-cli'\n  condition: sel", ev, 1);
+    CHECK_RULE("  sel:\n    userAgent|re: '^aws-cli/\\d+?\\.15$'\n  condition: sel", ev, 1);
+    CHECK_RULE("  sel:\n    note|re: '^second$'\n  condition: sel", ev, 0);
+    CHECK_RULE("  sel:\n    note|re|m: '^second$'\n  condition: sel", ev, 1);
+    CHECK_RULE("  sel:\n    note|re: 'first.second'\n  condition: sel", ev, 0);
+    CHECK_RULE("  sel:\n    note|re|s: 'first.second'\n  condition: sel", ev, 1);
+    /* catastrophic backtracking hits the match limit: no match, and it ends */
+    char event[8192];
+    int n = snprintf(event, sizeof event, "{\"userAgent\":\"");
+    memset(event + n, 'a', 6000);
+    snprintf(event + n + 6000, sizeof event - (size_t)n - 6000, "!\"}");
+    CHECK_RULE("  sel:\n    userAgent|re: '^(a|aa)+$'\n  condition: sel", event, 0);
+    const char *head = "title: t\nlogsource:\n  product: aws\n  service: cloudtrail\n";
+    char text[512];
+    snprintf(text, sizeof text, "%sdetection:\n  sel:\n    eventName|re: 'ab(c'\n  condition: sel\n", head);
+    expect_unsupported(text, "missing closing parenthesis at offset 4", SIGMA_UNSUPPORTED);
+}
+
+/* a literal past the prefilter's 64-byte needles made scan fail (ENOMEM) */
+static void test_needle_longer_than_prefilter(void)
+{
+    char lit[201], det[512];
+    for (int i = 0; i < 200; i++)
+        lit[i] = (char)('a' + i % 26);
+    lit[200] = '\0';
+    snprintf(det, sizeof det, "  sel:\n    userAgent|contains: %s\n  condition: sel", lit);
+    sigma_set *s = load(det);
+    CHECK(sigma_count(s) == 1);
+    const char *const *nd = sigma_count(s) ? sigma_rule_needles(sigma_at(s, 0)) : NULL;
+    CHECK(nd && nd[0] && strlen(nd[0]) == 64 && strncmp(nd[0], lit, 64) == 0 && !nd[1]);
+    sigma_set_free(s);
+    snprintf(det, sizeof det, "  sel:\n    userAgent: %s\n  condition: sel", lit);
+    s = load(det);
+    nd = sigma_count(s) ? sigma_rule_needles(sigma_at(s, 0)) : NULL;
+    CHECK(nd && nd[0] && strlen(nd[0]) == 64 && nd[0][0] == '"' && strncmp(nd[0] + 1, lit, 63) == 0);
+    sigma_set_free(s);
+}
+
+static char *rule_with_condition(const char *cond_head, const char *repeat, size_t times, const char *tail)
+{
+    size_t len = strlen(cond_head) + strlen(repeat) * times + strlen(tail) + 256;
+    char *t = malloc(len), *p = t;
+    p += sprintf(p, "title: t\nid: deep\nlogsource: {product: aws, service: cloudtrail}\n"
+                    "detection:\n  s: {eventName: x}\n  condition: %s", cond_head);
+    for (size_t i = 0; i < times; i++)
+        p += sprintf(p, "%s", repeat);
+    sprintf(p, "%s\n", tail);
+    return t;
+}
+
+/* deep conditions overflowed the stack in rules check and scan */
+static void test_deep_condition_stack_overflow(void)
+{
+    char *t = rule_with_condition("", "not ", 100000, "s");
+    expect_unsupported(t, "nested deeper than 64", SIGMA_UNSUPPORTED);
+    free(t);
+    t = rule_with_condition("", "(", 100000, "s");
+    expect_unsupported(t, "nested deeper than 64", SIGMA_UNSUPPORTED);
+    free(t);
+    t = rule_with_condition("s", " or s", 20000, "");
+    expect_unsupported(t, "more than 10000 terms", SIGMA_UNSUPPORTED);
+    free(t);
+    /* a flat chain of 10,000 terms loads and evaluates without recursing */
+    t = rule_with_condition("s", " and s", 9999, "");
+    sigma_set *s = sigma_set_create();
+    CHECK(sigma_load_text(s, "t", t, strlen(t), NULL, NULL) == 1);
+    parse_ctx *pc = parse_create();
+    char err[128];
+    size_t off;
+    const char *ev = "{\"eventName\":\"x\"}";
+    CHECK(parse_record(pc, ev, strlen(ev), PARSE_KIND_EVENT, err, sizeof err, &off) == 0 &&
+          sigma_rule_matches(sigma_at(s, 0), pc));
+    parse_free(pc);
+    sigma_set_free(s);
+    free(t);
+}
+
+/* a 2 KB file of YAML aliases expanding to 40 million values took 2.25 GB */
+static void test_alias_bomb(void)
+{
+    char text[4096], *p = text;
+    p += sprintf(p, "title: bomb\nid: bomb\nlogsource: {product: aws, service: cloudtrail}\ndetection:\n  _v: &v [v0");
+    for (int i = 1; i < 100; i++)
+        p += sprintf(p, ", v%d", i);
+    p += sprintf(p, "]\n  _g: &g {f: *v");
+    for (int i = 1; i < 100; i++)
+        p += sprintf(p, ", f: *v");
+    p += sprintf(p, "}\n  _l: &l [*g");
+    for (int i = 1; i < 100; i++)
+        p += sprintf(p, ", *g");
+    p += sprintf(p, "]\n");
+    for (int i = 0; i < 40; i++)
+        p += sprintf(p, "  s%d: *l\n", i);
+    sprintf(p, "  condition: 1 of s*\n");
+    expect_unsupported(text, "too big", SIGMA_UNSUPPORTED);
 }
 
 static void test_header(void)
@@ -280,5 +383,9 @@ int main(void)
     test_needles();
     test_unsupported();
     test_header();
+    test_re_was_posix_not_pcre();
+    test_needle_longer_than_prefilter();
+    test_deep_condition_stack_overflow();
+    test_alias_bomb();
     return check_summary();
 }
