@@ -163,6 +163,15 @@ void scan_free(scanner *s)
 
 void scan_begin(scanner *s, const char *path, scan_result *res)
 {
+    /* A window grown for an earlier input's long record would let this
+     * input fit one window and take the no-hit fast path that a fresh
+     * scanner does not take: its verdict would depend on what came before. */
+    if (s->win_cap > s->opt.window) {
+        uint8_t *w = realloc(s->win, s->opt.window);
+        if (w)
+            s->win = w;     /* else keep the bigger block; only its size in use shrinks */
+        s->win_cap = s->opt.window;
+    }
     decode_reset(s->dec);
     frame_reset(s->fr);
     s->carry_len = 0;
