@@ -200,16 +200,26 @@ static size_t plain_run_length(const uint8_t *in, size_t in_len, int final, int 
         { 0x18, 3, 4 },   /* skippable zstd: 5? 2a 4d 18 */
     };
     *magic_next = 0;
+    /* Where each mark byte next occurs (SIZE_MAX: nowhere). Each is looked
+     * for again only once the scan has passed it, so each byte of in[] is
+     * searched once per mark: text full of 0xB5 ("µ", Cyrillic) stays
+     * linear. */
+    size_t next[3];
+    for (size_t k = 0; k < 3; k++) {
+        const uint8_t *m = marks[k].at < in_len ? memchr(in + marks[k].at, marks[k].byte, in_len - marks[k].at) : NULL;
+        next[k] = m ? (size_t)(m - in) : SIZE_MAX;
+    }
     size_t pos = 0;
     for (;;) {
         size_t best = SIZE_MAX, best_len = 0;
         for (size_t k = 0; k < 3; k++) {
             size_t from = pos + marks[k].at;
-            if (from >= in_len)
-                continue;
-            const uint8_t *m = memchr(in + from, marks[k].byte, in_len - from);
-            if (m && (size_t)(m - in) - marks[k].at < best) {
-                best = (size_t)(m - in) - marks[k].at;
+            if (next[k] != SIZE_MAX && next[k] < from) {
+                const uint8_t *m = from < in_len ? memchr(in + from, marks[k].byte, in_len - from) : NULL;
+                next[k] = m ? (size_t)(m - in) : SIZE_MAX;
+            }
+            if (next[k] != SIZE_MAX && next[k] - marks[k].at < best) {
+                best = next[k] - marks[k].at;
                 best_len = marks[k].len;
             }
         }
@@ -340,7 +350,11 @@ int decode_step(decoder *d, const uint8_t *in, size_t in_len, int final,
             break;
         if (d->seg == SEG_PLAIN) {
             int magic_next;
-            size_t n = plain_run_length(ip, il, final, &magic_next);
+            /* Only what fits the output room (and a magic's length more, to
+             * tell a magic there) is looked at: a caller with little room
+             * must not make each call scan all of a big input again. */
+            size_t view = il > ol + 4 ? ol + 4 : il;
+            size_t n = plain_run_length(ip, view, final && view == il, &magic_next);
             if (n > ol) {
                 n = ol;
                 magic_next = 0;

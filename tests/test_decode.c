@@ -16,6 +16,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <zlib.h>
 #include <zstd.h>
 
@@ -1203,6 +1208,57 @@ static void test_find_member(void)
     CHECK(decode_find_member(b, 0, sizeof b, &resume) == 5);
 }
 
+/* Plain text full of 0xB5 (the second byte of a zstd magic, and of "µ" and
+ * much Cyrillic in UTF-8) was quadratic: every 0xB5 made the other marks be
+ * looked for again to the end of the input (4 MiB took 7 s). A child decodes
+ * 16 MiB under a CPU limit of 10 s, some 500 times what a linear scan
+ * needs, in one call and in calls with little output room. */
+static void test_plain_full_of_b5_is_linear(void)
+{
+    set_case("plain text full of 0xB5 is linear");
+    size_t n = 16u << 20;
+    pid_t pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0) {
+        struct rlimit lim = {10, 10};
+        setrlimit(RLIMIT_CPU, &lim);
+        uint8_t *in = malloc(n), *out = malloc(n);
+        if (!in || !out)
+            _exit(3);
+        static const char unit[] = "\"\xD0\xB5\xC2\xB5\" ";
+        for (size_t i = 0; i < n; i++)
+            in[i] = (uint8_t)unit[i % (sizeof unit - 1)];
+        decoder *d = decode_create();
+        for (int pass = 0; pass < 2; pass++) {
+            decode_reset(d);
+            size_t pos = 0, made_total = 0, room = pass == 0 ? n : 65536;
+            while (pos < n) {
+                size_t used, made;
+                if (decode_step(d, in + pos, n - pos, 1, &used, out + made_total, room, &made) != DECODE_OK)
+                    _exit(4);
+                if (used == 0 && made == 0)
+                    _exit(5);
+                pos += used;
+                made_total += made;
+                if (made_total + room > n)
+                    room = n - made_total;
+            }
+            if (decode_finish(d) != DECODE_OK || made_total != n || memcmp(in, out, n) != 0)
+                _exit(6);
+        }
+        decode_free(d);
+        _exit(0);
+    }
+    int status = 0;
+    waitpid(pid, &status, 0);
+    int ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+    CHECK(ok);
+    if (!ok && check_printed)
+        fprintf(stderr, "  child %s %d\n", WIFSIGNALED(status) ? "killed by signal" : "exited",
+                WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
+    set_case("");
+}
+
 int main(void)
 {
     decoder *d = decode_create();
@@ -1221,6 +1277,7 @@ int main(void)
     test_zstd_errors(d);
     test_bytes_in_and_reset(d);
     test_find_member();
+    test_plain_full_of_b5_is_linear();
     decode_free(d);
 
     return check_summary();
