@@ -23,6 +23,9 @@ struct decoder {
     enum segment seg;
     int members_done;          /* compressed members finished in this input */
     uint64_t bytes_in;         /* compressed bytes consumed */
+    uint64_t bytes_out;        /* decoded bytes made */
+    int in_member;             /* in (or failed in) a gzip member or zstd frame */
+    uint64_t member_in, member_out;   /* where it began, in input and decoded bytes */
     uint64_t error_offset;
     char error[128];
 #ifdef ORGTRAIL_USE_ISAL
@@ -89,6 +92,8 @@ void decode_reset(decoder *d)
     d->seg = SEG_DETECT;
     d->members_done = 0;
     d->bytes_in = 0;
+    d->bytes_out = 0;
+    d->in_member = 0;
     d->error_offset = 0;
     d->error[0] = '\0';
 }
@@ -150,6 +155,13 @@ static size_t gzip_header_length(const uint8_t *in, size_t len)
     return pos <= len ? pos : 0;
 }
 
+static void start_member(decoder *d)
+{
+    d->in_member = 1;
+    d->member_in = d->bytes_in;
+    d->member_out = d->bytes_out;
+}
+
 /* Picks the next segment from its first bytes. Returns 1 when decided,
  * 0 when more input is needed, DECODE_ERROR on junk after a member. */
 static int detect(decoder *d, const uint8_t *in, size_t in_len, int final)
@@ -164,12 +176,14 @@ static int detect(decoder *d, const uint8_t *in, size_t in_len, int final)
         inflateReset(&d->gz);
 #endif
         d->seg = SEG_GZIP;
+        start_member(d);
         return 1;
     }
     if (in_len >= 4 && is_zstd_magic(in)) {
         ZSTD_DCtx_reset(d->zs, ZSTD_reset_session_only);
         d->zstd_last = 1;
         d->seg = SEG_ZSTD;
+        start_member(d);
         return 1;
     }
     if (in_len < 4 && !final) {
@@ -269,6 +283,7 @@ static int step_gzip(decoder *d, const uint8_t *in, size_t in_len, size_t *used,
     if (s->block_state == ISAL_BLOCK_FINISH) {
         d->seg = SEG_DETECT;
         d->members_done++;
+        d->in_member = 0;
     }
     return DECODE_OK;
 }
@@ -288,6 +303,7 @@ static int step_gzip(decoder *d, const uint8_t *in, size_t in_len, size_t *used,
     if (rc == Z_STREAM_END) {
         d->seg = SEG_DETECT;
         d->members_done++;
+        d->in_member = 0;
         return DECODE_OK;
     }
     if (rc == Z_OK || rc == Z_BUF_ERROR)
@@ -315,6 +331,7 @@ static int step_zstd(decoder *d, const uint8_t *in, size_t in_len, size_t *used,
     if (rc == 0) {
         d->seg = SEG_DETECT;
         d->members_done++;
+        d->in_member = 0;
     }
     return DECODE_OK;
 }
@@ -372,6 +389,7 @@ int decode_step(decoder *d, const uint8_t *in, size_t in_len, int final,
         used += u;
         made += m;
         d->bytes_in += u;
+        d->bytes_out += m;
         if (u == 0 && m == 0 && d->seg != SEG_DETECT)
             break;   /* needs more input (or output room) */
     }
@@ -423,6 +441,12 @@ size_t decode_find_member(const uint8_t *buf, size_t from, size_t len, size_t *r
     }
     *resume_at = len > from ? len : from;
     return len;
+}
+
+int decode_member_start(const decoder *d, uint64_t *out_start)
+{
+    *out_start = d->member_out;
+    return d->in_member;
 }
 
 uint64_t decode_bytes_in(const decoder *d)
