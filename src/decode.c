@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include <zstd.h>
+#include <zstd_errors.h>
 #ifdef ORGTRAIL_USE_ISAL
 #include <isa-l/igzip_lib.h>
 #else
@@ -278,7 +279,7 @@ static int step_gzip(decoder *d, const uint8_t *in, size_t in_len, size_t *used,
         const char *why = rc == ISAL_INCORRECT_CHECKSUM ? "corrupt gzip member (CRC or length mismatch)"
                         : rc == ISAL_INVALID_WRAPPER   ? "corrupt gzip header"
                         : "corrupt gzip member (invalid deflate data)";
-        return fail(d, d->bytes_in + *used, why);
+        return fail(d, d->member_in, why);   /* where the read split it is not the bytes' property */
     }
     if (s->block_state == ISAL_BLOCK_FINISH) {
         d->seg = SEG_DETECT;
@@ -310,7 +311,7 @@ static int step_gzip(decoder *d, const uint8_t *in, size_t in_len, size_t *used,
         return DECODE_OK;
     const char *why = rc == Z_DATA_ERROR && z->msg && strstr(z->msg, "check") ? "corrupt gzip member (CRC or length mismatch)"
                                                                              : "corrupt gzip member (invalid deflate data)";
-    return fail(d, d->bytes_in + *used, why);
+    return fail(d, d->member_in, why);   /* where the read split it is not the bytes' property */
 }
 #endif
 
@@ -324,8 +325,13 @@ static int step_zstd(decoder *d, const uint8_t *in, size_t in_len, size_t *used,
     *made = ob.pos;
     if (ZSTD_isError(rc)) {
         char why[100];
+        /* More content than the frame declares is reported as a full
+         * buffer by the streaming path, as corruption by the one-shot path
+         * that a whole frame in one read takes: name it the same either way. */
+        if (ZSTD_getErrorCode(rc) == ZSTD_error_dstSize_tooSmall)
+            rc = (size_t)-ZSTD_error_corruption_detected;
         snprintf(why, sizeof why, "corrupt zstd frame (%s)", ZSTD_getErrorName(rc));
-        return fail(d, d->bytes_in + *used, why);
+        return fail(d, d->member_in, why);   /* where the read split it is not the bytes' property */
     }
     d->zstd_last = rc;
     if (rc == 0) {
