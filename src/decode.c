@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include <zstd.h>
+#include <zstd_errors.h>
 #ifdef ORGTRAIL_USE_ISAL
 #include <isa-l/igzip_lib.h>
 #else
@@ -23,6 +24,9 @@ struct decoder {
     enum segment seg;
     int members_done;          /* compressed members finished in this input */
     uint64_t bytes_in;         /* compressed bytes consumed */
+    uint64_t bytes_out;        /* decoded bytes made */
+    int in_member;             /* in (or failed in) a gzip member or zstd frame */
+    uint64_t member_in, member_out;   /* where it began, in input and decoded bytes */
     uint64_t error_offset;
     char error[128];
 #ifdef ORGTRAIL_USE_ISAL
@@ -89,6 +93,8 @@ void decode_reset(decoder *d)
     d->seg = SEG_DETECT;
     d->members_done = 0;
     d->bytes_in = 0;
+    d->bytes_out = 0;
+    d->in_member = 0;
     d->error_offset = 0;
     d->error[0] = '\0';
 }
@@ -150,6 +156,13 @@ static size_t gzip_header_length(const uint8_t *in, size_t len)
     return pos <= len ? pos : 0;
 }
 
+static void start_member(decoder *d)
+{
+    d->in_member = 1;
+    d->member_in = d->bytes_in;
+    d->member_out = d->bytes_out;
+}
+
 /* Picks the next segment from its first bytes. Returns 1 when decided,
  * 0 when more input is needed, DECODE_ERROR on junk after a member. */
 static int detect(decoder *d, const uint8_t *in, size_t in_len, int final)
@@ -164,12 +177,14 @@ static int detect(decoder *d, const uint8_t *in, size_t in_len, int final)
         inflateReset(&d->gz);
 #endif
         d->seg = SEG_GZIP;
+        start_member(d);
         return 1;
     }
     if (in_len >= 4 && is_zstd_magic(in)) {
         ZSTD_DCtx_reset(d->zs, ZSTD_reset_session_only);
         d->zstd_last = 1;
         d->seg = SEG_ZSTD;
+        start_member(d);
         return 1;
     }
     if (in_len < 4 && !final) {
@@ -200,16 +215,26 @@ static size_t plain_run_length(const uint8_t *in, size_t in_len, int final, int 
         { 0x18, 3, 4 },   /* skippable zstd: 5? 2a 4d 18 */
     };
     *magic_next = 0;
+    /* Where each mark byte next occurs (SIZE_MAX: nowhere). Each is looked
+     * for again only once the scan has passed it, so each byte of in[] is
+     * searched once per mark: text full of 0xB5 ("µ", Cyrillic) stays
+     * linear. */
+    size_t next[3];
+    for (size_t k = 0; k < 3; k++) {
+        const uint8_t *m = marks[k].at < in_len ? memchr(in + marks[k].at, marks[k].byte, in_len - marks[k].at) : NULL;
+        next[k] = m ? (size_t)(m - in) : SIZE_MAX;
+    }
     size_t pos = 0;
     for (;;) {
         size_t best = SIZE_MAX, best_len = 0;
         for (size_t k = 0; k < 3; k++) {
             size_t from = pos + marks[k].at;
-            if (from >= in_len)
-                continue;
-            const uint8_t *m = memchr(in + from, marks[k].byte, in_len - from);
-            if (m && (size_t)(m - in) - marks[k].at < best) {
-                best = (size_t)(m - in) - marks[k].at;
+            if (next[k] != SIZE_MAX && next[k] < from) {
+                const uint8_t *m = from < in_len ? memchr(in + from, marks[k].byte, in_len - from) : NULL;
+                next[k] = m ? (size_t)(m - in) : SIZE_MAX;
+            }
+            if (next[k] != SIZE_MAX && next[k] - marks[k].at < best) {
+                best = next[k] - marks[k].at;
                 best_len = marks[k].len;
             }
         }
@@ -254,11 +279,12 @@ static int step_gzip(decoder *d, const uint8_t *in, size_t in_len, size_t *used,
         const char *why = rc == ISAL_INCORRECT_CHECKSUM ? "corrupt gzip member (CRC or length mismatch)"
                         : rc == ISAL_INVALID_WRAPPER   ? "corrupt gzip header"
                         : "corrupt gzip member (invalid deflate data)";
-        return fail(d, d->bytes_in + *used, why);
+        return fail(d, d->member_in, why);   /* where the read split it is not the bytes' property */
     }
     if (s->block_state == ISAL_BLOCK_FINISH) {
         d->seg = SEG_DETECT;
         d->members_done++;
+        d->in_member = 0;
     }
     return DECODE_OK;
 }
@@ -278,13 +304,14 @@ static int step_gzip(decoder *d, const uint8_t *in, size_t in_len, size_t *used,
     if (rc == Z_STREAM_END) {
         d->seg = SEG_DETECT;
         d->members_done++;
+        d->in_member = 0;
         return DECODE_OK;
     }
     if (rc == Z_OK || rc == Z_BUF_ERROR)
         return DECODE_OK;
     const char *why = rc == Z_DATA_ERROR && z->msg && strstr(z->msg, "check") ? "corrupt gzip member (CRC or length mismatch)"
                                                                              : "corrupt gzip member (invalid deflate data)";
-    return fail(d, d->bytes_in + *used, why);
+    return fail(d, d->member_in, why);   /* where the read split it is not the bytes' property */
 }
 #endif
 
@@ -298,13 +325,19 @@ static int step_zstd(decoder *d, const uint8_t *in, size_t in_len, size_t *used,
     *made = ob.pos;
     if (ZSTD_isError(rc)) {
         char why[100];
+        /* More content than the frame declares is reported as a full
+         * buffer by the streaming path, as corruption by the one-shot path
+         * that a whole frame in one read takes: name it the same either way. */
+        if (ZSTD_getErrorCode(rc) == ZSTD_error_dstSize_tooSmall)
+            rc = (size_t)-ZSTD_error_corruption_detected;
         snprintf(why, sizeof why, "corrupt zstd frame (%s)", ZSTD_getErrorName(rc));
-        return fail(d, d->bytes_in + *used, why);
+        return fail(d, d->member_in, why);   /* where the read split it is not the bytes' property */
     }
     d->zstd_last = rc;
     if (rc == 0) {
         d->seg = SEG_DETECT;
         d->members_done++;
+        d->in_member = 0;
     }
     return DECODE_OK;
 }
@@ -340,7 +373,11 @@ int decode_step(decoder *d, const uint8_t *in, size_t in_len, int final,
             break;
         if (d->seg == SEG_PLAIN) {
             int magic_next;
-            size_t n = plain_run_length(ip, il, final, &magic_next);
+            /* Only what fits the output room (and a magic's length more, to
+             * tell a magic there) is looked at: a caller with little room
+             * must not make each call scan all of a big input again. */
+            size_t view = il > ol + 4 ? ol + 4 : il;
+            size_t n = plain_run_length(ip, view, final && view == il, &magic_next);
             if (n > ol) {
                 n = ol;
                 magic_next = 0;
@@ -358,6 +395,7 @@ int decode_step(decoder *d, const uint8_t *in, size_t in_len, int final,
         used += u;
         made += m;
         d->bytes_in += u;
+        d->bytes_out += m;
         if (u == 0 && m == 0 && d->seg != SEG_DETECT)
             break;   /* needs more input (or output room) */
     }
@@ -409,6 +447,12 @@ size_t decode_find_member(const uint8_t *buf, size_t from, size_t len, size_t *r
     }
     *resume_at = len > from ? len : from;
     return len;
+}
+
+int decode_member_start(const decoder *d, uint64_t *out_start)
+{
+    *out_start = d->member_out;
+    return d->in_member;
 }
 
 uint64_t decode_bytes_in(const decoder *d)

@@ -63,6 +63,12 @@ uint64_t decode_error_offset(const decoder *d);
  */
 size_t decode_find_member(const uint8_t *buf, size_t from, size_t len, size_t *resume_at);
 
+/* 1 when the decoder is inside a gzip member or zstd frame whose end it
+ * has not verified yet (or it failed in one), with the decoded bytes made
+ * before that member in *out_start; else 0. Bytes decoded from the member
+ * are only known good once it has ended. */
+int decode_member_start(const decoder *d, uint64_t *out_start);
+
 /* Bytes of compressed input consumed so far. */
 uint64_t decode_bytes_in(const decoder *d);
 

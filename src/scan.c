@@ -64,7 +64,10 @@ struct scanner {
     int digest_pending;       /* the input's first bytes are yet to be searched for a digest */
     int finished;             /* an error ended this input */
     int ended;                /* scan_end ran */
-    int error_is_record;      /* the input's error so far is one bad record */
+    int error_rank;           /* of the input's error so far: a stronger one replaces it */
+    int frame_held;           /* a framing error waits for its member's check */
+    uint64_t held_at;         /* its decoded offset */
+    uint64_t out_base;        /* the stream offset of the decoder's first decoded byte */
     const char *path;
     scan_result *res;
 };
@@ -163,6 +166,15 @@ void scan_free(scanner *s)
 
 void scan_begin(scanner *s, const char *path, scan_result *res)
 {
+    /* A window grown for an earlier input's long record would let this
+     * input fit one window and take the no-hit fast path that a fresh
+     * scanner does not take: its verdict would depend on what came before. */
+    if (s->win_cap > s->opt.window) {
+        uint8_t *w = realloc(s->win, s->opt.window);
+        if (w)
+            s->win = w;     /* else keep the bigger block; only its size in use shrinks */
+        s->win_cap = s->opt.window;
+    }
     decode_reset(s->dec);
     frame_reset(s->fr);
     s->carry_len = 0;
@@ -176,7 +188,9 @@ void scan_begin(scanner *s, const char *path, scan_result *res)
     s->digest_pending = 1;
     s->finished = 0;
     s->ended = 0;
-    s->error_is_record = 0;
+    s->error_rank = 0;
+    s->frame_held = 0;
+    s->out_base = 0;
     s->path = path;
     s->res = res;
     res->stats.files++;
@@ -191,6 +205,7 @@ void scan_begin_part(scanner *s, const char *path, scan_result *res, const scan_
     res->stats.files--;     /* counted by the first part */
     decode_reset_after_member(s->dec, at->in_offset);
     frame_reset_at(s->fr, at->out_offset, at->docs_seen);
+    s->out_base = at->out_offset;
     s->win_base = s->searched_to = at->out_offset;
     s->digest_pending = 0;  /* a digest is known by its first bytes, long gone */
 }
@@ -199,14 +214,18 @@ void scan_begin_part(scanner *s, const char *path, scan_result *res, const scan_
  * Records the input's error: one line an input. A bad record does not end
  * the input; if the input later turns out damaged (a CRC mismatch found at
  * the end of a gzip member, say), that cause replaces the record's symptom.
+ * So does it a framing error in the bytes of a member not yet checked: the
+ * damage decoded into them is the cause, the bracket the symptom.
  */
-static void vreport(scanner *s, int record_only, const char *fmt, va_list ap)
+enum { RANK_RECORD = 1, RANK_HELD_FRAME = 2, RANK_FIRM = 3 };
+
+static void vreport(scanner *s, int rank, const char *fmt, va_list ap)
 {
-    if (s->res->error[0] && (record_only || !s->error_is_record))
+    if (s->res->error[0] && rank <= s->error_rank)
         return;
     if (!s->res->error[0])
         s->res->stats.errors++;
-    s->error_is_record = record_only;
+    s->error_rank = rank;
     vsnprintf(s->res->error, sizeof s->res->error, fmt, ap);
 }
 
@@ -215,7 +234,7 @@ static void report(scanner *s, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    vreport(s, 0, fmt, ap);
+    vreport(s, RANK_FIRM, fmt, ap);
     va_end(ap);
 }
 
@@ -224,10 +243,18 @@ static void report_record(scanner *s, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    vreport(s, 1, fmt, ap);
+    vreport(s, RANK_RECORD, fmt, ap);
     va_end(ap);
 }
 
+static void report_held(scanner *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void report_held(scanner *s, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vreport(s, RANK_HELD_FRAME, fmt, ap);
+    va_end(ap);
+}
 
 /* 1 when the current event's eventTime is inside --since/--until. An event
  * without a readable eventTime cannot be shown to be inside: it is not. */
@@ -394,8 +421,23 @@ static void place_digest_hit(prefilter_hit *h, size_t n)
     h[i - 1] = digest;
 }
 
+/* 1 when decoded byte `at` came from a member the decoder has not checked
+ * to its end yet. */
+static int in_unchecked_member(const scanner *s, uint64_t at)
+{
+    uint64_t start;
+    return decode_member_start(s->dec, &start) && s->out_base + start <= at;
+}
+
 static int process_window(scanner *s, enum window_mode mode)
 {
+    if (s->frame_held) {
+        /* framing stopped at a held error: the bytes only go through the
+         * member's check */
+        s->win_base += s->win_len;
+        s->win_len = 0;
+        return 0;
+    }
     uint64_t base = s->win_base;
     size_t len = s->win_len;
     size_t overlap = s->overlap;
@@ -461,8 +503,16 @@ static int process_window(scanner *s, enum window_mode mode)
     if (frc == 0 && mode == WINDOW_END)
         frc = frame_finish(s->fr);
     if (frc) {
-        report(s, "%s at decoded byte %llu", frame_error(s->fr),
-               (unsigned long long)frame_error_offset(s->fr));
+        uint64_t at = frame_error_offset(s->fr);
+        if (in_unchecked_member(s, at)) {
+            /* wait for the member's CRC (or checksum): damage there is
+             * the cause to name */
+            report_held(s, "%s at decoded byte %llu", frame_error(s->fr), (unsigned long long)at);
+            s->frame_held = 1;
+            s->held_at = at;
+            return 0;
+        }
+        report(s, "%s at decoded byte %llu", frame_error(s->fr), (unsigned long long)at);
         s->finished = 1;
         return 0;
     }
@@ -528,6 +578,12 @@ static int decode_into_window(scanner *s, const uint8_t *in, size_t len, int fin
         pos += u;
         s->win_len += m;
         s->res->stats.bytes_decoded += m;
+        if (s->frame_held && !in_unchecked_member(s, s->held_at)) {
+            s->error_rank = RANK_FIRM;   /* its member checked out: the framing error stands */
+            s->finished = 1;
+            *used = pos;
+            return 0;
+        }
         if (drc != DECODE_OK) {
             int rc = process_window(s, WINDOW_DAMAGED);
             report(s, "%s at input byte %llu", decode_error(s->dec),

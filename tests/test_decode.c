@@ -16,6 +16,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <zlib.h>
 #include <zstd.h>
 
@@ -884,7 +889,7 @@ static void test_gzip_errors(decoder *d)
     for (size_t k = 8; k >= 1; k--) {
         vec bad = vec_of(g.p, g.n);
         bad.p[g.n - k] ^= 0x01;
-        err_expect x = {&t, t.n, 10, g.n};
+        err_expect x = {&t, t.n, 0, 0};   /* the member's start */
         expect_err(d, k > 4 ? "flipped CRC byte" : "flipped ISIZE byte", &bad, &x, 0);
         vec_free(&bad);
     }
@@ -893,7 +898,7 @@ static void test_gzip_errors(decoder *d)
     {
         vec bad = vec_of(g.p, g.n);
         bad.p[10] |= 0x06;
-        err_expect x = {&t, 0, 10, g.n};
+        err_expect x = {&t, 0, 0, 0};
         expect_err(d, "reserved deflate block type", &bad, &x, 400);
         vec_free(&bad);
     }
@@ -903,7 +908,7 @@ static void test_gzip_errors(decoder *d)
     for (size_t pos = 11; pos < g.n - 9; pos += 37) {
         vec bad = vec_of(g.p, g.n);
         bad.p[pos] ^= 0x5A;
-        err_expect x = {NULL, 0, 10, g.n};
+        err_expect x = {NULL, 0, 0, 0};
         expect_err(d, "flipped deflate byte", &bad, &x, 0);
         vec_free(&bad);
     }
@@ -919,7 +924,8 @@ static void test_gzip_errors(decoder *d)
             vec_add(&ct, rec, (size_t)k);
         }
         gz(&cg, &ct);
-        err_expect x = {NULL, 0, 10, cg.n};
+        /* the member's start, or its end when the flip makes it run on */
+        err_expect x = {NULL, 0, 0, cg.n};
         set_case("corrupt deflate data in fixed pieces");
         /* (The last deflate byte is left alone: its high bits may be padding.) */
         for (size_t pos = 11; pos < cg.n - 9; pos++) {
@@ -983,7 +989,7 @@ static void test_gzip_errors(decoder *d)
         vec_vec(&in, &bad);
         vec tt = vec_of(t.p, t.n);
         vec_vec(&tt, &t);
-        err_expect x = {&tt, t.n, t.n + 10, in.n};
+        err_expect x = {&tt, t.n, t.n, t.n};
         expect_err(d, "plain then a member with a bad CRC", &in, &x, 0);
         vec_free(&in);
         vec_free(&bad);
@@ -1022,7 +1028,7 @@ static void test_zstd_errors(decoder *d)
     for (size_t pos = hdr; pos < z.n; pos += 1 + (pos < hdr + 8 ? 0 : 29)) {
         vec bad = vec_of(z.p, z.n);
         bad.p[pos] ^= 0x21;
-        err_expect x = {NULL, 0, 0, z.n};
+        err_expect x = {NULL, 0, 0, 0};
         expect_err(d, "corrupt zstd frame", &bad, &x, 0);
         vec_free(&bad);
     }
@@ -1030,7 +1036,7 @@ static void test_zstd_errors(decoder *d)
     {
         vec bad = vec_of(z.p, z.n);
         bad.p[z.n - 2] ^= 0x01;
-        err_expect x = {&t, 0, 0, z.n};
+        err_expect x = {&t, 0, 0, 0};
         expect_err(d, "flipped zstd checksum", &bad, &x, 400);
         vec_free(&bad);
     }
@@ -1203,6 +1209,146 @@ static void test_find_member(void)
     CHECK(decode_find_member(b, 0, sizeof b, &resume) == 5);
 }
 
+/* Plain text full of 0xB5 (the second byte of a zstd magic, and of "µ" and
+ * much Cyrillic in UTF-8) was quadratic: every 0xB5 made the other marks be
+ * looked for again to the end of the input (4 MiB took 7 s). A child decodes
+ * 16 MiB under a CPU limit of 10 s, some 500 times what a linear scan
+ * needs, in one call and in calls with little output room. */
+static void test_plain_full_of_b5_is_linear(void)
+{
+    set_case("plain text full of 0xB5 is linear");
+    size_t n = 16u << 20;
+    pid_t pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0) {
+        struct rlimit lim = {10, 10};
+        setrlimit(RLIMIT_CPU, &lim);
+        uint8_t *in = malloc(n), *out = malloc(n);
+        if (!in || !out)
+            _exit(3);
+        static const char unit[] = "\"\xD0\xB5\xC2\xB5\" ";
+        for (size_t i = 0; i < n; i++)
+            in[i] = (uint8_t)unit[i % (sizeof unit - 1)];
+        decoder *d = decode_create();
+        for (int pass = 0; pass < 2; pass++) {
+            decode_reset(d);
+            size_t pos = 0, made_total = 0, room = pass == 0 ? n : 65536;
+            while (pos < n) {
+                size_t used, made;
+                if (decode_step(d, in + pos, n - pos, 1, &used, out + made_total, room, &made) != DECODE_OK)
+                    _exit(4);
+                if (used == 0 && made == 0)
+                    _exit(5);
+                pos += used;
+                made_total += made;
+                if (made_total + room > n)
+                    room = n - made_total;
+            }
+            if (decode_finish(d) != DECODE_OK || made_total != n || memcmp(in, out, n) != 0)
+                _exit(6);
+        }
+        decode_free(d);
+        _exit(0);
+    }
+    int status = 0;
+    waitpid(pid, &status, 0);
+    int ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+    CHECK(ok);
+    if (!ok && check_printed)
+        fprintf(stderr, "  child %s %d\n", WIFSIGNALED(status) ? "killed by signal" : "exited",
+                WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
+    set_case("");
+}
+
+/* One damaged or intact input fed whole and in random pieces (random output
+ * room too): the error text and offset must not depend on the cuts, and
+ * with a big output buffer neither must an intact input's text. (The text
+ * decoded before damage still does: ISA-L drops what it buffered at a bad
+ * back-reference, libzstd's one-shot path delivers nothing before a bad
+ * checksum. Not fixed yet.) */
+static void expect_split_free(decoder *d, const char *name, const vec *in)
+{
+    set_case(name);
+    size_t nends;
+    size_t *ends = make_ends(L_WHOLE, 0, in->n, &nends);
+    run_result whole;
+    decode_reset(d);
+    run(d, in->p, in->n, ends, nends, BIG_OUT, 0, &whole);
+    free(ends);
+    for (int rep = 0; rep < 40; rep++) {
+        run_result r;
+        int big = rep & 1;
+        ends = make_ends(L_RANDOM, rep < 20 ? 7 : 300, in->n, &nends);
+        decode_reset(d);
+        run(d, in->p, in->n, ends, nends, big ? BIG_OUT : OUT_RANDOM, rep & 2, &r);
+        int ok = strcmp(r.err, whole.err) == 0 && r.err_off == whole.err_off &&
+                 (!big || whole.err[0] || (r.out.n == whole.out.n && first_diff(&r.out, whole.out.p, whole.out.n) == r.out.n));
+        CHECK(ok);
+        if (!ok && check_printed)
+            fprintf(stderr, "  whole: \"%s\" at %llu, %zu bytes out; cut: \"%s\" at %llu, %zu bytes out\n",
+                    whole.err, (unsigned long long)whole.err_off, whole.out.n, r.err,
+                    (unsigned long long)r.err_off, r.out.n);
+        vec_free(&r.out);
+        free(ends);
+    }
+    vec_free(&whole.out);
+    set_case("");
+}
+
+static void test_damage_split_never_changes_result(decoder *d)
+{
+    vec t = {0}, g = {0}, z = {0};
+    gen_json(&t, 3000);
+    gz(&g, &t);
+    zst_frame(&z, t.p, t.n, 3, 1);
+    expect_split_free(d, "split: intact gzip", &g);
+    expect_split_free(d, "split: intact zstd", &z);
+    expect_split_free(d, "split: plain", &t);
+    {
+        vec bad = vec_of(g.p, g.n);
+        bad.p[g.n - 6] ^= 0x80;
+        expect_split_free(d, "split: gzip with a bad CRC", &bad);
+        vec_free(&bad);
+    }
+    for (size_t pos = 11; pos < g.n - 9; pos += 53) {
+        vec bad = vec_of(g.p, g.n);
+        bad.p[pos] ^= 0x5A;
+        expect_split_free(d, "split: gzip with a flipped deflate byte", &bad);
+        vec_free(&bad);
+    }
+    {
+        vec cut = vec_of(g.p, g.n / 2);
+        expect_split_free(d, "split: truncated gzip", &cut);
+        vec_free(&cut);
+    }
+    for (size_t pos = 8; pos < z.n; pos += 41) {
+        vec bad = vec_of(z.p, z.n);
+        bad.p[pos] ^= 0x21;
+        expect_split_free(d, "split: corrupt zstd", &bad);
+        vec_free(&bad);
+    }
+    {
+        /* A frame declaring its content size, the content in a raw block,
+         * then an empty raw last block. */
+        vec f = {0};
+        size_t n = 200;
+        vec_add(&f, "\x28\xB5\x2F\xFD", 4);
+        vec_add(&f, "\x20", 1);                    /* FHD: single segment, 1-byte FCS */
+        uint8_t fcs[1] = {(uint8_t)n};
+        vec_add(&f, fcs, 1);
+        uint32_t bh = (uint32_t)(n << 3) | 0;      /* raw, not last */
+        uint8_t b[3] = {(uint8_t)bh, (uint8_t)(bh >> 8), (uint8_t)(bh >> 16)};
+        vec_add(&f, b, 3);
+        vec_add(&f, t.p, n);
+        vec_add(&f, "\x01\x00\x00", 3);            /* raw, last, empty */
+        expect_split_free(d, "split: zstd frame with an empty last block", &f);
+        vec_free(&f);
+    }
+    vec_free(&t);
+    vec_free(&g);
+    vec_free(&z);
+}
+
 int main(void)
 {
     decoder *d = decode_create();
@@ -1221,6 +1367,8 @@ int main(void)
     test_zstd_errors(d);
     test_bytes_in_and_reset(d);
     test_find_member();
+    test_plain_full_of_b5_is_linear();
+    test_damage_split_never_changes_result(d);
     decode_free(d);
 
     return check_summary();
