@@ -268,7 +268,7 @@ static int in_window(scanner *s)
     return (!s->opt.has_since || at >= s->opt.since) && (!s->opt.has_until || at < s->opt.until);
 }
 
-static int add_line(scan_result *r, uint64_t key)
+static int add_line(scan_result *r, uint64_t key, uint64_t record_end)
 {
     if (r->nlines == r->lines_cap) {
         size_t cap = r->lines_cap ? r->lines_cap * 2 : 16;
@@ -278,7 +278,7 @@ static int add_line(scan_result *r, uint64_t key)
         r->lines = l;
         r->lines_cap = cap;
     }
-    r->lines[r->nlines++] = (scan_finding){ r->findings.len, key };
+    r->lines[r->nlines++] = (scan_finding){ r->findings.len, key, record_end };
     return 0;
 }
 
@@ -331,7 +331,7 @@ static int handle_record(scanner *s, const frame_record *rec, int candidate, uin
     for (size_t i = 0; i < n; i++) {
         int rc = emit_finding(&s->res->findings, matched[i], denied, s->pc, s->path, rec->start, s->opt.raw);
         if (!rc)
-            rc = add_line(s->res, has_id ? emit_finding_key(matched[i]->id, id.ptr, id.len) : 0);
+            rc = add_line(s->res, has_id ? emit_finding_key(matched[i]->id, id.ptr, id.len) : 0, rec->end);
         if (rc)
             return rc;
         st->findings++;
@@ -560,6 +560,28 @@ static int window_make_room(scanner *s)
     return 0;
 }
 
+/*
+ * A member (or frame) failed its check: what was decoded from it is not
+ * known good, and how much of it the inflater had handed out before it
+ * found the damage depends on how the input was cut into reads (ISA-L
+ * buffers ahead; libzstd's one-piece path gives nothing). So no finding
+ * comes from a record that ends inside it: the findings are those before
+ * the damaged member, whatever the reads.
+ */
+static void drop_damaged_findings(scanner *s)
+{
+    uint64_t start;
+    if (!decode_member_start(s->dec, &start))
+        return;
+    scan_result *r = s->res;
+    size_t keep = r->nlines;
+    while (keep > 0 && r->lines[keep - 1].record_end > s->out_base + start)
+        keep--;
+    r->stats.findings -= r->nlines - keep;
+    r->findings.len = keep ? r->lines[keep - 1].end : 0;
+    r->nlines = keep;
+}
+
 /* Decodes in[] into the window, framing each time it fills. Leaves what the
  * decoder could not take yet in *used. */
 static int decode_into_window(scanner *s, const uint8_t *in, size_t len, int final, size_t *used)
@@ -586,6 +608,7 @@ static int decode_into_window(scanner *s, const uint8_t *in, size_t len, int fin
         }
         if (drc != DECODE_OK) {
             int rc = process_window(s, WINDOW_DAMAGED);
+            drop_damaged_findings(s);
             report(s, "%s at input byte %llu", decode_error(s->dec),
                    (unsigned long long)decode_error_offset(s->dec));
             s->finished = 1;

@@ -60,6 +60,7 @@ void scan_stats_add(scan_stats *into, const scan_stats *s);
 typedef struct {
     size_t end;
     uint64_t key;
+    uint64_t record_end;    /* decoded offset where the finding's record ends */
 } scan_finding;
 
 /* A place between two gzip members of an input, where a part of it cut
