@@ -29,6 +29,7 @@ struct decoder {
     uint64_t member_in, member_out;   /* where it began, in input and decoded bytes */
     uint64_t error_offset;
     char error[128];
+    int check_failed;          /* the error is a gzip CRC/length mismatch: all the member's text came out */
 #ifdef ORGTRAIL_USE_ISAL
     struct inflate_state *gz;
 #else
@@ -97,6 +98,7 @@ void decode_reset(decoder *d)
     d->in_member = 0;
     d->error_offset = 0;
     d->error[0] = '\0';
+    d->check_failed = 0;
 }
 
 void decode_reset_after_member(decoder *d, uint64_t bytes_in)
@@ -279,6 +281,7 @@ static int step_gzip(decoder *d, const uint8_t *in, size_t in_len, size_t *used,
         const char *why = rc == ISAL_INCORRECT_CHECKSUM ? "corrupt gzip member (CRC or length mismatch)"
                         : rc == ISAL_INVALID_WRAPPER   ? "corrupt gzip header"
                         : "corrupt gzip member (invalid deflate data)";
+        d->check_failed = rc == ISAL_INCORRECT_CHECKSUM;
         return fail(d, d->member_in, why);   /* where the read split it is not the bytes' property */
     }
     if (s->block_state == ISAL_BLOCK_FINISH) {
@@ -309,8 +312,9 @@ static int step_gzip(decoder *d, const uint8_t *in, size_t in_len, size_t *used,
     }
     if (rc == Z_OK || rc == Z_BUF_ERROR)
         return DECODE_OK;
-    const char *why = rc == Z_DATA_ERROR && z->msg && strstr(z->msg, "check") ? "corrupt gzip member (CRC or length mismatch)"
-                                                                             : "corrupt gzip member (invalid deflate data)";
+    d->check_failed = rc == Z_DATA_ERROR && z->msg && strstr(z->msg, "check");
+    const char *why = d->check_failed ? "corrupt gzip member (CRC or length mismatch)"
+                                      : "corrupt gzip member (invalid deflate data)";
     return fail(d, d->member_in, why);   /* where the read split it is not the bytes' property */
 }
 #endif
@@ -453,6 +457,11 @@ int decode_member_start(const decoder *d, uint64_t *out_start)
 {
     *out_start = d->member_out;
     return d->in_member;
+}
+
+int decode_check_failed(const decoder *d)
+{
+    return d->seg == SEG_FAILED && d->check_failed;
 }
 
 uint64_t decode_bytes_in(const decoder *d)

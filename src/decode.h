@@ -69,6 +69,10 @@ size_t decode_find_member(const uint8_t *buf, size_t from, size_t len, size_t *r
  * are only known good once it has ended. */
 int decode_member_start(const decoder *d, uint64_t *out_start);
 
+/* 1 when the last error is a gzip member's CRC or length mismatch: its
+ * text was all decoded (however the input was read), only its check failed. */
+int decode_check_failed(const decoder *d);
+
 /* Bytes of compressed input consumed so far. */
 uint64_t decode_bytes_in(const decoder *d);
 

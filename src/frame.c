@@ -44,6 +44,8 @@ struct framer {
     enum frame_impl impl;
     uint64_t error_offset;
     char error[160];
+    char warning[160];       /* the first fault that does not stop framing, or "" */
+    uint64_t warning_offset;
 };
 
 framer *frame_create(size_t max_record)
@@ -101,6 +103,12 @@ uint64_t frame_keep_from(const framer *f)
 const char *frame_error(const framer *f)
 {
     return f->error;
+}
+
+const char *frame_warning(const framer *f, uint64_t *offset)
+{
+    *offset = f->warning_offset;
+    return f->warning[0] ? f->warning : NULL;
 }
 
 uint64_t frame_error_offset(const framer *f)
@@ -227,20 +235,25 @@ static void sep_scan(framer *f, const uint8_t *buf, uint64_t base, size_t to)
 
 /* The bracket at buf[i] ends the gap after an array element record: were
  * the two separated by one comma (jq and every JSON parser insist)? */
-static int sep_close(framer *f, const uint8_t *buf, uint64_t base, size_t i)
+static void sep_close(framer *f, const uint8_t *buf, uint64_t base, size_t i)
 {
     sep_scan(f, buf, base, i);
     f->sep_open = 0;
     if (f->sep_other)
-        return 0;
+        return;
     int opens = buf[i] == '{' || buf[i] == '[';
+    /* The records on both sides are whole all the same: say so once, and
+     * frame on, so that no record after the fault is lost. */
+    if (f->warning[0])
+        return;
     if (opens && f->sep_commas == 0)
-        return fail(f, base + i, "missing ',' between array elements (before '%c')", buf[i]);
-    if (opens && f->sep_commas > 1)
-        return fail(f, base + i, "%u commas between array elements (before '%c')", f->sep_commas, buf[i]);
-    if (!opens && f->sep_commas > 0)
-        return fail(f, base + i, "',' before the array's closing '%c'", buf[i]);
-    return 0;
+        snprintf(f->warning, sizeof f->warning, "missing ',' between array elements (before '%c')", buf[i]);
+    else if (opens && f->sep_commas > 1)
+        snprintf(f->warning, sizeof f->warning, "%u commas between array elements (before '%c')", f->sep_commas,
+                 buf[i]);
+    else if (!opens && f->sep_commas > 0)
+        snprintf(f->warning, sizeof f->warning, "',' before the array's closing '%c'", buf[i]);
+    f->warning_offset = base + i;
 }
 
 /* One structural bracket outside strings, at buf[i]. */
@@ -251,8 +264,8 @@ static int on_bracket(framer *f, const uint8_t *buf, uint64_t base, size_t i, fr
     int opens = c == '{' || c == '[';
 
     /* the gap is open at the array's level, so this bracket is at it */
-    if (f->sep_open && sep_close(f, buf, base, i))
-        return -1;
+    if (f->sep_open)
+        sep_close(f, buf, base, i);
 
     if (opens) {
         if (f->depth == 0) {

@@ -500,6 +500,10 @@ static int process_window(scanner *s, enum window_mode mode)
     }
     if (frc == -ENOMEM)
         return frc;
+    uint64_t warned_at;
+    const char *warning = frame_warning(s->fr, &warned_at);
+    if (warning)   /* like a bad record: named, and the input goes on */
+        report_record(s, "%s at decoded byte %llu", warning, (unsigned long long)warned_at);
     if (frc == 0 && mode == WINDOW_END)
         frc = frame_finish(s->fr);
     if (frc) {
@@ -561,17 +565,18 @@ static int window_make_room(scanner *s)
 }
 
 /*
- * A member (or frame) failed its check: what was decoded from it is not
- * known good, and how much of it the inflater had handed out before it
- * found the damage depends on how the input was cut into reads (ISA-L
- * buffers ahead; libzstd's one-piece path gives nothing). So no finding
- * comes from a record that ends inside it: the findings are those before
- * the damaged member, whatever the reads.
+ * A member (or frame) is damaged: how much of its text the inflater had
+ * handed out before it found the damage depends on how the input was cut
+ * into reads (ISA-L buffers ahead; libzstd's one-piece path gives nothing).
+ * So no finding comes from a record that ends inside it: the findings are
+ * those before the damaged member, whatever the reads. A gzip member whose
+ * only fault is its CRC or length gave all its text, the same for any
+ * reads: its findings stay, beside the error line.
  */
 static void drop_damaged_findings(scanner *s)
 {
     uint64_t start;
-    if (!decode_member_start(s->dec, &start))
+    if (decode_check_failed(s->dec) || !decode_member_start(s->dec, &start))
         return;
     scan_result *r = s->res;
     size_t keep = r->nlines;
