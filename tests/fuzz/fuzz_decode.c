@@ -168,6 +168,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t same = 0;
     while (same < whole.out_len && same < split.out_len && whole.out[same] == split.out[same])
         same++;
+    /* ORGTRAIL_FUZZ_LAX_ERRORS=1: for a damaged input, only the verdict and
+     * output that agrees as far as both got; to fuzz past known-open
+     * split-dependent error bugs (README, fuzzing) for others. */
+    static int lax = -1;
+    if (lax < 0)
+        lax = getenv("ORGTRAIL_FUZZ_LAX_ERRORS") && atoi(getenv("ORGTRAIL_FUZZ_LAX_ERRORS")) == 1;
+    if (lax && (whole.failed || split.failed)) {
+        FUZZ_ASSERT(whole.failed && split.failed, "one read found an error, the other did not");
+        FUZZ_ASSERT(same == whole.out_len || same == split.out_len, "outputs differ at byte %zu", same);
+        return 0;
+    }
     int differ = split.too_big || whole.failed != split.failed || same != whole.out_len ||
                  same != split.out_len || strcmp(whole.err, split.err) != 0 || whole.err_off != split.err_off ||
                  (!whole.failed && (whole.consumed != split.consumed || whole.bytes_in != split.bytes_in));
