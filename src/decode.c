@@ -38,6 +38,8 @@ struct decoder {
 #endif
     ZSTD_DStream *zs;
     size_t zstd_last;          /* last ZSTD_decompressStream() hint; 0 at a frame end */
+    int zstd_header_pending;   /* libzstd has not seen the frame's header yet */
+    unsigned long long zstd_content_size;   /* the header's, or ZSTD_CONTENTSIZE_UNKNOWN */
 };
 
 static const uint8_t zstd_magic[4] = { 0x28, 0xB5, 0x2F, 0xFD };
@@ -158,6 +160,25 @@ static size_t gzip_header_length(const uint8_t *in, size_t len)
     return pos <= len ? pos : 0;
 }
 
+/* The length of the zstd frame header at in[] (magic included; RFC 8878
+ * 3.1.1.1), 0 if in[] does not hold all of it yet. */
+static size_t zstd_header_length(const uint8_t *in, size_t len)
+{
+    static const size_t did_size[4] = { 0, 1, 2, 4 };
+    static const size_t fcs_size[4] = { 0, 2, 4, 8 };
+    if (len < 4)
+        return 0;
+    if (memcmp(in, zstd_magic, 4) != 0)
+        return len >= 8 ? 8 : 0;             /* skippable: magic, 4-byte size */
+    if (len < 5)
+        return 0;
+    uint8_t fhd = in[4];
+    int single_segment = (fhd >> 5) & 1;
+    size_t n = 5 + (single_segment ? 0 : 1) + did_size[fhd & 3] +
+               ((fhd >> 6) == 0 ? (size_t)single_segment : fcs_size[fhd >> 6]);
+    return n <= len ? n : 0;
+}
+
 static void start_member(decoder *d)
 {
     d->in_member = 1;
@@ -185,6 +206,7 @@ static int detect(decoder *d, const uint8_t *in, size_t in_len, int final)
     if (in_len >= 4 && is_zstd_magic(in)) {
         ZSTD_DCtx_reset(d->zs, ZSTD_reset_session_only);
         d->zstd_last = 1;
+        d->zstd_header_pending = 1;
         d->seg = SEG_ZSTD;
         start_member(d);
         return 1;
@@ -319,9 +341,35 @@ static int step_gzip(decoder *d, const uint8_t *in, size_t in_len, size_t *used,
 }
 #endif
 
-static int step_zstd(decoder *d, const uint8_t *in, size_t in_len, size_t *used,
+static int step_zstd(decoder *d, const uint8_t *in, size_t in_len, int final, size_t *used,
                      uint8_t *out, size_t out_cap, size_t *made)
 {
+    /*
+     * libzstd gets a frame's header whole and alone in one call, the rest
+     * in the calls after it. Whole: when it completes a header begun in an
+     * earlier call, its one-pass shortcut takes the frame to begin at that
+     * call's input and decodes whatever stands there (a skippable frame,
+     * another frame) as this frame. Alone: that shortcut, taken when the
+     * whole frame is in the call that completes the header, checks the
+     * frame otherwise than the streaming path (window and block limits,
+     * what comes out before a bad checksum), so the verdict would depend on
+     * the reads; without it the streaming path decides every frame.
+     */
+    if (d->zstd_header_pending) {
+        size_t header = zstd_header_length(in, in_len);
+        if (header == 0 && !final) {
+            *used = *made = 0;       /* decide when the rest of the header arrives */
+            return DECODE_OK;
+        }
+        d->zstd_header_pending = 0;
+        d->zstd_content_size = ZSTD_CONTENTSIZE_UNKNOWN;
+        if (header > 0) {            /* else cut short by the end of the input */
+            unsigned long long size = ZSTD_getFrameContentSize(in, header);
+            if (size != ZSTD_CONTENTSIZE_ERROR)
+                d->zstd_content_size = size;
+            in_len = header;
+        }
+    }
     ZSTD_inBuffer ib = { in, in_len, 0 };
     ZSTD_outBuffer ob = { out, out_cap, 0 };
     size_t rc = ZSTD_decompressStream(d->zs, &ob, &ib);
@@ -330,14 +378,22 @@ static int step_zstd(decoder *d, const uint8_t *in, size_t in_len, size_t *used,
     if (ZSTD_isError(rc)) {
         char why[100];
         /* More content than the frame declares is reported as a full
-         * buffer by the streaming path, as corruption by the one-shot path
-         * that a whole frame in one read takes: name it the same either way. */
+         * buffer (libzstd sizes its own to the declared size): it is
+         * corruption, as a frame with too little content is. */
         if (ZSTD_getErrorCode(rc) == ZSTD_error_dstSize_tooSmall)
             rc = (size_t)-ZSTD_error_corruption_detected;
         snprintf(why, sizeof why, "corrupt zstd frame (%s)", ZSTD_getErrorName(rc));
         return fail(d, d->member_in, why);   /* where the read split it is not the bytes' property */
     }
     d->zstd_last = rc;
+    /* The streaming path checks the content size the header declares at
+     * the end of the last block, but not when that block is empty. */
+    if (rc == 0 && d->zstd_content_size != ZSTD_CONTENTSIZE_UNKNOWN &&
+        d->bytes_out - d->member_out + ob.pos != d->zstd_content_size) {
+        char why[100];
+        snprintf(why, sizeof why, "corrupt zstd frame (%s)", ZSTD_getErrorString(ZSTD_error_corruption_detected));
+        return fail(d, d->member_in, why);
+    }
     if (rc == 0) {
         d->seg = SEG_DETECT;
         d->members_done++;
@@ -394,7 +450,7 @@ int decode_step(decoder *d, const uint8_t *in, size_t in_len, int final,
         } else if (d->seg == SEG_GZIP) {
             rc = step_gzip(d, ip, il, &u, op, ol, &m);
         } else {
-            rc = step_zstd(d, ip, il, &u, op, ol, &m);
+            rc = step_zstd(d, ip, il, final, &u, op, ol, &m);
         }
         used += u;
         made += m;

@@ -1349,6 +1349,91 @@ static void test_damage_split_never_changes_result(decoder *d)
     vec_free(&z);
 }
 
+/* Decodes in[] whole, then cut at each of cuts[] (two pieces, big output
+ * room): the verdict, the error and its offset must be the whole read's,
+ * and so must the text when there is no error. */
+static void expect_same_when_cut(decoder *d, const char *name, const vec *in, const size_t *cuts,
+                                 size_t ncuts)
+{
+    set_case(name);
+    size_t nends;
+    size_t *ends = make_ends(L_WHOLE, 0, in->n, &nends);
+    run_result whole;
+    decode_reset(d);
+    run(d, in->p, in->n, ends, nends, BIG_OUT, 0, &whole);
+    free(ends);
+    int whole_failed = whole.step_rc != DECODE_OK || whole.finish_rc != DECODE_OK;
+    for (size_t i = 0; i < ncuts; i++) {
+        run_result r;
+        ends = make_ends(L_SPLIT, cuts[i], in->n, &nends);
+        decode_reset(d);
+        run(d, in->p, in->n, ends, nends, BIG_OUT, (int)(i & 1), &r);
+        int failed = r.step_rc != DECODE_OK || r.finish_rc != DECODE_OK;
+        int ok = failed == whole_failed && strcmp(r.err, whole.err) == 0 && r.err_off == whole.err_off &&
+                 (whole_failed || (r.out.n == whole.out.n && first_diff(&r.out, whole.out.p, whole.out.n) == r.out.n));
+        CHECK(ok);
+        if (!ok && check_printed)
+            fprintf(stderr, "  cut at %zu: whole: %s \"%s\" at %llu, %zu bytes out; cut: %s \"%s\" at %llu, %zu bytes out\n",
+                    cuts[i], whole_failed ? "error" : "ok", whole.err, (unsigned long long)whole.err_off,
+                    whole.out.n, failed ? "error" : "ok", r.err, (unsigned long long)r.err_off, r.out.n);
+        vec_free(&r.out);
+        free(ends);
+    }
+    vec_free(&whole.out);
+    set_case("");
+}
+
+/*
+ * A zstd frame header given to libzstd in two calls: once it has the rest,
+ * libzstd 1.5's one-pass shortcut took the frame to begin at the second
+ * call's input and decoded whatever stood there. A damaged frame whose
+ * header bytes after the magic read as a skippable frame (50 2a 4d 18
+ * 00 00 00 00) followed by an intact frame was then accepted when cut after
+ * the magic, though reading it whole says it is corrupt.
+ */
+static void test_zstd_damage_accepted_when_split(decoder *d)
+{
+    vec t = {0}, inner = {0};
+    gen_json(&t, 500);
+    zst_frame(&inner, t.p, t.n, 3, 1);
+    static const uint8_t header_like_skippable[] = {0x28, 0xB5, 0x2F, 0xFD, 0x50, 0x2A, 0x4D, 0x18,
+                                                    0x00, 0x00, 0x00, 0x00};
+    vec bad = vec_of(header_like_skippable, sizeof header_like_skippable);
+    vec_vec(&bad, &inner);
+    size_t cuts[] = {4, 5, 6, 7, 8, 9, 12, 20};
+    expect_same_when_cut(d, "zstd damage accepted when split: header cut", &bad, cuts, sizeof cuts / sizeof *cuts);
+    /* the same after plain text, as the fuzzer found it */
+    vec mixed = vec_of("{\"a\":1}\n", 8);
+    vec_vec(&mixed, &bad);
+    size_t mixed_cuts[] = {8, 12, 13, 14, 16};
+    expect_same_when_cut(d, "zstd damage accepted when split: after text", &mixed, mixed_cuts,
+                         sizeof mixed_cuts / sizeof *mixed_cuts);
+    /* an intact frame cut anywhere in its header still decodes */
+    size_t intact_cuts[] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13};
+    expect_same_when_cut(d, "zstd damage accepted when split: intact frame", &inner, intact_cuts,
+                         sizeof intact_cuts / sizeof *intact_cuts);
+    /* tests/fuzz/corpus/decode/zstd-truncated-accepted-by-split: text, then
+     * a frame whose header reads on as a skippable frame */
+    static const uint8_t found[111] = {
+        0x1f, 0x75, 0x9a, 0xee, 0x57, 0xa4, 0xb2, 0x2a, 0x0a, 0x9a, 0x67, 0x18, 0x18, 0x18, 0x18, 0x18,
+        0x18, 0x18, 0x0d, 0x61, 0x74, 0x29, 0xfa, 0x18, 0x7e, 0x59, 0x33, 0x9e, 0x70, 0x29, 0xf9, 0x6c,
+        0xb4, 0xbc, 0x54, 0x66, 0x38, 0x2f, 0x75, 0xf7, 0xfd, 0xfd, 0x00, 0x00, 0x00, 0x23, 0x00, 0x40,
+        0x00, 0x9f, 0x0a, 0x00, 0x6f, 0xdb, 0x30, 0x28, 0xb5, 0x2f, 0xfd, 0x50, 0x2a, 0x4d, 0x18, 0x00,
+        0x00, 0x00, 0x00, 0x0a, 0x00, 0x00, 0x00, 0x0f, 0x3a, 0x57, 0x64, 0xe4, 0x27, 0xd8, 0xd8, 0xd8,
+        0xd8, 0xd8, 0xd8, 0x00, 0x27, 0x68, 0x8f, 0xd7, 0x37, 0x39, 0xaf, 0x4a, 0xb9, 0x6c, 0xf7, 0x65,
+        0xaf, 0xff, 0x67, 0x8f, 0x19, 0xec, 0x7f, 0x00, 0x00, 0x7d, 0xb4, 0x4d, 0x6f, 0xdb, 0x00,
+    };
+    vec f = vec_of(found, sizeof found);
+    size_t found_cuts[] = {55, 59, 60, 63};
+    expect_same_when_cut(d, "zstd damage accepted when split: fuzzer input", &f, found_cuts,
+                         sizeof found_cuts / sizeof *found_cuts);
+    vec_free(&f);
+    vec_free(&mixed);
+    vec_free(&bad);
+    vec_free(&inner);
+    vec_free(&t);
+}
+
 int main(void)
 {
     decoder *d = decode_create();
@@ -1369,6 +1454,7 @@ int main(void)
     test_find_member();
     test_plain_full_of_b5_is_linear();
     test_damage_split_never_changes_result(d);
+    test_zstd_damage_accepted_when_split(d);
     decode_free(d);
 
     return check_summary();
