@@ -299,6 +299,15 @@ static int step_gzip(decoder *d, const uint8_t *in, size_t in_len, size_t *used,
     /* After an error ISA-L may report a byte more than it was given. */
     *used = s->avail_in <= avail_in0 ? avail_in0 - s->avail_in : avail_in0;
     *made = avail_out0 - s->avail_out;
+    if (rc < 0 && rc != ISAL_INCORRECT_CHECKSUM) {
+        /* At a back-reference before the start of its output, ISA-L's
+         * decoder (2.30) has already moved next_out past the copy it then
+         * refuses: up to 257 bytes it never wrote are counted as output,
+         * old bytes of out[] or of its own buffer (an earlier input's text).
+         * Nothing a failing call made is handed out: the member is damaged,
+         * and its text from the earlier calls is all a caller can get. */
+        *made = 0;
+    }
     if (rc < 0) {
         const char *why = rc == ISAL_INCORRECT_CHECKSUM ? "corrupt gzip member (CRC or length mismatch)"
                         : rc == ISAL_INVALID_WRAPPER   ? "corrupt gzip header"
