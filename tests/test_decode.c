@@ -1349,6 +1349,103 @@ static void test_damage_split_never_changes_result(decoder *d)
     vec_free(&z);
 }
 
+/* Appends a gzip member of text whose deflate data was made with dict as a
+ * preset dictionary, which gzip has no room for: its back-references into
+ * dict reach before the start of the output (damaged deflate data). */
+static void gz_member_with_lost_dict(vec *out, const vec *dict, const vec *text)
+{
+    z_stream z;
+    memset(&z, 0, sizeof z);
+    if (deflateInit2(&z, 6, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY) != Z_OK ||
+        deflateSetDictionary(&z, dict->p, (uInt)dict->n) != Z_OK) {
+        fprintf(stderr, "deflateInit2/deflateSetDictionary failed\n");
+        exit(2);
+    }
+    size_t bound = deflateBound(&z, (uLong)text->n) + 64;
+    uint8_t *buf = malloc(bound);
+    z.next_in = text->p;
+    z.avail_in = (uInt)text->n;
+    z.next_out = buf;
+    z.avail_out = (uInt)bound;
+    if (deflate(&z, Z_FINISH) != Z_STREAM_END) {
+        fprintf(stderr, "deflate failed\n");
+        exit(2);
+    }
+    static const uint8_t header[10] = {0x1F, 0x8B, 8, 0, 0, 0, 0, 0, 0, 3};
+    vec_add(out, header, sizeof header);
+    vec_add(out, buf, z.total_out);
+    uint32_t crc = (uint32_t)crc32(0, text->p, (uInt)text->n), isize = (uint32_t)text->n;
+    uint8_t trailer[8] = {(uint8_t)crc,   (uint8_t)(crc >> 8),   (uint8_t)(crc >> 16),   (uint8_t)(crc >> 24),
+                          (uint8_t)isize, (uint8_t)(isize >> 8), (uint8_t)(isize >> 16), (uint8_t)(isize >> 24)};
+    vec_add(out, trailer, sizeof trailer);
+    deflateEnd(&z);
+    free(buf);
+}
+
+/*
+ * A back-reference before the start of the output: ISA-L counted the bytes
+ * of the copy it then refused as output, so what stood in the caller's
+ * buffer or in ISA-L's own (the previous input's text, after
+ * decode_reset) came out before "invalid deflate data". Whatever comes out
+ * of a damaged member must be a prefix of its real text, never an old byte.
+ */
+static void test_gzip_bad_distance_hands_out_old_bytes(decoder *d)
+{
+    set_case("gzip bad distance hands out old bytes");
+    vec dict = {0}, text = {0}, bad = {0}, old_text = {0}, old = {0};
+    gen_json(&dict, 2000);
+    vec_str(&text, "{\"before\":\"the damage\"}\n");
+    vec_vec(&text, &dict);
+    gz_member_with_lost_dict(&bad, &dict, &text);
+    for (size_t i = 0; i < 70000; i++)
+        vec_add(&old_text, "Q", 1);
+    gz(&old, &old_text);
+    static uint8_t ob[BIG_OUT];
+    for (int pass = 0; pass < 6; pass++) {
+        decode_reset(d);
+        if (pass & 1) {
+            /* the previous input: ISA-L's window full of 'Q' */
+            size_t pos = 0, made = 0, used = 0, got = 0;
+            int rc = DECODE_OK;
+            while (rc == DECODE_OK && pos < old.n) {
+                rc = decode_step(d, old.p + pos, old.n - pos, 1, &used, ob, 4096, &made);
+                pos += used;
+                got += made;
+            }
+            CHECK(rc == DECODE_OK && got == old_text.n);
+            decode_reset(d);
+        }
+        size_t cap = pass < 2 ? sizeof ob : pass < 4 ? 300 : 9;
+        vec out = {0};
+        size_t pos = 0;
+        int rc = DECODE_OK;
+        for (int calls = 0; rc == DECODE_OK && calls < 100000; calls++) {
+            size_t used = 0, made = 0;
+            memset(ob, 'Q', cap);   /* the caller's old output */
+            rc = decode_step(d, bad.p + pos, bad.n - pos, 1, &used, ob, cap, &made);
+            pos += used;
+            vec_add(&out, ob, made);
+            if (used == 0 && made == 0)
+                break;
+        }
+        if (rc == DECODE_OK)
+            rc = decode_finish(d);
+        int ok = rc == DECODE_ERROR && is_prefix(&out, &text);
+        CHECK(ok);
+        if (!ok && check_printed)
+            fprintf(stderr, "  pass %d (%zu-byte out%s): rc %d \"%s\", %zu bytes out, %zu of them the text's\n",
+                    pass, cap, pass & 1 ? ", after a previous input" : "", rc, decode_error(d), out.n,
+                    first_diff(&out, text.p, text.n));
+        vec_free(&out);
+    }
+    vec_free(&dict);
+    vec_free(&text);
+    vec_free(&bad);
+    vec_free(&old_text);
+    vec_free(&old);
+    set_case("");
+}
+
 /* Decodes in[] whole, then cut at each of cuts[] (two pieces, big output
  * room): the verdict, the error and its offset must be the whole read's,
  * and so must the text when there is no error. */
@@ -1455,6 +1552,7 @@ int main(void)
     test_plain_full_of_b5_is_linear();
     test_damage_split_never_changes_result(d);
     test_zstd_damage_accepted_when_split(d);
+    test_gzip_bad_distance_hands_out_old_bytes(d);
     decode_free(d);
 
     return check_summary();
