@@ -66,7 +66,10 @@ size_t decode_find_member(const uint8_t *buf, size_t from, size_t len, size_t *r
 /* 1 when the decoder is inside a gzip member or zstd frame whose end it
  * has not verified yet (or it failed in one), with the decoded bytes made
  * before that member in *out_start; else 0. Bytes decoded from the member
- * are only known good once it has ended. */
+ * are only known good once it has ended. After an error in a member, the
+ * bytes before *out_start came out whatever the reads; how many of the
+ * member's own came out depends on them (the inflaters buffer ahead), but
+ * each is its real text, never a byte of anything else. */
 int decode_member_start(const decoder *d, uint64_t *out_start);
 
 /* 1 when the last error is a gzip member's CRC or length mismatch: its
