@@ -114,16 +114,22 @@ static void compare(const scan_result *a, const scan_result *b)
     SAME_STAT(files);
     if (!a->error[0])
         SAME_STAT(bytes_in);
-    SAME_STAT(bytes_decoded);
-    SAME_STAT(records_seen);
-    SAME_STAT(candidates);
-    SAME_STAT(records_parsed);
-    SAME_STAT(records_repaired);
+    /* How much of a damaged member's text comes out before the damage is
+     * found depends on the reads (the findings from it are dropped, see
+     * scan.c): the counters of what was decoded and looked at are exact
+     * unless a member was damaged (a CRC/length-only failure gave it all). */
+    if (!a->error[0] || !strstr(a->error, "corrupt ") || strstr(a->error, "CRC or length mismatch")) {
+        SAME_STAT(bytes_decoded);
+        SAME_STAT(records_seen);
+        SAME_STAT(candidates);
+        SAME_STAT(records_parsed);
+        SAME_STAT(records_repaired);
+        SAME_STAT(skipped_digest_files);
+        SAME_STAT(skipped_insight_files);
+        SAME_STAT(outside_window);
+    }
     SAME_STAT(findings);
     SAME_STAT(errors);
-    SAME_STAT(skipped_digest_files);
-    SAME_STAT(skipped_insight_files);
-    SAME_STAT(outside_window);
     FUZZ_ASSERT(a->stats.findings == a->nlines, "findings %llu, lines %zu",
                 (unsigned long long)a->stats.findings, a->nlines);
 }
