@@ -114,11 +114,13 @@ static void compare(const scan_result *a, const scan_result *b)
     SAME_STAT(files);
     if (!a->error[0])
         SAME_STAT(bytes_in);
-    /* How much of a damaged member's text comes out before the damage is
-     * found depends on the reads (the findings from it are dropped, see
-     * scan.c): the counters of what was decoded and looked at are exact
-     * unless a member was damaged (a CRC/length-only failure gave it all). */
-    if (!a->error[0] || !strstr(a->error, "corrupt ") || strstr(a->error, "CRC or length mismatch")) {
+    /* An error that ends the input (damage, a record over --max-record)
+     * stops decoding where the reads had got to, and how much of a damaged
+     * member's text comes out depends on them too (its findings are
+     * dropped, see scan.c): like bytes_in, the counters of what was
+     * decoded and looked at are exact without an error, or after a
+     * CRC/length-only failure, which gave all of its member. */
+    if (!a->error[0] || strstr(a->error, "CRC or length mismatch")) {
         SAME_STAT(bytes_decoded);
         SAME_STAT(records_seen);
         SAME_STAT(candidates);
