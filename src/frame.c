@@ -198,8 +198,8 @@ static int emit_record(framer *f, uint64_t end, frame_records *out)
 {
     f->rec_open = 0;
     if (end - f->rec_start > f->max_record)
-        return fail(f, f->rec_start, "record of %llu bytes is over --max-record (%zu)",
-                    (unsigned long long)(end - f->rec_start), f->max_record);
+        /* said alike whether its end was in sight yet or not: the reads must not change the line */
+        return fail(f, f->rec_start, "record is over --max-record (%zu bytes)", f->max_record);
     if (out->len == out->cap) {
         size_t cap = out->cap ? out->cap * 2 : 64;
         frame_record *r = realloc(out->recs, cap * sizeof *r);
