@@ -44,6 +44,7 @@ struct framer {
     enum frame_impl impl;
     uint64_t error_offset;
     char error[160];
+    int error_too_long;      /* the error is a record over max_record */
     char warning[160];       /* the first fault that does not stop framing, or "" */
     uint64_t warning_offset;
 };
@@ -105,6 +106,11 @@ const char *frame_error(const framer *f)
     return f->error;
 }
 
+int frame_error_too_long(const framer *f)
+{
+    return f->error_too_long;
+}
+
 const char *frame_warning(const framer *f, uint64_t *offset)
 {
     *offset = f->warning_offset;
@@ -132,6 +138,14 @@ static int fail(framer *f, uint64_t offset, const char *fmt, ...)
     va_end(ap);
     f->error_offset = offset;
     return -1;
+}
+
+/* A record over max_record, said alike whether its end was in sight yet
+ * or not: how the input was read must not change the line. */
+static int fail_too_long(framer *f)
+{
+    f->error_too_long = 1;
+    return fail(f, f->rec_start, "record is over --max-record (%zu bytes)", f->max_record);
 }
 
 static int is_blank(uint8_t c)
@@ -198,8 +212,7 @@ static int emit_record(framer *f, uint64_t end, frame_records *out)
 {
     f->rec_open = 0;
     if (end - f->rec_start > f->max_record)
-        /* said alike whether its end was in sight yet or not: the reads must not change the line */
-        return fail(f, f->rec_start, "record is over --max-record (%zu bytes)", f->max_record);
+        return fail_too_long(f);
     if (out->len == out->cap) {
         size_t cap = out->cap ? out->cap * 2 : 64;
         frame_record *r = realloc(out->recs, cap * sizeof *r);
@@ -517,7 +530,7 @@ int frame_scan_until(framer *f, const uint8_t *buf, uint64_t base, size_t len, u
         f->gap_from = base + len;
     }
     if (f->rec_open && base + len - f->rec_start > f->max_record)
-        return fail(f, f->rec_start, "record is over --max-record (%zu bytes)", f->max_record);
+        return fail_too_long(f);
     return 0;
 }
 

@@ -89,6 +89,8 @@ uint64_t frame_keep_from(const framer *f);
 /* The last structural error as one line, and the stream offset it names. */
 const char *frame_error(const framer *f);
 uint64_t frame_error_offset(const framer *f);
+/* 1 when that error is a record over max_record. */
+int frame_error_too_long(const framer *f);
 /* The first fault of the input that did not stop framing (records of an
  * array not separated by exactly one comma: the records themselves are
  * whole), with its stream offset; NULL when there was none. */

@@ -429,6 +429,20 @@ static int in_unchecked_member(const scanner *s, uint64_t at)
     return decode_member_start(s->dec, &start) && s->out_base + start <= at;
 }
 
+/* Holds a framing error found in bytes of a member not checked yet: the
+ * member's CRC (or checksum) decides whether damage there is the cause to
+ * name. judged_at is the decoded byte the error is about (for a record
+ * over --max-record, its byte past the limit). Returns 1 when it was held. */
+static int hold_frame_error(scanner *s, uint64_t judged_at, const char *what, uint64_t at)
+{
+    if (!in_unchecked_member(s, judged_at))
+        return 0;
+    report_held(s, "%s at decoded byte %llu", what, (unsigned long long)at);
+    s->frame_held = 1;
+    s->held_at = judged_at;
+    return 1;
+}
+
 static int process_window(scanner *s, enum window_mode mode)
 {
     if (s->frame_held) {
@@ -508,14 +522,9 @@ static int process_window(scanner *s, enum window_mode mode)
         frc = frame_finish(s->fr);
     if (frc) {
         uint64_t at = frame_error_offset(s->fr);
-        if (in_unchecked_member(s, at)) {
-            /* wait for the member's CRC (or checksum): damage there is
-             * the cause to name */
-            report_held(s, "%s at decoded byte %llu", frame_error(s->fr), (unsigned long long)at);
-            s->frame_held = 1;
-            s->held_at = at;
+        uint64_t judged_at = frame_error_too_long(s->fr) ? at + s->opt.max_record : at;
+        if (hold_frame_error(s, judged_at, frame_error(s->fr), at))
             return 0;
-        }
         report(s, "%s at decoded byte %llu", frame_error(s->fr), (unsigned long long)at);
         s->finished = 1;
         return 0;
@@ -551,8 +560,12 @@ static int window_make_room(scanner *s)
     if (cap > limit)
         cap = limit;
     if (cap <= s->win_cap) {
-        report(s, "record is over --max-record (%zu bytes) at decoded byte %llu", s->opt.max_record,
-               (unsigned long long)frame_keep_from(s->fr));
+        char what[96];
+        snprintf(what, sizeof what, "record is over --max-record (%zu bytes)", s->opt.max_record);
+        uint64_t at = frame_keep_from(s->fr);
+        if (hold_frame_error(s, at + s->opt.max_record, what, at))
+            return process_window(s, WINDOW_MORE);   /* its bytes now only go through the check */
+        report(s, "%s at decoded byte %llu", what, (unsigned long long)at);
         s->finished = 1;
         return 0;
     }
