@@ -1124,10 +1124,13 @@ static char *pattern_literal(compiler *c, const char *p, size_t n)
     if (best_len < MIN_NEEDLE)
         return NULL;
     /* The opening quote only where the value must be a JSON string: a value
-     * like false or 42 may be a boolean or a number in the event. */
-    int scalar_like = best == 0 && best_len == n &&
-                      (strncasecmp(p, "true", n) == 0 || strncasecmp(p, "false", n) == 0 ||
-                       strncasecmp(p, "null", n) == 0 || strspn(p, "0123456789+-.eE") == n);
+     * like false or 42, or a pattern such as false* or 4?2 that such a text
+     * can match, may be a boolean or a number in the event. */
+    int scalar_like = best == 0 &&
+                      ((best_len <= 4 && strncasecmp(p, "true", best_len) == 0) ||
+                       (best_len <= 5 && strncasecmp(p, "false", best_len) == 0) ||
+                       (best_len <= 4 && strncasecmp(p, "null", best_len) == 0) ||
+                       strspn(p, "0123456789+-.eE") >= best_len);
     int quoted = best == 0 && !scalar_like;
     /* The prefilter takes needles of at most NEEDLE_MAX bytes: a record
      * holding the literal holds its first bytes too (with the quote, which
