@@ -219,42 +219,22 @@ void scan_begin_part(scanner *s, const char *path, scan_result *res, const scan_
  */
 enum { RANK_RECORD = 1, RANK_HELD_FRAME = 2, RANK_FIRM = 3 };
 
-static void vreport(scanner *s, int rank, const char *fmt, va_list ap)
+static void report_rank(scanner *s, int rank, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void report_rank(scanner *s, int rank, const char *fmt, ...)
 {
     if (s->res->error[0] && rank <= s->error_rank)
         return;
     if (!s->res->error[0])
         s->res->stats.errors++;
     s->error_rank = rank;
+    va_list ap;
+    va_start(ap, fmt);
     vsnprintf(s->res->error, sizeof s->res->error, fmt, ap);
-}
-
-static void report(scanner *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void report(scanner *s, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vreport(s, RANK_FIRM, fmt, ap);
     va_end(ap);
 }
 
-static void report_record(scanner *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void report_record(scanner *s, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vreport(s, RANK_RECORD, fmt, ap);
-    va_end(ap);
-}
-
-static void report_held(scanner *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void report_held(scanner *s, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vreport(s, RANK_HELD_FRAME, fmt, ap);
-    va_end(ap);
-}
+/* The input's error, of the firm kind (most are). */
+#define report(s, ...) report_rank(s, RANK_FIRM, __VA_ARGS__)
 
 /* 1 when the current event's eventTime is inside --since/--until. An event
  * without a readable eventTime cannot be shown to be inside: it is not. */
@@ -295,7 +275,7 @@ static int handle_record(scanner *s, const frame_record *rec, int candidate, uin
         st->candidates++;
     st->records_parsed++;
     if (parse_record(s->pc, bytes, (size_t)(rec->end - rec->start), rec->kind, err, sizeof err, &err_offset)) {
-        report_record(s, "%s (%s) at decoded byte %llu",
+        report_rank(s, RANK_RECORD, "%s (%s) at decoded byte %llu",
                candidate ? "candidate record does not parse" : "invalid JSON record", err,
                (unsigned long long)(rec->start + err_offset));
         return 0;
@@ -437,7 +417,7 @@ static int hold_frame_error(scanner *s, uint64_t judged_at, const char *what, ui
 {
     if (!in_unchecked_member(s, judged_at))
         return 0;
-    report_held(s, "%s at decoded byte %llu", what, (unsigned long long)at);
+    report_rank(s, RANK_HELD_FRAME, "%s at decoded byte %llu", what, (unsigned long long)at);
     s->frame_held = 1;
     s->held_at = judged_at;
     return 1;
@@ -517,7 +497,7 @@ static int process_window(scanner *s, enum window_mode mode)
     uint64_t warned_at;
     const char *warning = frame_warning(s->fr, &warned_at);
     if (warning)   /* like a bad record: named, and the input goes on */
-        report_record(s, "%s at decoded byte %llu", warning, (unsigned long long)warned_at);
+        report_rank(s, RANK_RECORD, "%s at decoded byte %llu", warning, (unsigned long long)warned_at);
     if (frc == 0 && mode == WINDOW_END)
         frc = frame_finish(s->fr);
     if (frc) {
