@@ -25,7 +25,9 @@
     "scan options:\n" \
     "  -o FILE            write findings to FILE instead of stdout ('-': stdout)\n" \
     "  --all-org-events   also emit Organizations events no rule matches (rule org.event, info)\n" \
-    "  --raw              add the event itself to each finding, as \"event\"\n" \
+    "  --raw              add the event itself to each finding, as \"event\" (OCSF: raw_data)\n" \
+    "  --format F         ndjson (default: orgtrail's findings) or ocsf (OCSF 1.1.0 Detection Findings)\n" \
+    "  --min-severity L   only findings of severity L or above: info, low, medium, high, critical\n" \
     "  --stats            print run counters as one JSON object on stderr at the end\n" \
     "  --stats-file FILE  write that object to FILE instead (with --stats: to both)\n" \
     "  --validate         fully parse every record and report each input's first JSON error\n" \
@@ -60,7 +62,14 @@
     "\n" \
     "rules:\n" \
     "  --rules PATH       Sigma rules: a .yml file or a directory of them (repeatable)\n" \
-    "  --no-builtin       without the built-in Organizations pack\n"
+    "  --no-builtin       without the built-in Organizations pack\n" \
+    "\n" \
+    "the organization's own context:\n" \
+    "  --org-inventory FILE  the JSON of 'aws organizations list-policies --filter TYPE', 'list-accounts'\n" \
+    "                     or 'list-delegated-administrators' (repeatable): names policy types and accounts;\n" \
+    "                     tag, backup, AI opt-out and chatbot policy changes become low\n" \
+    "  --trusted-principal GLOB  actor.arn pattern of your own security automation (repeatable): its\n" \
+    "                     delegated-admin and service-access calls become info; others are marked trusted\n"
 
 #define EXIT_TEXT \
     "\n" \
@@ -194,6 +203,10 @@ enum {
     OPT_NO_DEDUPE,
     OPT_RULES,
     OPT_NO_BUILTIN,
+    OPT_ORG_INVENTORY,
+    OPT_TRUSTED_PRINCIPAL,
+    OPT_MIN_SEVERITY,
+    OPT_FORMAT,
 };
 
 static const struct option scan_options[] = {
@@ -224,6 +237,10 @@ static const struct option scan_options[] = {
     { "no-dedupe", no_argument, NULL, OPT_NO_DEDUPE },
     { "rules", required_argument, NULL, OPT_RULES },
     { "no-builtin", no_argument, NULL, OPT_NO_BUILTIN },
+    { "org-inventory", required_argument, NULL, OPT_ORG_INVENTORY },
+    { "trusted-principal", required_argument, NULL, OPT_TRUSTED_PRINCIPAL },
+    { "min-severity", required_argument, NULL, OPT_MIN_SEVERITY },
+    { "format", required_argument, NULL, OPT_FORMAT },
     { "help", no_argument, NULL, 'h' },
     { NULL, 0, NULL, 0 },
 };
@@ -389,6 +406,32 @@ static int scan_option(cli_options *o, int c, const char *v, int64_t now)
     case OPT_NO_BUILTIN:
         o->no_builtin = 1;
         return 0;
+    case OPT_ORG_INVENTORY:
+        o->inventories[o->ninventories++] = v;
+        return 0;
+    case OPT_TRUSTED_PRINCIPAL:
+        if (v[0] == '\0')
+            return usage_error(o, "bad --trusted-principal '%s' (want an ARN pattern, e.g. "
+                                  "'arn:aws:sts::*:assumed-role/SecurityAutomation/*')", v);
+        o->trusted[o->ntrusted++] = v;
+        return 0;
+    case OPT_MIN_SEVERITY: {
+        static const char *const levels[] = { "info", "low", "medium", "high", "critical" };
+        for (int i = 0; i < 5; i++)
+            if (strcmp(v, levels[i]) == 0) {
+                o->min_severity = i;
+                return 0;
+            }
+        return usage_error(o, "bad --min-severity '%s' (want info, low, medium, high or critical)", v);
+    }
+    case OPT_FORMAT:
+        if (strcmp(v, "ndjson") == 0)
+            o->format_ocsf = 0;
+        else if (strcmp(v, "ocsf") == 0)
+            o->format_ocsf = 1;
+        else
+            return usage_error(o, "bad --format '%s' (want ndjson or ocsf)", v);
+        return 0;
     }
     return usage_error(o, "%s", "internal: unhandled option");
 }
@@ -482,7 +525,9 @@ int cli_parse(int argc, char **argv, cli_options *o)
     }
     o->paths = calloc((size_t)argc, sizeof *o->paths);
     o->rule_paths = calloc((size_t)argc, sizeof *o->rule_paths);
-    if (!o->paths || !o->rule_paths)
+    o->inventories = calloc((size_t)argc, sizeof *o->inventories);
+    o->trusted = calloc((size_t)argc, sizeof *o->trusted);
+    if (!o->paths || !o->rule_paths || !o->inventories || !o->trusted)
         return usage_error(o, "%s", "out of memory");
     int64_t now = (int64_t)time(NULL);
     int rc;
@@ -535,8 +580,10 @@ void cli_free(cli_options *o)
 {
     free(o->paths);
     free(o->rule_paths);
+    free(o->inventories);
+    free(o->trusted);
     free(o->accounts);
     free(o->regions);
-    o->paths = o->rule_paths = NULL;
+    o->paths = o->rule_paths = o->inventories = o->trusted = NULL;
     o->accounts = o->regions = NULL;
 }

@@ -55,6 +55,12 @@ typedef struct {
     const char **rule_paths;  /* --rules PATH, repeatable (rules check/test: the PATH) */
     size_t nrule_paths;
     int no_builtin;
+    const char **inventories; /* --org-inventory FILE, repeatable */
+    size_t ninventories;
+    const char **trusted;     /* --trusted-principal GLOB, repeatable */
+    size_t ntrusted;
+    int min_severity;         /* --min-severity: 0 info (default) .. 4 critical (rules.h's severity) */
+    int format_ocsf;          /* --format ocsf (0: ndjson) */
     const char *help;         /* CLI_HELP: the usage text to print (the command's own) */
     char error[320];          /* the usage error, when cli_parse fails */
 } cli_options;

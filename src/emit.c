@@ -11,104 +11,6 @@
 
 #include "util.h"
 
-/* A field's value: strings re-escaped, other JSON as simdjson minified it,
- * absent as null. */
-static int append_value(ot_buf *out, parse_ctx *ev, const char *path)
-{
-    ot_slice v;
-    enum parse_type t = parse_get(ev, path, &v);
-    if (t == PARSE_STRING)
-        return buf_append_json_string(out, v.ptr, v.len);
-    if (t == PARSE_ABSENT)
-        return buf_append(out, "null", 4);
-    return buf_append(out, v.ptr, v.len);
-}
-
-static int append_field(ot_buf *out, const char *key, parse_ctx *ev, const char *path)
-{
-    int rc = buf_printf(out, ",\"%s\":", key);
-    return rc ? rc : append_value(out, ev, path);
-}
-
-/*
- * An event failed when it has an errorCode, or, for the console sign-in
- * events (ConsoleLogin, CheckMfa, SwitchRole, ...), which have none, when
- * responseElements.<eventName> is "Failure" (a failed ConsoleLogin has only
- * an errorMessage beside it).
- */
-int emit_event_denied(parse_ctx *event)
-{
-    ot_slice v;
-    enum parse_type t = parse_get(event, "errorCode", &v);
-    if (t != PARSE_ABSENT && t != PARSE_NULL)
-        return 1;
-    ot_slice name;
-    char path[64] = "responseElements.";
-    size_t at = strlen(path);
-    if (parse_get(event, "eventName", &name) != PARSE_STRING || name.len == 0 || name.len >= sizeof path - at)
-        return 0;
-    for (size_t i = 0; i < name.len; i++) {
-        char c = name.ptr[i];
-        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')))
-            return 0;       /* a dot would descend further */
-    }
-    memcpy(path + at, name.ptr, name.len);
-    path[at + name.len] = '\0';
-    return parse_get(event, path, &v) == PARSE_STRING && v.len == 7 && memcmp(v.ptr, "Failure", 7) == 0;
-}
-
-int emit_finding(ot_buf *out, const rule *ru, int denied, parse_ctx *ev,
-                 const char *path, uint64_t offset, int raw)
-{
-    static const struct { const char *key, *path; } top[] = {
-        { "eventTime", "eventTime" },
-        { "eventName", "eventName" },
-        { "eventSource", "eventSource" },
-        { "eventID", "eventID" },
-        { "awsRegion", "awsRegion" },
-        { "recipientAccountId", "recipientAccountId" },
-    };
-    static const struct { const char *key, *path; } actor[] = {
-        { "type", "userIdentity.type" },
-        { "arn", "userIdentity.arn" },
-        { "accountId", "userIdentity.accountId" },
-        { "sessionIssuerArn", "userIdentity.sessionContext.sessionIssuer.arn" },
-    };
-    static const char *const rest[] = {
-        "sourceIPAddress", "userAgent", "errorCode", "errorMessage",
-        "requestParameters", "responseElements", "serviceEventDetails",
-    };
-    size_t start = out->len;
-    int rc = buf_append_str(out, "{\"rule\":");
-    rc = rc ? rc : buf_append_json_string(out, ru->id, strlen(ru->id));
-    rc = rc ? rc : buf_append_str(out, ",\"title\":");
-    rc = rc ? rc : buf_append_json_string(out, ru->title, strlen(ru->title));
-    rc = rc ? rc : buf_printf(out, ",\"severity\":\"%s\",\"outcome\":\"%s\"",
-                              severity_name(rules_severity(ru, denied)), denied ? "failure" : "success");
-    for (size_t i = 0; !rc && i < sizeof top / sizeof top[0]; i++)
-        rc = append_field(out, top[i].key, ev, top[i].path);
-    rc = rc ? rc : buf_append_str(out, ",\"actor\":{");
-    for (size_t i = 0; !rc && i < sizeof actor / sizeof actor[0]; i++) {
-        rc = buf_printf(out, "%s\"%s\":", i ? "," : "", actor[i].key);
-        rc = rc ? rc : append_value(out, ev, actor[i].path);
-    }
-    rc = rc ? rc : buf_append_str(out, "}");
-    for (size_t i = 0; !rc && i < sizeof rest / sizeof rest[0]; i++)
-        rc = append_field(out, rest[i], ev, rest[i]);
-    rc = rc ? rc : buf_append_str(out, ",\"input\":{\"path\":");
-    rc = rc ? rc : buf_append_json_string(out, path, strlen(path));
-    rc = rc ? rc : buf_printf(out, ",\"offset\":%llu}", (unsigned long long)offset);
-    if (!rc && raw) {
-        ot_slice all = parse_event_json(ev);
-        rc = buf_append_str(out, ",\"event\":");
-        rc = rc ? rc : buf_append(out, all.ptr, all.len);
-    }
-    rc = rc ? rc : buf_append_str(out, "}\n");
-    if (rc)
-        out->len = start;   /* never leave half a line behind */
-    return rc;
-}
-
 static uint64_t finding_key(const char *rule_id, size_t rule_len, const char *event_id, size_t event_id_len)
 {
     uint64_t h = hash_bytes(FNV_OFFSET, rule_id, rule_len);
@@ -193,8 +95,11 @@ long emit_dedupe_load(emit_dedupe *d, const char *buf, size_t len)
         char err[64];
         size_t off;
         ot_slice rule, id;
+        /* an orgtrail finding, or an OCSF one (--format ocsf) */
         if (n > 0 && parse_record(pc, p, n, PARSE_KIND_EVENT, err, sizeof err, &off) == 0 &&
-            parse_get(pc, "rule", &rule) == PARSE_STRING && parse_get(pc, "eventID", &id) == PARSE_STRING) {
+            ((parse_get(pc, "rule", &rule) == PARSE_STRING && parse_get(pc, "eventID", &id) == PARSE_STRING) ||
+             (parse_get(pc, "finding_info.analytic.uid", &rule) == PARSE_STRING &&
+              parse_get(pc, "unmapped.eventID", &id) == PARSE_STRING))) {
             /* the whole rule id, however long: the key must be the one emitted */
             if (emit_dedupe_add(d, finding_key(rule.ptr, rule.len, id.ptr, id.len)) < 0) {
                 parse_free(pc);

@@ -10,20 +10,7 @@
 #include <stdint.h>
 
 #include "parse.h"
-#include "rules.h"
 #include "util.h"
-
-/*
- * Appends one finding line for the parse context's current event to out.
- * path and offset say where the record was: the input's name, and the
- * record's byte offset in that input's decoded stream. raw adds the whole
- * event as "event". Returns 0 or -ENOMEM.
- */
-int emit_finding(ot_buf *out, const rule *ru, int denied, parse_ctx *event,
-                 const char *path, uint64_t offset, int raw);
-
-/* 1 when the event was denied: errorCode present and not null. */
-int emit_event_denied(parse_ctx *event);
 
 /* The dedupe key of a finding: its rule and eventID. Never 0. */
 uint64_t emit_finding_key(const char *rule_id, const char *event_id, size_t event_id_len);
@@ -35,7 +22,7 @@ emit_dedupe *emit_dedupe_create(void);
 void emit_dedupe_free(emit_dedupe *d);
 /* Adds key. Returns 1 when it is new, 0 when it was there, or -ENOMEM. */
 int emit_dedupe_add(emit_dedupe *d, uint64_t key);
-/* Adds the key of every finding line in buf (a previous run's output).
+/* Adds the key of every finding line in buf (a previous run's output, NDJSON or OCSF).
  * Returns the number of lines, or -ENOMEM. */
 long emit_dedupe_load(emit_dedupe *d, const char *buf, size_t len);
 

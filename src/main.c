@@ -15,6 +15,7 @@
 #include <zstd.h>
 
 #include "cli.h"
+#include "context.h"
 #include "decode.h"
 #include "rules.h"
 #include "run.h"
@@ -173,8 +174,41 @@ static uint64_t hash_when(uint64_t h, const char *name, int has, int relative, c
  * --io-depth, --part-size, --checkpoint-interval, --progress, -q, --stats,
  * --stats-file), the shard and the rules' text: a checkpoint resumes only
  * the same command with the same rules, however its options were spelled. */
+/* The organization's own context from --org-inventory and
+ * --trusted-principal, or NULL when neither is given (*failed says whether
+ * that is an error: a file that cannot be used, said on stderr). */
+static org_context *load_context(const cli_options *o, int *failed)
+{
+    *failed = 0;
+    if (o->ninventories == 0 && o->ntrusted == 0)
+        return NULL;
+    org_context *c = context_create();
+    for (size_t i = 0; c && i < o->ntrusted; i++)
+        if (context_add_trusted(c, o->trusted[i])) {
+            context_free(c);
+            c = NULL;
+        }
+    if (!c) {
+        fprintf(stderr, "orgtrail: out of memory\n");
+        *failed = 1;
+        return NULL;
+    }
+    for (size_t i = 0; i < o->ninventories; i++) {
+        char err[400];
+        if (context_load_inventory(c, o->inventories[i], err, sizeof err) < 0) {
+            fprintf(stderr, "orgtrail: --org-inventory %s: %s\n", o->inventories[i], err);
+            *failed = 1;
+        }
+    }
+    if (*failed) {
+        context_free(c);
+        return NULL;
+    }
+    return c;
+}
+
 static uint64_t command_fingerprint(const cli_options *o, unsigned shard_index, unsigned shard_count,
-                                    uint64_t rules_hash)
+                                    uint64_t rules_hash, uint64_t context_hash)
 {
     uint64_t h = FNV_OFFSET;
     h = hash_number(h, "command", o->command);
@@ -196,6 +230,11 @@ static uint64_t command_fingerprint(const cli_options *o, unsigned shard_index, 
     h = hash_list(h, "paths", o->paths, o->npaths);
     h = hash_number(h, "shard-index", shard_index);
     h = hash_number(h, "shard-count", shard_count);
+    h = hash_number(h, "format-ocsf", o->format_ocsf);
+    h = hash_number(h, "min-severity", o->min_severity);
+    h = hash_list(h, "org-inventory", o->inventories, o->ninventories);
+    h = hash_list(h, "trusted-principal", o->trusted, o->ntrusted);
+    h = hash_bytes(h, &context_hash, sizeof context_hash);   /* what the files held */
     return hash_bytes(h, &rules_hash, sizeof rules_hash);
 }
 
@@ -256,6 +295,7 @@ int main(int argc, char **argv)
     cli_options o;
     int status = 0;
     rules *rule_list = NULL;
+    org_context *org = NULL;
     FILE *stats_out = NULL;
 
     /* A closed stdout must end the run quietly, not kill it. */
@@ -299,6 +339,12 @@ int main(int argc, char **argv)
         goto out;
     }
 
+    int context_failed;
+    org = load_context(&o, &context_failed);
+    if (context_failed) {
+        status = 2;
+        goto out;
+    }
     unsigned shard_index = o.shard_index, shard_count = o.shard_count;
     if (o.shard_auto && shard_from_environment(&o, &shard_index, &shard_count)) {
         status = 2;
@@ -311,6 +357,9 @@ int main(int argc, char **argv)
         .scan = {
             .all_org_events = o.all_org_events,
             .raw = o.raw,
+            .format = o.format_ocsf ? FINDING_OCSF : FINDING_NDJSON,
+            .min_severity = (severity)o.min_severity,
+            .context = org,
             .validate = o.validate,
             .max_record = o.max_record,
             .window = 4u << 20,
@@ -345,7 +394,8 @@ int main(int argc, char **argv)
         .part_size = o.part_size,
         .checkpoint = o.checkpoint,
         .checkpoint_interval = o.checkpoint_interval,
-        .fingerprint = command_fingerprint(&o, shard_index, shard_count, rules_sources_hash(rule_list)),
+        .fingerprint = command_fingerprint(&o, shard_index, shard_count, rules_sources_hash(rule_list),
+                                          context_hash(org)),
         .progress = progress_mode(&o),
         .dedupe = !o.no_dedupe,
         .crash_after_bytes = crash_after_bytes(),
@@ -393,6 +443,7 @@ out:
         fclose(stats_out);
     fflush(stdout);
     rules_free(rule_list);
+    context_free(org);
     cli_free(&o);
     return status;
 }

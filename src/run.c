@@ -1333,7 +1333,7 @@ void run_print_stats(const run_report *r, FILE *out)
             "{\"files\":%llu,\"bytes_in\":%llu,\"bytes_decoded\":%llu,\"records_seen\":%llu,"
             "\"candidates\":%llu,\"records_parsed\":%llu,\"records_repaired\":%llu,\"findings\":%llu,"
             "\"errors\":%llu,\"skipped_digest_files\":%llu,\"skipped_insight_files\":%llu,\"skipped_other_files\":%llu,\"skipped_other_dirs\":%llu,"
-            "\"outside_window\":%llu,\"files_pruned\":%llu,\"dirs_pruned\":%llu,\"files_other_shards\":%llu,"
+            "\"outside_window\":%llu,\"below_min_severity\":%llu,\"files_pruned\":%llu,\"dirs_pruned\":%llu,\"files_other_shards\":%llu,"
             "\"resumed_from\":%llu,\"duplicates_dropped\":%llu,\"stdin_parts\":%llu,\"stdin_parts_in_order\":%llu,"
             "\"seconds\":%.3f,\"inflate\":\"%s\",\"io\":\"%s\",\"io_fallback\":%s,\"threads\":%u}\n",
             (unsigned long long)s->files, (unsigned long long)s->bytes_in,
@@ -1343,7 +1343,7 @@ void run_print_stats(const run_report *r, FILE *out)
             (unsigned long long)s->errors, (unsigned long long)s->skipped_digest_files,
             (unsigned long long)s->skipped_insight_files, (unsigned long long)r->walk.skipped_other_files,
             (unsigned long long)r->walk.skipped_other_dirs, (unsigned long long)s->outside_window,
-            (unsigned long long)r->walk.files_pruned, (unsigned long long)r->walk.dirs_pruned,
+            (unsigned long long)s->below_min_severity, (unsigned long long)r->walk.files_pruned, (unsigned long long)r->walk.dirs_pruned,
             (unsigned long long)r->walk.files_other_shards, (unsigned long long)r->resumed_from,
             (unsigned long long)r->duplicates_dropped, (unsigned long long)r->stdin_parts,
             (unsigned long long)r->stdin_parts_in_order, r->seconds, decode_inflate_backend(),

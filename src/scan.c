@@ -9,6 +9,7 @@
 
 #include "decode.h"
 #include "emit.h"
+#include "finding.h"
 #include "frame.h"
 #include "parse.h"
 #include "prefilter.h"
@@ -45,6 +46,7 @@ struct scanner {
     size_t overlap;           /* the longest needle less one */
     parse_ctx *pc;
     const rule **matched;     /* room for every rule: one record may match them all */
+    finding_record *finding;  /* the matched record's shared part, built once */
 
     uint8_t *carry;           /* compressed bytes the decoder has not taken yet */
     size_t carry_len, carry_cap;
@@ -86,6 +88,7 @@ void scan_stats_add(scan_stats *into, const scan_stats *s)
     into->skipped_digest_files += s->skipped_digest_files;
     into->skipped_insight_files += s->skipped_insight_files;
     into->outside_window += s->outside_window;
+    into->below_min_severity += s->below_min_severity;
 }
 
 void scan_result_clear(scan_result *r)
@@ -138,9 +141,13 @@ scanner *scan_create(const scan_options *opt)
     s->fr = frame_create(opt->max_record);
     s->pc = parse_create();
     s->matched = malloc((rules_count(opt->rules) + 1) * sizeof *s->matched);
+    finding_options fo = {
+        .format = opt->format, .raw = opt->raw, .min_severity = opt->min_severity, .context = opt->context,
+    };
+    s->finding = finding_record_create(&fo);
     s->win_cap = s->opt.window;
     s->win = malloc(s->win_cap);
-    if (!s->dec || !s->fr || !pf_ok || !s->pc || !s->matched || !s->win) {
+    if (!s->dec || !s->fr || !pf_ok || !s->pc || !s->matched || !s->finding || !s->win) {
         scan_free(s);
         return NULL;
     }
@@ -156,6 +163,7 @@ void scan_free(scanner *s)
     for (size_t k = 0; k < s->npf; k++)
         prefilter_free(s->pf[k]);
     parse_free(s->pc);
+    finding_record_free(s->finding);
     free(s->matched);
     free(s->carry);
     free(s->win);
@@ -305,12 +313,18 @@ static int handle_record(scanner *s, const frame_record *rec, int candidate, uin
         st->outside_window++;
         return 0;
     }
-    int denied = emit_event_denied(s->pc);
+    int rc = finding_prepare(s->finding, s->pc, s->path, rec->start);
+    if (rc)
+        return rc;
     ot_slice id;
     int has_id = parse_get(s->pc, "eventID", &id) == PARSE_STRING;
     for (size_t i = 0; i < n; i++) {
-        int rc = emit_finding(&s->res->findings, matched[i], denied, s->pc, s->path, rec->start, s->opt.raw);
-        if (!rc)
+        rc = finding_append(&s->res->findings, s->finding, matched[i]);
+        if (rc == 0) {
+            st->below_min_severity++;
+            continue;
+        }
+        if (rc > 0)
             rc = add_line(s->res, has_id ? emit_finding_key(matched[i]->id, id.ptr, id.len) : 0, rec->end);
         if (rc)
             return rc;

@@ -18,6 +18,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "context.h"
+#include "finding.h"
 #include "rules.h"
 #include "util.h"
 
@@ -27,6 +29,9 @@
 typedef struct {
     int all_org_events;     /* also emit Organizations events no rule matches */
     int raw;                /* add the event itself to each finding */
+    finding_format format;  /* NDJSON or OCSF */
+    severity min_severity;  /* findings below are dropped (and counted) */
+    const org_context *context; /* --org-inventory, --trusted-principal; borrowed, may be NULL */
     int validate;           /* fully parse every record; report grammar errors */
     size_t max_record;      /* bytes; a longer record is an error */
     size_t window;          /* decoded bytes held at once, before a long record grows it */
@@ -52,6 +57,7 @@ typedef struct {
     uint64_t skipped_digest_files;
     uint64_t skipped_insight_files;
     uint64_t outside_window;    /* Organizations events dropped by --since/--until */
+    uint64_t below_min_severity; /* findings dropped by --min-severity */
 } scan_stats;
 
 void scan_stats_add(scan_stats *into, const scan_stats *s);

@@ -1,0 +1,87 @@
+/*
+ * finding: what one matched record becomes. A record's facts (its target,
+ * its actor, the organization's context, the severity changes that context
+ * makes) and the part of the line every finding of the record shares are
+ * built once per record; each matching rule then adds only its own head.
+ *
+ * Two formats: orgtrail's NDJSON (README "Findings") and OCSF 1.1.0
+ * Detection Findings (ocsf.h). Every line is valid JSON whatever the input
+ * held: strings are re-escaped and invalid UTF-8 becomes U+FFFD.
+ */
+#ifndef ORGTRAIL_FINDING_H
+#define ORGTRAIL_FINDING_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "context.h"
+#include "parse.h"
+#include "rules.h"
+#include "util.h"
+
+typedef enum {
+    FINDING_NDJSON = 0,
+    FINDING_OCSF,
+} finding_format;
+
+typedef struct {
+    finding_format format;
+    int raw;                    /* add the event itself ("event"; OCSF: raw_data) */
+    severity min_severity;      /* drop findings below, after the context is applied */
+    const org_context *context; /* borrowed; NULL: no inventory, no trusted principals */
+} finding_options;
+
+/* What the call acted on (README "target"). A slice with ptr NULL is absent. */
+typedef struct {
+    ot_slice account_id, policy_id, policy_type, target_id, service_principal;
+    ot_slice create_account_request_id, source_parent_id, destination_parent_id, handshake_id;
+    const char *target_type;    /* ROOT, ORGANIZATIONAL_UNIT, ACCOUNT, or NULL */
+    const char *account_name;   /* from the inventory, or NULL */
+    int any;                    /* some key is present */
+} finding_target;
+
+/* One record's facts. Slices point into the parse context: valid until its
+ * next parse_record. */
+typedef struct {
+    int denied;                 /* the call failed (finding_event_denied) */
+    int trusted;                /* actor.arn matches --trusted-principal */
+    int lower_to_low;           /* a policy call on a type that is not a security control */
+    int lower_to_info;          /* a delegated-admin or service-access call by a trusted principal */
+    char note[256];             /* context.note, or "" */
+    finding_target target;
+} finding_facts;
+
+typedef struct finding_record finding_record;
+
+/* Returns NULL when out of memory. o is copied; its context must outlive r. */
+finding_record *finding_record_create(const finding_options *o);
+/* Accepts NULL. */
+void finding_record_free(finding_record *r);
+
+/*
+ * Takes the parse context's current event as the record, found in input
+ * path at decoded byte offset: works out its facts and builds the shared
+ * part of its findings. Both path and ev must stay as they are until the
+ * last finding_append for this record. Returns 0 or -ENOMEM.
+ */
+int finding_prepare(finding_record *r, parse_ctx *ev, const char *path, uint64_t offset);
+
+/* The facts of the prepared record. */
+const finding_facts *finding_record_facts(const finding_record *r);
+
+/* A finding's severity: the rule's level (one lower when denied and the
+ * rule says so), then the context's changes. */
+severity finding_severity(const finding_record *r, const rule *ru);
+
+/*
+ * Appends the line of rule ru's finding on the prepared record, unless its
+ * severity is below min_severity. Returns 1 when a line was appended, 0
+ * when it was dropped, or -ENOMEM (nothing appended).
+ */
+int finding_append(ot_buf *out, finding_record *r, const rule *ru);
+
+/* 1 when the event failed: an errorCode that is not null, or, for console
+ * sign-in events, responseElements.<eventName> "Failure". */
+int finding_event_denied(parse_ctx *event);
+
+#endif
