@@ -52,7 +52,7 @@ events = [
     event(ORG, "DisablePolicyType", {"rootId": "r-ab12", "policyType": "SERVICE_CONTROL_POLICY"}),
     event(ORG, "RemoveAccountFromOrganization", {"accountId": MEMBER}),
     event(ORG, "AccountDepartedOrganization", None, None, ident("AWSService"), eventType="AwsServiceEvent",
-          serviceEventDetails={"accountDepartedOrganizationEvent": {"accountId": MEMBER, "organizationId": "o-exampleorg1"}}),
+          serviceEventDetails={"accountId": MEMBER, "departedMethod": "Left", "departedTime": "2024-03-01T10:00:07Z"}),
     event(ORG, "DeletePolicy", {"policyId": "p-deny0001"}),
     event(ORG, "DetachPolicy", {"policyId": "p-deny0001", "targetId": "ou-ab12-prod0001"}),
     event(ORG, "UpdatePolicy", {"policyId": "p-deny0001",

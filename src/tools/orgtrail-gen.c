@@ -1994,12 +1994,10 @@ static void org_event(gen_t *g, ev_t *e)
             kstr(&s, "completedTimestamp", fmt_aws(t, sizeof t, e->t));
             jw_endo(&s);
         } else {
-            kobj(&s, "accountDepartedOrganizationDetails");
+            /* the fields AWS's announcement names (no example is published) */
             kstr(&s, "accountId", org_member(g));
-            kstr(&s, "organizationId", g_org.org_id);
-            kstr(&s, "departureType", pct(r, 50) ? "LEFT" : "REMOVED");
-            kstr(&s, "departureTimestamp", fmt_aws(t, sizeof t, e->t));
-            jw_endo(&s);
+            kstr(&s, "departedMethod", pct(r, 50) ? "Left" : "Removed");
+            kstr(&s, "departedTime", fmt_aws(t, sizeof t, e->t));
         }
         jw_endo(&s);
         if (permille(r, 10))
