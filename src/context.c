@@ -191,7 +191,10 @@ long context_load_inventory(org_context *c, const char *path, char *err, size_t 
     if (!pc) {
         snprintf(err, errlen, "out of memory");
     } else if (parse_record(pc, text, len, PARSE_KIND_EVENT, why, sizeof why, &at)) {
-        snprintf(err, errlen, "not JSON as the AWS CLI prints it (%s at byte %zu)", why, at);
+        if (at)
+            snprintf(err, errlen, "not JSON as the AWS CLI prints it (%s at byte %zu)", why, at);
+        else
+            snprintf(err, errlen, "not JSON as the AWS CLI prints it (%s)", why);
     } else {
         int present = 0;
         long p = add_list(&c->policies, pc, "Policies", "Type", &present);
