@@ -213,22 +213,28 @@ int ocsf_append_shared(ot_buf *out, const finding_facts *f, parse_ctx *ev, int r
     }
     w_close(&w, api);
 
-    int actor = w_open(&w, "actor");
-    int user = w_open(&w, "user");
-    w_field(&w, "uid", ev, "userIdentity.arn");
-    w_field(&w, "name", ev, "userIdentity.userName");
-    ot_slice type = str_at(ev, "userIdentity.type");
-    w_slice(&w, "type", &type);
-    w_key(&w, "type_id");
-    w_raw(&w, type.ptr ? "99" : "0");      /* Other (CloudTrail's type is in type), or Unknown */
-    ot_slice account = str_at(ev, "userIdentity.accountId");
-    w_aws_account(&w, "account", &account);
-    ot_slice principal = str_at(ev, "userIdentity.principalId");
-    w_slice(&w, "uid_alt", &principal);
-    w_close(&w, user);
-    ot_slice invoked = str_at(ev, "userIdentity.invokedBy");
-    w_slice(&w, "invoked_by", &invoked);
-    w_close(&w, actor);
+    /* OCSF's user needs one of uid, name, account; its actor one of user, invoked_by */
+    ot_slice arn = str_at(ev, "userIdentity.arn"), user_name = str_at(ev, "userIdentity.userName");
+    ot_slice account = str_at(ev, "userIdentity.accountId"), invoked = str_at(ev, "userIdentity.invokedBy");
+    int has_user = arn.ptr || user_name.ptr || account.ptr;
+    if (has_user || invoked.ptr) {
+        int actor = w_open(&w, "actor");
+        if (has_user) {
+            int user = w_open(&w, "user");
+            w_slice(&w, "uid", &arn);
+            w_slice(&w, "name", &user_name);
+            ot_slice type = str_at(ev, "userIdentity.type");
+            w_slice(&w, "type", &type);
+            w_key(&w, "type_id");
+            w_raw(&w, type.ptr ? "99" : "0");      /* Other (CloudTrail's type is in type), or Unknown */
+            w_aws_account(&w, "account", &account);
+            ot_slice principal = str_at(ev, "userIdentity.principalId");
+            w_slice(&w, "uid_alt", &principal);
+            w_close(&w, user);
+        }
+        w_slice(&w, "invoked_by", &invoked);
+        w_close(&w, actor);
+    }
 
     /* sourceIPAddress is an address, or a service's name ("AWS Internal") */
     ot_slice ip = str_at(ev, "sourceIPAddress");
