@@ -91,7 +91,7 @@ static int entry_cmp(const void *a, const void *b)
 
 static void table_sort(table *t)
 {
-    if (!t->sorted)
+    if (!t->sorted && t->n > 1)
         qsort(t->v, t->n, sizeof *t->v, entry_cmp);
     t->sorted = 1;
 }
