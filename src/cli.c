@@ -14,6 +14,8 @@
     "       orgtrail rules [list] [--rules PATH]... [--no-builtin]\n" \
     "       orgtrail rules check PATH...\n" \
     "       orgtrail rules test RULES EVENTS...\n" \
+    "       orgtrail summary [--json] [FILE ...]\n" \
+    "       orgtrail report [-o FILE] [FILE ...]\n" \
     "       orgtrail --help | --version\n"
 
 #define SCAN_TEXT \
@@ -26,7 +28,12 @@
     "  -o FILE            write findings to FILE instead of stdout ('-': stdout)\n" \
     "  --all-org-events   also emit Organizations events no rule matches (rule org.event, info)\n" \
     "  --raw              add the event itself to each finding, as \"event\" (OCSF: raw_data)\n" \
-    "  --format F         ndjson (default: orgtrail's findings) or ocsf (OCSF 1.1.0 Detection Findings)\n" \
+    "  --format F         ndjson (orgtrail's findings), ocsf (OCSF 1.1.0 Detection Findings) or table\n" \
+    "                     (one line a finding, for people); default: table when stdout is a terminal,\n" \
+    "                     else ndjson\n" \
+    "  --color=WHEN       colour the table's severities: auto (a terminal, unless NO_COLOR is set),\n" \
+    "                     always or never\n" \
+    "  --summary          print a summary of the findings on stderr at the end (see orgtrail summary)\n" \
     "  --min-severity L   only findings of severity L or above: info, low, medium, high, critical\n" \
     "  --stats            print run counters as one JSON object on stderr at the end\n" \
     "  --stats-file FILE  write that object to FILE instead (with --stats: to both)\n" \
@@ -94,6 +101,24 @@ static const char rules_check_usage[] =
     "Loads the Sigma rules in each PATH (a .yml file or a directory) and says, for each rule,\n"
     "loaded, skipped (logsource not aws/cloudtrail) or unsupported (and why). -- ends options.\n"
     "exit status: 0 all supported, 1 some rule unsupported, 2 usage error\n";
+
+static const char summary_usage[] =
+    "usage: orgtrail summary [--json] [FILE ...]\n"
+    "\n"
+    "Reads findings (NDJSON as 'scan' writes it, or --format ocsf) from each FILE, or stdin, and prints\n"
+    "counts by severity, rule, account and actor, the first and last eventTime, and the story: every\n"
+    "critical and high finding and every correlation, in time order.\n"
+    "  --json             one JSON object instead: {findings, first, last, by_severity, by_rule,\n"
+    "                     by_account, by_actor, story}\n"
+    "exit status: 0, 1 when a FILE could not be read or held lines that are not findings, 2 usage error\n";
+
+static const char report_usage[] =
+    "usage: orgtrail report [-o FILE] [FILE ...]\n"
+    "\n"
+    "Writes one self-contained HTML page (no script, style sheet, font or image from anywhere) about\n"
+    "the findings in each FILE, or stdin: a timeline, the story, each account, the top actors, counts\n"
+    "by rule and the correlations. -o FILE: write it there (default: stdout).\n"
+    "exit status: as for summary\n";
 
 static const char rules_test_usage[] =
     "usage: orgtrail rules test RULES EVENTS...\n"
@@ -207,6 +232,9 @@ enum {
     OPT_TRUSTED_PRINCIPAL,
     OPT_MIN_SEVERITY,
     OPT_FORMAT,
+    OPT_COLOR,
+    OPT_SUMMARY,
+    OPT_JSON,
 };
 
 static const struct option scan_options[] = {
@@ -241,6 +269,20 @@ static const struct option scan_options[] = {
     { "trusted-principal", required_argument, NULL, OPT_TRUSTED_PRINCIPAL },
     { "min-severity", required_argument, NULL, OPT_MIN_SEVERITY },
     { "format", required_argument, NULL, OPT_FORMAT },
+    { "color", required_argument, NULL, OPT_COLOR },
+    { "summary", no_argument, NULL, OPT_SUMMARY },
+    { "help", no_argument, NULL, 'h' },
+    { NULL, 0, NULL, 0 },
+};
+
+static const struct option summary_options[] = {
+    { "json", no_argument, NULL, OPT_JSON },
+    { "help", no_argument, NULL, 'h' },
+    { NULL, 0, NULL, 0 },
+};
+
+static const struct option report_options[] = {
+    { "output", required_argument, NULL, 'o' },
     { "help", no_argument, NULL, 'h' },
     { NULL, 0, NULL, 0 },
 };
@@ -426,11 +468,29 @@ static int scan_option(cli_options *o, int c, const char *v, int64_t now)
     }
     case OPT_FORMAT:
         if (strcmp(v, "ndjson") == 0)
-            o->format_ocsf = 0;
+            o->format = 0;
         else if (strcmp(v, "ocsf") == 0)
-            o->format_ocsf = 1;
+            o->format = 1;
+        else if (strcmp(v, "table") == 0)
+            o->format = 2;
         else
-            return usage_error(o, "bad --format '%s' (want ndjson or ocsf)", v);
+            return usage_error(o, "bad --format '%s' (want ndjson, ocsf or table)", v);
+        return 0;
+    case OPT_COLOR:
+        if (strcmp(v, "auto") == 0)
+            o->color = 0;
+        else if (strcmp(v, "always") == 0)
+            o->color = 1;
+        else if (strcmp(v, "never") == 0)
+            o->color = 2;
+        else
+            return usage_error(o, "bad --color '%s' (want auto, always or never)", v);
+        return 0;
+    case OPT_SUMMARY:
+        o->summary = 1;
+        return 0;
+    case OPT_JSON:
+        o->json = 1;
         return 0;
     }
     return usage_error(o, "%s", "internal: unhandled option");
@@ -497,6 +557,8 @@ static int scan_check(cli_options *o)
     /* the lead's call: a stream cannot be shown to be the same stream again */
     if (o->checkpoint && in)
         return usage_error(o, "%s", "--checkpoint resumes files, not stdin: give PATHs or --files-from");
+    if (o->checkpoint && o->format == 2)
+        return usage_error(o, "%s", "--checkpoint resumes findings a program can read again: not with --format table");
     if (o->files_from && strcmp(o->files_from, "-") == 0 && in && o->npaths > 0)
         return usage_error(o, "%s", "--files-from - and a - input would both read stdin");
     return 0;
@@ -511,6 +573,7 @@ int cli_parse(int argc, char **argv, cli_options *o)
     o->key_slack = 3600;
     o->checkpoint_interval = 1.0;
     o->progress = -1;
+    o->format = -1;
     if (argc < 2)
         return usage_error(o, "%s", "missing command (try 'orgtrail --help')");
     const char *cmd = argv[1];
@@ -565,6 +628,13 @@ int cli_parse(int argc, char **argv, cli_options *o)
                         &nextra, now);
         if (rc == 0 && nextra > 0)
             return usage_error(o, "unexpected argument '%s' to 'rules list'", extra[0]);
+        return rc < 0 ? -1 : 0;
+    }
+    if (strcmp(cmd, "summary") == 0 || strcmp(cmd, "report") == 0) {
+        int report = cmd[0] == 'r';
+        o->command = report ? CLI_REPORT : CLI_SUMMARY;
+        rc = run_getopt(argc - 1, argv + 1, report ? "o:h" : "h", report ? report_options : summary_options, cmd,
+                        report ? report_usage : summary_usage, o, o->paths, &o->npaths, now);
         return rc < 0 ? -1 : 0;
     }
     if (strcmp(cmd, "scan") != 0)

@@ -13,6 +13,8 @@ enum cli_command {
     CLI_RULES,          /* rules, rules list */
     CLI_RULES_CHECK,    /* rules check PATH... */
     CLI_RULES_TEST,     /* rules test PATH EVENTS... */
+    CLI_SUMMARY,        /* summary [--json] [FILE...] */
+    CLI_REPORT,         /* report [-o FILE] [FILE...] */
     CLI_HELP,
     CLI_VERSION,
 };
@@ -60,7 +62,10 @@ typedef struct {
     const char **trusted;     /* --trusted-principal GLOB, repeatable */
     size_t ntrusted;
     int min_severity;         /* --min-severity: 0 info (default) .. 4 critical (rules.h's severity) */
-    int format_ocsf;          /* --format ocsf (0: ndjson) */
+    int format;               /* --format: -1 auto (a table on a terminal, else ndjson), 0 ndjson, 1 ocsf, 2 table */
+    int color;                /* --color: 0 auto, 1 always, 2 never */
+    int summary;              /* scan --summary: the summary on stderr at the end */
+    int json;                 /* summary --json */
     const char *help;         /* CLI_HELP: the usage text to print (the command's own) */
     char error[320];          /* the usage error, when cli_parse fails */
 } cli_options;

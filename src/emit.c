@@ -288,11 +288,13 @@ struct emit_writer {
     int owned;
     uint64_t offset;      /* bytes in the output file */
     uint64_t crash_left;  /* testing: bytes until SIGKILL; 0: never */
+    const emit_view *view;
+    ot_buf rendered;      /* the view's rendering of the lines being written */
 };
 
 emit_writer *emit_open(const char *path, int *err)
 {
-    emit_writer *w = malloc(sizeof *w);
+    emit_writer *w = calloc(1, sizeof *w);
     if (!w) {
         *err = -ENOMEM;
         return NULL;
@@ -315,7 +317,7 @@ emit_writer *emit_open(const char *path, int *err)
 
 emit_writer *emit_open_resume(const char *path, uint64_t keep, int *err)
 {
-    emit_writer *w = malloc(sizeof *w);
+    emit_writer *w = calloc(1, sizeof *w);
     if (!w) {
         *err = -ENOMEM;
         return NULL;
@@ -351,7 +353,27 @@ void emit_crash_after(emit_writer *w, uint64_t bytes)
     w->crash_left = bytes;
 }
 
+void emit_set_view(emit_writer *w, const emit_view *view)
+{
+    w->view = view;
+}
+
+static int write_bytes(emit_writer *w, const void *buf, size_t len);
+
 int emit_write(emit_writer *w, const void *buf, size_t len)
+{
+    if (!w->view || len == 0)
+        return write_bytes(w, buf, len);
+    if (w->view->observe)
+        w->view->observe(w->view->arg, buf, len);
+    if (!w->view->render)
+        return write_bytes(w, buf, len);
+    w->rendered.len = 0;
+    int rc = w->view->render(w->view->arg, buf, len, &w->rendered);
+    return rc ? rc : write_bytes(w, w->rendered.data, w->rendered.len);
+}
+
+static int write_bytes(emit_writer *w, const void *buf, size_t len)
 {
     const char *p = buf;
     int crash = 0;
@@ -384,6 +406,7 @@ int emit_close(emit_writer *w)
     int rc = 0;
     if (w->owned && close(w->fd) != 0)
         rc = -errno;
+    buf_free(&w->rendered);
     free(w);
     return rc;
 }

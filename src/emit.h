@@ -85,8 +85,21 @@ emit_writer *emit_open_resume(const char *path, uint64_t keep, int *err);
 uint64_t emit_offset(const emit_writer *w);
 /* Makes what was written durable. Returns 0 or -errno. */
 int emit_sync(emit_writer *w);
-/* Writes all of buf. Returns 0, -EPIPE when the reader went away, or
- * another negative errno. */
+/*
+ * A view of the finding lines on their way out: observe sees every line
+ * written (the summary of `scan --summary`), render replaces them by what
+ * is written instead (the terminal table). Either may be NULL; both get
+ * whole lines. arg is theirs. The view must outlive the writer.
+ */
+typedef struct {
+    void (*observe)(void *arg, const char *lines, size_t len);
+    int (*render)(void *arg, const char *lines, size_t len, ot_buf *out);   /* 0 or -ENOMEM */
+    void *arg;
+} emit_view;
+void emit_set_view(emit_writer *w, const emit_view *view);
+
+/* Writes all of buf (finding lines, through the view when one is set).
+ * Returns 0, -EPIPE when the reader went away, or another negative errno. */
 int emit_write(emit_writer *w, const void *buf, size_t len);
 
 /* Testing: the process SIGKILLs itself once this writer has written `bytes`

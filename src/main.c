@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 #include <signal.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +17,9 @@
 
 #include "cli.h"
 #include "context.h"
+#include "report.h"
+#include "summary.h"
+#include "table.h"
 #include "decode.h"
 #include "rules.h"
 #include "run.h"
@@ -230,7 +234,7 @@ static uint64_t command_fingerprint(const cli_options *o, unsigned shard_index, 
     h = hash_list(h, "paths", o->paths, o->npaths);
     h = hash_number(h, "shard-index", shard_index);
     h = hash_number(h, "shard-count", shard_count);
-    h = hash_number(h, "format-ocsf", o->format_ocsf);
+    h = hash_number(h, "format-ocsf", o->format == 1);
     h = hash_number(h, "min-severity", o->min_severity);
     h = hash_list(h, "org-inventory", o->inventories, o->ninventories);
     h = hash_list(h, "trusted-principal", o->trusted, o->ntrusted);
@@ -290,6 +294,135 @@ static int shard_from_environment(const cli_options *o, unsigned *index, unsigne
     return 0;
 }
 
+/* ---- the views: scan's table and --summary, and the summary and report
+ * commands, all over finding lines ---------------------------------------- */
+
+typedef struct {
+    summary *sum;       /* --summary, or NULL */
+    table *tab;         /* the terminal table, or NULL */
+} scan_views;
+
+static void view_observe(void *arg, const char *lines, size_t len)
+{
+    scan_views *v = arg;
+    if (v->sum)
+        summary_add_lines(v->sum, lines, len);
+}
+
+static int view_render(void *arg, const char *lines, size_t len, ot_buf *out)
+{
+    return table_render(((scan_views *)arg)->tab, lines, len, out);
+}
+
+/* The terminal's width: stdout's, else $COLUMNS, else 120. */
+static size_t terminal_columns(void)
+{
+    struct winsize ws;
+    if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0)
+        return ws.ws_col;
+    const char *c = getenv("COLUMNS");
+    long n = c ? strtol(c, NULL, 10) : 0;
+    return n > 0 && n < 10000 ? (size_t)n : 120;
+}
+
+/* --color: auto colours a terminal unless NO_COLOR is set (no-color.org). */
+static int use_color(const cli_options *o)
+{
+    if (o->color == 1)
+        return 1;
+    if (o->color == 2)
+        return 0;
+    const char *no = getenv("NO_COLOR");
+    return isatty(STDOUT_FILENO) && !(no && no[0]);
+}
+
+/* Feeds every line of one findings file (NULL: stdin) to the summary.
+ * Returns 0, or 1 when it could not be read or held lines that are not
+ * findings (said on stderr, once a file, with the first such line). */
+static int summarize_file(summary *sum, const char *path)
+{
+    const char *name = path ? path : "<stdin>";
+    FILE *f = path ? fopen(path, "r") : stdin;
+    if (!f) {
+        fprintf(stderr, "orgtrail: %s: %s\n", name, strerror(errno));
+        return 1;
+    }
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n;
+    uint64_t lineno = 0, offset = 0, bad = 0, first_bad = 0, first_bad_at = 0;
+    int rc = 0;
+    while ((n = getline(&line, &cap, f)) > 0) {
+        lineno++;
+        size_t len = (size_t)n;
+        if (line[len - 1] == '\n')
+            len--;
+        int r = summary_add(sum, line, len);
+        if (r < 0) {
+            fprintf(stderr, "orgtrail: %s: out of memory at line %llu\n", name, (unsigned long long)lineno);
+            rc = 1;
+            break;
+        }
+        if (r > 0 && len > 0 && bad++ == 0) {
+            first_bad = lineno;
+            first_bad_at = offset;
+        }
+        offset += (uint64_t)n;
+    }
+    if (ferror(f)) {
+        fprintf(stderr, "orgtrail: %s: %s at byte %llu\n", name, strerror(errno), (unsigned long long)offset);
+        rc = 1;
+    }
+    if (bad) {
+        fprintf(stderr, "orgtrail: %s: %llu lines are not findings, the first at line %llu (byte %llu)\n", name,
+                (unsigned long long)bad, (unsigned long long)first_bad, (unsigned long long)first_bad_at);
+        rc = 1;
+    }
+    free(line);
+    if (path)
+        fclose(f);
+    return rc;
+}
+
+static int run_views(const cli_options *o)
+{
+    summary *sum = summary_create();
+    if (!sum) {
+        fprintf(stderr, "orgtrail: out of memory\n");
+        return 1;
+    }
+    int status = 0;
+    for (size_t i = 0; i < o->npaths; i++)
+        status |= summarize_file(sum, strcmp(o->paths[i], "-") == 0 ? NULL : o->paths[i]);
+    if (o->npaths == 0)
+        status |= summarize_file(sum, NULL);
+    if (o->command == CLI_SUMMARY) {
+        if (o->json)
+            summary_print_json(sum, stdout);
+        else
+            summary_print_text(sum, stdout);
+    } else {
+        FILE *out = o->output ? fopen(o->output, "w") : stdout;
+        if (!out) {
+            fprintf(stderr, "orgtrail: %s: %s\n", o->output, strerror(errno));
+            status = 1;
+        } else {
+            if (report_write(sum, out) || fflush(out)) {
+                fprintf(stderr, "orgtrail: %s: %s\n", o->output ? o->output : "<stdout>", strerror(errno));
+                status = 1;
+            }
+            if (o->output && fclose(out)) {
+                fprintf(stderr, "orgtrail: %s: %s\n", o->output, strerror(errno));
+                status = 1;
+            }
+        }
+    }
+    if (fflush(stdout))
+        status = 1;
+    summary_free(sum);
+    return status;
+}
+
 int main(int argc, char **argv)
 {
     cli_options o;
@@ -312,6 +445,10 @@ int main(int argc, char **argv)
         goto out;
     case CLI_VERSION:
         print_version();
+        goto out;
+    case CLI_SUMMARY:
+    case CLI_REPORT:
+        status = run_views(&o);
         goto out;
     case CLI_RULES:
     case CLI_RULES_CHECK:
@@ -357,7 +494,7 @@ int main(int argc, char **argv)
         .scan = {
             .all_org_events = o.all_org_events,
             .raw = o.raw,
-            .format = o.format_ocsf ? FINDING_OCSF : FINDING_NDJSON,
+            .format = o.format == 1 ? FINDING_OCSF : FINDING_NDJSON,
             .min_severity = (severity)o.min_severity,
             .context = org,
             .validate = o.validate,
@@ -417,8 +554,28 @@ int main(int argc, char **argv)
     if (o.command == CLI_SCAN && o.npaths == 0 && !o.files_from && !o.quiet && isatty(STDIN_FILENO))
         fprintf(stderr, "orgtrail: reading CloudTrail from stdin (a terminal); give a PATH, or pipe logs in; "
                         "Ctrl-D ends\n");
+    /* a table for a person at a terminal; a pipe or a file gets NDJSON */
+    int table_view = o.format == 2 || (o.format == -1 && !o.output && isatty(STDOUT_FILENO));
+    scan_views views = { 0 };
+    emit_view view = { .observe = view_observe, .render = table_view ? view_render : NULL, .arg = &views };
+    if (o.summary && !(views.sum = summary_create())) {
+        status = 1;
+        goto out;
+    }
+    if (table_view && !(views.tab = table_create(terminal_columns(), use_color(&o)))) {
+        summary_free(views.sum);
+        status = 1;
+        goto out;
+    }
+    if (views.sum || views.tab)
+        ro.view = &view;
     run_report rep;
     int rc = run_scan(&ro, &rep, stderr);
+    if (views.sum) {
+        summary_print_text(views.sum, stderr);
+        summary_free(views.sum);
+    }
+    table_free(views.tab);
     if (rep.refused) {
         status = 2;    /* a checkpoint that does not fit: run_scan said why */
     } else if (rc < 0) {

@@ -591,10 +591,12 @@ enum parse_type parse_get_element(parse_ctx *ctx, const char *path, size_t index
     dom::element value, element;
     dom::array array;
     dom::object obj;
-    if (ctx && ctx->has_event && path && key && find_path(ctx->event, path, value) &&
-        !value.get_array().get(array) && !array.at(index).get(element) && !element.get_object().get(obj)) {
+    if (ctx && ctx->has_event && path && find_path(ctx->event, path, value) && !value.get_array().get(array) &&
+        !array.at(index).get(element) && (!key || !element.get_object().get(obj))) {
         try {
-            if (find_path(obj, key, value))
+            if (!key)
+                type = describe(ctx, element, &result);
+            else if (find_path(obj, key, value))
                 type = describe(ctx, value, &result);
         } catch (...) {
             result = ot_slice{"", 0};

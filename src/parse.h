@@ -92,8 +92,8 @@ enum parse_type parse_get_uncached(parse_ctx *ctx, const char *path, ot_slice *o
 long parse_array_len(parse_ctx *ctx, const char *path);
 
 /* Like parse_get, for the dotted path key inside the index'th element (an
- * object) of the array at path: ("Policies", 3, "Id") is Policies[3].Id.
- * Not cached; same lifetimes as parse_get. */
+ * object) of the array at path: ("Policies", 3, "Id") is Policies[3].Id;
+ * key NULL: the element itself. Not cached; same lifetimes as parse_get. */
 enum parse_type parse_get_element(parse_ctx *ctx, const char *path, size_t index, const char *key, ot_slice *out);
 
 /* The whole current event as minified JSON. Same lifetime as parse_get. */

@@ -1215,6 +1215,8 @@ int run_scan(const run_options *opt, run_report *report, FILE *errout)
     }
     if (opt->crash_after_bytes)
         emit_crash_after(p.out, opt->crash_after_bytes);
+    if (opt->view)
+        emit_set_view(p.out, opt->view);
     p.rd = reader_create(opt->io, depth, why, sizeof why, &err);
     if (!p.rd) {
         fprintf(errout, "orgtrail: --io=uring: %s\n", why[0] ? why : strerror(-err));

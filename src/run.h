@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "emit.h"
 #include "reader.h"
 #include "scan.h"
 #include "walk.h"
@@ -31,6 +32,7 @@ typedef struct {
     int progress;               /* 0: none; 1: a line on the terminal errout is; 2: plain lines (errout a file) */
     int dedupe;                 /* drop a finding whose rule and eventID were emitted */
     uint64_t crash_after_bytes; /* testing: SIGKILL after this many output bytes; 0: never */
+    const emit_view *view;      /* what the finding lines pass through on their way out; NULL: none */
 } run_options;
 
 typedef struct {

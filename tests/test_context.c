@@ -44,6 +44,7 @@ static void test_arrays(void)
     CHECK(parse_get_element(pc, "a.list", 0, "Id", &v) == PARSE_STRING && v.len == 1 && v.ptr[0] == 'x');
     CHECK(parse_get_element(pc, "a.list", 0, "n.m", &v) == PARSE_NUMBER && v.len == 1 && v.ptr[0] == '1');
     CHECK(parse_get_element(pc, "a.list", 1, "Id", &v) == PARSE_ABSENT);      /* not an object */
+    CHECK(parse_get_element(pc, "a.list", 1, NULL, &v) == PARSE_NUMBER && v.len == 1 && v.ptr[0] == '7');
     CHECK(parse_get_element(pc, "a.list", 2, "Id", &v) == PARSE_STRING && v.ptr[0] == 'y');
     CHECK(parse_get_element(pc, "a.list", 3, "Id", &v) == PARSE_ABSENT);      /* past the end */
     CHECK(parse_get_element(pc, "s", 0, "Id", &v) == PARSE_ABSENT);

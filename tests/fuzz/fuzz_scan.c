@@ -10,7 +10,9 @@
  * The seed also picks the options (--validate, --raw, --all-org-events,
  * --since/--until) and the decoded window (the smallest, 4 KiB, or the CLI's
  * 4 MiB): a small window makes a small input span several windows, which
- * is where framing state has to be carried.
+ * is where framing state has to be carried. It also picks --format ocsf
+ * and the organization's context (an inventory, a trusted principal and
+ * --min-severity medium), whose lines must be just as valid.
  */
 #include "fuzz_common.h"
 #include "json_check.h"
@@ -19,6 +21,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 typedef struct {
     rules *r;
@@ -29,8 +32,28 @@ typedef struct {
 
 static rule_pack packs[2];   /* by all_org_events: rules_needles' list lives in its rules */
 
+static org_context *org_ctx;     /* an inventory and a trusted principal, for the seeds' ids */
+
+static void context_init(void)
+{
+    char path[] = "/tmp/fuzz-scan-inventory-XXXXXX";
+    int fd = mkstemp(path);
+    FUZZ_ASSERT(fd >= 0, "mkstemp failed");
+    static const char inv[] = "{\"Policies\":[{\"Id\":\"p-tag00001\",\"Type\":\"TAG_POLICY\"},"
+                              "{\"Id\":\"p-deny0001\",\"Type\":\"SERVICE_CONTROL_POLICY\"}],"
+                              "\"Accounts\":[{\"Id\":\"222222222222\",\"Name\":\"Prod \\u00e9\"}]}";
+    FUZZ_ASSERT(write(fd, inv, sizeof inv - 1) == (ssize_t)(sizeof inv - 1), "write failed");
+    close(fd);
+    char err[300];
+    org_ctx = context_create();
+    FUZZ_ASSERT(org_ctx && context_load_inventory(org_ctx, path, err, sizeof err) == 3, "inventory: %s", err);
+    FUZZ_ASSERT(context_add_trusted(org_ctx, "arn:aws:sts::*:assumed-role/OrgAdmin/*") == 0, "trusted");
+    unlink(path);
+}
+
 static void packs_init(void)
 {
+    context_init();
     for (int org = 0; org < 2; org++) {
         const rule *unanchored = NULL;
         packs[org].r = rules_create(1);
@@ -42,7 +65,7 @@ static void packs_init(void)
 
 /* A scanner per option set, reused as a worker reuses its own: building
  * one (the prefilter's bucket assignment) costs more than most inputs. */
-static scanner *scanners[64];
+static scanner *scanners[256];
 
 static void run(scanner *s, const uint8_t *data, size_t size, fuzz_rng *split, scan_result *res)
 {
@@ -129,6 +152,7 @@ static void compare(const scan_result *a, const scan_result *b)
         SAME_STAT(skipped_digest_files);
         SAME_STAT(skipped_insight_files);
         SAME_STAT(outside_window);
+        SAME_STAT(below_min_severity);
     }
     SAME_STAT(findings);
     SAME_STAT(errors);
@@ -154,14 +178,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         .needles = packs[org].needles,
         .nneedles = packs[org].nneedles,
         .parse_all = packs[org].parse_all,
+        .format = (mode >> 8) & 1 ? FINDING_OCSF : FINDING_NDJSON,
     };
+    if ((mode >> 9) & 1) {
+        opt.context = org_ctx;
+        opt.min_severity = SEV_MEDIUM;
+    }
     if (((mode >> 5) & 7) == 0) {
         /* 2024-03-01T10:00:00Z .. 2024-03-01T10:30:00Z: inside the seeds' day */
         opt.has_since = opt.has_until = 1;
         opt.since = 1709287200;
         opt.until = 1709289000;
     }
-    size_t key = (mode & 31) | (opt.has_since ? 32 : 0);
+    size_t key = (mode & 31) | (opt.has_since ? 32 : 0) | (opt.format ? 64 : 0) | (opt.context ? 128 : 0);
     if (!scanners[key])
         FUZZ_ASSERT(scanners[key] = scan_create(&opt), "scan_create failed");
     scan_result whole = { 0 }, split = { 0 };
