@@ -116,7 +116,7 @@ static void timeline(ot_buf *b, summary *s)
 
 static void event_row(ot_buf *b, const summary_event *e, int with_account)
 {
-    buf_append_str(b, "<tr><td class=\"mono\">");
+    buf_append_str(b, "<tr><td class=\"mono time\">");
     esc(b, e->time);
     buf_append_str(b, "</td><td>");
     sev(b, e->severity);
@@ -126,7 +126,7 @@ static void event_row(ot_buf *b, const summary_event *e, int with_account)
     esc(b, e->call);
     buf_append_str(b, "</code></td>");
     if (with_account) {
-        buf_append_str(b, "<td class=\"mono\">");
+        buf_append_str(b, "<td class=\"mono nowrap\">");
         esc(b, e->account);
         buf_append_str(b, "</td>");
     }
