@@ -397,9 +397,10 @@ static int run_views(const cli_options *o)
     if (o->npaths == 0)
         status |= summarize_file(sum, NULL);
     if (o->command == CLI_SUMMARY) {
-        if (o->json)
-            summary_print_json(sum, stdout);
-        else
+        if (o->json && summary_print_json(sum, stdout)) {
+            fprintf(stderr, "orgtrail: summary: %s\n", strerror(errno));
+            status = 1;
+        } else if (!o->json)
             summary_print_text(sum, stdout);
     } else {
         FILE *out = o->output ? fopen(o->output, "w") : stdout;

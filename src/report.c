@@ -305,8 +305,8 @@ int report_write(summary *s, FILE *out)
         case 8: esc(&b, ORGTRAIL_VERSION); break;
         }
     }
-    /* one last append decides: a failed one leaves len short of what was meant */
-    if (buf_append(&b, "", 0) || !b.data) {
+    /* the page is built without checking each append: one failed, and it is not written */
+    if (b.failed || !b.data) {
         buf_free(&b);
         errno = ENOMEM;
         return -1;

@@ -607,7 +607,7 @@ static void json_str(ot_buf *b, const char *s)
         buf_append_str(b, "null");
 }
 
-void summary_print_json(summary *s, FILE *out)
+int summary_print_json(summary *s, FILE *out)
 {
     ot_buf b = { 0 };
     buf_printf(&b, "{\"findings\":%llu,\"first\":", (unsigned long long)s->findings);
@@ -653,7 +653,9 @@ void summary_print_json(summary *s, FILE *out)
         buf_append_str(&b, "}");
     }
     buf_append_str(&b, "]}\n");
-    if (b.data)
-        fwrite(b.data, 1, b.len, out);
+    int rc = b.failed || fwrite(b.data, 1, b.len, out) != b.len ? -1 : 0;
+    if (b.failed)
+        errno = ENOMEM;
     buf_free(&b);
+    return rc;
 }

@@ -77,8 +77,9 @@ const uint64_t (*summary_timeline(summary *s, int64_t *first_hour, size_t *hours
  * drive the terminal. */
 void summary_print_text(summary *s, FILE *out);
 /* The same as one JSON object: {findings, first, last, by_severity, by_rule,
- * by_account, by_actor, story}. */
-void summary_print_json(summary *s, FILE *out);
+ * by_account, by_actor, story}. Returns 0, or -1 (errno) when out of
+ * memory or the write failed. */
+int summary_print_json(summary *s, FILE *out);
 
 /* The short forms the views share: an actor from its arn (or invokedBy),
  * and a target from its keys ("p-1 -> ou-2"), written to out (size len,

@@ -14,9 +14,11 @@ int buf_reserve(ot_buf *b, size_t extra)
     size_t cap = b->cap ? b->cap : 256;
     while (cap < want)
         cap *= 2;
-    char *p = realloc(b->data, cap);
-    if (!p)
+    char *p = want < b->len ? NULL : realloc(b->data, cap);
+    if (!p) {
+        b->failed = 1;
         return -ENOMEM;
+    }
     b->data = p;
     b->cap = cap;
     return 0;

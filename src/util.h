@@ -12,6 +12,7 @@ typedef struct {
     char *data;
     size_t len;
     size_t cap;
+    int failed;     /* an append ran out of memory: what is here is not all that was meant */
 } ot_buf;
 
 /* Makes room for extra more bytes. Returns 0 or -ENOMEM. */
