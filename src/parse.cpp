@@ -523,6 +523,25 @@ static enum parse_type describe(parse_ctx *ctx, dom::element value, ot_slice *re
     return PARSE_ABSENT;
 }
 
+/* The answer for a found value (NULL: not found), in *out when out is set. */
+static enum parse_type answer(parse_ctx *ctx, dom::element *value, ot_slice *out)
+{
+    ot_slice result = {"", 0};
+    enum parse_type type = PARSE_ABSENT;
+    if (value) {
+        try {
+            type = describe(ctx, *value, &result);
+        } catch (...) {
+            /* out of memory while minifying: report the value as absent */
+            result = ot_slice{"", 0};
+            type = PARSE_ABSENT;
+        }
+    }
+    if (out)
+        *out = result;
+    return type;
+}
+
 enum parse_type parse_get(parse_ctx *ctx, const char *path, ot_slice *out)
 {
     ot_slice result = {"", 0};
@@ -538,15 +557,8 @@ enum parse_type parse_get(parse_ctx *ctx, const char *path, ot_slice *out)
         }
     }
     if (ctx && ctx->has_event && path) {
-        try {
-            dom::element value;
-            if (find_path(ctx->event, path, value))
-                type = describe(ctx, value, &result);
-        } catch (...) {
-            /* out of memory while minifying: report the value as absent */
-            result = ot_slice{"", 0};
-            type = PARSE_ABSENT;
-        }
+        dom::element value;
+        type = answer(ctx, find_path(ctx->event, path, value) ? &value : nullptr, &result);
     }
 
     if (slot) {
@@ -559,20 +571,9 @@ enum parse_type parse_get(parse_ctx *ctx, const char *path, ot_slice *out)
 
 enum parse_type parse_get_uncached(parse_ctx *ctx, const char *path, ot_slice *out)
 {
-    ot_slice result = {"", 0};
-    enum parse_type type = PARSE_ABSENT;
     dom::element value;
-    if (ctx && ctx->has_event && path && find_path(ctx->event, path, value)) {
-        try {
-            type = describe(ctx, value, &result);
-        } catch (...) {
-            result = ot_slice{"", 0};
-            type = PARSE_ABSENT;
-        }
-    }
-    if (out)
-        *out = result;
-    return type;
+    bool found = ctx && ctx->has_event && path && find_path(ctx->event, path, value);
+    return answer(ctx, found ? &value : nullptr, out);
 }
 
 long parse_array_len(parse_ctx *ctx, const char *path)
@@ -586,26 +587,16 @@ long parse_array_len(parse_ctx *ctx, const char *path)
 
 enum parse_type parse_get_element(parse_ctx *ctx, const char *path, size_t index, const char *key, ot_slice *out)
 {
-    ot_slice result = {"", 0};
-    enum parse_type type = PARSE_ABSENT;
     dom::element value, element;
     dom::array array;
     dom::object obj;
-    if (ctx && ctx->has_event && path && find_path(ctx->event, path, value) && !value.get_array().get(array) &&
-        !array.at(index).get(element) && (!key || !element.get_object().get(obj))) {
-        try {
-            if (!key)
-                type = describe(ctx, element, &result);
-            else if (find_path(obj, key, value))
-                type = describe(ctx, value, &result);
-        } catch (...) {
-            result = ot_slice{"", 0};
-            type = PARSE_ABSENT;
-        }
-    }
-    if (out)
-        *out = result;
-    return type;
+    bool found = ctx && ctx->has_event && path && find_path(ctx->event, path, value) &&
+                 !value.get_array().get(array) && !array.at(index).get(element);
+    if (found && key)
+        found = !element.get_object().get(obj) && find_path(obj, key, value);
+    else if (found)
+        value = element;
+    return answer(ctx, found ? &value : nullptr, out);
 }
 
 ot_slice parse_event_json(parse_ctx *ctx)
