@@ -185,8 +185,12 @@ static void test_needles(void)
     /* an exact value: its opening quote anchors it */
     NEEDLES("  sel:\n    eventName: LeaveOrganization\n  condition: sel", "\"LeaveOrganization");
     NEEDLES("  sel:\n    eventName: [DeleteBucket, PutBucketPolicy]\n  condition: sel", "\"DeleteBucket|\"PutBucketPolicy");
-    /* the better of two required fields: one alternative beats two */
+    /* the better of two required fields: rarity beats fewer alternatives (a broad
+     * field's one value is in every call to its service) */
     NEEDLES("  sel:\n    eventSource: abcd.example\n    eventName: [AAAAAAAAAAAAAAAA, BBBBBBBBBBBBBBBB]\n  condition: sel",
+            "\"AAAAAAAAAAAAAAAA|\"BBBBBBBBBBBBBBBB");
+    /* of two fields neither broad, one alternative beats two */
+    NEEDLES("  sel:\n    userAgent: abcd.example\n    eventName: [AAAAAAAAAAAAAAAA, BBBBBBBBBBBBBBBB]\n  condition: sel",
             "\"abcd.example");
     NEEDLES("  sel:\n    eventSource|startswith: 'organizations.'\n  condition: sel", "\"organizations.");
     /* an eventName anchors better than its service's eventSource */
