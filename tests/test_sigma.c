@@ -172,16 +172,17 @@ static const char *needles_of(const char *detection, char *out, size_t cap)
     return out;
 }
 
-static void test_needles(void)
-{
-    char buf[512];
 #define NEEDLES(det, want)                                                          \
     do {                                                                            \
+        char buf[512];                                                              \
         needles_of(det, buf, sizeof buf);                                           \
         if (strcmp(buf, want) != 0)                                                 \
             fprintf(stderr, "  needles of %s\n  got  '%s'\n  want '%s'\n", det, buf, want); \
         CHECK(strcmp(buf, want) == 0);                                              \
     } while (0)
+
+static void test_needles(void)
+{
     /* an exact value: its opening quote anchors it */
     NEEDLES("  sel:\n    eventName: LeaveOrganization\n  condition: sel", "\"LeaveOrganization");
     NEEDLES("  sel:\n    eventName: [DeleteBucket, PutBucketPolicy]\n  condition: sel", "\"DeleteBucket|\"PutBucketPolicy");
@@ -210,7 +211,102 @@ static void test_needles(void)
     /* a boolean or a number may not be a JSON string in the event: no quote */
     NEEDLES("  sel:\n    readOnly: 'false'\n  condition: sel", "false");
     NEEDLES("  sel:\n    requestParameters.maxResults: 123456\n  condition: sel", "123456");
-#undef NEEDLES
+}
+
+/* A regex's literal: what every match must contain, or nothing when unsure. */
+static void test_regex_literals(void)
+{
+#define RE(pattern, want) NEEDLES("  sel:\n    userAgent|re: '" pattern "'\n  condition: sel", want)
+#define RE_I(pattern, want) NEEDLES("  sel:\n    userAgent|re|i: '" pattern "'\n  condition: sel", want)
+    RE(".+:assumed-role/aws:.+", ":assumed-role/aws:");
+    RE("^evil\\.example\\.com$", "evil.example.com");
+    RE("[a-z]+hello", "hello");
+    RE("(foo|bar)bazqux", "bazqux");
+    RE("(?:x)?abcdefg(?=h)", "abcdefg");
+    /* an optional or repeated byte ends the run it would be in */
+    RE("abcdx?efgh", "abcd");
+    RE("abc+defg", "defg");
+    RE("wxyzq{0,3}rstu", "wxyz");
+    RE("wxyzq{2}rstu", "wxyzq");
+    RE("abcd{x}efg", "abcd{x}efg");       /* not a quantifier: PCRE2 reads the braces as bytes */
+    /* case-sensitive: the literal as written (searched ignoring case: a superset) */
+    RE("aws-sdk-go", "aws-sdk-go");
+    /* caseless: k and s end runs (PCRE2 in UTF mode folds them with the Kelvin sign and long s) */
+    RE_I("aws-sdk-go", "");
+    RE_I("boto3/1\\.2", "boto3/1.2");
+    RE("(?i)python-requests", "python-reque");
+    /* unsure: nothing */
+    RE("foo|barbaz", "");
+    RE("\\x41BCDEFG", "");
+    RE("(abcd)\\1efgh", "");             /* a backreference: give up */
+    RE("\\QABCD\\E", "");
+    RE("abcd(?i)efgh", "");
+    RE("(?x)a b c d e", "");
+    RE("\\d{12}", "");
+    RE("12345678", "");                   /* a number's text may be reformatted */
+    /* a rule needs one literal per regex of an OR */
+    NEEDLES("  sel:\n    userAgent|re:\n      - 'kali-linux'\n      - 'parrot.+os'\n  condition: sel", "kali-linux|parrot");
+    NEEDLES("  sel:\n    userAgent|re:\n      - 'kali-linux'\n      - '.*'\n  condition: sel", "");
+#undef RE
+#undef RE_I
+}
+
+/* Which field a rule is indexed by, and the values. */
+static void test_index(void)
+{
+    struct {
+        const char *det, *field, *values;
+    } cases[] = {
+        { "  sel:\n    eventSource: cloudtrail.amazonaws.com\n    eventName: [StopLogging, DeleteTrail]\n"
+          "  condition: sel", "eventName", "StopLogging|DeleteTrail" },
+        { "  a:\n    eventName: A1\n  b:\n    eventName: [B1, a1]\n  condition: a or b", "eventName", "A1|B1" },
+        { "  a:\n    eventName: A1\n  b:\n    userAgent: x\n  condition: a and not b", "eventName", "A1" },
+        { "  a:\n    eventSource: s3.amazonaws.com\n    errorCode: AccessDenied\n  condition: a", "eventSource",
+          "s3.amazonaws.com" },
+        /* an OR with a side of neither, a not, a wildcard, a modifier: no index */
+        { "  a:\n    eventName: A1\n  b:\n    userAgent: x\n  condition: a or b", NULL, "" },
+        { "  a:\n    eventName: A1\n  condition: not a", NULL, "" },
+        { "  a:\n    eventName: Get*\n  condition: a", NULL, "" },
+        { "  a:\n    eventName|contains: Get\n  condition: a", NULL, "" },
+        { "  a:\n    eventName: null\n  condition: a", NULL, "" },
+        /* a list of maps: each of its maps names one */
+        { "  a:\n    - eventName: A1\n    - eventName: B1\n      userAgent: x\n  condition: a", "eventName", "A1|B1" },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        sigma_set *s = load(cases[i].det);
+        check_context = cases[i].det;
+        CHECK(sigma_count(s) == 1);
+        if (sigma_count(s) == 1) {
+            const char *const *v;
+            const char *field = sigma_rule_index(sigma_at(s, 0), &v);
+            char got[256] = "";
+            for (; field && *v; v++)
+                snprintf(got + strlen(got), sizeof got - strlen(got), "%s%s", got[0] ? "|" : "", *v);
+            CHECK((field == NULL) == (cases[i].field == NULL));
+            CHECK(!field || strcmp(field, cases[i].field) == 0);
+            if (strcmp(got, cases[i].values) != 0)
+                fprintf(stderr, "  index values got '%s' want '%s'\n", got, cases[i].values);
+            CHECK(strcmp(got, cases[i].values) == 0);
+        }
+        sigma_set_free(s);
+    }
+    check_context = "";
+}
+
+/* The bugs of issue 10, as the community rules have them. */
+static void test_important_change_anchors_on_event_names(void)
+{
+    NEEDLES("  selection_source:\n    eventSource: cloudtrail.amazonaws.com\n    eventName:\n      - StopLogging\n"
+            "      - UpdateTrail\n      - DeleteTrail\n  condition: selection_source",
+            "\"StopLogging|\"UpdateTrail|\"DeleteTrail");
+}
+
+static void test_assumed_role_regex_anchored(void)
+{
+    NEEDLES("  selection:\n    userIdentity.arn|re: '.+:assumed-role/aws:.+'\n  filter_main_generic:\n"
+            "    - eventSource: 'ssm.amazonaws.com'\n    - eventName: 'RegisterManagedInstance'\n"
+            "  condition: selection and not 1 of filter_main_*",
+            ":assumed-role/aws:");
 }
 
 static void expect_unsupported(const char *text, const char *reason_part, int want_status)
@@ -385,6 +481,10 @@ int main(void)
     test_conditions();
     test_keywords();
     test_needles();
+    test_regex_literals();
+    test_index();
+    test_important_change_anchors_on_event_names();
+    test_assumed_role_regex_anchored();
     test_unsupported();
     test_header();
     test_re_was_posix_not_pcre();
