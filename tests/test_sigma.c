@@ -293,6 +293,47 @@ static void test_index(void)
     check_context = "";
 }
 
+/* contains, startswith, endswith and exact values are compiled to folded
+ * compares (contains 16 bytes at a time): the literal at every place, in
+ * either case, and one byte short of it, in values of every length. */
+static void test_compiled_matchers_every_position(void)
+{
+    static const struct {
+        const char *det, *lit;
+    } rules[] = {
+        { "  sel:\n    userAgent|contains: kAli\n  condition: sel", "KaLI" },
+        { "  sel:\n    userAgent|contains: '/ev1'\n  condition: sel", "/EV1" },
+        { "  sel:\n    userAgent|startswith: kali\n  condition: sel", "KALI" },
+        { "  sel:\n    userAgent|endswith: kali\n  condition: sel", "kaLi" },
+    };
+    for (size_t r = 0; r < sizeof rules / sizeof rules[0]; r++) {
+        sigma_set *s = load(rules[r].det);
+        CHECK(sigma_count(s) == 1);
+        for (size_t len = 4; len <= 40 && sigma_count(s) == 1; len++)
+            for (size_t at = 0; at + 4 <= len; at++)
+                for (int cut = 0; cut < 2; cut++) {
+                    char ua[64], ev[160];
+                    memset(ua, 'x', len);
+                    memcpy(ua + at, rules[r].lit, 4);
+                    if (cut)
+                        ua[at + 3] = 'x';         /* one byte short */
+                    ua[len] = '\0';
+                    snprintf(ev, sizeof ev, "{\"userAgent\":\"%s\"}", ua);
+                    int want = !cut && (r < 2 || (r == 2 && at == 0) || (r == 3 && at + 4 == len));
+                    parse_ctx *pc = parse_create();
+                    char err[128];
+                    size_t off;
+                    int got = parse_record(pc, ev, strlen(ev), PARSE_KIND_EVENT, err, sizeof err, &off) == 0 &&
+                              sigma_rule_matches(sigma_at(s, 0), pc);
+                    parse_free(pc);
+                    if (got != want && failed < 5)
+                        fprintf(stderr, "  %s on '%s': got %d\n", rules[r].det, ua, got);
+                    CHECK(got == want);
+                }
+        sigma_set_free(s);
+    }
+}
+
 /* The bugs of issue 10, as the community rules have them. */
 static void test_important_change_anchors_on_event_names(void)
 {
@@ -483,6 +524,7 @@ int main(void)
     test_needles();
     test_regex_literals();
     test_index();
+    test_compiled_matchers_every_position();
     test_important_change_anchors_on_event_names();
     test_assumed_role_regex_anchored();
     test_unsupported();
