@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -190,19 +191,37 @@ typedef struct {
     double mult;   /* how much more often than its bytes suggest a member window passes (max) */
 } nibsets;
 
+/* byte_ppm summed over the bytes of high nibble h whose low nibble is in
+ * the 8 nibbles of one half of a low-nibble set: set_prob is called some
+ * 100,000 times while placing 64 needles, and with these it is a sum over
+ * the high nibbles only (integers, so the sum is the same in any order). */
+static uint32_t ppm_lo_half[2][16][256];
+static pthread_once_t ppm_once = PTHREAD_ONCE_INIT;
+
+static void ppm_tables_make(void)
+{
+    for (unsigned half = 0; half < 2; half++)
+        for (unsigned h = 0; h < 16; h++)
+            for (unsigned bits = 0; bits < 256; bits++) {
+                uint32_t sum = 0;
+                for (unsigned l = 0; l < 8; l++)
+                    if ((bits >> l) & 1)
+                        sum += byte_ppm[h << 4 | (half * 8 + l)];
+                ppm_lo_half[half][h][bits] = sum;
+            }
+}
+
 static double set_prob(uint16_t lo, uint16_t hi)
 {
     if (lo == 0xffff && hi == 0xffff)
         return 1.0;
-    double p = 0;
-    for (unsigned h = 0; h < 16; h++) {
-        if (!((hi >> h) & 1))
-            continue;
-        for (unsigned l = 0; l < 16; l++)
-            if ((lo >> l) & 1)
-                p += byte_ppm[h << 4 | l];
+    pthread_once(&ppm_once, ppm_tables_make);
+    uint64_t p = 0;
+    for (unsigned bits = hi; bits; bits &= bits - 1) {
+        unsigned h = (unsigned)__builtin_ctz(bits);
+        p += ppm_lo_half[0][h][lo & 0xff] + ppm_lo_half[1][h][lo >> 8];
     }
-    return p / 1e6;
+    return (double)p / 1e6;
 }
 
 /* A bucket's nibble sets as sample positions: per window byte, where the
@@ -505,7 +524,76 @@ static void assign_buckets(prefilter *pf)
     }
     free(u);
     free(sm);
+    for (size_t k = 0; k < n; k++) {
+        pf->needles[k].off = cand[k][choice[k]];
+        pf->needles[k].bucket = (unsigned)bucket[k];
+    }
+}
 
+/*
+ * The placements made so far in this process, by needle set: every
+ * scanner of a run (one per worker) builds the same prefilters, and
+ * placing 64 needles costs tens of milliseconds, before the scan starts.
+ * Placing is deterministic, so a copy is as good. At most PLACEMENTS_MAX
+ * are kept, for the process's life (found from a static: not a leak).
+ */
+#define PLACEMENTS_MAX 32
+typedef struct {
+    size_t n;
+    needle needles[PREFILTER_MAX_NEEDLES];   /* as placed: off and bucket set */
+} placement;
+
+static placement *placements[PLACEMENTS_MAX];
+static size_t nplacements;
+static pthread_mutex_t placements_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static int same_needles(const placement *pl, const prefilter *pf)
+{
+    if (pl->n != pf->n)
+        return 0;
+    for (size_t k = 0; k < pf->n; k++) {
+        const needle *a = &pl->needles[k], *b = &pf->needles[k];
+        if (a->len != b->len || memcmp(a->bytes, b->bytes, a->len) != 0 || memcmp(a->fold, b->fold, a->len) != 0)
+            return 0;
+    }
+    return 1;
+}
+
+/* Sets each needle's window and bucket: a copy of an earlier placement of
+ * the same needles, or placed now (and kept). */
+static void place_needles(prefilter *pf)
+{
+    pthread_mutex_lock(&placements_lock);
+    for (size_t i = 0; i < nplacements; i++)
+        if (same_needles(placements[i], pf)) {
+            for (size_t k = 0; k < pf->n; k++) {
+                pf->needles[k].off = placements[i]->needles[k].off;
+                pf->needles[k].bucket = placements[i]->needles[k].bucket;
+            }
+            pthread_mutex_unlock(&placements_lock);
+            return;
+        }
+    pthread_mutex_unlock(&placements_lock);
+    assign_buckets(pf);
+    placement *pl = malloc(sizeof *pl);
+    if (!pl)
+        return;                        /* placed all the same, only not kept */
+    pl->n = pf->n;
+    memcpy(pl->needles, pf->needles, pf->n * sizeof *pf->needles);
+    pthread_mutex_lock(&placements_lock);
+    if (nplacements < PLACEMENTS_MAX) {
+        placements[nplacements++] = pl;
+        pl = NULL;
+    }
+    pthread_mutex_unlock(&placements_lock);
+    free(pl);
+}
+
+/* The Teddy nibble tables, the scalar tables and the offsets' range, from
+ * the needles' windows and buckets. */
+static void build_tables(prefilter *pf)
+{
+    size_t n = pf->n;
     memset(pf->lo, 0, sizeof pf->lo);
     memset(pf->hi, 0, sizeof pf->hi);
     memset(pf->tab, 0, sizeof pf->tab);
@@ -515,8 +603,6 @@ static void assign_buckets(prefilter *pf)
     pf->raw_lo = 1;
     for (size_t k = 0; k < n; k++) {
         needle *nd = &pf->needles[k];
-        nd->off = cand[k][choice[k]];
-        nd->bucket = (unsigned)bucket[k];
         pf->bucket_needles[nd->bucket][pf->bucket_n[nd->bucket]++] = (uint8_t)k;
         if (nd->off < pf->off_min)
             pf->off_min = nd->off;
@@ -715,7 +801,8 @@ prefilter *prefilter_create_ex(const char *const *needles, const unsigned *flags
             pf->max_len = nd->len;
     }
     pf->n = n;
-    assign_buckets(pf);
+    place_needles(pf);
+    build_tables(pf);
     build_confirm(pf);
     pf->impl = auto_impl(n);
     return pf;

@@ -4,8 +4,39 @@
 #include <string.h>
 #include <strings.h>
 
+#include "util.h"
+
 static const rule catch_all = { "org.event", "Organizations event", SEV_INFO,
                                 "any other Organizations call (only with --all-org-events)", NULL, 0, 0 };
+
+/*
+ * The rule index. Most rules require eventName (or, failing that,
+ * eventSource) to be one of a few plain values (sigma_rule_index), so a
+ * record need only be tried against the rules its own eventName and
+ * eventSource admit, plus the few rules that require neither. Each key is
+ * a value as a rule gives it, found by a hash of its ASCII-lowered bytes
+ * and compared ignoring ASCII case, which is how Sigma compares it; each
+ * slot lists its rules in list order, so that a record's candidates merge
+ * back into list order.
+ */
+typedef struct {
+    const char *key;          /* NULL: a free slot */
+    size_t len;
+    uint64_t hash;            /* of the lowered key */
+    size_t *rules;            /* indexes into the list, ascending */
+    size_t n, cap;
+} index_slot;
+
+typedef struct {
+    const char *field;        /* the set's interned field: its parse_get is cached */
+    index_slot *slots;        /* open addressing; cap a power of two, at most half used */
+    size_t cap, used;
+} rule_index;
+
+typedef struct {
+    size_t *v;
+    size_t n, cap;
+} index_list;
 
 struct rules {
     rule *list;               /* the built-in pack (copied), then one per Sigma rule */
@@ -14,7 +45,140 @@ struct rules {
     sigma_set *sigma;
     const char **needles;     /* rules_needles' last answer */
     size_t nneedles;
+    rule_index by_name;       /* rules indexed by eventName */
+    rule_index by_source;     /* by eventSource (none of eventName) */
+    index_list unindexed;     /* the others: tried on every record */
 };
+
+static int lower_ascii(int c)
+{
+    return c >= 'A' && c <= 'Z' ? c + 32 : c;
+}
+
+static uint64_t hash_lowered(const char *p, size_t n)
+{
+    uint64_t h = FNV_OFFSET;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (uint64_t)lower_ascii((unsigned char)p[i])) * 1099511628211ULL;   /* FNV-1a prime */
+    return h;
+}
+
+static int same_folded(const char *a, const char *b, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (lower_ascii((unsigned char)a[i]) != lower_ascii((unsigned char)b[i]))
+            return 0;
+    return 1;
+}
+
+static int list_add(index_list *l, size_t i)
+{
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 4;
+        size_t *v = realloc(l->v, cap * sizeof *v);
+        if (!v)
+            return -1;
+        l->v = v;
+        l->cap = cap;
+    }
+    l->v[l->n++] = i;
+    return 0;
+}
+
+static void index_clear(rule_index *x)
+{
+    for (size_t i = 0; i < x->cap; i++)
+        free(x->slots[i].rules);
+    free(x->slots);
+    *x = (rule_index){ 0 };
+}
+
+/* The slot of key p[0..n): its own, or the free one where it would go. */
+static index_slot *index_find(const rule_index *x, const char *p, size_t n, uint64_t h)
+{
+    for (size_t i = (size_t)h & (x->cap - 1);; i = (i + 1) & (x->cap - 1)) {
+        index_slot *s = &x->slots[i];
+        if (!s->key || (s->hash == h && s->len == n && same_folded(s->key, p, n)))
+            return s;
+    }
+}
+
+static int index_grow(rule_index *x)
+{
+    rule_index bigger = { x->field, calloc(x->cap ? x->cap * 2 : 64, sizeof(index_slot)),
+                          x->cap ? x->cap * 2 : 64, x->used };
+    if (!bigger.slots)
+        return -1;
+    for (size_t i = 0; i < x->cap; i++)
+        if (x->slots[i].key)
+            *index_find(&bigger, x->slots[i].key, x->slots[i].len, x->slots[i].hash) = x->slots[i];
+    free(x->slots);
+    *x = bigger;
+    return 0;
+}
+
+/* Files rule i under key (rules come in ascending order). */
+static int index_add(rule_index *x, const char *key, size_t i)
+{
+    if (2 * (x->used + 1) > x->cap && index_grow(x))
+        return -1;
+    size_t n = strlen(key);
+    uint64_t h = hash_lowered(key, n);
+    index_slot *s = index_find(x, key, n, h);
+    if (!s->key) {
+        *s = (index_slot){ key, n, h, NULL, 0, 0 };
+        x->used++;
+    }
+    if (s->n && s->rules[s->n - 1] == i)   /* the same value twice in one rule */
+        return 0;
+    index_list l = { s->rules, s->n, s->cap };
+    if (list_add(&l, i))
+        return -1;
+    s->rules = l.v;
+    s->n = l.n;
+    s->cap = l.cap;
+    return 0;
+}
+
+/* Rebuilds the index over the whole list. */
+static int index_build(rules *r)
+{
+    index_clear(&r->by_name);
+    index_clear(&r->by_source);
+    r->unindexed.n = 0;
+    for (size_t i = 0; i < r->n; i++) {
+        const char *const *values;
+        const char *field = sigma_rule_index(r->list[i].sigma, &values);
+        rule_index *x = !field ? NULL : strcmp(field, "eventName") == 0 ? &r->by_name : &r->by_source;
+        if (!x) {
+            if (list_add(&r->unindexed, i))
+                return -1;
+            continue;
+        }
+        x->field = field;
+        for (; *values; values++)
+            if (index_add(x, *values, i))
+                return -1;
+    }
+    return 0;
+}
+
+/* The rules the event's value of x's field admits (none: n = 0). */
+static const size_t *index_lookup(const rule_index *x, parse_ctx *event, size_t *n)
+{
+    ot_slice v;
+    *n = 0;
+    if (!x->used)
+        return NULL;
+    enum parse_type t = parse_get(event, x->field, &v);
+    if (t == PARSE_ABSENT || t == PARSE_NULL)
+        return NULL;   /* the rules compare it with a string: no match */
+    const index_slot *s = index_find(x, v.ptr, v.len, hash_lowered(v.ptr, v.len));
+    if (!s->key)
+        return NULL;
+    *n = s->n;
+    return s->rules;
+}
 
 static int add(rules *r, rule ru)
 {
@@ -40,7 +204,7 @@ static int add_from(rules *r, size_t from)
         if (add(r, ru))
             return -1;
     }
-    return 0;
+    return index_build(r);
 }
 
 rules *rules_create(int with_builtin)
@@ -84,6 +248,9 @@ void rules_free(rules *r)
     if (!r)
         return;
     sigma_set_free(r->sigma);
+    index_clear(&r->by_name);
+    index_clear(&r->by_source);
+    free(r->unindexed.v);
     free(r->needles);
     free(r->list);
     free(r);
@@ -183,8 +350,23 @@ int rules_is_org_source(const char *s, size_t n)
 
 size_t rules_match(const rules *r, parse_ctx *event, uint64_t needles_seen, const rule **out, size_t max)
 {
+    /* the candidates: three ascending lists (a rule is in one), merged
+     * back into list order */
+    const size_t *lists[3];
+    size_t lens[3], at[3] = { 0, 0, 0 };
+    lists[0] = r->unindexed.v;
+    lens[0] = r->unindexed.n;
+    lists[1] = index_lookup(&r->by_name, event, &lens[1]);
+    lists[2] = index_lookup(&r->by_source, event, &lens[2]);
     size_t found = 0;
-    for (size_t i = 0; i < r->n && found < max; i++) {
+    while (found < max) {
+        int k = -1;
+        for (int j = 0; j < 3; j++)
+            if (at[j] < lens[j] && (k < 0 || lists[j][at[j]] < lists[k][at[k]]))
+                k = j;
+        if (k < 0)
+            break;
+        size_t i = lists[k][at[k]++];
         uint64_t need = r->list[i].needle_mask;
         /* an anchored rule whose literals are all absent cannot match
          * (UINT64_MAX: some of its needles are past the mask's reach) */

@@ -12,6 +12,9 @@
 #include <strings.h>
 #include <sys/stat.h>
 #include <yaml.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
@@ -60,6 +63,11 @@ typedef struct {
     int bits;
 } cidr_net;
 
+/* How a MATCH or KEYWORDS pattern is compared, decided once when it is
+ * compiled: most Sigma values are a plain string with at most a * at either
+ * end, which is a folded compare at a known place, not a glob. */
+enum match_kind { M_EXACT, M_PREFIX, M_SUFFIX, M_CONTAINS, M_GLOB };
+
 typedef struct {
     char *field;                /* dotted path; NULL for keywords */
     enum item_kind kind;
@@ -67,7 +75,10 @@ typedef struct {
     size_t n;                   /* values */
     char **pats;                /* MATCH, KEYWORDS: glob patterns (NULL entry: the null value) */
     size_t *lens;
-    pcre2_code **res;           /* RE: shared by the workers, read-only */
+    char **lows;                /* MATCH, KEYWORDS: pats with ASCII letters lowered, what is compared */
+    unsigned char *how;         /* MATCH, KEYWORDS: enum match_kind of each pattern */
+    pcre2_code **res;           /* RE: shared by the workers, read-only (pats: their sources) */
+    int re_caseless;            /* RE: |i */
     cidr_net *nets;             /* CIDR */
     int exists;                 /* EXISTS: wanted presence */
 } item;
@@ -107,6 +118,8 @@ struct sigma_rule {
     size_t nsels;
     cond *cond;
     char **needles;             /* NULL-terminated */
+    const char *index_field;    /* interned "eventName" or "eventSource", or NULL: see sigma_rule_index */
+    char **index_values;        /* NULL-terminated */
     const pcre2_match_context *re_match;   /* the set's: PCRE2's limits */
 };
 
@@ -271,6 +284,12 @@ const char *const *sigma_rule_needles(const sigma_rule *r)
     return (const char *const *)r->needles;
 }
 
+const char *sigma_rule_index(const sigma_rule *r, const char *const **values)
+{
+    *values = (const char *const *)r->index_values;
+    return r->index_field;
+}
+
 /* ---- matching ---- */
 
 static int lower(int c)
@@ -306,6 +325,64 @@ static int glob_match_case(const char *p, size_t pn, const char *s, size_t sn, i
 static int glob_match(const char *p, size_t pn, const char *s, size_t sn)
 {
     return glob_match_case(p, pn, s, sn, 1);
+}
+
+/* s[0..n) equals low[0..n) with s's ASCII letters lowered (low is lowered). */
+static int folded_eq(const char *low, const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (lower((unsigned char)s[i]) != (unsigned char)low[i])
+            return 0;
+    return 1;
+}
+
+/* Whether s holds low[0..n) (lowered), ignoring ASCII case: its first
+ * byte is looked for 16 at a time (a letter as b | 0x20, which only its
+ * two cases give), the rest compared where it is. */
+static int folded_contains(const char *low, size_t n, const char *s, size_t sn)
+{
+    if (n == 0)
+        return 1;
+    if (sn < n)
+        return 0;
+    unsigned char first = (unsigned char)low[0];
+    unsigned char fold = first >= 'a' && first <= 'z' ? 0x20 : 0;
+    size_t last = sn - n, i = 0;   /* the last place it could start */
+#ifdef __SSE2__
+    __m128i want = _mm_set1_epi8((char)first), or = _mm_set1_epi8((char)fold);
+    for (; i + 16 <= last + 1; i += 16) {
+        __m128i b = _mm_or_si128(_mm_loadu_si128((const __m128i *)(const void *)(s + i)), or);
+        unsigned at = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(b, want));
+        for (; at; at &= at - 1)
+            if (folded_eq(low + 1, s + i + (unsigned)__builtin_ctz(at) + 1, n - 1))
+                return 1;
+    }
+#endif
+    for (; i <= last; i++)
+        if (((unsigned char)s[i] | fold) == first && folded_eq(low + 1, s + i + 1, n - 1))
+            return 1;
+    return 0;
+}
+
+/* One pattern of a MATCH or KEYWORDS item against a value: the kind chosen
+ * at compile time says which part of lows[k] is the literal. */
+static int pattern_matches(const item *it, size_t k, const char *s, size_t sn)
+{
+    const char *low = it->lows[k];
+    size_t n = it->lens[k];
+    switch ((enum match_kind)it->how[k]) {
+    case M_EXACT:
+        return sn == n && folded_eq(low, s, n);
+    case M_PREFIX:
+        return sn >= n - 1 && folded_eq(low, s, n - 1);
+    case M_SUFFIX:
+        return sn >= n - 1 && folded_eq(low + 1, s + sn - (n - 1), n - 1);
+    case M_CONTAINS:
+        return folded_contains(low + 1, n - 2, s, sn);
+    case M_GLOB:
+        break;
+    }
+    return glob_match(low, n, s, sn);
 }
 
 static int cidr_match(const cidr_net *net, const char *s, size_t n)
@@ -379,7 +456,7 @@ static int value_matches(const item *it, const pcre2_match_context *mctx, size_t
     case ITEM_MATCH:
         if (!it->pats[k])
             return t == PARSE_ABSENT || t == PARSE_NULL;
-        return t != PARSE_ABSENT && t != PARSE_NULL && glob_match(it->pats[k], it->lens[k], v.ptr, v.len);
+        return t != PARSE_ABSENT && t != PARSE_NULL && pattern_matches(it, k, v.ptr, v.len);
     case ITEM_RE:
         return t != PARSE_ABSENT && t != PARSE_NULL && re_match(it->res[k], mctx, v);
     case ITEM_CIDR:
@@ -395,7 +472,7 @@ static int item_matches(const item *it, const pcre2_match_context *mctx, parse_c
     if (it->kind == ITEM_KEYWORDS) {
         v = parse_event_json(ev);
         for (size_t k = 0; k < it->n; k++)
-            if (glob_match(it->pats[k], it->lens[k], v.ptr, v.len))
+            if (pattern_matches(it, k, v.ptr, v.len))
                 return 1;
         return 0;
     }
@@ -560,6 +637,38 @@ static char *compile_pattern(compiler *c, const char *v, const char *pre, const 
     return p;
 }
 
+/* The compared form of pattern k of it: lowered, and its kind. */
+static int classify_pattern(compiler *c, item *it, size_t k)
+{
+    const char *p = it->pats[k];
+    size_t n = it->lens[k];
+    char *low = set_alloc(c->set, n + 1);
+    if (!low)
+        return unsupported(c, "out of memory");
+    size_t wild_inside = 0;
+    for (size_t i = 0; i < n; i++) {
+        low[i] = (char)lower((unsigned char)p[i]);
+        if ((p[i] == WILD_ANY || p[i] == WILD_ONE) && i > 0 && i + 1 < n)
+            wild_inside++;
+    }
+    int any_first = n > 0 && p[0] == WILD_ANY, any_last = n > 1 && p[n - 1] == WILD_ANY;
+    int one_end = (n > 0 && p[0] == WILD_ONE) || (n > 0 && p[n - 1] == WILD_ONE) || (n == 1 && any_first);
+    enum match_kind how = M_GLOB;
+    if (!wild_inside && !one_end)
+        how = any_first && any_last ? M_CONTAINS : any_first ? M_SUFFIX : any_last ? M_PREFIX : M_EXACT;
+    it->lows[k] = low;
+    it->how[k] = (unsigned char)how;
+    return 0;
+}
+
+/* Room for the compared forms of n patterns. */
+static int alloc_compared(compiler *c, item *it)
+{
+    it->lows = set_alloc(c->set, (it->n ? it->n : 1) * sizeof *it->lows);
+    it->how = set_alloc(c->set, it->n ? it->n : 1);
+    return it->lows && it->how ? 0 : unsupported(c, "out of memory");
+}
+
 /* The values of a field: one scalar or a list of them. */
 static int values_of(compiler *c, yaml_node_t *v, yaml_node_t ***out, size_t *n)
 {
@@ -670,6 +779,8 @@ static int compile_item(compiler *c, const char *key, yaml_node_t *v, item *it)
         it->nets = set_alloc(c->set, (it->n ? it->n : 1) * sizeof *it->nets);
     if (!it->pats || !it->lens || (it->kind == ITEM_RE && !it->res) || (it->kind == ITEM_CIDR && !it->nets))
         return unsupported(c, "out of memory");
+    if (it->kind == ITEM_MATCH && alloc_compared(c, it))
+        return -1;
     for (size_t k = 0; k < it->n; k++) {
         const char *s = scalar(vals[k]);
         if (is_null(vals[k])) {
@@ -701,6 +812,10 @@ static int compile_item(compiler *c, const char *key, yaml_node_t *v, item *it)
                                    strlen(s) > 80 ? "..." : "", (const char *)msg, (size_t)at);
             }
             c->set->regexes[c->set->nregex++] = it->res[k];
+            it->pats[k] = set_strndup(c->set, s, strlen(s));   /* for its literal */
+            if (!it->pats[k])
+                return unsupported(c, "out of memory");
+            it->re_caseless = (re_flags & PCRE2_CASELESS) != 0;
             /* no JIT (not built in, no executable memory): the interpreter runs it */
             (void)pcre2_jit_compile(it->res[k], PCRE2_JIT_COMPLETE);
         } else if (it->kind == ITEM_CIDR) {
@@ -710,6 +825,8 @@ static int compile_item(compiler *c, const char *key, yaml_node_t *v, item *it)
             it->pats[k] = compile_pattern(c, s, pre, post, &it->lens[k]);
             if (!it->pats[k])
                 return unsupported(c, "out of memory");
+            if (classify_pattern(c, it, k))
+                return -1;
         }
     }
     return 0;
@@ -747,12 +864,14 @@ static int compile_keywords(compiler *c, yaml_node_t *v, group *g)
         return -1;
     it->pats = set_alloc(c->set, (it->n ? it->n : 1) * sizeof *it->pats);
     it->lens = set_alloc(c->set, (it->n ? it->n : 1) * sizeof *it->lens);
-    if (!it->pats || !it->lens)
+    if (!it->pats || !it->lens || alloc_compared(c, it))
         return unsupported(c, "out of memory");
     for (size_t k = 0; k < it->n; k++) {
         it->pats[k] = compile_pattern(c, scalar(vals[k]), "*", "*", &it->lens[k]);
         if (!it->pats[k])
             return unsupported(c, "out of memory");
+        if (classify_pattern(c, it, k))
+            return -1;
     }
     return 0;
 }
@@ -1146,6 +1265,211 @@ static char *pattern_literal(compiler *c, const char *p, size_t n)
     return lit;
 }
 
+/*
+ * ---- literals from regexes ----
+ *
+ * The longest run of bytes every match of a PCRE2 pattern must contain, as
+ * ripgrep and Hyperscan find them, but only the simple, certain case: a
+ * top-level sequence of atoms, where a literal byte counts when no
+ * quantifier makes it optional; groups, classes, dots and anchors end a run
+ * (their contents are not needed). Anything not understood for sure gives
+ * up (NULL: the rule stays unanchored, which is correct, only slower): a
+ * top-level |, escapes with arguments (\x41, \1, \p{..}, \Q..\E), option
+ * settings other than a leading (?i), extended mode.
+ *
+ * Case: a case-sensitive pattern's literal is still searched ignoring case
+ * (what every needle does), which finds a superset. A caseless one breaks
+ * runs at k and s: in UTF mode PCRE2 matches them with the Kelvin sign and
+ * the long s, which the raw bytes would spell differently.
+ */
+
+typedef struct {
+    char run[NEEDLE_MAX];       /* the run being read (at most NEEDLE_MAX bytes kept) */
+    size_t len;                 /* bytes in run, past NEEDLE_MAX only counted */
+    char best[NEEDLE_MAX];
+    size_t best_len;
+} re_runs;
+
+static void re_end_run(re_runs *rr)
+{
+    size_t kept = rr->len < NEEDLE_MAX ? rr->len : NEEDLE_MAX;
+    if (kept > rr->best_len) {
+        memcpy(rr->best, rr->run, kept);
+        rr->best_len = kept;
+    }
+    rr->len = 0;
+}
+
+/* Past a {n}, {n,}, {n,m} or {,m} quantifier at p[*i] == '{': 1 with
+ * *i moved past it and *min its minimum, or 0 when PCRE2 reads the brace
+ * as a literal byte. */
+static int re_brace_quantifier(const char *p, size_t *i, unsigned long *min)
+{
+    size_t j = *i + 1, digits = 0;
+    unsigned long m = 0;
+    while (p[j] >= '0' && p[j] <= '9') {
+        m = m < 100000 ? m * 10 + (unsigned long)(p[j] - '0') : m;
+        j++;
+        digits++;
+    }
+    size_t after_comma = 0;
+    if (p[j] == ',') {
+        j++;
+        while (p[j] >= '0' && p[j] <= '9') {
+            j++;
+            after_comma++;
+        }
+    }
+    if (p[j] != '}' || (digits == 0 && after_comma == 0))
+        return 0;
+    *i = j + 1;
+    *min = m;
+    return 1;
+}
+
+/* Past the quantifier at p[*i], if any (and its lazy or possessive mark).
+ * Returns -1: none there; 0: the atom before it may occur zero times; 1:
+ * at least once. */
+static int re_quantifier(const char *p, size_t *i)
+{
+    int at_least_once;
+    unsigned long min;
+    if (p[*i] == '*' || p[*i] == '?') {
+        at_least_once = 0;
+        (*i)++;
+    } else if (p[*i] == '+') {
+        at_least_once = 1;
+        (*i)++;
+    } else if (p[*i] == '{' && re_brace_quantifier(p, i, &min)) {
+        at_least_once = min > 0;
+    } else {
+        return -1;
+    }
+    if (p[*i] == '?' || p[*i] == '+')
+        (*i)++;
+    return at_least_once;
+}
+
+/* Past the class at p[*i] == '['. Returns 0, or -1 when it does not end. */
+static int re_skip_class(const char *p, size_t *i)
+{
+    size_t j = *i + 1;
+    if (p[j] == '^')
+        j++;
+    if (p[j] == ']')
+        j++;
+    for (; p[j] && p[j] != ']'; j++) {
+        if (p[j] == '\\' && p[j + 1]) {
+            j++;
+        } else if (p[j] == '[' && p[j + 1] == ':') {   /* [:alpha:] */
+            const char *end = strstr(p + j + 2, ":]");
+            if (!end)
+                return -1;
+            j = (size_t)(end - p) + 1;
+        }
+    }
+    if (!p[j])
+        return -1;
+    *i = j + 1;
+    return 0;
+}
+
+/* Past the group at p[*i] == '(' (nested groups and classes in it).
+ * Returns 0, or -1 for what this reader does not follow: an option
+ * setting such as (?i) or (?x:...), a comment, or no closing parenthesis. */
+static int re_skip_group(const char *p, size_t *i)
+{
+    if (p[*i + 1] == '?' && (strchr("imnsxJU-^#", p[*i + 2]) || p[*i + 2] == '\0'))
+        return -1;
+    size_t j = *i + 1;
+    int depth = 1;
+    while (p[j] && depth > 0) {
+        if (p[j] == '\\') {
+            if (p[j + 1] == 'Q' || p[j + 1] == '\0')
+                return -1;
+            j += 2;
+        } else if (p[j] == '[') {
+            if (re_skip_class(p, &j))
+                return -1;
+        } else {
+            if (p[j] == '(' && p[j + 1] == '?' && strchr("imnsxJU-^#", p[j + 2]))
+                return -1;
+            depth += p[j] == '(' ? 1 : p[j] == ')' ? -1 : 0;
+            j++;
+        }
+    }
+    if (depth > 0)
+        return -1;
+    *i = j;
+    return 0;
+}
+
+/* Escapes that stand for one of a set of bytes, or a position, and take
+ * no argument. */
+static int re_plain_escape(char e)
+{
+    return e && strchr("dDwWsShHvVRXbBAzZGKntrfea", e) != NULL;
+}
+
+/* The literal, or NULL: see above. caseless: |i. */
+static char *regex_literal(compiler *c, const char *p, int caseless)
+{
+    re_runs rr = { .len = 0 };
+    size_t i = 0;
+    if (strncmp(p, "(?i)", 4) == 0) {
+        caseless = 1;
+        i = 4;
+    }
+    while (p[i]) {
+        char ch = p[i];
+        int literal = -1;              /* the byte an atom stands for, if one */
+        if (ch == '\\') {
+            char e = p[i + 1];
+            if (e && !((e >= '0' && e <= '9') || (e >= 'a' && e <= 'z') || (e >= 'A' && e <= 'Z'))) {
+                literal = (unsigned char)e;
+            } else if (!re_plain_escape(e)) {
+                return NULL;
+            }
+            i += 2;
+        } else if (ch == '[') {
+            if (re_skip_class(p, &i))
+                return NULL;
+        } else if (ch == '(') {
+            if (re_skip_group(p, &i))
+                return NULL;
+        } else if (ch == '|' || ch == ')') {
+            return NULL;
+        } else if (ch == '*' || ch == '+' || ch == '?' ||
+                   (ch == '{' && re_quantifier(p, &(size_t){ i }) >= 0)) {
+            return NULL;               /* a quantifier with nothing before it */
+        } else {
+            i++;
+            if (ch != '.' && ch != '^' && ch != '$')
+                literal = (unsigned char)ch;
+        }
+        int once = re_quantifier(p, &i);
+        int keep = literal >= 0 && safe_byte((unsigned char)literal) &&
+                   !(caseless && strchr("kKsS", literal)) && once != 0;
+        if (!keep) {
+            re_end_run(&rr);
+            continue;
+        }
+        if (rr.len < NEEDLE_MAX)
+            rr.run[rr.len] = (char)literal;
+        rr.len++;
+        if (once == 1)                 /* repeated: what follows is not next to it for sure */
+            re_end_run(&rr);
+    }
+    re_end_run(&rr);
+    /* a number's text in the event is reformatted (minified): digits do not anchor */
+    if (rr.best_len < MIN_NEEDLE || strspn(rr.best, "0123456789+-.eE") >= rr.best_len)
+        return NULL;
+    char *lit = set_alloc(c->set, rr.best_len + 1);
+    if (lit)
+        memcpy(lit, rr.best, rr.best_len);
+    return lit;
+}
+
 /* Fields whose values many records share: their literals anchor poorly. */
 static int broad_field(const char *field)
 {
@@ -1157,10 +1481,11 @@ static int broad_field(const char *field)
     return 0;
 }
 
-static needle_set item_needles(compiler *c, const item *it)
+static needle_set item_needles(compiler *c, const item *it, const char *field)
 {
+    (void)field;
     needle_set out = { 0 };
-    if (it->kind != ITEM_MATCH && it->kind != ITEM_KEYWORDS) {
+    if (it->kind != ITEM_MATCH && it->kind != ITEM_KEYWORDS && it->kind != ITEM_RE) {
         out.none = 1;
         return out;
     }
@@ -1170,7 +1495,9 @@ static needle_set item_needles(compiler *c, const item *it)
         return out;
     }
     for (size_t k = 0; k < it->n; k++) {
-        char *lit = it->pats[k] ? pattern_literal(c, it->pats[k], it->lens[k]) : NULL;
+        char *lit = it->kind == ITEM_RE ? regex_literal(c, it->pats[k], it->re_caseless)
+                    : it->pats[k]      ? pattern_literal(c, it->pats[k], it->lens[k])
+                                       : NULL;
         if (it->all) {                  /* each value must be there: one literal is enough */
             if (lit) {
                 out.v[0] = lit;
@@ -1190,19 +1517,27 @@ static needle_set item_needles(compiler *c, const item *it)
     return out;
 }
 
+/* A broad field's one literal is in every call to a service (thousands a
+ * file); up to this many literals of other fields (eventNames) are rarer,
+ * even together. */
+#define RARER_THAN_BROAD 32
+
 /* Of two requirements both of which hold, the one that anchors better:
- * fewer alternatives, then not from a broad field (eventSource is shared
- * by every call to a service), then longer ones. */
+ * not from a broad field (eventSource is shared by every call to a
+ * service) unless the other needs more than RARER_THAN_BROAD alternatives,
+ * then fewer alternatives, then longer ones. */
 static needle_set better(needle_set a, needle_set b)
 {
     if (a.none)
         return b;
     if (b.none)
         return a;
+    if (a.service_wide != b.service_wide) {
+        needle_set narrow = a.service_wide ? b : a, broad = a.service_wide ? a : b;
+        return narrow.n <= RARER_THAN_BROAD || narrow.n <= broad.n ? narrow : broad;
+    }
     if (a.n != b.n)
         return a.n < b.n ? a : b;
-    if (a.service_wide != b.service_wide)
-        return a.service_wide ? b : a;
     size_t la = 0, lb = 0;
     for (size_t i = 0; i < a.n; i++)
         la += strlen(a.v[i]);
@@ -1243,13 +1578,51 @@ static needle_set either(compiler *c, needle_set a, needle_set b)
     return a;
 }
 
-static needle_set selection_needles(compiler *c, const selection *sel)
+/* ---- index keys: the values a field must equal in every match ---- */
+
+/* An item comparing field with plain values (no wildcard, no modifier):
+ * one of them is the field's value in every event the item matches. */
+static needle_set item_keys(compiler *c, const item *it, const char *field)
+{
+    (void)c;
+    needle_set none = { .none = 1 };
+    if (it->kind != ITEM_MATCH || it->field != field || it->n == 0 || (it->all && it->n > 1))
+        return none;
+    for (size_t k = 0; k < it->n; k++)
+        if (!it->pats[k] || it->how[k] != M_EXACT || memchr(it->pats[k], '\0', it->lens[k]))
+            return none;
+    return (needle_set){ .v = it->pats, .n = it->n };
+}
+
+/* Of two key sets both of which hold, the one with fewer values. */
+static needle_set fewer(needle_set a, needle_set b)
+{
+    if (a.none)
+        return b;
+    if (b.none || a.n <= b.n)
+        return a;
+    return b;
+}
+
+/* ---- what a condition requires, of either kind ---- */
+
+/* What one item requires (needles or keys of field), and which of two
+ * requirements that both hold to keep. */
+typedef struct {
+    needle_set (*item)(compiler *c, const item *it, const char *field);
+    needle_set (*both)(needle_set a, needle_set b);
+    const char *field;
+} requirement;
+
+static const requirement needles_req = { item_needles, better, NULL };
+
+static needle_set selection_reqs(compiler *c, const selection *sel, const requirement *q)
 {
     needle_set out = { .none = 1 };
     for (size_t g = 0; g < sel->n; g++) {
         needle_set best = { .none = 1 };
         for (size_t i = 0; i < sel->groups[g].n; i++)
-            best = better(best, item_needles(c, &sel->groups[g].items[i]));
+            best = q->both(best, q->item(c, &sel->groups[g].items[i], q->field));
         out = g == 0 ? best : either(c, out, best);
         if (out.none)
             return out;
@@ -1257,40 +1630,69 @@ static needle_set selection_needles(compiler *c, const selection *sel)
     return out;
 }
 
-static needle_set cond_needles(compiler *c, const sigma_rule *r, const cond *e)
+/* Recurses once a nesting level of the condition: at most MAX_DEPTH. */
+static needle_set cond_reqs(compiler *c, const sigma_rule *r, const cond *e, const requirement *q)
 {
     needle_set none = { .none = 1 };
     switch (e->op) {
     case C_SEL:
-        return selection_needles(c, &r->sels[e->sel]);
+        return selection_reqs(c, &r->sels[e->sel], q);
     case C_AND: {
         needle_set out = none;
         for (size_t i = 0; i < e->nkids; i++)
-            out = better(out, cond_needles(c, r, e->kids[i]));
+            out = q->both(out, cond_reqs(c, r, e->kids[i], q));
         return out;
     }
     case C_OR: {
-        needle_set out = cond_needles(c, r, e->kids[0]);
+        needle_set out = cond_reqs(c, r, e->kids[0], q);
         for (size_t i = 1; i < e->nkids && !out.none; i++)
-            out = either(c, out, cond_needles(c, r, e->kids[i]));
+            out = either(c, out, cond_reqs(c, r, e->kids[i], q));
         return out;
     }
     case C_NOT:
         return none;
     case C_ONE_OF: {
-        needle_set out = selection_needles(c, &r->sels[e->sels[0]]);
+        needle_set out = selection_reqs(c, &r->sels[e->sels[0]], q);
         for (size_t i = 1; i < e->nsels && !out.none; i++)
-            out = either(c, out, selection_needles(c, &r->sels[e->sels[i]]));
+            out = either(c, out, selection_reqs(c, &r->sels[e->sels[i]], q));
         return out;
     }
     case C_ALL_OF: {
         needle_set out = none;
         for (size_t i = 0; i < e->nsels; i++)
-            out = better(out, selection_needles(c, &r->sels[e->sels[i]]));
+            out = q->both(out, selection_reqs(c, &r->sels[e->sels[i]], q));
         return out;
     }
     }
     return none;
+}
+
+/* A set's literals as a NULL-terminated list (empty when none). */
+static char **reqs_list(compiler *c, needle_set ns)
+{
+    char **list = set_alloc(c->set, ((ns.none ? 0 : ns.n) + 1) * sizeof *list);
+    for (size_t i = 0; list && !ns.none && i < ns.n; i++)
+        list[i] = ns.v[i];
+    return list;
+}
+
+/* The rule's index: eventName's keys, else eventSource's, else none. */
+static int index_rule(compiler *c, sigma_rule *r)
+{
+    static const char *const fields[] = { "eventName", "eventSource" };
+    for (size_t f = 0; f < sizeof fields / sizeof fields[0]; f++) {
+        char *field = intern_field(c->set, fields[f], strlen(fields[f]));
+        if (!field)
+            return unsupported(c, "out of memory");
+        requirement keys = { item_keys, fewer, field };
+        needle_set ns = cond_reqs(c, r, r->cond, &keys);
+        if (!ns.none) {
+            r->index_field = field;
+            r->index_values = reqs_list(c, ns);
+            return r->index_values ? 0 : unsupported(c, "out of memory");
+        }
+    }
+    return 0;
 }
 
 /* ---- rules ---- */
@@ -1416,12 +1818,11 @@ static sigma_status compile_rule(compiler *c, yaml_node_t *root, sigma_rule **ou
     for (size_t i = 0; i < r->nsels; i++)
         sel_cost[i] = selection_cost(&r->sels[i]);
     cond_cost(r, r->cond, sel_cost);
-    needle_set ns = cond_needles(c, r, r->cond);
-    r->needles = set_alloc(c->set, ((ns.none ? 0 : ns.n) + 1) * sizeof *r->needles);
+    r->needles = reqs_list(c, cond_reqs(c, r, r->cond, &needles_req));
     if (!r->needles)
         return unsupported(c, "out of memory"), SIGMA_UNSUPPORTED;
-    for (size_t i = 0; !ns.none && i < ns.n; i++)
-        r->needles[i] = ns.v[i];
+    if (index_rule(c, r))
+        return SIGMA_UNSUPPORTED;
     return SIGMA_LOADED;
 }
 

@@ -92,4 +92,15 @@ int sigma_rule_matches(const sigma_rule *r, parse_ctx *ev);
  */
 const char *const *sigma_rule_needles(const sigma_rule *r);
 
+/*
+ * The field the rule can be indexed by: "eventName" when every event the
+ * rule matches has an eventName equal to one of a few plain values
+ * (ignoring ASCII case, as Sigma compares), else "eventSource" when that
+ * holds of it, else NULL (the rule must be tried on every event). *values
+ * is then those values, a NULL-terminated list (NULL when no field).
+ * Both live as long as the set; the field is the very pointer the rule's
+ * own lookups pass to parse_get (whose cache is keyed by pointer).
+ */
+const char *sigma_rule_index(const sigma_rule *r, const char *const **values);
+
 #endif

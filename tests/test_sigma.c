@@ -172,21 +172,26 @@ static const char *needles_of(const char *detection, char *out, size_t cap)
     return out;
 }
 
-static void test_needles(void)
-{
-    char buf[512];
 #define NEEDLES(det, want)                                                          \
     do {                                                                            \
+        char buf[512];                                                              \
         needles_of(det, buf, sizeof buf);                                           \
         if (strcmp(buf, want) != 0)                                                 \
             fprintf(stderr, "  needles of %s\n  got  '%s'\n  want '%s'\n", det, buf, want); \
         CHECK(strcmp(buf, want) == 0);                                              \
     } while (0)
+
+static void test_needles(void)
+{
     /* an exact value: its opening quote anchors it */
     NEEDLES("  sel:\n    eventName: LeaveOrganization\n  condition: sel", "\"LeaveOrganization");
     NEEDLES("  sel:\n    eventName: [DeleteBucket, PutBucketPolicy]\n  condition: sel", "\"DeleteBucket|\"PutBucketPolicy");
-    /* the better of two required fields: one alternative beats two */
+    /* the better of two required fields: rarity beats fewer alternatives (a broad
+     * field's one value is in every call to its service) */
     NEEDLES("  sel:\n    eventSource: abcd.example\n    eventName: [AAAAAAAAAAAAAAAA, BBBBBBBBBBBBBBBB]\n  condition: sel",
+            "\"AAAAAAAAAAAAAAAA|\"BBBBBBBBBBBBBBBB");
+    /* of two fields neither broad, one alternative beats two */
+    NEEDLES("  sel:\n    userAgent: abcd.example\n    eventName: [AAAAAAAAAAAAAAAA, BBBBBBBBBBBBBBBB]\n  condition: sel",
             "\"abcd.example");
     NEEDLES("  sel:\n    eventSource|startswith: 'organizations.'\n  condition: sel", "\"organizations.");
     /* an eventName anchors better than its service's eventSource */
@@ -206,7 +211,143 @@ static void test_needles(void)
     /* a boolean or a number may not be a JSON string in the event: no quote */
     NEEDLES("  sel:\n    readOnly: 'false'\n  condition: sel", "false");
     NEEDLES("  sel:\n    requestParameters.maxResults: 123456\n  condition: sel", "123456");
-#undef NEEDLES
+}
+
+/* A regex's literal: what every match must contain, or nothing when unsure. */
+static void test_regex_literals(void)
+{
+#define RE(pattern, want) NEEDLES("  sel:\n    userAgent|re: '" pattern "'\n  condition: sel", want)
+#define RE_I(pattern, want) NEEDLES("  sel:\n    userAgent|re|i: '" pattern "'\n  condition: sel", want)
+    RE(".+:assumed-role/aws:.+", ":assumed-role/aws:");
+    RE("^evil\\.example\\.com$", "evil.example.com");
+    RE("[a-z]+hello", "hello");
+    RE("(foo|bar)bazqux", "bazqux");
+    RE("(?:x)?abcdefg(?=h)", "abcdefg");
+    /* an optional or repeated byte ends the run it would be in */
+    RE("abcdx?efgh", "abcd");
+    RE("abc+defg", "defg");
+    RE("wxyzq{0,3}rstu", "wxyz");
+    RE("wxyzq{2}rstu", "wxyzq");
+    RE("abcd{x}efg", "abcd{x}efg");       /* not a quantifier: PCRE2 reads the braces as bytes */
+    /* case-sensitive: the literal as written (searched ignoring case: a superset) */
+    RE("aws-sdk-go", "aws-sdk-go");
+    /* caseless: k and s end runs (PCRE2 in UTF mode folds them with the Kelvin sign and long s) */
+    RE_I("aws-sdk-go", "");
+    RE_I("boto3/1\\.2", "boto3/1.2");
+    RE("(?i)python-requests", "python-reque");
+    /* unsure: nothing */
+    RE("foo|barbaz", "");
+    RE("\\x41BCDEFG", "");
+    RE("(abcd)\\1efgh", "");             /* a backreference: give up */
+    RE("\\QABCD\\E", "");
+    RE("abcd(?i)efgh", "");
+    RE("(?x)a b c d e", "");
+    RE("\\d{12}", "");
+    RE("12345678", "");                   /* a number's text may be reformatted */
+    /* a rule needs one literal per regex of an OR */
+    NEEDLES("  sel:\n    userAgent|re:\n      - 'kali-linux'\n      - 'parrot.+os'\n  condition: sel", "kali-linux|parrot");
+    NEEDLES("  sel:\n    userAgent|re:\n      - 'kali-linux'\n      - '.*'\n  condition: sel", "");
+#undef RE
+#undef RE_I
+}
+
+/* Which field a rule is indexed by, and the values. */
+static void test_index(void)
+{
+    struct {
+        const char *det, *field, *values;
+    } cases[] = {
+        { "  sel:\n    eventSource: cloudtrail.amazonaws.com\n    eventName: [StopLogging, DeleteTrail]\n"
+          "  condition: sel", "eventName", "StopLogging|DeleteTrail" },
+        { "  a:\n    eventName: A1\n  b:\n    eventName: [B1, a1]\n  condition: a or b", "eventName", "A1|B1" },
+        { "  a:\n    eventName: A1\n  b:\n    userAgent: x\n  condition: a and not b", "eventName", "A1" },
+        { "  a:\n    eventSource: s3.amazonaws.com\n    errorCode: AccessDenied\n  condition: a", "eventSource",
+          "s3.amazonaws.com" },
+        /* an OR with a side of neither, a not, a wildcard, a modifier: no index */
+        { "  a:\n    eventName: A1\n  b:\n    userAgent: x\n  condition: a or b", NULL, "" },
+        { "  a:\n    eventName: A1\n  condition: not a", NULL, "" },
+        { "  a:\n    eventName: Get*\n  condition: a", NULL, "" },
+        { "  a:\n    eventName|contains: Get\n  condition: a", NULL, "" },
+        { "  a:\n    eventName: null\n  condition: a", NULL, "" },
+        /* a list of maps: each of its maps names one */
+        { "  a:\n    - eventName: A1\n    - eventName: B1\n      userAgent: x\n  condition: a", "eventName", "A1|B1" },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        sigma_set *s = load(cases[i].det);
+        check_context = cases[i].det;
+        CHECK(sigma_count(s) == 1);
+        if (sigma_count(s) == 1) {
+            const char *const *v;
+            const char *field = sigma_rule_index(sigma_at(s, 0), &v);
+            char got[256] = "";
+            for (; field && *v; v++)
+                snprintf(got + strlen(got), sizeof got - strlen(got), "%s%s", got[0] ? "|" : "", *v);
+            CHECK((field == NULL) == (cases[i].field == NULL));
+            CHECK(!field || strcmp(field, cases[i].field) == 0);
+            if (strcmp(got, cases[i].values) != 0)
+                fprintf(stderr, "  index values got '%s' want '%s'\n", got, cases[i].values);
+            CHECK(strcmp(got, cases[i].values) == 0);
+        }
+        sigma_set_free(s);
+    }
+    check_context = "";
+}
+
+/* contains, startswith, endswith and exact values are compiled to folded
+ * compares (contains 16 bytes at a time): the literal at every place, in
+ * either case, and one byte short of it, in values of every length. */
+static void test_compiled_matchers_every_position(void)
+{
+    static const struct {
+        const char *det, *lit;
+    } rules[] = {
+        { "  sel:\n    userAgent|contains: kAli\n  condition: sel", "KaLI" },
+        { "  sel:\n    userAgent|contains: '/ev1'\n  condition: sel", "/EV1" },
+        { "  sel:\n    userAgent|startswith: kali\n  condition: sel", "KALI" },
+        { "  sel:\n    userAgent|endswith: kali\n  condition: sel", "kaLi" },
+    };
+    for (size_t r = 0; r < sizeof rules / sizeof rules[0]; r++) {
+        sigma_set *s = load(rules[r].det);
+        CHECK(sigma_count(s) == 1);
+        for (size_t len = 4; len <= 40 && sigma_count(s) == 1; len++)
+            for (size_t at = 0; at + 4 <= len; at++)
+                for (int cut = 0; cut < 2; cut++) {
+                    char ua[64], ev[160];
+                    memset(ua, 'x', len);
+                    memcpy(ua + at, rules[r].lit, 4);
+                    if (cut)
+                        ua[at + 3] = 'x';         /* one byte short */
+                    ua[len] = '\0';
+                    snprintf(ev, sizeof ev, "{\"userAgent\":\"%s\"}", ua);
+                    int want = !cut && (r < 2 || (r == 2 && at == 0) || (r == 3 && at + 4 == len));
+                    parse_ctx *pc = parse_create();
+                    char err[128];
+                    size_t off;
+                    int got = parse_record(pc, ev, strlen(ev), PARSE_KIND_EVENT, err, sizeof err, &off) == 0 &&
+                              sigma_rule_matches(sigma_at(s, 0), pc);
+                    parse_free(pc);
+                    if (got != want && failed < 5)
+                        fprintf(stderr, "  %s on '%s': got %d\n", rules[r].det, ua, got);
+                    CHECK(got == want);
+                }
+        sigma_set_free(s);
+    }
+}
+
+/* The bugs of issue 10, as the community rules have them. */
+static void test_important_change_anchors_on_event_names(void)
+{
+    NEEDLES("  selection_source:\n    eventSource: cloudtrail.amazonaws.com\n    eventName:\n      - StopLogging\n"
+            "      - UpdateTrail\n      - DeleteTrail\n  condition: selection_source",
+            "\"StopLogging|\"UpdateTrail|\"DeleteTrail");
+}
+
+static void test_assumed_role_regex_anchored(void)
+{
+    NEEDLES("  selection:\n    userIdentity.arn|re: '.+:assumed-role/aws:.+'\n  filter_main_generic:\n"
+            "    - eventSource: 'ssm.amazonaws.com'\n    - eventName: 'RegisterManagedInstance'\n"
+            "  condition: selection and not 1 of filter_main_*",
+            ":assumed-role/aws:");
 }
 
 static void expect_unsupported(const char *text, const char *reason_part, int want_status)
@@ -381,6 +522,11 @@ int main(void)
     test_conditions();
     test_keywords();
     test_needles();
+    test_regex_literals();
+    test_index();
+    test_compiled_matchers_every_position();
+    test_important_change_anchors_on_event_names();
+    test_assumed_role_regex_anchored();
     test_unsupported();
     test_header();
     test_re_was_posix_not_pcre();

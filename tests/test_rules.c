@@ -1,0 +1,94 @@
+/* rules: the index by eventName and eventSource gives the same matches, in
+ * the same list order, as trying every rule: rules indexed each way and not
+ * at all, case, a value two rules share, absent and non-string fields. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "parse.h"
+#include "rules.h"
+
+static const char *const rule_files[][2] = {
+    { "r1.yml", "  sel:\n    userAgent|contains: kali\n" },                       /* unindexed */
+    { "r2.yml", "  sel:\n    eventName: GetObject\n" },                          /* by eventName */
+    { "r3.yml", "  sel:\n    eventSource: s3.amazonaws.com\n    errorCode: AccessDenied\n" }, /* by eventSource */
+    { "r4.yml", "  sel:\n    eventName: [getobject, PutObject]\n" },             /* shares a value, other case */
+    { "r5.yml", "  sel:\n    eventSource: s3.amazonaws.com\n    eventName: PutObject\n" },
+    { "r6.yml", "  sel:\n    eventName: '42'\n" },                               /* a number's text */
+    { "r7.yml", "  sel:\n    userAgent|contains: kali\n    eventName: DeleteBucket\n" },
+};
+#define NRULES (sizeof rule_files / sizeof rule_files[0])
+
+/* The ids of the rules an event matches, in order, e.g. "r1 r2". */
+static void matched(rules *r, const char *event, char *out, size_t cap)
+{
+    parse_ctx *pc = parse_create();
+    char err[128];
+    size_t off;
+    out[0] = '\0';
+    if (parse_record(pc, event, strlen(event), PARSE_KIND_EVENT, err, sizeof err, &off) == 0) {
+        const rule *m[NRULES];
+        size_t n = rules_match(r, pc, UINT64_MAX, m, NRULES);
+        for (size_t i = 0; i < n; i++)
+            snprintf(out + strlen(out), cap - strlen(out), "%s%s", i ? " " : "", m[i]->id);
+    }
+    parse_free(pc);
+}
+
+static void test_index_same_matches_in_list_order(const char *dir)
+{
+    rules *r = rules_create(0);
+    CHECK(rules_add_sigma(r, dir, NULL, NULL) == (int)NRULES);
+    static const char *const cases[][2] = {
+        { "{\"eventName\":\"GetObject\",\"eventSource\":\"s3.amazonaws.com\",\"errorCode\":\"AccessDenied\","
+          "\"userAgent\":\"KALI linux\"}", "r1 r2 r3 r4" },
+        { "{\"eventName\":\"GETOBJECT\",\"eventSource\":\"S3.amazonaws.com\"}", "r2 r4" },
+        { "{\"eventName\":\"PutObject\",\"eventSource\":\"s3.amazonaws.com\"}", "r4 r5" },
+        { "{\"eventName\":\"PutObject\",\"eventSource\":\"ec2.amazonaws.com\"}", "r4" },
+        { "{\"eventSource\":\"s3.amazonaws.com\",\"errorCode\":\"AccessDenied\"}", "r3" },
+        { "{\"eventName\":null,\"userAgent\":\"kali\"}", "r1" },
+        { "{\"eventName\":42}", "r6" },
+        { "{\"eventName\":\"DeleteBucket\",\"userAgent\":\"kali\"}", "r1 r7" },
+        { "{\"eventName\":\"DeleteBucket\"}", "" },
+        { "{\"eventName\":{\"a\":1}}", "" },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char got[128];
+        matched(r, cases[i][0], got, sizeof got);
+        check_context = cases[i][0];
+        if (strcmp(got, cases[i][1]) != 0)
+            fprintf(stderr, "  got '%s' want '%s'\n", got, cases[i][1]);
+        CHECK(strcmp(got, cases[i][1]) == 0);
+    }
+    check_context = "";
+    rules_free(r);
+}
+
+int main(void)
+{
+    char dir[] = "/tmp/test_rules.XXXXXX";
+    if (!mkdtemp(dir))
+        return 77;
+    for (size_t i = 0; i < NRULES; i++) {
+        char path[256];
+        snprintf(path, sizeof path, "%s/%s", dir, rule_files[i][0]);
+        FILE *f = fopen(path, "w");
+        if (!f)
+            return 77;
+        fprintf(f, "title: %.2s\nid: %.2s\nlogsource:\n  product: aws\n  service: cloudtrail\ndetection:\n%s"
+                   "  condition: sel\n",
+                rule_files[i][0], rule_files[i][0], rule_files[i][1]);
+        fclose(f);
+    }
+    test_index_same_matches_in_list_order(dir);
+    for (size_t i = 0; i < NRULES; i++) {
+        char path[256];
+        snprintf(path, sizeof path, "%s/%s", dir, rule_files[i][0]);
+        unlink(path);
+    }
+    rmdir(dir);
+    return check_summary();
+}
