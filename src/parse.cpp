@@ -576,3 +576,76 @@ ot_slice parse_event_json(parse_ctx *ctx)
 }
 
 } /* extern "C" */
+
+/* ---- arrays (verify's digests and public keys) ------------------------ */
+
+namespace {
+
+/* The value at a dotted path of objects. */
+bool element_at(parse_ctx *ctx, const char *path, dom::element *out)
+{
+    if (!ctx || !ctx->has_event || !path)
+        return false;
+    dom::object obj = ctx->event;
+    for (const char *segment = path;;) {
+        const char *dot = std::strchr(segment, '.');
+        size_t segment_len = dot ? size_t(dot - segment) : std::strlen(segment);
+        if (obj.at_key(std::string_view(segment, segment_len)).get(*out))
+            return false;
+        if (!dot)
+            return true;
+        if (out->get_object().get(obj))
+            return false;
+        segment = dot + 1;
+    }
+}
+
+} // namespace
+
+extern "C" size_t parse_array_len(parse_ctx *ctx, const char *path)
+{
+    dom::element value;
+    dom::array array;
+    if (!element_at(ctx, path, &value) || value.get_array().get(array))
+        return 0;
+    return array.size();
+}
+
+extern "C" enum parse_type parse_get_index(parse_ctx *ctx, const char *path, size_t index, const char *member,
+                                           ot_slice *out)
+{
+    ot_slice result = {"", 0};
+    enum parse_type type = PARSE_ABSENT;
+    dom::element value;
+    dom::array array;
+    dom::object obj;
+    if (element_at(ctx, path, &value) && !value.get_array().get(array) && !array.at(index).get(value) &&
+        (!member || (!value.get_object().get(obj) && !obj.at_key(member).get(value)))) {
+        try {
+            std::string_view s;
+            switch (value.type()) {
+            case dom::element_type::STRING:
+                if (!value.get_string().get(s)) {
+                    result = ot_slice{s.data(), s.size()};
+                    type = PARSE_STRING;
+                }
+                break;
+            case dom::element_type::NULL_VALUE:
+                result = ot_slice{"null", 4};
+                type = PARSE_NULL;
+                break;
+            default:
+                result = keep_text(ctx, simdjson::minify(value));
+                type = value.is_object() ? PARSE_OBJECT : value.is_array() ? PARSE_ARRAY
+                     : value.is_bool() ? PARSE_BOOL : PARSE_NUMBER;
+                break;
+            }
+        } catch (...) {
+            result = ot_slice{"", 0};
+            type = PARSE_ABSENT;
+        }
+    }
+    if (out)
+        *out = result;
+    return type;
+}

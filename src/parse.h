@@ -86,6 +86,20 @@ enum parse_type parse_get(parse_ctx *ctx, const char *path, ot_slice *out);
 /* The whole current event as minified JSON. Same lifetime as parse_get. */
 ot_slice parse_event_json(parse_ctx *ctx);
 
+/*
+ * Arrays, which parse_get's dotted paths do not index (verify reads a
+ * digest's logFiles[] and list-public-keys' PublicKeyList[]). Neither is
+ * cached, so path may live in a reused buffer.
+ *
+ * parse_array_len: the length of the array at path (parse_get's dotted
+ * path), or 0 when there is none.
+ * parse_get_index: member (a single key; NULL for the element itself) of
+ * element index of the array at path, with parse_get's types and lifetimes.
+ */
+size_t parse_array_len(parse_ctx *ctx, const char *path);
+enum parse_type parse_get_index(parse_ctx *ctx, const char *path, size_t index, const char *member,
+                                ot_slice *out);
+
 #ifdef __cplusplus
 }
 #endif
