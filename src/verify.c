@@ -288,18 +288,18 @@ static int on_read_event(reader *r, read_slot *slots, const reader_event *ev, ha
         s->fd = ev->res;
         return slot_read(r, slots, ev->slot);
     }
-    if (ev->op == READER_OP_READ) {
-        if (ev->res > 0) {
-            s->len += (size_t)ev->res;
-            return slot_read(r, slots, ev->slot);
-        }
-        if (ev->res < 0)
-            s->f->read_error = ev->res;
-        return reader_close(r, ev->slot, s->fd);
+    if (ev->op != READER_OP_READ)
+        return 0;
+    if (ev->res > 0) {
+        s->len += (size_t)ev->res;
+        return slot_read(r, slots, ev->slot);
     }
-    /* closed: a file read to its end goes to the workers */
-    int rc = 0;
-    if (!s->f->read_error) {
+    if (ev->res < 0)
+        s->f->read_error = ev->res;
+    /* a close has no completion: the slot is free at once, and a file read
+     * to its end goes to the workers */
+    int rc = reader_close(r, ev->slot, s->fd);
+    if (rc == 0 && !s->f->read_error) {
         hash_job *j = malloc(sizeof *j);
         if (!j) {
             rc = -ENOMEM;
@@ -643,6 +643,7 @@ typedef struct {
     size_t next;                  /* index of the digest naming this one as previous, or SIZE_MAX */
     const char *invalid;          /* why it is invalid, or NULL */
     int unverified;
+    int newest;                   /* the newest of its chain in the archive */
 } vdigest;
 
 typedef struct {
@@ -770,6 +771,7 @@ static void note_missing_window(checker *c, const char *key, int64_t start, int6
 static void check_chain(checker *c, vdigest **chain, size_t n)
 {
     char t1[32], t2[32];
+    chain[n - 1]->newest = 1;
     for (size_t i = 0; i < n; i++) {
         vdigest *b = chain[i], *a = i > 0 ? chain[i - 1] : NULL;
         const char *prev = b->info.prev_object;
@@ -843,11 +845,13 @@ static void check_logs(checker *c, vdigest *d)
                 newest);
         } else {
             f->listed = 1;
-            int bad = f->read_error || f->decode_error[0] || strcmp(f->sha256, l->hash_value) != 0;
+            /* a file that cannot be decoded has no hash to compare: null */
+            int unreadable = f->read_error || f->decode_error[0];
+            int bad = unreadable || strcmp(f->sha256, l->hash_value) != 0;
             if (bad)
-                add(c, LOG_MODIFIED, f->key, d->f->key, ",\"expected_sha256\":%s,\"actual_sha256\":\"%s\","
-                    "\"oldest_event_time\":%s,\"newest_event_time\":%s", expect,
-                    f->read_error || f->decode_error[0] ? "" : f->sha256, oldest, newest);
+                add(c, LOG_MODIFIED, f->key, d->f->key, ",\"expected_sha256\":%s,\"actual_sha256\":%s%s%s,"
+                    "\"oldest_event_time\":%s,\"newest_event_time\":%s", expect, unreadable ? "" : "\"",
+                    unreadable ? "null" : f->sha256, unreadable ? "" : "\"", oldest, newest);
         }
 next:
         free(oldest);
@@ -1076,8 +1080,9 @@ int verify_run(const verify_options *opt, verify_report *rep, FILE *out, FILE *e
             if (!opt->quiet && keys)
                 fprintf(err, "orgtrail: %s: unverified: %s\n", d->f->key,
                         d->next != SIZE_MAX ? "the next digest has no previousDigestSignature"
-                                            : "the newest of its chain: its signature is in the S3 object's "
-                                              "metadata (x-amz-meta-signature), give it with --signatures");
+                        : d->newest ? "the newest of its chain: its signature is in the S3 object's "
+                                      "metadata (x-amz-meta-signature), give it with --signatures"
+                                    : "its signature is in the next digest, which is not in the archive");
         } else {
             rep->digests_valid++;
         }
