@@ -1,22 +1,15 @@
+#define _GNU_SOURCE   /* strndup */
 #include "digest.h"
 
 #include <errno.h>
+#include <openssl/crypto.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-
-static char *copy_slice(ot_slice s)
-{
-    char *p = malloc(s.len + 1);
-    if (p) {
-        memcpy(p, s.ptr, s.len);
-        p[s.len] = '\0';
-    }
-    return p;
-}
 
 /* The string field at path into *out (NULL when absent or null). Returns
  * 0, 1 when it is there but not a string, or -ENOMEM. */
@@ -27,7 +20,7 @@ static int take_string(enum parse_type t, ot_slice s, char **out)
         return 0;
     if (t != PARSE_STRING)
         return 1;
-    *out = copy_slice(s);
+    *out = strndup(s.ptr, s.len);
     return *out ? 0 : -ENOMEM;
 }
 
@@ -237,7 +230,7 @@ digest_keys *digest_keys_load(parse_ctx *ctx, const char *text, size_t len, char
             goto fail;
         }
         k->n++;
-        pk->fingerprint = copy_slice(fp);
+        pk->fingerprint = strndup(fp.ptr, fp.len);
         if (!pk->fingerprint)
             goto oom;
     }
@@ -249,17 +242,6 @@ fail:
     return NULL;
 }
 
-static int hex_value(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 int digest_keys_verify(const digest_keys *k, const char *fingerprint, const char *msg, size_t len,
                        const char *signature_hex)
 {
@@ -269,28 +251,28 @@ int digest_keys_verify(const digest_keys *k, const char *fingerprint, const char
             key = k->keys[i].key;
     if (!key)
         return DIGEST_KEY_UNKNOWN;
-    size_t hexlen = strlen(signature_hex);
-    if (hexlen == 0 || hexlen % 2)
-        return DIGEST_SIGNATURE_BAD;
     int rc = DIGEST_SIGNATURE_BAD;
-    unsigned char *sig = malloc(hexlen / 2);
+    long siglen = 0;
+    unsigned char *sig = NULL;
     EVP_MD_CTX *md = EVP_MD_CTX_new();
-    if (!sig || !md) {
+    if (!md) {
         rc = -ENOMEM;
         goto out;
     }
-    for (size_t i = 0; i < hexlen / 2; i++) {
-        int hi = hex_value(signature_hex[2 * i]), lo = hex_value(signature_hex[2 * i + 1]);
-        if (hi < 0 || lo < 0)
-            goto out;
-        sig[i] = (unsigned char)(hi << 4 | lo);
+    /* OpenSSL's hex reader also takes "ab:cd"; CloudTrail writes plain hex */
+    if (strchr(signature_hex, ':'))
+        goto out;
+    sig = OPENSSL_hexstr2buf(signature_hex, &siglen);
+    if (!sig) {
+        ERR_clear_error();    /* not hex: a bad signature, not an error to keep */
+        goto out;
     }
     /* RSA keys default to PKCS#1 v1.5 padding, which is what CloudTrail uses */
     if (EVP_DigestVerifyInit(md, NULL, EVP_sha256(), NULL, key) == 1 &&
-        EVP_DigestVerify(md, sig, hexlen / 2, (const unsigned char *)msg, len) == 1)
+        EVP_DigestVerify(md, sig, (size_t)siglen, (const unsigned char *)msg, len) == 1)
         rc = DIGEST_SIGNATURE_OK;
 out:
     EVP_MD_CTX_free(md);
-    free(sig);
+    OPENSSL_free(sig);
     return rc;
 }

@@ -400,7 +400,8 @@ static int read_whole(const char *path, ot_buf *b)
         return -errno;
     int rc = 0;
     for (;;) {
-        if ((rc = buf_reserve(b, 64u << 10)) != 0)
+        rc = buf_reserve(b, 64u << 10);
+        if (rc)
             break;
         ssize_t got = read(fd, b->data + b->len, b->cap - b->len);
         if (got < 0) {
@@ -424,16 +425,6 @@ typedef struct {
 static int cmp_signature(const void *a, const void *b)
 {
     return strcmp(((const known_signature *)a)->key, ((const known_signature *)b)->key);
-}
-
-static char *dup_slice(ot_slice s)
-{
-    char *p = malloc(s.len + 1);
-    if (p) {
-        memcpy(p, s.ptr, s.len);
-        p[s.len] = '\0';
-    }
-    return p;
 }
 
 /* --signatures: NDJSON {"key": digest key, "signature": hex}. A bad line
@@ -484,8 +475,8 @@ static int load_signatures(parse_ctx *ctx, const char *path, known_signature **o
             *out = g;
         }
         known_signature *s = &(*out)[*n];
-        s->key = dup_slice(key);
-        s->signature = dup_slice(sig);
+        s->key = strndup(key.ptr, key.len);
+        s->signature = strndup(sig.ptr, sig.len);
         if (!s->key || !s->signature) {
             free(s->key);
             free(s->signature);
@@ -1008,11 +999,15 @@ int verify_run(const verify_options *opt, verify_report *rep, FILE *out, FILE *e
     }
     if (opt->public_keys)
         keys = load_keys(ctx, opt->public_keys, &rep->errors, err);
-    if (opt->signatures && (rc = load_signatures(ctx, opt->signatures, &sigs, &nsigs, &rep->errors, err)) != 0)
+    if (opt->signatures)
+        rc = load_signatures(ctx, opt->signatures, &sigs, &nsigs, &rep->errors, err);
+    if (rc)
         goto out;
-    if ((rc = list_files(opt, &c.files, &c.nfiles, &rep->errors, err)) != 0)
+    rc = list_files(opt, &c.files, &c.nfiles, &rep->errors, err);
+    if (rc)
         goto out;
-    if ((rc = hash_all(opt, c.files, c.nfiles, &rep->bytes_hashed, err)) != 0)
+    rc = hash_all(opt, c.files, c.nfiles, &rep->bytes_hashed, err);
+    if (rc)
         goto out;
     report_file_errors(c.files, c.nfiles, &rep->errors, err);
 
@@ -1044,7 +1039,8 @@ int verify_run(const verify_options *opt, verify_report *rep, FILE *out, FILE *e
             continue;
         }
         d->parsed = 1;
-        if (!(d->chain = chain_of(d))) {
+        d->chain = chain_of(d);
+        if (!d->chain) {
             rc = -ENOMEM;
             goto out;
         }
