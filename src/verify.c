@@ -7,15 +7,8 @@
  *      Digests are pruned here by account, region and the end time in
  *      their name; log files by the walk, with two hours more slack, so
  *      every file a kept digest lists is still there.
- *   2. Hashing, in parallel. The calling thread keeps up to io_depth files
- *      in flight through the reader (io_uring or sync), each read whole into
- *      its own buffer; a finished file goes as a job through a bounded
- *      pool_queue to N workers. A worker owns a decoder and a SHA-256
- *      context, decodes the file (gzip, zstd or plain: the uncompressed text
- *      is what AWS hashes), hashes it, keeps the text of a digest, and frees
- *      the buffer. A full queue blocks the reader; workers never wait for the
- *      reader except for the next job, so nothing can deadlock. The queue is
- *      closed when every file is read (the sentinel) and the workers joined.
+ *   2. Hashing, in parallel (hashfiles.c): the SHA-256 of every file's
+ *      uncompressed text, and the text of each digest.
  *   3. The chains, on the calling thread: digests are parsed, linked by
  *      previousDigestS3Object, their signatures and hashes checked, and
  *      every listed log compared with its file. Findings are sorted before
@@ -26,38 +19,26 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <pthread.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
-#include <openssl/evp.h>
 
-#include "decode.h"
 #include "digest.h"
+#include "hashfiles.h"
 #include "parse.h"
-#include "pool.h"
 #include "util.h"
 
-#define READ_FIRST (256u << 10)   /* first read of a file; the buffer doubles after */
-#define DECODE_OUT (1u << 20)
 #define LOG_SLACK_EXTRA 7200      /* seconds: a digest lists logs of the hour before its end */
 #define DIGEST_HOUR 3600
 
 /* One file of the archive. */
 typedef struct {
-    char *path;                   /* as walked */
-    const char *key;              /* from the last AWSLogs/ on, into path (or path itself) */
+    hash_item h;                  /* path as walked; what the hashing found */
+    const char *key;              /* from the last AWSLogs/ on, into h.path (or h.path itself) */
     int is_digest;
-    /* filled in by the hashing */
-    char sha256[DIGEST_SHA256_HEX];
-    int read_error;               /* -errno of open/read, or 0 */
-    char decode_error[96];        /* "" when the text decoded cleanly */
-    uint64_t error_offset;
-    ot_buf text;                  /* a digest's uncompressed text */
-    /* filled in by the chain check */
     int listed;                   /* a checked digest lists it (2: and it was counted invalid) */
     size_t digest;                /* a digest's index in checker.digests */
 } vfile;
@@ -170,225 +151,6 @@ static int digest_pruned(const walk_options *w, const char *key)
     if (w->has_until && end - DIGEST_HOUR >= w->until + w->key_slack)
         return 1;
     return 0;
-}
-
-/* ---- reading and hashing ------------------------------------------------- */
-
-typedef struct {
-    vfile *f;
-    uint8_t *buf;
-    size_t len;
-} hash_job;
-
-typedef struct {
-    pool_queue *jobs;
-    pthread_mutex_t mu;
-    uint64_t bytes;               /* under mu */
-    int failed;                   /* -ENOMEM in a worker, under mu */
-} hash_pool;
-
-static void hash_file(hash_pool *hp, decoder *dec, EVP_MD_CTX *md, uint8_t *out, hash_job *j)
-{
-    vfile *f = j->f;
-    size_t pos = 0;
-    uint64_t made_total = 0;
-    int oom = 0;
-    decode_reset(dec);
-    EVP_DigestInit_ex(md, EVP_sha256(), NULL);
-    for (;;) {
-        size_t used = 0, made = 0;
-        int rc = decode_step(dec, j->buf + pos, j->len - pos, 1, &used, out, DECODE_OUT, &made);
-        pos += used;
-        if (made) {
-            EVP_DigestUpdate(md, out, made);
-            made_total += made;
-            if (f->is_digest && buf_append(&f->text, out, made))
-                oom = 1;
-        }
-        if (rc != DECODE_ERROR && (used || made))
-            continue;
-        /* an error, or all input consumed and no output left */
-        if (rc == DECODE_ERROR || decode_finish(dec) == DECODE_ERROR) {
-            snprintf(f->decode_error, sizeof f->decode_error, "%s", decode_error(dec));
-            f->error_offset = decode_error_offset(dec);
-        } else if (pos < j->len) {
-            snprintf(f->decode_error, sizeof f->decode_error, "decoding stopped before the end");
-            f->error_offset = pos;
-        }
-        break;
-    }
-    unsigned char mdv[EVP_MAX_MD_SIZE];
-    unsigned int mdlen = 0;
-    EVP_DigestFinal_ex(md, mdv, &mdlen);
-    for (unsigned i = 0; i < mdlen && i < 32; i++)
-        snprintf(f->sha256 + 2 * i, 3, "%02x", mdv[i]);
-    pthread_mutex_lock(&hp->mu);
-    hp->bytes += made_total;
-    if (oom)
-        hp->failed = -ENOMEM;
-    pthread_mutex_unlock(&hp->mu);
-}
-
-static void *hash_worker(void *arg)
-{
-    hash_pool *hp = arg;
-    decoder *dec = decode_create();
-    EVP_MD_CTX *md = EVP_MD_CTX_new();
-    uint8_t *out = malloc(DECODE_OUT);
-    hash_job *j;
-    while ((j = pool_queue_pop(hp->jobs)) != NULL) {
-        if (dec && md && out) {
-            hash_file(hp, dec, md, out, j);
-        } else {
-            pthread_mutex_lock(&hp->mu);
-            hp->failed = -ENOMEM;
-            pthread_mutex_unlock(&hp->mu);
-        }
-        free(j->buf);
-        free(j);
-    }
-    free(out);
-    EVP_MD_CTX_free(md);
-    decode_free(dec);
-    return NULL;
-}
-
-typedef struct {
-    vfile *f;                     /* NULL: free */
-    int fd;
-    uint8_t *buf;
-    size_t len, cap;
-} read_slot;
-
-static int slot_read(reader *r, read_slot *slots, unsigned i)
-{
-    read_slot *s = &slots[i];
-    if (s->len == s->cap) {
-        size_t cap = s->cap ? s->cap * 2 : READ_FIRST;
-        uint8_t *b = realloc(s->buf, cap);
-        if (!b)
-            return -ENOMEM;
-        s->buf = b;
-        s->cap = cap;
-    }
-    return reader_read(r, i, s->fd, s->buf + s->len, s->cap - s->len, (int64_t)s->len);
-}
-
-/* A reader event for slot i. Returns 0 or -errno (the run cannot go on). */
-static int on_read_event(reader *r, read_slot *slots, const reader_event *ev, hash_pool *hp, unsigned *active)
-{
-    read_slot *s = &slots[ev->slot];
-    if (ev->op == READER_OP_OPEN) {
-        if (ev->res < 0) {
-            s->f->read_error = ev->res;
-            s->f = NULL;
-            (*active)--;
-            return 0;
-        }
-        s->fd = ev->res;
-        return slot_read(r, slots, ev->slot);
-    }
-    if (ev->op != READER_OP_READ)
-        return 0;
-    if (ev->res > 0) {
-        s->len += (size_t)ev->res;
-        return slot_read(r, slots, ev->slot);
-    }
-    if (ev->res < 0)
-        s->f->read_error = ev->res;
-    /* a close has no completion: the slot is free at once, and a file read
-     * to its end goes to the workers */
-    int rc = reader_close(r, ev->slot, s->fd);
-    if (rc == 0 && !s->f->read_error) {
-        hash_job *j = malloc(sizeof *j);
-        if (!j) {
-            rc = -ENOMEM;
-        } else {
-            *j = (hash_job){ .f = s->f, .buf = s->buf, .len = s->len };
-            s->buf = NULL;
-            if (pool_queue_push(hp->jobs, j) != 0) {
-                free(j->buf);
-                free(j);
-                rc = -EPIPE;
-            }
-        }
-    }
-    free(s->buf);
-    *s = (read_slot){ .f = NULL };
-    (*active)--;
-    return rc;
-}
-
-/* Reads and hashes files[0..n). Returns 0 or -errno. */
-static int hash_all(const verify_options *opt, vfile *files, size_t n, uint64_t *bytes, FILE *err)
-{
-    unsigned depth = opt->io_depth ? opt->io_depth : 1, workers = opt->workers ? opt->workers : 1;
-    char why[160] = "";
-    int rc = 0;
-    reader *r = reader_create(opt->io, depth, why, sizeof why, &rc);
-    read_slot *slots = calloc(depth, sizeof *slots);
-    pthread_t *threads = calloc(workers, sizeof *threads);
-    hash_pool hp = { .jobs = pool_queue_create(2 * (size_t)workers) };
-    unsigned started = 0;
-    pthread_mutex_init(&hp.mu, NULL);
-    if (!r) {
-        fprintf(err, "orgtrail: cannot read files: %s\n", why[0] ? why : strerror(-rc));
-        goto out;
-    }
-    rc = 0;
-    if (why[0] && !opt->quiet && opt->io != READER_IO_AUTO)
-        fprintf(err, "orgtrail: %s\n", why);
-    if (!slots || !threads || !hp.jobs) {
-        rc = -ENOMEM;
-        goto out;
-    }
-    for (; started < workers; started++)
-        if (pthread_create(&threads[started], NULL, hash_worker, &hp) != 0)
-            break;
-    if (started == 0) {
-        rc = -EAGAIN;
-        goto out;
-    }
-    size_t next = 0;
-    unsigned active = 0;
-    reader_event events[64];
-    while (rc == 0 && (next < n || active > 0)) {
-        for (unsigned i = 0; i < depth && next < n; i++) {
-            if (slots[i].f)
-                continue;
-            slots[i] = (read_slot){ .f = &files[next++] };
-            active++;
-            rc = reader_open(r, i, slots[i].f->path);
-            if (rc)
-                break;
-        }
-        if (rc)
-            break;
-        int got = reader_wait(r, events, sizeof events / sizeof events[0]);
-        if (got < 0) {
-            rc = got;
-            break;
-        }
-        for (int e = 0; e < got && rc == 0; e++)
-            rc = on_read_event(r, slots, &events[e], &hp, &active);
-    }
-out:
-    if (hp.jobs)
-        pool_queue_close(hp.jobs);
-    for (unsigned i = 0; i < started; i++)
-        pthread_join(threads[i], NULL);
-    /* after an error, slots still in flight keep their buffers */
-    for (unsigned i = 0; slots && i < depth; i++)
-        free(slots[i].buf);
-    if (rc == 0)
-        rc = hp.failed;
-    *bytes = hp.bytes;
-    pthread_mutex_destroy(&hp.mu);
-    pool_queue_free(hp.jobs);
-    free(threads);
-    free(slots);
-    reader_free(r);
-    return rc;
 }
 
 /* ---- inputs -------------------------------------------------------------- */
@@ -523,7 +285,7 @@ static int cmp_file(const void *a, const void *b)
 {
     const vfile *x = a, *y = b;
     int c = strcmp(x->key, y->key);
-    return c ? c : strcmp(x->path, y->path);
+    return c ? c : strcmp(x->h.path, y->h.path);
 }
 
 static int cmp_key(const void *k, const void *f)
@@ -590,13 +352,14 @@ static int list_files(const verify_options *opt, vfile **files, size_t *n, uint6
         }
         vfile *f = &(*files)[*n];
         memset(f, 0, sizeof *f);
-        f->path = strdup(path);
-        if (!f->path) {
+        f->h.path = strdup(path);
+        if (!f->h.path) {
             rc = -ENOMEM;
             break;
         }
-        f->key = key_of(f->path);
+        f->key = key_of(f->h.path);
         f->is_digest = is_digest;
+        f->h.keep_text = is_digest;
         (*n)++;
     }
     walk_free(w);
@@ -795,7 +558,7 @@ static void check_digest(checker *c, vdigest *d, const digest_keys *keys, const 
         d->invalid = "its digestS3Object names another key";
         return;
     }
-    if (next && (!next->info.prev_hash || strcmp(next->info.prev_hash, d->f->sha256) != 0)) {
+    if (next && (!next->info.prev_hash || strcmp(next->info.prev_hash, d->f->h.sha256) != 0)) {
         d->invalid = "the next digest's previousDigestHashValue differs from its SHA-256";
         return;
     }
@@ -805,7 +568,7 @@ static void check_digest(checker *c, vdigest *d, const digest_keys *keys, const 
         return;
     }
     ot_buf msg = { 0 };
-    if (digest_signing_string(&d->info, d->f->sha256, &msg)) {
+    if (digest_signing_string(&d->info, d->f->h.sha256, &msg)) {
         c->oom = 1;
         return;
     }
@@ -837,12 +600,12 @@ static void check_logs(checker *c, vdigest *d)
         } else {
             f->listed = 1;
             /* a file that cannot be decoded has no hash to compare: null */
-            int unreadable = f->read_error || f->decode_error[0];
-            int bad = unreadable || strcmp(f->sha256, l->hash_value) != 0;
+            int unreadable = f->h.read_error || f->h.decode_error[0];
+            int bad = unreadable || strcmp(f->h.sha256, l->hash_value) != 0;
             if (bad)
                 add(c, LOG_MODIFIED, f->key, d->f->key, ",\"expected_sha256\":%s,\"actual_sha256\":%s%s%s,"
                     "\"oldest_event_time\":%s,\"newest_event_time\":%s", expect, unreadable ? "" : "\"",
-                    unreadable ? "null" : f->sha256, unreadable ? "" : "\"", oldest, newest);
+                    unreadable ? "null" : f->h.sha256, unreadable ? "" : "\"", oldest, newest);
         }
 next:
         free(oldest);
@@ -972,12 +735,12 @@ static void report_file_errors(const vfile *files, size_t n, uint64_t *errors, F
 {
     for (size_t i = 0; i < n; i++) {
         const vfile *f = &files[i];
-        if (f->read_error) {
-            fprintf(err, "orgtrail: %s: cannot read: %s\n", f->path, strerror(-f->read_error));
+        if (f->h.read_error) {
+            fprintf(err, "orgtrail: %s: cannot read: %s\n", f->h.path, strerror(-f->h.read_error));
             (*errors)++;
-        } else if (f->decode_error[0]) {
-            fprintf(err, "orgtrail: %s: byte %llu: %s\n", f->path, (unsigned long long)f->error_offset,
-                    f->decode_error);
+        } else if (f->h.decode_error[0]) {
+            fprintf(err, "orgtrail: %s: byte %llu: %s\n", f->h.path, (unsigned long long)f->h.error_offset,
+                    f->h.decode_error);
             (*errors)++;
         }
     }
@@ -991,6 +754,7 @@ int verify_run(const verify_options *opt, verify_report *rep, FILE *out, FILE *e
     size_t nsigs = 0;
     digest_keys *keys = NULL;
     vdigest **order = NULL;
+    hash_item **items = NULL;
     int rc = 0;
     parse_ctx *ctx = parse_create();
     if (!ctx) {
@@ -1006,7 +770,15 @@ int verify_run(const verify_options *opt, verify_report *rep, FILE *out, FILE *e
     rc = list_files(opt, &c.files, &c.nfiles, &rep->errors, err);
     if (rc)
         goto out;
-    rc = hash_all(opt, c.files, c.nfiles, &rep->bytes_hashed, err);
+    items = c.nfiles ? calloc(c.nfiles, sizeof *items) : NULL;
+    if (c.nfiles && !items) {
+        rc = -ENOMEM;
+        goto out;
+    }
+    for (size_t i = 0; i < c.nfiles; i++)
+        items[i] = &c.files[i].h;
+    hash_options ho = { .workers = opt->workers, .io_depth = opt->io_depth, .io = opt->io, .quiet = opt->quiet };
+    rc = hash_files(items, c.nfiles, &ho, &rep->bytes_hashed, err);
     if (rc)
         goto out;
     report_file_errors(c.files, c.nfiles, &rep->errors, err);
@@ -1027,13 +799,13 @@ int verify_run(const verify_options *opt, verify_report *rep, FILE *out, FILE *e
         vdigest *d = &c.digests[nd++];
         d->f = &c.files[i];
         d->next = SIZE_MAX;
-        if (d->f->read_error || d->f->decode_error[0]) {
+        if (d->f->h.read_error || d->f->h.decode_error[0]) {
             d->invalid = "it cannot be read";
             continue;
         }
         char why[200];
-        if (digest_parse(ctx, d->f->text.data, d->f->text.len, &d->info, why, sizeof why) != 0) {
-            fprintf(err, "orgtrail: %s: not a CloudTrail digest: %s\n", d->f->path, why);
+        if (digest_parse(ctx, d->f->h.text.data, d->f->h.text.len, &d->info, why, sizeof why) != 0) {
+            fprintf(err, "orgtrail: %s: not a CloudTrail digest: %s\n", d->f->h.path, why);
             rep->errors++;
             d->invalid = "it is not a CloudTrail digest";
             continue;
@@ -1130,9 +902,10 @@ out:
     }
     free(c.digests);
     free(order);
+    free(items);
     for (size_t i = 0; i < c.nfiles; i++) {
-        free(c.files[i].path);
-        buf_free(&c.files[i].text);
+        free(c.files[i].h.path);
+        buf_free(&c.files[i].h.text);
     }
     free(c.files);
     for (size_t i = 0; i < nsigs; i++) {
