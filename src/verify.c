@@ -855,6 +855,14 @@ int verify_run(const verify_options *opt, verify_report *rep, FILE *out, FILE *e
             rep->digests_valid++;
         }
     }
+    /* an archive with no digest proves nothing: say so, and exit 1 */
+    if (c.ndigests == 0) {
+        fprintf(err, "orgtrail: no digest file (CloudTrail-Digest/) under the PATHs%s: nothing is verified "
+                "(is log file validation on for the trail?)\n",
+                opt->walk.accounts || opt->walk.regions || opt->walk.has_since || opt->walk.has_until
+                    ? " that --accounts, --regions, --since and --until leave" : "");
+        rep->errors++;
+    }
     if (!keys && rep->unverified && !opt->quiet)
         fprintf(err, "orgtrail: no public keys (--public-keys): %llu digest signatures not checked\n",
                 (unsigned long long)rep->unverified);
