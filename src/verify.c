@@ -855,6 +855,11 @@ int verify_run(const verify_options *opt, verify_report *rep, FILE *out, FILE *e
             rep->digests_valid++;
         }
     }
+    /* a newest digest deleted is named by no digest: only --signatures, made
+     * from the live bucket, still names it */
+    for (size_t i = 0; i < nsigs; i++)
+        if (!digest_by_key(&c, sigs[i].key) && !digest_pruned(&opt->walk, key_of(sigs[i].key)))
+            add(&c, DIGEST_MISSING, key_of(sigs[i].key), "", ",\"named_by\":\"--signatures\"");
     /* an archive with no digest proves nothing: say so, and exit 1 */
     if (c.ndigests == 0) {
         fprintf(err, "orgtrail: no digest file (CloudTrail-Digest/) under the PATHs%s: nothing is verified "
