@@ -594,9 +594,10 @@ static void check_logs(checker *c, vdigest *d)
         if (!oldest || !newest || !expect)
             goto next;
         if (!f || f->is_digest) {
+            char t1[32], t2[32];
             add(c, LOG_MISSING, key_of(l->s3_object), d->f->key, ",\"digest_start\":\"%s\",\"digest_end\":\"%s\","
-                "\"oldest_event_time\":%s,\"newest_event_time\":%s", d->info.start_time, d->info.end_time, oldest,
-                newest);
+                "\"oldest_event_time\":%s,\"newest_event_time\":%s", fmt_time(d->info.start, t1, sizeof t1),
+                fmt_time(d->info.end, t2, sizeof t2), oldest, newest);
         } else {
             f->listed = 1;
             /* a file that cannot be decoded has no hash to compare: null */
