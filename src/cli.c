@@ -626,6 +626,12 @@ int cli_parse_verify(int argc, char **argv, cli_verify_options *o)
         usage_error(&scratch, "%s", "verify needs a PATH: the folder that holds AWSLogs/ (try 'orgtrail verify --help')");
         goto out;
     }
+    for (size_t i = 0; i < o->npaths; i++) {
+        if (strcmp(o->paths[i], "-") == 0) {
+            usage_error(&scratch, "%s", "verify checks files against their S3 keys: a stream on stdin has none");
+            goto out;
+        }
+    }
     if (scratch.has_since && scratch.has_until && scratch.until <= scratch.since) {
         usage_error(&scratch, "%s", "--until must be after --since");
         goto out;
