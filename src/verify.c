@@ -39,6 +39,7 @@ typedef struct {
     hash_item h;                  /* path as walked; what the hashing found */
     const char *key;              /* from the last AWSLogs/ on, into h.path (or h.path itself) */
     int is_digest;
+    int next_only;                /* a digest after the window: read for its previousDigest fields only */
     int listed;                   /* a checked digest lists it (2: and it was counted invalid) */
     size_t digest;                /* a digest's index in checker.digests */
 } vfile;
@@ -132,7 +133,12 @@ static int64_t name_time(const char *key, int digest)
     return -1;
 }
 
-/* 1 when --accounts, --regions or --since/--until leave out the digest at key. */
+enum { DIGEST_KEPT, DIGEST_PRUNED, DIGEST_NEXT_ONLY };
+
+/* Whether --accounts, --regions or --since/--until leave out the digest at
+ * key: DIGEST_PRUNED, or DIGEST_NEXT_ONLY for the hour after --until, read
+ * only for the signature and hash it holds of the digest before it, so the
+ * window's newest digest is verified too. */
 static int digest_pruned(const walk_options *w, const char *key)
 {
     ot_slice account, service, region;
@@ -149,8 +155,8 @@ static int digest_pruned(const walk_options *w, const char *key)
     if (w->has_since && end <= w->since - w->key_slack)
         return 1;
     if (w->has_until && end - DIGEST_HOUR >= w->until + w->key_slack)
-        return 1;
-    return 0;
+        return end - 2 * DIGEST_HOUR >= w->until + w->key_slack ? DIGEST_PRUNED : DIGEST_NEXT_ONLY;
+    return DIGEST_KEPT;
 }
 
 /* ---- inputs -------------------------------------------------------------- */
@@ -339,7 +345,8 @@ static int list_files(const verify_options *opt, vfile **files, size_t *n, uint6
         ot_slice account, service, region;
         int in_layout = key_folders(key, &account, &service, &region);
         int is_digest = in_layout && slice_is(service, "CloudTrail-Digest");
-        if (is_digest && digest_pruned(&opt->walk, key))
+        int pruned = is_digest ? digest_pruned(&opt->walk, key) : DIGEST_KEPT;
+        if (pruned == DIGEST_PRUNED)
             continue;
         if (*n == cap) {
             cap = cap ? cap * 2 : 256;
@@ -359,6 +366,7 @@ static int list_files(const verify_options *opt, vfile **files, size_t *n, uint6
         }
         f->key = key_of(f->h.path);
         f->is_digest = is_digest;
+        f->next_only = pruned == DIGEST_NEXT_ONLY;
         f->h.keep_text = is_digest;
         (*n)++;
     }
@@ -638,7 +646,7 @@ static void check_unlisted(checker *c)
     }
     for (size_t k = 0; k < c->ndigests; k++) {
         vdigest *d = &c->digests[k];
-        if (d->parsed && region_of(d->f->key, w[nw].region, sizeof w[nw].region)) {
+        if (d->parsed && !d->f->next_only && region_of(d->f->key, w[nw].region, sizeof w[nw].region)) {
             w[nw].start = d->info.start;
             w[nw++].end = d->info.end;
         }
@@ -817,7 +825,8 @@ int verify_run(const verify_options *opt, verify_report *rep, FILE *out, FILE *e
             rc = -ENOMEM;
             goto out;
         }
-        order[nparsed++] = d;
+        if (!d->f->next_only)
+            order[nparsed++] = d;
     }
     /* the next digest of each: the one that names it as previous */
     for (size_t i = 0; i < c.ndigests; i++) {
@@ -834,6 +843,8 @@ int verify_run(const verify_options *opt, verify_report *rep, FILE *out, FILE *e
     }
     for (size_t i = 0; i < c.ndigests; i++) {
         vdigest *d = &c.digests[i];
+        if (d->f->next_only)
+            continue;
         if (d->parsed) {
             check_digest(&c, d, keys, sigs, nsigs);
             check_logs(&c, d);
