@@ -820,6 +820,7 @@ int verify_run(const verify_options *opt, verify_report *rep, FILE *out, FILE *e
             continue;
         }
         d->parsed = 1;
+        buf_free(&d->f->h.text);      /* the fields are copies: the text is not needed again */
         d->chain = chain_of(d);
         if (!d->chain) {
             rc = -ENOMEM;
