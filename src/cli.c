@@ -11,10 +11,10 @@
 
 #define USAGE_LINES \
     "usage: orgtrail scan [options] [PATH ...]\n" \
+    "       orgtrail verify [--public-keys FILE] [--signatures FILE] [options] PATH...\n" \
     "       orgtrail rules [list] [--rules PATH]... [--no-builtin]\n" \
     "       orgtrail rules check PATH...\n" \
     "       orgtrail rules test RULES EVENTS...\n" \
-    "       orgtrail verify [--public-keys FILE] [--signatures FILE] [options] PATH...\n" \
     "       orgtrail --help | --version\n"
 
 #define SCAN_TEXT \
