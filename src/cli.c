@@ -11,9 +11,9 @@
 
 #define USAGE_LINES \
     "usage: orgtrail scan [options] [PATH ...]\n" \
-    "       orgtrail verify [--public-keys FILE] [--signatures FILE] [options] PATH...\n" \
     "       orgtrail rules [list] [--rules PATH]... [--no-builtin]\n" \
     "       orgtrail rules check PATH...\n" \
+    "       orgtrail verify [--public-keys FILE] [--signatures FILE] [options] PATH...\n" \
     "       orgtrail rules test RULES EVENTS...\n" \
     "       orgtrail --help | --version\n"
 
