@@ -54,7 +54,12 @@ static int parse_logs(parse_ctx *ctx, digest_info *d, char *err, size_t errlen)
 {
     static const char *const member[] = { "s3Bucket", "s3Object", "hashValue", "oldestEventTime",
                                           "newestEventTime" };
-    size_t n = parse_array_len(ctx, "logFiles");
+    long len = parse_array_len(ctx, "logFiles");
+    if (len < 0) {
+        snprintf(err, errlen, "logFiles is not an array");
+        return 1;
+    }
+    size_t n = (size_t)len;
     d->logs = n ? calloc(n, sizeof *d->logs) : NULL;
     if (n && !d->logs)
         return -ENOMEM;
@@ -65,7 +70,7 @@ static int parse_logs(parse_ctx *ctx, digest_info *d, char *err, size_t errlen)
         d->nlogs = i + 1;
         for (size_t f = 0; f < sizeof field / sizeof field[0]; f++) {
             ot_slice s;
-            int rc = take_string(parse_get_index(ctx, "logFiles", i, member[f], &s), s, field[f]);
+            int rc = take_string(parse_get_element(ctx, "logFiles", i, member[f], &s), s, field[f]);
             if (rc < 0)
                 return rc;
             if (rc > 0 || (f < 3 && !*field[f])) {
@@ -212,14 +217,14 @@ digest_keys *digest_keys_load(parse_ctx *ctx, const char *text, size_t len, char
         snprintf(err, errlen, "no PublicKeyList array (want the output of 'aws cloudtrail list-public-keys')");
         goto fail;
     }
-    size_t n = parse_array_len(ctx, "PublicKeyList");
+    size_t n = (size_t)parse_array_len(ctx, "PublicKeyList");    /* an array: parse_get said so */
     k->keys = n ? calloc(n, sizeof *k->keys) : NULL;
     if (n && !k->keys)
         goto oom;
     for (size_t i = 0; i < n; i++) {
         ot_slice value, fp;
-        if (parse_get_index(ctx, "PublicKeyList", i, "Value", &value) != PARSE_STRING ||
-            parse_get_index(ctx, "PublicKeyList", i, "Fingerprint", &fp) != PARSE_STRING) {
+        if (parse_get_element(ctx, "PublicKeyList", i, "Value", &value) != PARSE_STRING ||
+            parse_get_element(ctx, "PublicKeyList", i, "Fingerprint", &fp) != PARSE_STRING) {
             snprintf(err, errlen, "PublicKeyList[%zu] has no Value or Fingerprint string", i);
             goto fail;
         }

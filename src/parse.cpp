@@ -474,6 +474,55 @@ int parse_is_digest(const parse_ctx *ctx)
            !ctx->event.at_key("logFiles").error();
 }
 
+/* Walks a dotted path from obj, one object member a dot. */
+static bool find_path(dom::object obj, const char *path, dom::element &value)
+{
+    const char *segment = path;
+    for (;;) {
+        const char *dot = std::strchr(segment, '.');
+        size_t segment_len = dot ? size_t(dot - segment) : std::strlen(segment);
+        if (obj.at_key(std::string_view(segment, segment_len)).get(value))
+            return false;
+        if (!dot)
+            return true;
+        if (value.get_object().get(obj))
+            return false;
+        segment = dot + 1;
+    }
+}
+
+/* A found value as parse_get hands it out. May throw (out of memory). */
+static enum parse_type describe(parse_ctx *ctx, dom::element value, ot_slice *result)
+{
+    switch (value.type()) {
+    case dom::element_type::STRING: {
+        std::string_view s;
+        if (value.get_string().get(s))
+            return PARSE_ABSENT;
+        *result = ot_slice{s.data(), s.size()};
+        return PARSE_STRING;
+    }
+    case dom::element_type::NULL_VALUE:
+        *result = ot_slice{"null", 4};
+        return PARSE_NULL;
+    case dom::element_type::INT64:
+    case dom::element_type::UINT64:
+    case dom::element_type::DOUBLE:
+        *result = keep_text(ctx, simdjson::minify(value));
+        return PARSE_NUMBER;
+    case dom::element_type::BOOL:
+        *result = keep_text(ctx, simdjson::minify(value));
+        return PARSE_BOOL;
+    case dom::element_type::OBJECT:
+        *result = keep_text(ctx, simdjson::minify(value));
+        return PARSE_OBJECT;
+    case dom::element_type::ARRAY:
+        *result = keep_text(ctx, simdjson::minify(value));
+        return PARSE_ARRAY;
+    }
+    return PARSE_ABSENT;
+}
+
 enum parse_type parse_get(parse_ctx *ctx, const char *path, ot_slice *out)
 {
     ot_slice result = {"", 0};
@@ -490,61 +539,9 @@ enum parse_type parse_get(parse_ctx *ctx, const char *path, ot_slice *out)
     }
     if (ctx && ctx->has_event && path) {
         try {
-            /* walk the dotted path one object member at a time */
-            dom::object obj = ctx->event;
             dom::element value;
-            const char *segment = path;
-            bool found = true;
-            for (;;) {
-                const char *dot = std::strchr(segment, '.');
-                size_t segment_len = dot ? size_t(dot - segment) : std::strlen(segment);
-                if (obj.at_key(std::string_view(segment, segment_len)).get(value)) {
-                    found = false;
-                    break;
-                }
-                if (!dot)
-                    break;
-                if (value.get_object().get(obj)) {
-                    found = false;
-                    break;
-                }
-                segment = dot + 1;
-            }
-
-            if (found) {
-                switch (value.type()) {
-                case dom::element_type::STRING: {
-                    std::string_view s;
-                    if (!value.get_string().get(s)) {
-                        result = ot_slice{s.data(), s.size()};
-                        type = PARSE_STRING;
-                    }
-                    break;
-                }
-                case dom::element_type::NULL_VALUE:
-                    result = ot_slice{"null", 4};
-                    type = PARSE_NULL;
-                    break;
-                case dom::element_type::INT64:
-                case dom::element_type::UINT64:
-                case dom::element_type::DOUBLE:
-                    result = keep_text(ctx, simdjson::minify(value));
-                    type = PARSE_NUMBER;
-                    break;
-                case dom::element_type::BOOL:
-                    result = keep_text(ctx, simdjson::minify(value));
-                    type = PARSE_BOOL;
-                    break;
-                case dom::element_type::OBJECT:
-                    result = keep_text(ctx, simdjson::minify(value));
-                    type = PARSE_OBJECT;
-                    break;
-                case dom::element_type::ARRAY:
-                    result = keep_text(ctx, simdjson::minify(value));
-                    type = PARSE_ARRAY;
-                    break;
-                }
-            }
+            if (find_path(ctx->event, path, value))
+                type = describe(ctx, value, &result);
         } catch (...) {
             /* out of memory while minifying: report the value as absent */
             result = ot_slice{"", 0};
@@ -554,6 +551,57 @@ enum parse_type parse_get(parse_ctx *ctx, const char *path, ot_slice *out)
 
     if (slot) {
         *slot = parse_ctx::cached_field{path, ctx->generation, type, result};
+    }
+    if (out)
+        *out = result;
+    return type;
+}
+
+enum parse_type parse_get_uncached(parse_ctx *ctx, const char *path, ot_slice *out)
+{
+    ot_slice result = {"", 0};
+    enum parse_type type = PARSE_ABSENT;
+    dom::element value;
+    if (ctx && ctx->has_event && path && find_path(ctx->event, path, value)) {
+        try {
+            type = describe(ctx, value, &result);
+        } catch (...) {
+            result = ot_slice{"", 0};
+            type = PARSE_ABSENT;
+        }
+    }
+    if (out)
+        *out = result;
+    return type;
+}
+
+long parse_array_len(parse_ctx *ctx, const char *path)
+{
+    dom::element value;
+    dom::array array;
+    if (!ctx || !ctx->has_event || !path || !find_path(ctx->event, path, value) || value.get_array().get(array))
+        return -1;
+    return long(array.size());
+}
+
+enum parse_type parse_get_element(parse_ctx *ctx, const char *path, size_t index, const char *key, ot_slice *out)
+{
+    ot_slice result = {"", 0};
+    enum parse_type type = PARSE_ABSENT;
+    dom::element value, element;
+    dom::array array;
+    dom::object obj;
+    if (ctx && ctx->has_event && path && find_path(ctx->event, path, value) && !value.get_array().get(array) &&
+        !array.at(index).get(element) && (!key || !element.get_object().get(obj))) {
+        try {
+            if (!key)
+                type = describe(ctx, element, &result);
+            else if (find_path(obj, key, value))
+                type = describe(ctx, value, &result);
+        } catch (...) {
+            result = ot_slice{"", 0};
+            type = PARSE_ABSENT;
+        }
     }
     if (out)
         *out = result;
@@ -576,76 +624,3 @@ ot_slice parse_event_json(parse_ctx *ctx)
 }
 
 } /* extern "C" */
-
-/* ---- arrays (verify's digests and public keys) ------------------------ */
-
-namespace {
-
-/* The value at a dotted path of objects. */
-bool element_at(parse_ctx *ctx, const char *path, dom::element *out)
-{
-    if (!ctx || !ctx->has_event || !path)
-        return false;
-    dom::object obj = ctx->event;
-    for (const char *segment = path;;) {
-        const char *dot = std::strchr(segment, '.');
-        size_t segment_len = dot ? size_t(dot - segment) : std::strlen(segment);
-        if (obj.at_key(std::string_view(segment, segment_len)).get(*out))
-            return false;
-        if (!dot)
-            return true;
-        if (out->get_object().get(obj))
-            return false;
-        segment = dot + 1;
-    }
-}
-
-} // namespace
-
-extern "C" size_t parse_array_len(parse_ctx *ctx, const char *path)
-{
-    dom::element value;
-    dom::array array;
-    if (!element_at(ctx, path, &value) || value.get_array().get(array))
-        return 0;
-    return array.size();
-}
-
-extern "C" enum parse_type parse_get_index(parse_ctx *ctx, const char *path, size_t index, const char *member,
-                                           ot_slice *out)
-{
-    ot_slice result = {"", 0};
-    enum parse_type type = PARSE_ABSENT;
-    dom::element value;
-    dom::array array;
-    dom::object obj;
-    if (element_at(ctx, path, &value) && !value.get_array().get(array) && !array.at(index).get(value) &&
-        (!member || (!value.get_object().get(obj) && !obj.at_key(member).get(value)))) {
-        try {
-            std::string_view s;
-            switch (value.type()) {
-            case dom::element_type::STRING:
-                if (!value.get_string().get(s)) {
-                    result = ot_slice{s.data(), s.size()};
-                    type = PARSE_STRING;
-                }
-                break;
-            case dom::element_type::NULL_VALUE:
-                result = ot_slice{"null", 4};
-                type = PARSE_NULL;
-                break;
-            default:
-                result = keep_text(ctx, simdjson::minify(value));
-                type = value.is_object() ? PARSE_OBJECT : value.is_array() ? PARSE_ARRAY
-                     : value.is_bool() ? PARSE_BOOL : PARSE_NUMBER;
-                break;
-            }
-        } catch (...) {
-            result = ot_slice{"", 0};
-            type = PARSE_ABSENT;
-        }
-    }
-    if (out)
-        *out = result;
-    return type;
-}

@@ -83,22 +83,21 @@ int parse_is_digest(const parse_ctx *ctx);
  */
 enum parse_type parse_get(parse_ctx *ctx, const char *path, ot_slice *out);
 
+/* parse_get for a path built on the fly (parse_get's answers are cached by
+ * the path's address, for paths that are constants). */
+enum parse_type parse_get_uncached(parse_ctx *ctx, const char *path, ot_slice *out);
+
+/* The number of elements of the array at path (as parse_get finds it), or
+ * -1 when there is no array there. */
+long parse_array_len(parse_ctx *ctx, const char *path);
+
+/* Like parse_get, for the dotted path key inside the index'th element (an
+ * object) of the array at path: ("Policies", 3, "Id") is Policies[3].Id;
+ * key NULL: the element itself. Not cached; same lifetimes as parse_get. */
+enum parse_type parse_get_element(parse_ctx *ctx, const char *path, size_t index, const char *key, ot_slice *out);
+
 /* The whole current event as minified JSON. Same lifetime as parse_get. */
 ot_slice parse_event_json(parse_ctx *ctx);
-
-/*
- * Arrays, which parse_get's dotted paths do not index (verify reads a
- * digest's logFiles[] and list-public-keys' PublicKeyList[]). Neither is
- * cached, so path may live in a reused buffer.
- *
- * parse_array_len: the length of the array at path (parse_get's dotted
- * path), or 0 when there is none.
- * parse_get_index: member (a single key; NULL for the element itself) of
- * element index of the array at path, with parse_get's types and lifetimes.
- */
-size_t parse_array_len(parse_ctx *ctx, const char *path);
-enum parse_type parse_get_index(parse_ctx *ctx, const char *path, size_t index, const char *member,
-                                ot_slice *out);
 
 #ifdef __cplusplus
 }
