@@ -81,4 +81,33 @@ void cli_free(cli_options *o);
 /* The whole --help text (o->help holds a command's own). */
 const char *cli_usage(void);
 
+/* ---- orgtrail verify ---------------------------------------------------- */
+
+/* The options of `orgtrail verify` (its own struct: it shares no state with
+ * the scan options). Lists are freed by cli_verify_free. */
+typedef struct {
+    const char **paths;       /* PATH arguments, borrowed from argv */
+    size_t npaths;
+    const char *public_keys;  /* --public-keys FILE, or NULL */
+    const char *signatures;   /* --signatures FILE, or NULL */
+    int has_since, has_until;
+    int64_t since, until;     /* as cli_options */
+    int64_t key_slack;        /* seconds, default 3600 */
+    const char **accounts;
+    size_t naccounts;
+    const char **regions;
+    size_t nregions;
+    unsigned workers;         /* -j; 0: one per online CPU */
+    unsigned io_depth;
+    int io;                   /* 0 auto, 1 uring, 2 sync */
+    int quiet;
+    const char *help;         /* set by --help: the text to print */
+    char error[320];
+} cli_verify_options;
+
+/* Fills o from `orgtrail verify ...` (argv[1] is "verify"). Returns 0
+ * (o->help set for --help), or -1 with o->error set (a usage error). */
+int cli_parse_verify(int argc, char **argv, cli_verify_options *o);
+void cli_verify_free(cli_verify_options *o);
+
 #endif

@@ -24,6 +24,7 @@
 #include "rules.h"
 #include "run.h"
 #include "util.h"
+#include "verify.h"
 
 #ifndef ORGTRAIL_VERSION
 #define ORGTRAIL_VERSION "dev"
@@ -33,6 +34,59 @@ static void print_version(void)
 {
     printf("orgtrail %s (inflate: %s, zstd %s, simdjson, liburing)\n", ORGTRAIL_VERSION,
            decode_inflate_backend(), ZSTD_versionString());
+}
+
+/* ---- orgtrail verify ---------------------------------------------------- */
+
+/* Exit 0 when the archive verifies, 1 on a problem or a bad input, 2 on a
+ * usage error. */
+static int verify_main(int argc, char **argv)
+{
+    cli_verify_options o;
+    int status = 0;
+    if (cli_parse_verify(argc, argv, &o) != 0) {
+        fprintf(stderr, "orgtrail: %s\n", o.error);
+        status = 2;
+        goto out;
+    }
+    if (o.help) {
+        fputs(o.help, stdout);
+        goto out;
+    }
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    verify_options vo = {
+        .paths = o.paths,
+        .npaths = o.npaths,
+        .public_keys = o.public_keys,
+        .signatures = o.signatures,
+        .walk = {
+            .has_since = o.has_since,
+            .has_until = o.has_until,
+            .since = o.since,
+            .until = o.until,
+            .key_slack = o.key_slack,
+            .accounts = o.accounts,
+            .naccounts = o.naccounts,
+            .regions = o.regions,
+            .nregions = o.nregions,
+        },
+        .workers = o.workers ? o.workers : cpus > 0 ? (unsigned)cpus : 1,
+        .io_depth = o.io_depth,
+        .io = o.io == 1 ? READER_IO_URING : o.io == 2 ? READER_IO_SYNC : READER_IO_AUTO,
+        .quiet = o.quiet,
+    };
+    verify_report rep;
+    int rc = verify_run(&vo, &rep, stdout, stderr);
+    if (rc < 0) {
+        fprintf(stderr, "orgtrail: verify stopped: %s\n", strerror(-rc));
+        status = 1;
+    } else if (rep.problems || rep.errors) {
+        status = 1;
+    }
+out:
+    fflush(stdout);
+    cli_verify_free(&o);
+    return status;
 }
 
 /* rules list: one line a rule, the built-in pack (and its catch-all) first. */
@@ -434,6 +488,8 @@ int main(int argc, char **argv)
 
     /* A closed stdout must end the run quietly, not kill it. */
     signal(SIGPIPE, SIG_IGN);
+    if (argc > 1 && strcmp(argv[1], "verify") == 0)
+        return verify_main(argc, argv);
 
     if (cli_parse(argc, argv, &o) != 0) {
         fprintf(stderr, "orgtrail: %s\n", o.error);

@@ -516,7 +516,7 @@ static int file_verdict(walker *w, const char *path, const char *relative, int l
 {
     if (layout == LAYOUT_UNKNOWN)
         layout = layout_of(path);
-    if (layout == LAYOUT_DIGEST)
+    if (layout == LAYOUT_DIGEST && !w->opt.include_digests)
         return SKIP_DIGEST;
     if (layout == LAYOUT_INSIGHT)
         return SKIP_INSIGHT;

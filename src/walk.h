@@ -39,6 +39,10 @@ typedef struct {
      * still left out. The folder must exist at walk_create. */
     const char *const *exclude;
     size_t nexclude;
+    /* Hand out the files under CloudTrail-Digest/ too (verify reads them);
+     * they are pruned by account folder only, as their date folders and
+     * names follow their own layout. */
+    int include_digests;
 } walk_options;
 
 /* Counters of what the walk left out. */
