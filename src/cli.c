@@ -13,10 +13,10 @@
     "usage: orgtrail scan [options] [PATH ...]\n" \
     "       orgtrail rules [list] [--rules PATH]... [--no-builtin]\n" \
     "       orgtrail rules check PATH...\n" \
-    "       orgtrail verify [--public-keys FILE] [--signatures FILE] [options] PATH...\n" \
     "       orgtrail rules test RULES EVENTS...\n" \
     "       orgtrail summary [--json] [FILE ...]\n" \
     "       orgtrail report [-o FILE] [FILE ...]\n" \
+    "       orgtrail verify [--public-keys FILE] [--signatures FILE] [options] PATH...\n" \
     "       orgtrail --help | --version\n"
 
 #define SCAN_TEXT \

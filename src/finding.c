@@ -252,7 +252,20 @@ static int append_value(ot_buf *out, parse_ctx *ev, const char *path)
 
 static int append_key(ot_buf *out, int first, const char *key)
 {
-    return buf_printf(out, "%s\"%s\":", first ? "" : ",", key);
+    /* by hand, not buf_printf: this runs for every key of every finding */
+    size_t n = strlen(key);
+    if (buf_reserve(out, n + 4))
+        return -ENOMEM;
+    char *p = out->data + out->len;
+    if (!first)
+        *p++ = ',';
+    *p++ = '"';
+    memcpy(p, key, n);
+    p += n;
+    *p++ = '"';
+    *p++ = ':';
+    out->len = (size_t)(p - out->data);
+    return 0;
 }
 
 static int append_slice(ot_buf *out, const ot_slice *v)
@@ -290,7 +303,9 @@ static int append_actor(ot_buf *out, parse_ctx *ev)
         flag = "true";
     else if ((t == PARSE_STRING || t == PARSE_BOOL) && mfa.len == 5 && memcmp(mfa.ptr, "false", 5) == 0)
         flag = "false";
-    rc = rc ? rc : buf_printf(out, ",\"mfaAuthenticated\":%s,\"sourceIdentity\":", flag);
+    rc = rc ? rc : append_key(out, 0, "mfaAuthenticated");
+    rc = rc ? rc : buf_append_str(out, flag);
+    rc = rc ? rc : append_key(out, 0, "sourceIdentity");
     if (!rc) {
         ot_slice v;
         const char *path = parse_get(ev, "userIdentity.sessionContext.sourceIdentity", &v) != PARSE_ABSENT
@@ -338,7 +353,7 @@ static int append_target(ot_buf *out, const finding_target *t)
 
 static int append_context(ot_buf *out, const finding_facts *f)
 {
-    int rc = buf_printf(out, "{\"trusted\":%s,\"note\":", f->trusted ? "true" : "false");
+    int rc = buf_append_str(out, f->trusted ? "{\"trusted\":true,\"note\":" : "{\"trusted\":false,\"note\":");
     rc = rc ? rc : (f->note[0] ? append_cstr(out, f->note) : buf_append_str(out, "null"));
     return rc ? rc : buf_append_str(out, "}");
 }
@@ -424,7 +439,9 @@ int finding_append(ot_buf *out, finding_record *r, const rule *ru)
         rc = rc ? rc : buf_append_json_string(out, ru->id, strlen(ru->id));
         rc = rc ? rc : buf_append_str(out, ",\"title\":");
         rc = rc ? rc : buf_append_json_string(out, ru->title, strlen(ru->title));
-        rc = rc ? rc : buf_printf(out, ",\"severity\":\"%s\"", severity_name(sev));
+        rc = rc ? rc : buf_append_str(out, ",\"severity\":\"");
+        rc = rc ? rc : buf_append_str(out, severity_name(sev));
+        rc = rc ? rc : buf_append(out, "\"", 1);
     }
     rc = rc ? rc : buf_append(out, r->shared.data, r->shared.len);
     if (rc) {

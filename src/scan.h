@@ -24,7 +24,7 @@
 #include "util.h"
 
 /* The most rule needles a scan searches for; beyond, every record is parsed. */
-#define SCAN_MAX_RULE_NEEDLES 511
+#define SCAN_MAX_RULE_NEEDLES 63
 
 typedef struct {
     int all_org_events;     /* also emit Organizations events no rule matches */
