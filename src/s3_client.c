@@ -499,7 +499,8 @@ static int list_folder(s3_lister *l, char *folder, char *err, size_t errlen)
             token = s3_xml_text(resp.data, "NextContinuationToken", NULL);
         free(truncated);
     } while (token);
-    qsort(f->e, f->n, sizeof *f->e, cmp_entries);
+    if (f->n > 1)
+        qsort(f->e, f->n, sizeof *f->e, cmp_entries);
     rc = 0;
 out:
     buf_free(&resp);

@@ -138,7 +138,8 @@ static int canonical_query(ot_buf *out, const char *q)
         }
         p = amp ? amp + 1 : NULL;
     }
-    qsort(pairs, n, sizeof *pairs, cmp_pairs);
+    if (n > 1)
+        qsort(pairs, n, sizeof *pairs, cmp_pairs);
     for (size_t i = 0; i < n; i++)
         if (buf_printf(out, "%s%s=%s", i ? "&" : "", pairs[i].key, pairs[i].value) < 0) {
             rc = -ENOMEM;
