@@ -42,15 +42,6 @@ static char *dup_or_null(const char *s, int *oom)
     return d;
 }
 
-/* NUL-terminates b: ot_buf does not. */
-static int terminate(ot_buf *b)
-{
-    if (buf_reserve(b, 1) < 0)
-        return -ENOMEM;
-    b->data[b->len] = '\0';
-    return 0;
-}
-
 s3_client *s3_client_create(const s3_config *cfg, const s3_credentials *creds, const s3_retry_policy *policy)
 {
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
@@ -90,7 +81,7 @@ s3_client *s3_client_create(const s3_config *cfg, const s3_credentials *creds, c
         c->scheme = strdup("https");
         buf_printf(&host, "s3.%s.amazonaws.com", c->cfg.region ? c->cfg.region : "");
     }
-    if (terminate(&host) < 0)
+    if (s3_buf_terminate(&host) < 0)
         oom = 1;
     c->host_suffix = host.data;
     c->list_easy = curl_easy_init();
@@ -182,14 +173,14 @@ static int build_request(s3_client *c, const char *method, const char *bucket, c
      * names; path style for an endpoint (MinIO, s3rver, a proxy). */
     int path_style = c->cfg.path_style || strchr(bucket, '.') != NULL;
     if ((path_style ? buf_printf(&host, "%s", c->host_suffix) : buf_printf(&host, "%s.%s", bucket, c->host_suffix)) < 0 ||
-        terminate(&host) < 0)
+        s3_buf_terminate(&host) < 0)
         goto out;
     if (buf_printf(&path, "%s%s/%s", path_style ? "/" : "", path_style ? bucket : "", key ? key : "") < 0 ||
-        terminate(&path) < 0)
+        s3_buf_terminate(&path) < 0)
         goto out;
     url->len = 0;
     if (buf_printf(url, "%s://%s", c->scheme, host.data) < 0 || s3_uri_encode(url, path.data, path.len, 1) < 0 ||
-        (query && buf_printf(url, "?%s", query) < 0) || terminate(url) < 0)
+        (query && buf_printf(url, "?%s", query) < 0) || s3_buf_terminate(url) < 0)
         goto out;
     s3_header h[8];
     size_t nh = 0;
@@ -200,7 +191,7 @@ static int build_request(s3_client *c, const char *method, const char *bucket, c
     struct curl_slist *list = NULL;
     for (size_t i = 0; i < nh; i++) {
         line.len = 0;
-        if (buf_printf(&line, "%s: %s", h[i].name, h[i].value) < 0 || terminate(&line) < 0)
+        if (buf_printf(&line, "%s: %s", h[i].name, h[i].value) < 0 || s3_buf_terminate(&line) < 0)
             goto out;
         list = curl_slist_append(list, line.data);
     }
@@ -216,17 +207,17 @@ static int build_request(s3_client *c, const char *method, const char *bucket, c
         }
         rc = -ENOMEM;
         line.len = 0;
-        if (buf_printf(&line, "x-amz-date: %s", sig.amz_date) < 0 || terminate(&line) < 0)
+        if (buf_printf(&line, "x-amz-date: %s", sig.amz_date) < 0 || s3_buf_terminate(&line) < 0)
             goto out;
         list = curl_slist_append(list, line.data);
         if (c->creds.session_token && *c->creds.session_token) {
             line.len = 0;
-            if (buf_printf(&line, "x-amz-security-token: %s", c->creds.session_token) < 0 || terminate(&line) < 0)
+            if (buf_printf(&line, "x-amz-security-token: %s", c->creds.session_token) < 0 || s3_buf_terminate(&line) < 0)
                 goto out;
             list = curl_slist_append(list, line.data);
         }
         line.len = 0;
-        if (buf_printf(&line, "Authorization: %s", sig.authorization) < 0 || terminate(&line) < 0)
+        if (buf_printf(&line, "Authorization: %s", sig.authorization) < 0 || s3_buf_terminate(&line) < 0)
             goto out;
         list = curl_slist_append(list, line.data);
     }
@@ -255,12 +246,6 @@ static int retryable_curl(CURLcode cc)
            cc == CURLE_HTTP2 || cc == CURLE_HTTP2_STREAM || cc == CURLE_SSL_CONNECT_ERROR;
 }
 
-static size_t collect(char *data, size_t size, size_t n, void *userdata)
-{
-    ot_buf *b = userdata;
-    return buf_append(b, data, size * n) < 0 ? 0 : size * n;
-}
-
 static void sleep_ms(long ms)
 {
     struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
@@ -280,7 +265,7 @@ static int list_page(s3_client *c, const char *bucket, const char *prefix, const
                   buf_append(&query, "&", 1) < 0))
         goto out;
     if (buf_append_str(&query, "delimiter=%2F&list-type=2&prefix=") < 0 ||
-        s3_uri_encode(&query, prefix, strlen(prefix), 0) < 0 || terminate(&query) < 0)
+        s3_uri_encode(&query, prefix, strlen(prefix), 0) < 0 || s3_buf_terminate(&query) < 0)
         goto out;
     for (unsigned attempt = 1;; attempt++) {
         struct curl_slist *h = NULL;
@@ -292,7 +277,7 @@ static int list_page(s3_client *c, const char *bucket, const char *prefix, const
         curl_easy_reset(e);
         curl_easy_setopt(e, CURLOPT_URL, url.data);
         curl_easy_setopt(e, CURLOPT_HTTPHEADER, h);
-        curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, collect);
+        curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, s3_curl_collect);
         curl_easy_setopt(e, CURLOPT_WRITEDATA, resp);
         curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
         curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
@@ -303,7 +288,7 @@ static int list_page(s3_client *c, const char *bucket, const char *prefix, const
         curl_slist_free_all(h);
         long status = 0;
         curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
-        if (terminate(resp) < 0) {
+        if (s3_buf_terminate(resp) < 0) {
             rc = -ENOMEM;
             goto out;
         }
@@ -991,7 +976,7 @@ static void slot_done(s3_fetcher *f, fetch_slot *s, CURLcode cc)
         return;
     }
     char *code = NULL;
-    if (cc == CURLE_OK && terminate(&s->error_body) == 0)
+    if (cc == CURLE_OK && s3_buf_terminate(&s->error_body) == 0)
         code = s3_xml_text(s->error_body.data, "Code", NULL);
     int again = cc == CURLE_OK ? retryable_status(status, code) : retryable_curl(cc);
     if (again && s->attempt < f->c->policy.max_attempts) {

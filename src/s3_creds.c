@@ -1,4 +1,5 @@
 #include "s3_creds.h"
+#include "s3_sign.h"
 #include "util.h"
 
 #include <curl/curl.h>
@@ -10,15 +11,6 @@
 #include <openssl/crypto.h>
 
 /* ---- small parsers ------------------------------------------------------ */
-
-/* NUL-terminates b: ot_buf does not. */
-static int terminate(ot_buf *b)
-{
-    if (buf_reserve(b, 1) < 0)
-        return -ENOMEM;
-    b->data[b->len] = '\0';
-    return 0;
-}
 
 char *s3_xml_text(const char *xml, const char *tag, const char **at)
 {
@@ -94,7 +86,7 @@ char *s3_json_text(const char *json, const char *key)
         if (buf_append(&b, &c, 1) < 0)
             goto fail;
     }
-    if (*p != '"' || terminate(&b) < 0)
+    if (*p != '"' || s3_buf_terminate(&b) < 0)
         goto fail;
     return b.data;
 fail:
@@ -103,6 +95,12 @@ fail:
 }
 
 /* ---- helpers ------------------------------------------------------------ */
+
+size_t s3_curl_collect(char *data, size_t size, size_t n, void *userdata)
+{
+    ot_buf *b = userdata;
+    return buf_append(b, data, size * n) < 0 ? 0 : size * n;
+}
 
 static const char *env(const char *name)
 {
@@ -122,7 +120,7 @@ static char *read_file(const char *path)
         if (buf_append(&b, chunk, n) < 0)
             break;
     fclose(f);
-    if (terminate(&b) < 0) {
+    if (s3_buf_terminate(&b) < 0) {
         buf_free(&b);
         return NULL;
     }
@@ -238,12 +236,6 @@ static char *profile_get(const profile_files *p, const char *key, int *found)
     return v;
 }
 
-static size_t collect(char *data, size_t size, size_t n, void *userdata)
-{
-    ot_buf *b = userdata;
-    return buf_append(b, data, size * n) < 0 ? 0 : size * n;
-}
-
 /* One blocking HTTP request for the credential endpoints. Returns 0 with
  * *status and the body in resp (terminated), -ECONNREFUSED when nothing
  * answered, or -EIO with err set. */
@@ -257,7 +249,7 @@ static int http_call(const char *method, const char *url, struct curl_slist *hea
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, s3_curl_collect);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, resp);
     curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout_ms);
     curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms < 1000 ? timeout_ms : 1000);
@@ -275,7 +267,7 @@ static int http_call(const char *method, const char *url, struct curl_slist *hea
         goto out;
     }
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
-    rc = terminate(resp);
+    rc = s3_buf_terminate(resp);
 out:
     curl_easy_cleanup(c);
     return rc;
@@ -342,7 +334,7 @@ static int run_process(s3_credentials *out, const char *profile, const char *cmd
                  WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
         rc = -EPERM;
     } else {
-        rc = terminate(&b);
+        rc = s3_buf_terminate(&b);
         if (rc == 0)
             rc = from_json(out, b.data, "SessionToken", "process", err, errlen);
     }
@@ -419,7 +411,7 @@ static int from_web_identity(s3_credentials *out, const char *region, char *err,
         goto out;
     if (buf_printf(&body, "Action=AssumeRoleWithWebIdentity&Version=2011-06-15&RoleArn=%s&RoleSessionName=%s"
                           "&WebIdentityToken=%s", e_role, e_session, e_token) < 0 ||
-        terminate(&url) < 0 || terminate(&body) < 0)
+        s3_buf_terminate(&url) < 0 || s3_buf_terminate(&body) < 0)
         goto out;
     struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/x-www-form-urlencoded");
     h = curl_slist_append(h, "Accept: application/xml");
@@ -472,7 +464,7 @@ static int from_container(s3_credentials *out, char *err, size_t errlen)
     char *token = NULL;
     struct curl_slist *h = NULL;
     if ((rel ? buf_printf(&url, "http://169.254.170.2%s", rel) : buf_printf(&url, "%s", full)) < 0 ||
-        terminate(&url) < 0)
+        s3_buf_terminate(&url) < 0)
         goto out;
     const char *token_file = env("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE");
     if (token_file) {
@@ -490,7 +482,7 @@ static int from_container(s3_credentials *out, char *err, size_t errlen)
             goto out;
     }
     if (token) {
-        if (buf_printf(&auth, "Authorization: %s", token) < 0 || terminate(&auth) < 0)
+        if (buf_printf(&auth, "Authorization: %s", token) < 0 || s3_buf_terminate(&auth) < 0)
             goto out;
         h = curl_slist_append(NULL, auth.data);
     }
@@ -537,7 +529,7 @@ static int from_imds(s3_credentials *out, char *err, size_t errlen)
     struct curl_slist *h = curl_slist_append(NULL, "X-aws-ec2-metadata-token-ttl-seconds: 21600");
     long status = 0;
     char e2[256];
-    if (buf_printf(&url, "%.*s/latest/api/token", (int)bl, base) < 0 || terminate(&url) < 0)
+    if (buf_printf(&url, "%.*s/latest/api/token", (int)bl, base) < 0 || s3_buf_terminate(&url) < 0)
         goto out;
     rc = http_call("PUT", url.data, h, NULL, 1000, &token, &status, e2, sizeof e2);
     curl_slist_free_all(h);
@@ -553,12 +545,12 @@ static int from_imds(s3_credentials *out, char *err, size_t errlen)
     }
     trim_end(token.data);
     rc = -ENOMEM;
-    if (buf_printf(&hdr, "X-aws-ec2-metadata-token: %s", token.data) < 0 || terminate(&hdr) < 0)
+    if (buf_printf(&hdr, "X-aws-ec2-metadata-token: %s", token.data) < 0 || s3_buf_terminate(&hdr) < 0)
         goto out;
     h = curl_slist_append(NULL, hdr.data);
     url.len = 0;
     if (buf_printf(&url, "%.*s/latest/meta-data/iam/security-credentials/", (int)bl, base) < 0 ||
-        terminate(&url) < 0)
+        s3_buf_terminate(&url) < 0)
         goto out;
     rc = http_call("GET", url.data, h, NULL, 2000, &role, &status, e2, sizeof e2);
     if (rc < 0 || status != 200 || !*role.data) {
@@ -568,7 +560,7 @@ static int from_imds(s3_credentials *out, char *err, size_t errlen)
     }
     role.data[strcspn(role.data, "\r\n")] = '\0';
     rc = -ENOMEM;
-    if (buf_printf(&url, "%s", role.data) < 0 || terminate(&url) < 0)
+    if (buf_printf(&url, "%s", role.data) < 0 || s3_buf_terminate(&url) < 0)
         goto out;
     rc = http_call("GET", url.data, h, NULL, 2000, &creds, &status, e2, sizeof e2);
     if (rc < 0 || status != 200) {

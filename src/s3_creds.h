@@ -63,5 +63,7 @@ void s3_config_clear(s3_config *cfg);
 char *s3_xml_text(const char *xml, const char *tag, const char **at);
 /* The string value of "key" in a flat JSON object, malloc'ed, or NULL. */
 char *s3_json_text(const char *json, const char *key);
+/* A CURLOPT_WRITEFUNCTION appending to the ot_buf in CURLOPT_WRITEDATA. */
+size_t s3_curl_collect(char *data, size_t size, size_t n, void *userdata);
 
 #endif

@@ -33,8 +33,7 @@ static void hmac(const void *key, size_t klen, const char *msg, size_t mlen, uns
     HMAC(EVP_sha256(), key, (int)klen, (const unsigned char *)msg, mlen, out, &len);
 }
 
-/* NUL-terminates b (ot_buf does not), so b->data is a C string. */
-static int cstr(ot_buf *b)
+int s3_buf_terminate(ot_buf *b)
 {
     if (buf_reserve(b, 1) < 0)
         return -ENOMEM;
@@ -181,7 +180,7 @@ static int append_trimmed(ot_buf *b, const char *v)
         if (buf_append(b, space ? " " : &v[i], 1) < 0)
             return -ENOMEM;
     }
-    return cstr(b);
+    return s3_buf_terminate(b);
 }
 
 int s3_sign(const s3_sign_request *req, const s3_sign_key *key, s3_signature *out, ot_buf *canonical)
@@ -247,7 +246,7 @@ int s3_sign(const s3_sign_request *req, const s3_sign_key *key, s3_signature *ou
         s3_sha256_hex("", 0, empty_hash);
         payload = empty_hash;
     }
-    if (cstr(&signed_names) < 0 || buf_printf(&creq, "\n%s\n%s", signed_names.data, payload) < 0)
+    if (s3_buf_terminate(&signed_names) < 0 || buf_printf(&creq, "\n%s\n%s", signed_names.data, payload) < 0)
         goto out;
 
     /* The string to sign, and the key derived for this day, region and service. */

@@ -50,6 +50,10 @@ int s3_sign(const s3_sign_request *req, const s3_sign_key *key, s3_signature *ou
 /* Lower-case hex SHA-256 of n bytes into hex[65]. */
 void s3_sha256_hex(const void *p, size_t n, char hex[65]);
 
+/* NUL-terminates b (ot_buf does not) without counting it, so b->data is a C
+ * string. Returns 0 or -ENOMEM. */
+int s3_buf_terminate(ot_buf *b);
+
 /* Appends s, n bytes, URI-encoded per RFC 3986: unreserved bytes as they
  * are, '/' too when keep_slash, every other byte as %XX. Returns 0 or -ENOMEM. */
 int s3_uri_encode(ot_buf *b, const char *s, size_t n, int keep_slash);
