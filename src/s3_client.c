@@ -47,8 +47,10 @@ s3_client *s3_client_create(const s3_config *cfg, const s3_credentials *creds, c
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
         return NULL;
     s3_client *c = calloc(1, sizeof *c);
-    if (!c)
+    if (!c) {
+        curl_global_cleanup();
         return NULL;
+    }
     int oom = 0;
     c->cfg.region = dup_or_null(cfg && cfg->region ? cfg->region : "us-east-1", &oom);
     c->cfg.endpoint = dup_or_null(cfg ? cfg->endpoint : NULL, &oom);
@@ -103,6 +105,7 @@ void s3_client_free(s3_client *c)
     free(c->scheme);
     curl_easy_cleanup(c->list_easy);
     free(c);
+    curl_global_cleanup();        /* balances s3_client_create's init (counted by libcurl) */
 }
 
 s3_counts s3_client_counts(const s3_client *c)

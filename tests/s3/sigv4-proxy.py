@@ -165,6 +165,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
 class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    request_queue_size = 1024      # 128 connections at once: the default backlog of 5 drops SYNs
 
 
 def main():
