@@ -13,6 +13,9 @@ Faults, each SUBSTR matched against the request path:
   --fail SUBSTR:N        the first N matching requests get 503 SlowDown
   --cut SUBSTR:N         the first N matching GETs send the headers and half
                          the body, then drop the connection
+  --missing SUBSTR       404 NoSuchKey for GETs of matching keys
+  --no-range             drop Range and If-Match before forwarding: a resume
+                         gets the whole body again (200), as some stores do
   --fail-list N          the first N listings get 503 SlowDown
   --delay-ms N           every request waits N ms first (a region's latency)
 Prints "port N" on stdout once listening. Usage:
@@ -85,6 +88,7 @@ class Faults:
     def __init__(self, a):
         self.lock = threading.Lock()
         self.deny = a.deny or []
+        self.missing = a.missing or []
         self.fail = [[s.rsplit(":", 1)[0], int(s.rsplit(":", 1)[1])] for s in (a.fail or [])]
         self.cut = [[s.rsplit(":", 1)[0], int(s.rsplit(":", 1)[1])] for s in (a.cut or [])]
         self.fail_list = a.fail_list
@@ -135,10 +139,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if not listing and self.command == "GET":
             if any(d in path for d in f.deny):
                 return self.answer(403, error_xml("AccessDenied", "Access Denied"))
+            if any(d in path for d in f.missing):
+                return self.answer(404, error_xml("NoSuchKey", "The specified key does not exist."))
             if f.take(f.fail, path):
                 return self.answer(503, error_xml("SlowDown", "Please reduce your request rate."))
         conn = http.client.HTTPConnection(srv.upstream, timeout=30)
-        fwd = {k: v for k, v in self.headers.items() if k.lower() not in ("connection", "keep-alive")}
+        drop = ("connection", "keep-alive") + (("range", "if-match") if srv.no_range else ())
+        fwd = {k: v for k, v in self.headers.items() if k.lower() not in drop}
         conn.request(self.command, self.path, body=body or None, headers=fwd)
         up = conn.getresponse()
         data = up.read()
@@ -174,6 +181,8 @@ def main():
     p.add_argument("--access-key", required=True)
     p.add_argument("--secret", required=True)
     p.add_argument("--deny", action="append")
+    p.add_argument("--missing", action="append")
+    p.add_argument("--no-range", action="store_true")
     p.add_argument("--fail", action="append")
     p.add_argument("--cut", action="append")
     p.add_argument("--fail-list", type=int, default=0)
@@ -181,7 +190,7 @@ def main():
     a = p.parse_args()
     srv = Server(("127.0.0.1", 0), Handler)
     srv.upstream, srv.access_key, srv.secret = a.upstream, a.access_key, a.secret
-    srv.faults, srv.delay = Faults(a), a.delay_ms / 1000.0
+    srv.faults, srv.delay, srv.no_range = Faults(a), a.delay_ms / 1000.0, a.no_range
     print("port", srv.server_address[1], flush=True)
     srv.serve_forever()
 
