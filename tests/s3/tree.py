@@ -48,6 +48,11 @@ def make(root):
                     size = 300000 if (i == 1 and not big) else rnd.randint(0, 2000)
                     put(root, "AWSLogs/%s/CloudTrail/%s/%04d/%02d/%02d/%s" % (acct, region, y, m, d, name),
                         rnd.randbytes(size))
+    # An organization trail's folder.
+    org = "AWSLogs/o-exampleorg/777788889999/CloudTrail/us-east-1/2024/03/02/"
+    put(root, org + "777788889999_CloudTrail_us-east-1_20240302T0800Z_%016x.json.gz" % rnd.getrandbits(64),
+        rnd.randbytes(500))
+    put(root, "AWSLogs/o-exampleorg/777788889999/CloudTrail-Digest/us-east-1/2024/03/02/d.json.gz", b"digest")
     # What the walk leaves out.
     put(root, "AWSLogs/111122223333/CloudTrail-Digest/us-east-1/2024/03/02/d.json.gz", b"digest")
     put(root, "AWSLogs/111122223333/vpcflowlogs/us-east-1/2024/03/02/f.log.gz", b"flow")
@@ -63,6 +68,8 @@ def skipped(key):
     parts = key.split("/")
     if parts[0] != "AWSLogs":
         return False
+    if len(parts) > 1 and parts[1].startswith("o-"):
+        parts = parts[1:]
     if len(parts) <= 3:
         return True
     return parts[2] != "CloudTrail"
