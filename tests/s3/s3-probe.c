@@ -6,6 +6,10 @@
  *       the region and endpoint
  *   s3-probe list [OPTIONS] s3://bucket[/prefix]
  *       the keys a pruned listing yields, one a line
+ *   s3-probe walk [OPTIONS] DIR
+ *       the files walk.h's local walk of DIR (a mirror of the bucket) gives,
+ *       with the same pruning and sharding, relative to DIR: what list must
+ *       equal
  *   s3-probe fetch [OPTIONS] s3://bucket[/prefix]
  *       lists, then GETs every key: "<sha256> <key>" per object in listing
  *       order, or "error: <line>" for an object that failed
@@ -118,7 +122,7 @@ int main(int argc, char **argv)
             pause = 1;
         } else if (strcmp(a, "--unsigned") == 0) {
             unsigned_requests = 1;
-        } else if (strncmp(a, "s3://", 5) == 0) {
+        } else if (strncmp(a, "s3://", 5) == 0 || strcmp(cmd, "walk") == 0) {
             url = a;
         } else {
             fprintf(stderr, "s3-probe: bad argument '%s'\n", a);
@@ -138,6 +142,19 @@ int main(int argc, char **argv)
     size_t nkeys = 0, cap = 0;
     fetch_state st = { 0 };
 
+    if (strcmp(cmd, "walk") == 0) {
+        walker *w = url ? walk_create(&url, 1, &opt) : NULL;
+        const char *path;
+        size_t root = url ? strlen(url) + 1 : 0;
+        int rc;
+        while (w && (rc = walk_next(w, &path, err, sizeof err)) != WALK_END)
+            if (rc == WALK_INPUT)
+                printf("%s\n", path + root);
+            else
+                fprintf(stderr, "s3-probe: walk: %s\n", rc == WALK_ERROR ? err : strerror(-rc));
+        walk_free(w);
+        return w ? 0 : 2;
+    }
     if (s3_config_resolve(&cfg, endpoint) < 0) {
         status = 2;
         goto out;
