@@ -15,6 +15,7 @@ struct finding_record {
     uint64_t offset;
     ot_slice event_id;          /* ptr NULL: the event has none */
     ot_buf shared;              /* what every finding line of the record ends with */
+    int shared_built;           /* for the prepared record */
 };
 
 finding_record *finding_record_create(const finding_options *o)
@@ -405,23 +406,33 @@ int finding_prepare(finding_record *r, parse_ctx *ev, const char *path, uint64_t
     r->offset = offset;
     r->event_id = string_at(ev, "eventID");
     find_facts(r, ev);
+    r->shared_built = 0;    /* built by the first finding that is kept */
+    return 0;
+}
 
+/* The part every finding line of the record ends with. */
+static int build_shared(finding_record *r)
+{
+    parse_ctx *ev = r->ev;
     ot_buf *s = &r->shared;
     s->len = 0;
-    const char *outcome = r->facts.denied ? "failure" : "success";
+    const char *outcome = r->facts.denied ? "\"failure\"" : "\"success\"";
     int rc;
     if (r->opt.format == FINDING_OCSF) {
         rc = ocsf_append_shared(s, &r->facts, ev, r->opt.raw);
-        rc = rc ? rc : buf_printf(s, ",\"unmapped\":{\"outcome\":\"%s\"", outcome);
+        rc = rc ? rc : buf_append_str(s, ",\"unmapped\":{\"outcome\":");
+        rc = rc ? rc : buf_append_str(s, outcome);
         rc = rc ? rc : append_fields(s, r, ev, 0);
         rc = rc ? rc : buf_append_str(s, "}}\n");
     } else {
-        rc = buf_printf(s, ",\"outcome\":\"%s\"", outcome);
+        rc = buf_append_str(s, ",\"outcome\":");
+        rc = rc ? rc : buf_append_str(s, outcome);
         rc = rc ? rc : append_fields(s, r, ev, r->opt.raw);
         rc = rc ? rc : buf_append_str(s, "}\n");
     }
     if (rc)
         s->len = 0;
+    r->shared_built = !rc;
     return rc;
 }
 
@@ -430,8 +441,10 @@ int finding_append(ot_buf *out, finding_record *r, const rule *ru)
     severity sev = finding_severity(r, ru);
     if (sev < r->opt.min_severity)
         return 0;
+    int rc = r->shared_built ? 0 : build_shared(r);
+    if (rc)
+        return rc;
     size_t start = out->len;
-    int rc;
     if (r->opt.format == FINDING_OCSF) {
         rc = ocsf_append_head(out, ru, sev, &r->event_id, r->path, r->offset);
     } else {

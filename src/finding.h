@@ -60,9 +60,10 @@ void finding_record_free(finding_record *r);
 
 /*
  * Takes the parse context's current event as the record, found in input
- * path at decoded byte offset: works out its facts and builds the shared
- * part of its findings. Both path and ev must stay as they are until the
- * last finding_append for this record. Returns 0 or -ENOMEM.
+ * path at decoded byte offset, and works out its facts; the shared part of
+ * its findings is built by the first finding_append that keeps a finding.
+ * Both path and ev must stay as they are until the last finding_append for
+ * this record. Returns 0 or -ENOMEM.
  */
 int finding_prepare(finding_record *r, parse_ctx *ev, const char *path, uint64_t offset);
 

@@ -95,7 +95,7 @@ struct parse_ctx {
         unsigned generation;
         enum parse_type type;
         ot_slice value;
-    } cache[64] = {};
+    } cache[512] = {};
     unsigned generation = 1;  /* bumped by every parse_record */
 };
 
@@ -549,7 +549,7 @@ enum parse_type parse_get(parse_ctx *ctx, const char *path, ot_slice *out)
     parse_ctx::cached_field *slot = nullptr;
 
     if (ctx && ctx->has_event && path) {
-        slot = &ctx->cache[(reinterpret_cast<uintptr_t>(path) >> 3) % 64];
+        slot = &ctx->cache[(uint64_t(reinterpret_cast<uintptr_t>(path)) * 0x9E3779B97F4A7C15ull) >> 55];   /* 512 slots */
         if (slot->path == path && slot->generation == ctx->generation) {
             if (out)
                 *out = slot->value;
