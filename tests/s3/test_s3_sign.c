@@ -66,7 +66,7 @@ static int hexv(char c)
 static void run_case(const char *dir, const char *name)
 {
     check_context = name;
-    size_t reqlen;
+    size_t reqlen = 0;
     char *req = slurp(dir, name, "request.txt", &reqlen);
     char *ctx = slurp(dir, name, "context.json", NULL);
     char *want_creq = slurp(dir, name, "header-canonical-request.txt", NULL);
