@@ -59,6 +59,7 @@
 #include <unistd.h>
 
 #include "decode.h"
+#include "checkpoint.h"
 #include "emit.h"
 #include "pool.h"
 #include "walk.h"
