@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "util.h"
@@ -12,7 +13,7 @@
 #define CHECKPOINT_FORMAT "orgtrail-checkpoint v2 fingerprint=%llx inputs_done=%llu output_bytes=%llu " \
                           "inputs_hash=%llx complete=%d"
 
-int emit_checkpoint_load(const char *path, emit_checkpoint *cp)
+int checkpoint_load(const char *path, checkpoint *cp)
 {
     FILE *f = fopen(path, "r");
     if (!f)
@@ -46,7 +47,7 @@ static void sync_parent(const char *path)
     }
 }
 
-int emit_checkpoint_save(const char *path, const emit_checkpoint *cp)
+int checkpoint_save(const char *path, const checkpoint *cp)
 {
     char tmp[4096];
     if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp)
@@ -71,7 +72,7 @@ int emit_checkpoint_save(const char *path, const emit_checkpoint *cp)
     return 0;
 }
 
-uint64_t emit_input_identity(const char *name, int exists, uint64_t size, int64_t mtime_ns)
+static uint64_t identity_hash(const char *name, int exists, uint64_t size, int64_t mtime_ns)
 {
     uint64_t h = hash_bytes(FNV_OFFSET, name, strlen(name) + 1);
     uint64_t meta[3] = { (uint64_t)exists, exists ? size : 0, exists ? (uint64_t)mtime_ns : 0 };
@@ -79,12 +80,20 @@ uint64_t emit_input_identity(const char *name, int exists, uint64_t size, int64_
     return h ? h : 1;
 }
 
-uint64_t emit_inputs_hash(uint64_t h, uint64_t identity)
+uint64_t checkpoint_input_identity(const char *path)
+{
+    struct stat st;
+    if (!path || stat(path, &st) != 0)
+        return identity_hash(path ? path : "<stdin>", 0, 0, 0);
+    return identity_hash(path, 1, (uint64_t)st.st_size, (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec);
+}
+
+uint64_t checkpoint_inputs_hash(uint64_t h, uint64_t identity)
 {
     return hash_bytes(h, &identity, sizeof identity);
 }
 
-struct emit_inputs {
+struct checkpoint_inputs {
     int fd;
     ot_buf pending;       /* identities appended since the last sync */
 };
@@ -94,7 +103,7 @@ static int inputs_path(const char *ckpt_path, char *out, size_t len)
     return snprintf(out, len, "%s.inputs", ckpt_path) >= (int)len ? -ENAMETOOLONG : 0;
 }
 
-int emit_inputs_load(const char *ckpt_path, uint64_t n, uint64_t **ids)
+int checkpoint_inputs_load(const char *ckpt_path, uint64_t n, uint64_t **ids)
 {
     char path[4096];
     int rc = inputs_path(ckpt_path, path, sizeof path);
@@ -122,10 +131,10 @@ int emit_inputs_load(const char *ckpt_path, uint64_t n, uint64_t **ids)
     return 0;
 }
 
-emit_inputs *emit_inputs_open(const char *ckpt_path, uint64_t keep, int *err)
+checkpoint_inputs *checkpoint_inputs_open(const char *ckpt_path, uint64_t keep, int *err)
 {
     char path[4096];
-    emit_inputs *in = calloc(1, sizeof *in);
+    checkpoint_inputs *in = calloc(1, sizeof *in);
     if (!in) {
         *err = -ENOMEM;
         return NULL;
@@ -148,12 +157,12 @@ emit_inputs *emit_inputs_open(const char *ckpt_path, uint64_t keep, int *err)
     return in;
 }
 
-int emit_inputs_append(emit_inputs *in, uint64_t identity)
+int checkpoint_inputs_append(checkpoint_inputs *in, uint64_t identity)
 {
     return buf_append(&in->pending, &identity, sizeof identity);
 }
 
-int emit_inputs_sync(emit_inputs *in)
+int checkpoint_inputs_sync(checkpoint_inputs *in)
 {
     const char *p = in->pending.data;
     size_t left = in->pending.len;
@@ -170,7 +179,7 @@ int emit_inputs_sync(emit_inputs *in)
     return fsync(in->fd) == 0 ? 0 : -errno;
 }
 
-void emit_inputs_close(emit_inputs *in)
+void checkpoint_inputs_close(checkpoint_inputs *in)
 {
     if (!in)
         return;

@@ -24,36 +24,36 @@ typedef struct {
     uint64_t fingerprint;
     uint64_t inputs_done;
     uint64_t output_bytes;
-    uint64_t inputs_hash;       /* emit_inputs_hash over the first inputs_done identities */
+    uint64_t inputs_hash;       /* checkpoint_inputs_hash over the first inputs_done identities */
     int complete;               /* the run read every input of its walk */
-} emit_checkpoint;
+} checkpoint;
 
 /* Returns 0, -ENOENT when there is none, -EINVAL when it is unreadable (or
  * from an older orgtrail). */
-int emit_checkpoint_load(const char *path, emit_checkpoint *cp);
+int checkpoint_load(const char *path, checkpoint *cp);
 /* Returns 0 or -errno. */
-int emit_checkpoint_save(const char *path, const emit_checkpoint *cp);
+int checkpoint_save(const char *path, const checkpoint *cp);
 
 /* An input's identity: its name, and whether it exists with that size and
- * modification time. Never 0. */
-uint64_t emit_input_identity(const char *name, int exists, uint64_t size, int64_t mtime_ns);
+ * modification time (a stat now). NULL is stdin, named "<stdin>". Never 0. */
+uint64_t checkpoint_input_identity(const char *path);
 /* The running hash of identities, in walk order (start with FNV_OFFSET). */
-uint64_t emit_inputs_hash(uint64_t h, uint64_t identity);
+uint64_t checkpoint_inputs_hash(uint64_t h, uint64_t identity);
 
 /* The identities beside a checkpoint (ckpt_path.inputs), appended as the
  * writer finishes inputs. */
-typedef struct emit_inputs emit_inputs;
+typedef struct checkpoint_inputs checkpoint_inputs;
 /* Reads the first n identities into *ids (malloc'd, the caller frees).
  * Returns 0, or -EINVAL when the file holds fewer, -errno. */
-int emit_inputs_load(const char *ckpt_path, uint64_t n, uint64_t **ids);
+int checkpoint_inputs_load(const char *ckpt_path, uint64_t n, uint64_t **ids);
 /* Opens the file to go on after its first keep identities (the rest, from
  * a run killed after them, is cut). Returns NULL and sets *err. */
-emit_inputs *emit_inputs_open(const char *ckpt_path, uint64_t keep, int *err);
-/* Adds one identity (buffered until emit_inputs_sync). Returns 0 or -ENOMEM. */
-int emit_inputs_append(emit_inputs *in, uint64_t identity);
+checkpoint_inputs *checkpoint_inputs_open(const char *ckpt_path, uint64_t keep, int *err);
+/* Adds one identity (buffered until checkpoint_inputs_sync). Returns 0 or -ENOMEM. */
+int checkpoint_inputs_append(checkpoint_inputs *in, uint64_t identity);
 /* Writes what was appended and makes it durable. Returns 0 or -errno. */
-int emit_inputs_sync(emit_inputs *in);
+int checkpoint_inputs_sync(checkpoint_inputs *in);
 /* Accepts NULL. */
-void emit_inputs_close(emit_inputs *in);
+void checkpoint_inputs_close(checkpoint_inputs *in);
 
 #endif

@@ -54,7 +54,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -161,7 +160,7 @@ typedef struct {
     int write_rc;               /* the writer's fatal error */
     emit_dedupe *dedupe;        /* NULL with --no-dedupe */
     uint64_t skip_inputs;       /* a checkpoint's inputs_done */
-    emit_inputs *inputs;        /* with --checkpoint: the finished inputs' identities */
+    checkpoint_inputs *inputs;        /* with --checkpoint: the finished inputs' identities */
     uint64_t inputs_hash;       /* their running hash */
     int walk_complete;          /* the walk reached its end; guarded by mu */
     int pending;                /* a walk result looked at before the reader ran */
@@ -406,12 +405,12 @@ static int save_checkpoint(pipeline *p, int complete)
 {
     int rc = emit_sync(p->out);
     if (!rc)
-        rc = emit_inputs_sync(p->inputs);
+        rc = checkpoint_inputs_sync(p->inputs);
     if (rc)
         return rc;
-    emit_checkpoint cp = { p->opt->fingerprint, p->skip_inputs + p->inputs_written, emit_offset(p->out),
+    checkpoint cp = { p->opt->fingerprint, p->skip_inputs + p->inputs_written, emit_offset(p->out),
                            p->inputs_hash, complete };
-    return emit_checkpoint_save(p->opt->checkpoint, &cp);
+    return checkpoint_save(p->opt->checkpoint, &cp);
 }
 
 /* The width of the terminal the progress line is on. */
@@ -500,8 +499,8 @@ static void *writer_main(void *arg)
         if (j->part == PART_NONE || j->part_last) {
             p->inputs_written++;
             if (p->inputs) {
-                p->inputs_hash = emit_inputs_hash(p->inputs_hash, j->identity);
-                if (emit_inputs_append(p->inputs, j->identity) && !p->write_rc) {
+                p->inputs_hash = checkpoint_inputs_hash(p->inputs_hash, j->identity);
+                if (checkpoint_inputs_append(p->inputs, j->identity) && !p->write_rc) {
                     p->write_rc = -ENOMEM;
                     atomic_store(&p->stop, 1);
                 }
@@ -869,16 +868,6 @@ static void on_event(pipeline *p, slot *slots, const reader_event *ev)
     slot_finish(p, slots, s, ev->res);
 }
 
-/* An input's identity for the checkpoint: its name, size and mtime. */
-static uint64_t input_identity(const char *path)
-{
-    struct stat st;
-    if (!path || stat(path, &st) != 0)
-        return emit_input_identity(path ? path : stdin_name, 0, 0, 0);
-    return emit_input_identity(path, 1, (uint64_t)st.st_size,
-                               (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec);
-}
-
 /* Creates a finished job that carries a walk error (a loop, a missing path). */
 static void job_walk_error(pipeline *p, uint64_t seq, const char *path, const char *err, uint64_t identity)
 {
@@ -955,7 +944,7 @@ static int reader_loop(pipeline *p, walker *w)
                 break;
             }
             p->inputs_total++;
-            uint64_t identity = p->opt->checkpoint ? input_identity(path) : 0;
+            uint64_t identity = p->opt->checkpoint ? checkpoint_input_identity(path) : 0;
             pthread_mutex_lock(&p->mu);
             p->total = p->next_seq + 1;
             pthread_mutex_unlock(&p->mu);
@@ -1037,14 +1026,14 @@ static int reload_dedupe(pipeline *p, const char *output, uint64_t bytes, FILE *
  * 1 when there is nothing left to do, or a negative errno after saying why
  * (-EINVAL: the checkpoint does not fit these inputs).
  */
-static int resume_check(pipeline *p, walker *w, const emit_checkpoint *cp, FILE *errout)
+static int resume_check(pipeline *p, walker *w, const checkpoint *cp, FILE *errout)
 {
     const char *ck = p->opt->checkpoint;
     uint64_t *ids, h = FNV_OFFSET;
-    int rc = emit_inputs_load(ck, cp->inputs_done, &ids);
+    int rc = checkpoint_inputs_load(ck, cp->inputs_done, &ids);
     if (rc == 0) {
         for (uint64_t i = 0; i < cp->inputs_done; i++)
-            h = emit_inputs_hash(h, ids[i]);
+            h = checkpoint_inputs_hash(h, ids[i]);
         if (h != cp->inputs_hash) {
             free(ids);
             rc = -EINVAL;
@@ -1066,7 +1055,7 @@ static int resume_check(pipeline *p, walker *w, const emit_checkpoint *cp, FILE 
                             "finished (inputs were removed); remove the checkpoint to start over\n",
                     ck, (unsigned long long)i, (unsigned long long)cp->inputs_done);
             rc = -EINVAL;
-        } else if (input_identity(path) != ids[i]) {
+        } else if (checkpoint_input_identity(path) != ids[i]) {
             fprintf(errout, "orgtrail: %s: input %llu, %s, is not the one the checkpointed run finished there "
                             "(an input was added, removed or changed at or before it); remove the checkpoint "
                             "to start over\n", ck, (unsigned long long)i + 1, path ? path : stdin_name);
@@ -1157,8 +1146,8 @@ int run_scan(const run_options *opt, run_report *report, FILE *errout)
         goto out;
     }
     if (opt->checkpoint) {
-        emit_checkpoint cp;
-        int lrc = emit_checkpoint_load(opt->checkpoint, &cp);
+        checkpoint cp;
+        int lrc = checkpoint_load(opt->checkpoint, &cp);
         if (lrc == 0 && cp.fingerprint != opt->fingerprint) {
             fprintf(errout, "orgtrail: %s: checkpoint of a different command (other inputs, options or rules); "
                             "remove it to start over\n", opt->checkpoint);
@@ -1193,7 +1182,7 @@ int run_scan(const run_options *opt, run_report *report, FILE *errout)
             if (p.out && opt->dedupe && (rc = reload_dedupe(&p, opt->output, cp.output_bytes, errout)))
                 goto out;
         }
-        p.inputs = emit_inputs_open(opt->checkpoint, p.skip_inputs, &err);
+        p.inputs = checkpoint_inputs_open(opt->checkpoint, p.skip_inputs, &err);
         if (!p.inputs) {
             fprintf(errout, "orgtrail: %s.inputs: %s\n", opt->checkpoint, strerror(-err));
             rc = err;
@@ -1305,7 +1294,7 @@ out:
     }
     free(p.jobs);
     emit_dedupe_free(p.dedupe);
-    emit_inputs_close(p.inputs);
+    checkpoint_inputs_close(p.inputs);
     free(p.pending_path);
     pool_queue_free(p.queue);
     pool_buffers_free(p.bufs);
