@@ -64,10 +64,8 @@
 #include "walk.h"
 
 #define JOB_CHUNKS 2
-#define PART_MAX (4u << 20)       /* a member longer than this ends the cutting (>= --part-size) */
 #define PARTS_KEPT (16u << 20)    /* bytes of parts kept until written: the reader waits beyond;
-                                     > PART_MAX + --part-size + a read, what one part may need */
-#define MEMBER_MIN 20             /* the shortest gzip member: header, empty deflate, trailer */
+                                     > STDIN_CUT_PART_MAX + --part-size + a read, what one part may need */
 
 static const char stdin_name[] = "<stdin>";
 
@@ -120,21 +118,7 @@ typedef struct {
     int cutting;            /* stdin being cut into parts (p->cut) */
 } slot;
 
-/* The reader's state while it cuts stdin into parts. */
-typedef struct {
-    int active;
-    ot_buf b;               /* bytes read; those not yet in a part: [start, b.len) */
-    size_t start;
-    size_t look_from;       /* no member start before this */
-    size_t last_member;     /* the last member start found, >= start */
-    uint64_t isize_sum;     /* ISIZE of the members in [start, last_member) */
-    uint64_t in_offset;     /* stdin offset of buf[start] */
-    uint64_t out_guess;     /* decoded offset of buf[start], from the members' ISIZE */
-    job *first;             /* stdin's job, for the first part */
-    int eof;
-    int read_error;
-    uint64_t read_offset;
-} cutter;
+typedef struct stdin_cut stdin_cut;
 
 typedef struct {
     const run_options *opt;
@@ -173,7 +157,10 @@ typedef struct {
     uint64_t inputs_written;
 
     /* stdin in parts: the reader's side */
-    cutter cut;
+    stdin_cut *cut;             /* while stdin is being cut */
+    job *cut_first;             /* stdin's job, for the first part */
+    job *cut_tail;              /* the tail part, just yielded */
+    slot *slots;                /* the reader's, for take_part */
     atomic_size_t parts_kept;   /* bytes of parts not yet written */
     /* the writer's side */
     pthread_cond_t part_cv;     /* a tail waits here for the writer */
@@ -611,124 +598,58 @@ static void slot_finish(pipeline *p, slot *slots, slot *s, int read_error)
     s->fd = -1;
 }
 
-/* ---- stdin in parts (see the top of the file) ---- */
+/* ---- the stdin cutter: knows gzip members, nothing of the pipeline ---- */
 
-/* The job for stdin's next part, or NULL while the window is full. */
-static job *part_job(pipeline *p)
-{
-    cutter *c = &p->cut;
-    if (c->first) {
-        job *j = c->first;
-        c->first = NULL;
-        return j;
-    }
-    pthread_mutex_lock(&p->mu);
-    int full = p->next_seq >= p->written + p->max_jobs;
-    if (!full)
-        p->total = p->next_seq + 1;
-    pthread_mutex_unlock(&p->mu);
-    return full ? NULL : job_start(p, p->next_seq++, NULL);
-}
+#define STDIN_CUT_PART_MAX (4u << 20)   /* a member longer than this ends the cutting (>= --part-size) */
+#define MEMBER_MIN 20                   /* the shortest gzip member: header, empty deflate, trailer */
 
-static uint32_t le32(const uint8_t *b)
-{
-    return (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
-}
+/* A part the cutter yields. */
+typedef struct {
+    const uint8_t *data;    /* the part's bytes; valid during the callback only */
+    size_t len;
+    scan_part at;           /* where it begins; out_offset is a guess from gzip trailers */
+    int last;               /* stdin ends with this part (or, for a tail, goes on in it) */
+    int tail;               /* a member too long to cut: the rest of stdin is read on after data */
+    int read_error;         /* the last part only: the -errno that ended stdin, or 0 */
+    uint64_t read_offset;   /* and where */
+} stdin_part;
 
-/* Makes buf[start, end) the next part; a cut part goes to the workers.
- * Returns the job, or NULL while the window is full. */
-static job *cut_part(pipeline *p, size_t end, enum job_part kind, int last)
-{
-    cutter *c = &p->cut;
-    job *j = part_job(p);
-    if (!j)
-        return NULL;
-    size_t n = end - c->start;
-    j->part = kind;
-    j->part_last = last;
-    j->at = (scan_part){ c->in_offset, c->out_guess, 0 };
-    j->data = malloc(n ? n : 1);
-    if (j->data) {
-        memcpy(j->data, (uint8_t *)c->b.data + c->start, n);
-        j->data_len = n;
-        atomic_fetch_add(&p->parts_kept, n);
-    }
-    p->report->stdin_parts++;
-    c->out_guess += c->isize_sum;
-    c->isize_sum = 0;
-    c->in_offset += n;
-    c->start = c->last_member = end;
-    if (kind == PART_CUT) {
-        if (!j->data)
-            job_end_input(j, -ENOMEM, "cannot keep a part", c->in_offset - n);
-        else
-            job_end_input(j, last ? c->read_error : 0, "read error", c->read_offset);
-        pool_queue_push(p->queue, j);
-    }
-    return j;
-}
+/* Takes a part: returns 0 when it took it, 1 when it has no room now (the
+ * same part is yielded again at the next advance). */
+typedef int (*stdin_part_fn)(void *ctx, const stdin_part *part);
 
-static void cut_stop(pipeline *p, slot *slots, slot *s)
+enum stdin_cut_state {
+    STDIN_CUT_WANTS_BYTES,  /* read more into stdin_cut_space */
+    STDIN_CUT_BLOCKED,      /* the callback had no room: advance again later */
+    STDIN_CUT_DONE,         /* all of stdin is in parts (the last one a tail, maybe): free the cutter */
+};
+
+struct stdin_cut {
+    ot_buf b;               /* bytes read; those not yet in a part: [start, b.len) */
+    size_t part_size;
+    size_t start;
+    size_t look_from;       /* no member start before this */
+    size_t last_member;     /* the last member start found, >= start */
+    uint64_t isize_sum;     /* ISIZE of the members in [start, last_member) */
+    uint64_t in_offset;     /* stdin offset of buf[start] */
+    uint64_t out_guess;     /* decoded offset of buf[start], from the members' ISIZE */
+    int eof;
+    int read_error;
+    uint64_t read_offset;
+    stdin_part_fn yield;
+    void *ctx;
+};
+
+static void stdin_cut_free(stdin_cut *c)
 {
-    cutter *c = &p->cut;
+    if (!c)
+        return;
     buf_free(&c->b);
-    *c = (cutter){ 0 };
-    s->cutting = 0;
-    if (s->fd >= 0 && s->state != SLOT_FREE)
-        reader_close(p->rd, (unsigned)(s - slots), s->fd);
-    s->state = SLOT_FREE;
-    s->j = NULL;
-    s->fd = -1;
-}
-
-/* Cuts what stdin has given so far into parts. Returns 1 while it waits
- * for room (the window, or other inputs still being read). */
-static int cut_advance(pipeline *p, slot *slots, slot *s)
-{
-    cutter *c = &p->cut;
-    for (;;) {
-        if (c->last_member > c->start && c->last_member - c->start >= p->opt->part_size) {
-            if (!cut_part(p, c->last_member, PART_CUT, 0))
-                return 1;
-            continue;
-        }
-        size_t from = c->last_member + MEMBER_MIN;
-        if (c->look_from > from)
-            from = c->look_from;
-        size_t at = decode_find_member((uint8_t *)c->b.data, from, c->b.len, &c->look_from);
-        if (at < c->b.len) {
-            c->isize_sum += le32((uint8_t *)c->b.data + at - 4);   /* the ISIZE of the member before */
-            c->last_member = at;
-            continue;
-        }
-        if (c->eof) {
-            if (!cut_part(p, c->b.len, PART_CUT, 1))
-                return 1;
-            cut_stop(p, slots, s);
-            return 0;
-        }
-        if (c->b.len - c->last_member <= PART_MAX)
-            return 0;
-        /* A long member: the rest is the tail. Its worker waits for every
-         * job before it, so those must all be read and handed out first. */
-        for (slot *o = slots; o < slots + p->opt->io_depth; o++)
-            if (o != s && o->state != SLOT_FREE)
-                return 1;
-        job *j = cut_part(p, c->b.len, PART_TAIL, 1);
-        if (!j)
-            return 1;
-        buf_free(&c->b);
-        *c = (cutter){ 0 };
-        s->cutting = 0;
-        s->j = j;
-        s->delivered = 0;
-        deliver(p, s);
-        return 0;
-    }
+    free(c);
 }
 
 /* Makes room for `want` more bytes at the end of the cutter's buffer. */
-static int cut_make_room(cutter *c, size_t want)
+static int cut_make_room(stdin_cut *c, size_t want)
 {
     if (c->b.cap - c->b.len < want && c->start > 0) {
         memmove(c->b.data, c->b.data + c->start, c->b.len - c->start);
@@ -740,41 +661,208 @@ static int cut_make_room(cutter *c, size_t want)
     return buf_reserve(&c->b, want);
 }
 
+static stdin_cut *stdin_cut_create(const uint8_t *first, size_t n, size_t part_size, stdin_part_fn yield,
+                                   void *ctx)
+{
+    size_t unused;
+    if (!part_size || n < 10 || decode_find_member(first, 0, n, &unused) != 0)
+        return NULL;
+    stdin_cut *c = calloc(1, sizeof *c);
+    if (!c || cut_make_room(c, n)) {
+        stdin_cut_free(c);
+        return NULL;
+    }
+    memcpy(c->b.data, first, n);
+    c->b.len = n;
+    c->part_size = part_size;
+    c->yield = yield;
+    c->ctx = ctx;
+    return c;
+}
+
+static uint32_t le32(const uint8_t *b)
+{
+    return (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
+}
+
+/* Yields buf[start, end) as the next part. Returns 0, or 1 when the
+ * callback had no room. */
+static int cut_part(stdin_cut *c, size_t end, int last, int tail)
+{
+    size_t n = end - c->start;
+    stdin_part part = { (const uint8_t *)c->b.data + c->start, n, { c->in_offset, c->out_guess, 0 },
+                        last, tail, last && !tail ? c->read_error : 0, c->read_offset };
+    if (c->yield(c->ctx, &part))
+        return 1;
+    c->out_guess += c->isize_sum;
+    c->isize_sum = 0;
+    c->in_offset += n;
+    c->start = c->last_member = end;
+    return 0;
+}
+
+static enum stdin_cut_state stdin_cut_advance(stdin_cut *c)
+{
+    for (;;) {
+        if (c->last_member > c->start && c->last_member - c->start >= c->part_size) {
+            if (cut_part(c, c->last_member, 0, 0))
+                return STDIN_CUT_BLOCKED;
+            continue;
+        }
+        size_t from = c->last_member + MEMBER_MIN;
+        if (c->look_from > from)
+            from = c->look_from;
+        size_t at = decode_find_member((uint8_t *)c->b.data, from, c->b.len, &c->look_from);
+        if (at < c->b.len) {
+            c->isize_sum += le32((uint8_t *)c->b.data + at - 4);   /* the ISIZE of the member before */
+            c->last_member = at;
+            continue;
+        }
+        if (c->eof)
+            return cut_part(c, c->b.len, 1, 0) ? STDIN_CUT_BLOCKED : STDIN_CUT_DONE;
+        if (c->b.len - c->last_member <= STDIN_CUT_PART_MAX)
+            return STDIN_CUT_WANTS_BYTES;
+        /* a long member: the rest is the tail */
+        return cut_part(c, c->b.len, 1, 1) ? STDIN_CUT_BLOCKED : STDIN_CUT_DONE;
+    }
+}
+
+static size_t stdin_cut_unparted(const stdin_cut *c)
+{
+    return c->b.len - c->start;
+}
+
+static int stdin_cut_at_end(const stdin_cut *c)
+{
+    return c->eof;
+}
+
+static void stdin_cut_read(stdin_cut *c, int res)
+{
+    if (c->eof)
+        return;
+    if (res > 0) {
+        c->b.len += (size_t)res;
+        return;
+    }
+    c->eof = 1;
+    c->read_error = res;
+    c->read_offset = c->in_offset + (c->b.len - c->start);
+}
+
+static uint8_t *stdin_cut_space(stdin_cut *c, size_t want)
+{
+    if (cut_make_room(c, want)) {
+        stdin_cut_read(c, -ENOMEM);
+        return NULL;
+    }
+    return (uint8_t *)c->b.data + c->b.len;
+}
+
+/* ---- stdin in parts (see the top of the file) ---- */
+
+/* The job for stdin's next part, or NULL while the window is full. */
+static job *part_job(pipeline *p)
+{
+    if (p->cut_first) {
+        job *j = p->cut_first;
+        p->cut_first = NULL;
+        return j;
+    }
+    pthread_mutex_lock(&p->mu);
+    int full = p->next_seq >= p->written + p->max_jobs;
+    if (!full)
+        p->total = p->next_seq + 1;
+    pthread_mutex_unlock(&p->mu);
+    return full ? NULL : job_start(p, p->next_seq++, NULL);
+}
+
+/* The cutter's callback: a part becomes a job; a cut part goes to the
+ * workers, a tail to the slot that goes on reading it (cut_advance). */
+static int take_part(void *ctx, const stdin_part *part)
+{
+    pipeline *p = ctx;
+    /* A tail's worker waits for every job before it, so those must all be
+     * read and handed out first. */
+    for (slot *o = p->slots; part->tail && o < p->slots + p->opt->io_depth; o++)
+        if (!o->cutting && o->state != SLOT_FREE)
+            return 1;
+    job *j = part_job(p);
+    if (!j)
+        return 1;
+    j->part = part->tail ? PART_TAIL : PART_CUT;
+    j->part_last = part->last;
+    j->at = part->at;
+    j->data = malloc(part->len ? part->len : 1);
+    if (j->data) {
+        memcpy(j->data, part->data, part->len);
+        j->data_len = part->len;
+        atomic_fetch_add(&p->parts_kept, part->len);
+    }
+    p->report->stdin_parts++;
+    if (part->tail) {
+        p->cut_tail = j;
+        return 0;
+    }
+    if (!j->data)
+        job_end_input(j, -ENOMEM, "cannot keep a part", part->at.in_offset);
+    else
+        job_end_input(j, part->read_error, "read error", part->read_offset);
+    pool_queue_push(p->queue, j);
+    return 0;
+}
+
+/* Cuts what stdin has given so far into parts. Returns 1 while it waits
+ * for room (the window, or other inputs still being read). */
+static int cut_advance(pipeline *p, slot *slots, slot *s)
+{
+    enum stdin_cut_state st = stdin_cut_advance(p->cut);
+    if (st != STDIN_CUT_DONE)
+        return st == STDIN_CUT_BLOCKED;
+    stdin_cut_free(p->cut);
+    p->cut = NULL;
+    s->cutting = 0;
+    if (p->cut_tail) {           /* the slot reads on for the tail's worker */
+        s->j = p->cut_tail;
+        p->cut_tail = NULL;
+        s->delivered = 0;
+        deliver(p, s);
+        return 0;
+    }
+    if (s->fd >= 0 && s->state != SLOT_FREE)
+        reader_close(p->rd, (unsigned)(s - slots), s->fd);
+    s->state = SLOT_FREE;
+    s->j = NULL;
+    s->fd = -1;
+    return 0;
+}
+
 /* A read of stdin while it is being cut: the bytes are in the cutter's
  * buffer already. */
 static void cut_read(pipeline *p, slot *s, int res)
 {
-    cutter *c = &p->cut;
-    if (res > 0) {
-        c->b.len += (size_t)res;
+    stdin_cut_read(p->cut, res);
+    if (res > 0)
         s->bytes += (uint64_t)res;
-    } else {
-        c->eof = 1;
-        c->read_error = res;
-        c->read_offset = s->bytes;
-    }
     s->buf = NULL;
     s->state = SLOT_IDLE;
 }
 
 /* The first read of stdin: a gzip stream is cut into parts. The read's
- * buffer is the pool's: its bytes are copied and it goes back. */
+ * buffer is the pool's: the cutter copies its bytes and it goes back. */
 static int cut_begin(pipeline *p, slot *s, size_t n)
 {
-    size_t unused;
-    if (!p->opt->part_size || s->j->path || s->bytes > 0 || p->cut.active || n < 10 ||
-        decode_find_member(s->buf, 0, n, &unused) != 0)
+    if (s->j->path || s->bytes > 0 || p->cut)
         return 0;
-    cutter *c = &p->cut;
-    *c = (cutter){ .active = 1, .first = s->j };
-    if (cut_make_room(c, n)) {
-        *c = (cutter){ 0 };
+    p->cut = stdin_cut_create(s->buf, n, p->opt->part_size, take_part, p);
+    if (!p->cut)
         return 0;
-    }
-    memcpy(c->b.data, s->buf, n);
     pool_buffers_give(p->bufs, s->buf);
-    s->buf = (uint8_t *)c->b.data;
+    s->buf = NULL;
+    s->bytes += n;
+    s->state = SLOT_IDLE;
     s->cutting = 1;
+    p->cut_first = s->j;
     s->j = NULL;
     return 1;
 }
@@ -789,23 +877,18 @@ static int slot_try_read(pipeline *p, slot *slots, slot *s)
             slot_finish(p, slots, s, 0);
             return 0;
         }
-        p->cut.eof = 1;
+        stdin_cut_read(p->cut, 0);   /* stdin ends here */
         return cut_advance(p, slots, s);
     }
     if (s->cutting) {
-        const cutter *c = &p->cut;
-        if (c->eof)
+        if (stdin_cut_at_end(p->cut))
             return 0;
-        if (atomic_load(&p->parts_kept) + (c->b.len - c->start) >= PARTS_KEPT)
+        if (atomic_load(&p->parts_kept) + stdin_cut_unparted(p->cut) >= PARTS_KEPT)
             return 1;
         size_t want = pool_buffers_size(p->bufs);
-        if (cut_make_room(&p->cut, want)) {
-            p->cut.eof = 1;
-            p->cut.read_error = -ENOMEM;
-            p->cut.read_offset = s->bytes;
+        s->buf = stdin_cut_space(p->cut, want);     /* straight into the cutter's buffer */
+        if (!s->buf)
             return cut_advance(p, slots, s);
-        }
-        s->buf = (uint8_t *)p->cut.b.data + p->cut.b.len;     /* straight into the cutter's buffer */
         s->state = SLOT_READING;
         reader_read(p->rd, (unsigned)(s - slots), s->fd, s->buf, want, s->offset);
         return 0;
@@ -847,10 +930,12 @@ static void on_event(pipeline *p, slot *slots, const reader_event *ev)
         reader_read(p->rd, ev->slot, s->fd, s->buf, pool_buffers_size(p->bufs), s->offset);
         return;
     }
-    if (s->cutting || (ev->res > 0 && cut_begin(p, s, (size_t)ev->res))) {
+    if (s->cutting) {
         cut_read(p, s, ev->res);
         return;
     }
+    if (ev->res > 0 && cut_begin(p, s, (size_t)ev->res))
+        return;
     if (ev->res > 0) {
         /* The job goes to the workers once its channel is full or its input
          * ended, so a small file arrives whole and its worker never waits. */
@@ -906,6 +991,7 @@ static int reader_loop(pipeline *p, walker *w)
     slot *slots = calloc(nslots, sizeof *slots);
     if (!slots)
         return -ENOMEM;
+    p->slots = slots;
     for (unsigned i = 0; i < nslots; i++)
         slots[i].fd = -1;
     reader_event events[64];
@@ -918,7 +1004,7 @@ static int reader_loop(pipeline *p, walker *w)
         atomic_store(&p->reader_wants_poke, 1);
         int blocked = 0;
         /* open more inputs while there is a free slot and room in the window */
-        for (unsigned i = 0; i < nslots && !walk_done && !p->cut.active; i++) {
+        for (unsigned i = 0; i < nslots && !walk_done && !p->cut; i++) {
             if (slots[i].state != SLOT_FREE)
                 continue;
             pthread_mutex_lock(&p->mu);
@@ -992,6 +1078,7 @@ static int reader_loop(pipeline *p, walker *w)
             on_event(p, slots, &events[e]);
     }
     free(slots);
+    p->slots = NULL;
     publish_walk_done(p);
     return rc;
 }
@@ -1302,7 +1389,7 @@ out:
     walk_free(w);
     free(wargs);
     free(threads);
-    buf_free(&p.cut.b);
+    stdin_cut_free(p.cut);
     scan_free(p.order_sc);
     scan_result_free(&p.order_res);
     pthread_mutex_destroy(&p.mu);
