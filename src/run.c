@@ -27,18 +27,20 @@
  * its next chunk holds no buffer, so the reserve always has one for it.
  *
  * stdin cut into parts: a gzip stream on stdin (usually many CloudTrail
- * files, one member each) is cut where a member seems to begin once the
- * part has --part-size bytes, and each part is a job of its own, scanned from that place (scan_begin_part)
- * by any worker. Compressed data may look like a member start by chance, so
- * the writer accepts a part only if it ended cleanly exactly where the next
- * part began; at the first part that did not, the writer scans that part
- * and every later one in order itself, from the parts' kept bytes, which is
- * what reading the stream in order would have given. A member longer than
- * PART_MAX ends the cutting: the rest of stdin becomes the tail part, read
- * in chunks like a file, which a worker scans once the writer has written
- * everything before it (with the writer's scanner if it had to take over).
- * While stdin is being cut no other input is opened, so the parts' sequence
- * numbers follow each other.
+ * files, one member each) is cut by stdin_cut where a member seems to
+ * begin once the part has --part-size bytes. The reader feeds the cutter
+ * and its callback (take_part) makes each part a job of its own, scanned
+ * from that place (scan_begin_part) by any worker. Compressed data may look
+ * like a member start by chance, so the writer accepts a part only if it
+ * ended cleanly exactly where the next part began; at the first part that
+ * did not, the writer scans that part and every later one in order itself,
+ * from the parts' kept bytes, which is what reading the stream in order
+ * would have given. A member longer than STDIN_CUT_PART_MAX ends the
+ * cutting: the rest of stdin becomes the tail part, read in chunks like a
+ * file, which a worker scans once the writer has written everything before
+ * it (with the writer's scanner if it had to take over). While stdin is
+ * being cut no other input is opened, so the parts' sequence numbers follow
+ * each other.
  *
  * Shutdown: when the walk is over and every file is read, the job queue is
  * closed (the sentinel); workers drain it and return; the writer returns
@@ -61,6 +63,7 @@
 #include "checkpoint.h"
 #include "emit.h"
 #include "pool.h"
+#include "stdin_cut.h"
 #include "walk.h"
 
 #define JOB_CHUNKS 2
@@ -117,8 +120,6 @@ typedef struct {
     int delivered;          /* the job went to the workers */
     int cutting;            /* stdin being cut into parts (p->cut) */
 } slot;
-
-typedef struct stdin_cut stdin_cut;
 
 typedef struct {
     const run_options *opt;
@@ -596,167 +597,6 @@ static void slot_finish(pipeline *p, slot *slots, slot *s, int read_error)
     s->state = SLOT_FREE;
     s->j = NULL;
     s->fd = -1;
-}
-
-/* ---- the stdin cutter: knows gzip members, nothing of the pipeline ---- */
-
-#define STDIN_CUT_PART_MAX (4u << 20)   /* a member longer than this ends the cutting (>= --part-size) */
-#define MEMBER_MIN 20                   /* the shortest gzip member: header, empty deflate, trailer */
-
-/* A part the cutter yields. */
-typedef struct {
-    const uint8_t *data;    /* the part's bytes; valid during the callback only */
-    size_t len;
-    scan_part at;           /* where it begins; out_offset is a guess from gzip trailers */
-    int last;               /* stdin ends with this part (or, for a tail, goes on in it) */
-    int tail;               /* a member too long to cut: the rest of stdin is read on after data */
-    int read_error;         /* the last part only: the -errno that ended stdin, or 0 */
-    uint64_t read_offset;   /* and where */
-} stdin_part;
-
-/* Takes a part: returns 0 when it took it, 1 when it has no room now (the
- * same part is yielded again at the next advance). */
-typedef int (*stdin_part_fn)(void *ctx, const stdin_part *part);
-
-enum stdin_cut_state {
-    STDIN_CUT_WANTS_BYTES,  /* read more into stdin_cut_space */
-    STDIN_CUT_BLOCKED,      /* the callback had no room: advance again later */
-    STDIN_CUT_DONE,         /* all of stdin is in parts (the last one a tail, maybe): free the cutter */
-};
-
-struct stdin_cut {
-    ot_buf b;               /* bytes read; those not yet in a part: [start, b.len) */
-    size_t part_size;
-    size_t start;
-    size_t look_from;       /* no member start before this */
-    size_t last_member;     /* the last member start found, >= start */
-    uint64_t isize_sum;     /* ISIZE of the members in [start, last_member) */
-    uint64_t in_offset;     /* stdin offset of buf[start] */
-    uint64_t out_guess;     /* decoded offset of buf[start], from the members' ISIZE */
-    int eof;
-    int read_error;
-    uint64_t read_offset;
-    stdin_part_fn yield;
-    void *ctx;
-};
-
-static void stdin_cut_free(stdin_cut *c)
-{
-    if (!c)
-        return;
-    buf_free(&c->b);
-    free(c);
-}
-
-/* Makes room for `want` more bytes at the end of the cutter's buffer. */
-static int cut_make_room(stdin_cut *c, size_t want)
-{
-    if (c->b.cap - c->b.len < want && c->start > 0) {
-        memmove(c->b.data, c->b.data + c->start, c->b.len - c->start);
-        c->b.len -= c->start;
-        c->look_from = c->look_from > c->start ? c->look_from - c->start : 0;
-        c->last_member -= c->start;
-        c->start = 0;
-    }
-    return buf_reserve(&c->b, want);
-}
-
-static stdin_cut *stdin_cut_create(const uint8_t *first, size_t n, size_t part_size, stdin_part_fn yield,
-                                   void *ctx)
-{
-    size_t unused;
-    if (!part_size || n < 10 || decode_find_member(first, 0, n, &unused) != 0)
-        return NULL;
-    stdin_cut *c = calloc(1, sizeof *c);
-    if (!c || cut_make_room(c, n)) {
-        stdin_cut_free(c);
-        return NULL;
-    }
-    memcpy(c->b.data, first, n);
-    c->b.len = n;
-    c->part_size = part_size;
-    c->yield = yield;
-    c->ctx = ctx;
-    return c;
-}
-
-static uint32_t le32(const uint8_t *b)
-{
-    return (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
-}
-
-/* Yields buf[start, end) as the next part. Returns 0, or 1 when the
- * callback had no room. */
-static int cut_part(stdin_cut *c, size_t end, int last, int tail)
-{
-    size_t n = end - c->start;
-    stdin_part part = { (const uint8_t *)c->b.data + c->start, n, { c->in_offset, c->out_guess, 0 },
-                        last, tail, last && !tail ? c->read_error : 0, c->read_offset };
-    if (c->yield(c->ctx, &part))
-        return 1;
-    c->out_guess += c->isize_sum;
-    c->isize_sum = 0;
-    c->in_offset += n;
-    c->start = c->last_member = end;
-    return 0;
-}
-
-static enum stdin_cut_state stdin_cut_advance(stdin_cut *c)
-{
-    for (;;) {
-        if (c->last_member > c->start && c->last_member - c->start >= c->part_size) {
-            if (cut_part(c, c->last_member, 0, 0))
-                return STDIN_CUT_BLOCKED;
-            continue;
-        }
-        size_t from = c->last_member + MEMBER_MIN;
-        if (c->look_from > from)
-            from = c->look_from;
-        size_t at = decode_find_member((uint8_t *)c->b.data, from, c->b.len, &c->look_from);
-        if (at < c->b.len) {
-            c->isize_sum += le32((uint8_t *)c->b.data + at - 4);   /* the ISIZE of the member before */
-            c->last_member = at;
-            continue;
-        }
-        if (c->eof)
-            return cut_part(c, c->b.len, 1, 0) ? STDIN_CUT_BLOCKED : STDIN_CUT_DONE;
-        if (c->b.len - c->last_member <= STDIN_CUT_PART_MAX)
-            return STDIN_CUT_WANTS_BYTES;
-        /* a long member: the rest is the tail */
-        return cut_part(c, c->b.len, 1, 1) ? STDIN_CUT_BLOCKED : STDIN_CUT_DONE;
-    }
-}
-
-static size_t stdin_cut_unparted(const stdin_cut *c)
-{
-    return c->b.len - c->start;
-}
-
-static int stdin_cut_at_end(const stdin_cut *c)
-{
-    return c->eof;
-}
-
-static void stdin_cut_read(stdin_cut *c, int res)
-{
-    if (c->eof)
-        return;
-    if (res > 0) {
-        c->b.len += (size_t)res;
-        return;
-    }
-    c->eof = 1;
-    c->read_error = res;
-    c->read_offset = c->in_offset + (c->b.len - c->start);
-}
-
-static uint8_t *stdin_cut_space(stdin_cut *c, size_t want)
-{
-    if (cut_make_room(c, want)) {
-        stdin_cut_read(c, -ENOMEM);
-        return NULL;
-    }
-    return (uint8_t *)c->b.data + c->b.len;
 }
 
 /* ---- stdin in parts (see the top of the file) ---- */
