@@ -102,6 +102,7 @@ typedef struct {
     const char *read_what;  /* "cannot open" or "read error" */
     uint64_t read_offset;   /* bytes read before it failed */
     int taken;              /* a worker has the job */
+    int worker_reads;       /* the worker reads the file itself (p->workers_read) */
     int cancel;             /* the scanner stopped early: stop reading */
     /* the result, worker -> writer */
     scan_result result;
@@ -127,6 +128,7 @@ typedef struct {
     pool_buffers *bufs;
     pool_queue *queue;
     size_t reserve;             /* buffers kept for taken jobs */
+    int workers_read;           /* sync reads: a worker reads its file itself */
     job *jobs;
     size_t max_jobs;
     atomic_int reader_wants_poke;
@@ -136,6 +138,9 @@ typedef struct {
     pthread_cond_t cv;
     uint64_t written;           /* jobs the writer is done with */
     uint64_t writer_wants;      /* the sequence number the writer sleeps on */
+    uint64_t done_unwritten;    /* jobs done and not yet written */
+    uint64_t write_batch;       /* the writer waits for this many (see writer_may_go) */
+    int tail_waits;             /* a tail's worker waits for the writer */
     uint64_t total;             /* jobs created */
     int walk_done;
 
@@ -195,6 +200,35 @@ static const char *job_name(const job *j)
 
 /* ---- workers ---- */
 
+/*
+ * Whether the writer, sleeping on job seq, may go: the walk is over and
+ * every job written, or job seq is done and so is a batch of jobs (or
+ * every job made so far, or a tail waits on the writer). Waking a thread
+ * costs several microseconds here (most of TINY's time went into it when
+ * the writer woke for every file), so the writer wakes once a batch.
+ * Every job but a tail becomes done without the writer, so the batch
+ * always comes. Called with p->mu held.
+ */
+static int writer_may_go(const pipeline *p, uint64_t seq)
+{
+    if (p->walk_done && seq == p->total)
+        return 1;
+    if (seq >= p->total || !p->jobs[seq % p->max_jobs].done)
+        return 0;
+    return p->done_unwritten >= p->write_batch || p->done_unwritten == p->total - seq || p->tail_waits;
+}
+
+/* Marks the job done, and wakes the writer if it may go now. */
+static void job_done(pipeline *p, job *j)
+{
+    pthread_mutex_lock(&p->mu);
+    j->done = 1;
+    p->done_unwritten++;
+    if (p->writer_wants != UINT64_MAX && writer_may_go(p, p->writer_wants))
+        pthread_cond_signal(&p->cv);
+    pthread_mutex_unlock(&p->mu);
+}
+
 /* A part that is all of stdin (one member) is scanned as a whole input. */
 static int whole_part(const job *j)
 {
@@ -215,7 +249,49 @@ static void finish_input(scanner *sc, const job *j)
 typedef struct {
     pipeline *p;
     scanner *sc;
+    uint8_t *buf;           /* with p->workers_read: its reads land here */
+    size_t buf_size;
 } worker_arg;
+
+static int feed_chunk(void *ctx, const uint8_t *buf, size_t n)
+{
+    return scan_feed(ctx, buf, n) != 0;
+}
+
+/* The job's bytes as the reader sends them: its data, then its chunks,
+ * each buffer given back as soon as it is scanned. */
+static void take_chunks(pipeline *p, job *j, scanner *sc, int skip)
+{
+    int stopped = skip;
+    if (j->data && !stopped && scan_feed(sc, j->data, j->data_len) != 0) {
+        stopped = 1;
+        pthread_mutex_lock(&j->mu);
+        j->cancel = 1;
+        pthread_mutex_unlock(&j->mu);
+    }
+    for (;;) {
+        pthread_mutex_lock(&j->mu);
+        while (j->count == 0 && !j->eof)
+            pthread_cond_wait(&j->cv, &j->mu);
+        if (j->count == 0) {
+            pthread_mutex_unlock(&j->mu);
+            break;
+        }
+        chunk c = j->chunks[j->head];
+        j->head = (j->head + 1) % JOB_CHUNKS;
+        j->count--;
+        pthread_mutex_unlock(&j->mu);
+
+        if (!stopped && scan_feed(sc, c.buf, c.len) != 0) {
+            stopped = 1;
+            pthread_mutex_lock(&j->mu);
+            j->cancel = 1;
+            pthread_mutex_unlock(&j->mu);
+        }
+        pool_buffers_give(p->bufs, c.buf);
+        poke_reader(p);
+    }
+}
 
 static void *worker_main(void *arg)
 {
@@ -226,7 +302,8 @@ static void *worker_main(void *arg)
         pthread_mutex_lock(&j->mu);
         j->taken = 1;
         pthread_mutex_unlock(&j->mu);
-        poke_reader(p);
+        if (!j->worker_reads)
+            poke_reader(p);   /* the reader reads a job's later chunks once it is taken */
 
         scanner *sc = w->sc;
         scan_result *res = &j->result;
@@ -234,8 +311,12 @@ static void *worker_main(void *arg)
         if (j->part == PART_TAIL) {
             /* the tail goes on from where the writer says the parts before it ended */
             pthread_mutex_lock(&p->mu);
+            p->tail_waits = 1;
+            if (p->writer_wants != UINT64_MAX && writer_may_go(p, p->writer_wants))
+                pthread_cond_signal(&p->cv);
             while (p->written < j->seq)
                 pthread_cond_wait(&p->part_cv, &p->mu);
+            p->tail_waits = 0;
             scan_part at = p->expect;
             pthread_mutex_unlock(&p->mu);
             if (atomic_load(&p->in_order)) {
@@ -251,43 +332,15 @@ static void *worker_main(void *arg)
         } else {
             scan_begin(sc, job_name(j), res);
         }
-        int stopped = skip;
-        if (j->data && !stopped && scan_feed(sc, j->data, j->data_len) != 0) {
-            stopped = 1;
-            pthread_mutex_lock(&j->mu);
-            j->cancel = 1;
-            pthread_mutex_unlock(&j->mu);
-        }
-        for (;;) {
-            pthread_mutex_lock(&j->mu);
-            while (j->count == 0 && !j->eof)
-                pthread_cond_wait(&j->cv, &j->mu);
-            if (j->count == 0) {
-                pthread_mutex_unlock(&j->mu);
-                break;
-            }
-            chunk c = j->chunks[j->head];
-            j->head = (j->head + 1) % JOB_CHUNKS;
-            j->count--;
-            pthread_mutex_unlock(&j->mu);
-
-            if (!stopped && scan_feed(sc, c.buf, c.len) != 0) {
-                stopped = 1;
-                pthread_mutex_lock(&j->mu);
-                j->cancel = 1;
-                pthread_mutex_unlock(&j->mu);
-            }
-            pool_buffers_give(p->bufs, c.buf);
-            poke_reader(p);
-        }
+        if (j->worker_reads)
+            j->read_error = reader_read_file(j->path, w->buf, w->buf_size, feed_chunk, sc, &j->read_what,
+                                             &j->read_offset);
+        else
+            take_chunks(p, j, sc, skip);
         if (!skip)
             finish_input(sc, j);
 
-        pthread_mutex_lock(&p->mu);
-        j->done = 1;
-        if (p->writer_wants == j->seq)
-            pthread_cond_signal(&p->cv);
-        pthread_mutex_unlock(&p->mu);
+        job_done(p, j);
     }
     return NULL;
 }
@@ -468,10 +521,16 @@ static void *writer_main(void *arg)
     for (;; seq++) {
         pthread_mutex_lock(&p->mu);
         job *j = &p->jobs[seq % p->max_jobs];
-        p->writer_wants = seq;
-        while (!(seq < p->total && j->done) && !(p->walk_done && seq == p->total))
-            pthread_cond_wait(&p->cv, &p->mu);
-        p->writer_wants = UINT64_MAX;
+        if (!(seq < p->total && j->done)) {
+            /* about to sleep: the reader hears of the room first */
+            pthread_mutex_unlock(&p->mu);
+            poke_reader(p);
+            pthread_mutex_lock(&p->mu);
+            p->writer_wants = seq;
+            while (!writer_may_go(p, seq))
+                pthread_cond_wait(&p->cv, &p->mu);
+            p->writer_wants = UINT64_MAX;
+        }
         int finished = p->walk_done && seq == p->total;
         pthread_mutex_unlock(&p->mu);
         if (finished)
@@ -518,10 +577,12 @@ static void *writer_main(void *arg)
         scan_result_clear(&j->result);
         pthread_mutex_lock(&p->mu);
         j->done = 0;
+        p->done_unwritten--;
         p->written = seq + 1;
         pthread_cond_broadcast(&p->part_cv);
         pthread_mutex_unlock(&p->mu);
-        poke_reader(p);
+        if ((seq + 1) % p->write_batch == 0)
+            poke_reader(p);   /* and once a batch while it does not sleep */
     }
     if (p->opt->checkpoint && !atomic_load(&p->stop)) {
         pthread_mutex_lock(&p->mu);
@@ -549,7 +610,7 @@ static job *job_start(pipeline *p, uint64_t seq, const char *path)
     j->data = NULL;
     j->data_len = 0;
     j->head = j->count = 0;
-    j->eof = j->taken = j->cancel = 0;
+    j->eof = j->taken = j->cancel = j->worker_reads = 0;
     j->read_error = 0;
     j->read_offset = 0;
     scan_result_clear(&j->result);
@@ -800,10 +861,7 @@ static void job_walk_error(pipeline *p, uint64_t seq, const char *path, const ch
     j->identity = identity;
     snprintf(j->result.error, sizeof j->result.error, "%s", err);
     j->result.stats.errors = 1;
-    pthread_mutex_lock(&p->mu);
-    j->done = 1;
-    pthread_cond_broadcast(&p->cv);
-    pthread_mutex_unlock(&p->mu);
+    job_done(p, j);
 }
 
 /* The walk's next input, or the one run_scan looked at already. */
@@ -876,6 +934,14 @@ static int reader_loop(pipeline *p, walker *w)
             pthread_mutex_unlock(&p->mu);
             if (st == WALK_ERROR) {
                 job_walk_error(p, p->next_seq++, path, err, identity);
+                i--;                 /* the slot is still free */
+                continue;
+            }
+            if (p->workers_read && path) {
+                job *j = job_start(p, p->next_seq++, path);
+                j->identity = identity;
+                j->worker_reads = 1;
+                pool_queue_push(p->queue, j);   /* never blocks: the queue holds max_jobs */
                 i--;                 /* the slot is still free */
                 continue;
             }
@@ -1040,6 +1106,7 @@ int run_scan(const run_options *opt, run_report *report, FILE *errout)
     p.opt = &o;
     p.max_jobs = 2 * (size_t)depth + 4 * (size_t)nworkers;
     p.reserve = (size_t)nworkers * (JOB_CHUNKS + 1);
+    p.write_batch = p.max_jobs / 4 < 32 ? p.max_jobs / 4 : 32;
     pthread_mutex_init(&p.mu, NULL);
     pthread_cond_init(&p.cv, NULL);
     pthread_cond_init(&p.part_cv, NULL);
@@ -1142,6 +1209,7 @@ int run_scan(const run_options *opt, run_report *report, FILE *errout)
         fprintf(errout, "orgtrail: %s; using synchronous reads\n", why);
     snprintf(report->io_fallback, sizeof report->io_fallback, "%s", why);
     report->io = reader_backend(p.rd);
+    p.workers_read = strcmp(report->io, "sync") == 0;
     p.bufs = pool_buffers_create(p.max_jobs + p.reserve, opt->read_size ? opt->read_size : 256u << 10);
     p.queue = pool_queue_create(p.max_jobs);
     p.jobs = calloc(p.max_jobs, sizeof *p.jobs);
@@ -1156,7 +1224,9 @@ int run_scan(const run_options *opt, run_report *report, FILE *errout)
     for (unsigned i = 0; i < nworkers; i++) {
         wargs[i].p = &p;
         wargs[i].sc = scan_create(&opt->scan);
-        if (!wargs[i].sc) {
+        wargs[i].buf_size = pool_buffers_size(p.bufs);
+        wargs[i].buf = p.workers_read ? malloc(wargs[i].buf_size) : NULL;
+        if (!wargs[i].sc || (p.workers_read && !wargs[i].buf)) {
             rc = -ENOMEM;
             goto out;
         }
@@ -1208,8 +1278,10 @@ out:
             rc = p.write_rc;
     }
     report->seconds = now_seconds() - t0;
-    for (unsigned i = 0; wargs && i < nworkers; i++)
+    for (unsigned i = 0; wargs && i < nworkers; i++) {
         scan_free(wargs[i].sc);
+        free(wargs[i].buf);
+    }
     if (p.jobs) {
         for (size_t i = 0; i < p.max_jobs; i++) {
             free(p.jobs[i].path);
