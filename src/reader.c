@@ -317,6 +317,10 @@ int reader_read_file(const char *path, uint8_t *buf, size_t len,
         if (n == 0 || chunk(ctx, buf, (size_t)n))
             goto out;
         at += (uint64_t)n;
+        /* A file read short is at its end: the read that would say 0 is
+         * not made (one system call a file, a tenth of TINY's). */
+        if ((size_t)n < len)
+            goto out;
     }
 out:
     close(fd);

@@ -129,6 +129,8 @@ typedef struct {
     pool_queue *queue;
     size_t reserve;             /* buffers kept for taken jobs */
     int workers_read;           /* sync reads: a worker reads its file itself */
+    job **ready;                /* jobs for the workers, pushed at once before the reader sleeps */
+    size_t nready;
     job *jobs;
     size_t max_jobs;
     atomic_int reader_wants_poke;
@@ -639,11 +641,20 @@ static void job_end_input(job *j, int read_error, const char *what, uint64_t off
     pthread_mutex_unlock(&j->mu);
 }
 
+/* Hands the jobs made ready to the workers: one wake-up for them all. */
+static void push_ready(pipeline *p)
+{
+    if (p->nready) {
+        pool_queue_push_many(p->queue, (void *const *)p->ready, p->nready);   /* never blocks: the queue holds max_jobs */
+        p->nready = 0;
+    }
+}
+
 static void deliver(pipeline *p, slot *s)
 {
     if (!s->delivered) {
         s->delivered = 1;
-        pool_queue_push(p->queue, s->j);   /* never blocks: the queue holds max_jobs */
+        p->ready[p->nready++] = s->j;      /* never more than max_jobs: the window */
     }
 }
 
@@ -941,7 +952,7 @@ static int reader_loop(pipeline *p, walker *w)
                 job *j = job_start(p, p->next_seq++, path);
                 j->identity = identity;
                 j->worker_reads = 1;
-                pool_queue_push(p->queue, j);   /* never blocks: the queue holds max_jobs */
+                p->ready[p->nready++] = j;
                 i--;                 /* the slot is still free */
                 continue;
             }
@@ -975,6 +986,7 @@ static int reader_loop(pipeline *p, walker *w)
             break;
         if (!blocked)
             atomic_store(&p->reader_wants_poke, 0);   /* completions will wake us */
+        push_ready(p);
         int n = reader_wait(p->rd, events, sizeof events / sizeof events[0]);
         if (n < 0) {
             rc = n;
@@ -983,6 +995,7 @@ static int reader_loop(pipeline *p, walker *w)
         for (int e = 0; e < n; e++)
             on_event(p, slots, &events[e]);
     }
+    push_ready(p);
     free(slots);
     p->slots = NULL;
     publish_walk_done(p);
@@ -1213,7 +1226,8 @@ int run_scan(const run_options *opt, run_report *report, FILE *errout)
     p.bufs = pool_buffers_create(p.max_jobs + p.reserve, opt->read_size ? opt->read_size : 256u << 10);
     p.queue = pool_queue_create(p.max_jobs);
     p.jobs = calloc(p.max_jobs, sizeof *p.jobs);
-    if (!wargs || !threads || !w || !p.bufs || !p.queue || !p.jobs) {
+    p.ready = calloc(p.max_jobs, sizeof *p.ready);
+    if (!wargs || !threads || !w || !p.bufs || !p.queue || !p.jobs || !p.ready) {
         rc = -ENOMEM;
         goto out;
     }
@@ -1292,6 +1306,7 @@ out:
         }
     }
     free(p.jobs);
+    free(p.ready);
     emit_dedupe_free(p.dedupe);
     checkpoint_inputs_close(p.inputs);
     free(p.pending_path);
