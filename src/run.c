@@ -334,10 +334,10 @@ static void *worker_main(void *arg)
         } else {
             scan_begin(sc, job_name(j), res);
         }
-        if (j->worker_reads)
+        if (j->worker_reads && !atomic_load(&p->stop))   /* the output is gone: read no more */
             j->read_error = reader_read_file(j->path, w->buf, w->buf_size, feed_chunk, sc, &j->read_what,
                                              &j->read_offset);
-        else
+        else if (!j->worker_reads)
             take_chunks(p, j, sc, skip);
         if (!skip)
             finish_input(sc, j);
