@@ -3,28 +3,43 @@
  *
  * Threads, and what each owns:
  *   - The calling thread is the reader. It walks the inputs in order and
- *     keeps up to io_depth of them in flight through the reader module
- *     (io_uring, or synchronous reads): each open file has a slot, and each
- *     read lands in a buffer from a bounded pool. Every input becomes a job
- *     with a sequence number; the job goes to the workers with its first
- *     chunk, and the rest of its chunks follow it through a small channel
- *     (at most JOB_CHUNKS queued).
- *   - N workers. Each owns a scanner (decoder, framer, prefilter, parser).
- *     A worker takes a job, pushes its chunks through the scanner as they
- *     come, gives each buffer back to the pool, and leaves the findings, the
- *     input's one error line and its counters in the job.
+ *     makes every input a job with a sequence number. With io_uring it
+ *     keeps up to io_depth inputs in flight through the reader module: each
+ *     open file has a slot, and each read lands in a buffer from a bounded
+ *     pool; the job goes to the workers with its first chunk, and the rest
+ *     of its chunks follow it through a small channel (at most JOB_CHUNKS
+ *     queued). With synchronous reads the job goes out with its path alone
+ *     and its worker reads the file (reader_read_file): the open, read and
+ *     close calls then run on every worker instead of all on this thread,
+ *     which on 2 cores was the part that did not scale (see the README's
+ *     profile). stdin is always read here.
+ *   - N workers. Each owns a scanner (decoder, framer, prefilter, parser)
+ *     and, with synchronous reads, one read buffer. A worker takes a job,
+ *     pushes its bytes through the scanner as they come, gives each pool
+ *     buffer back, and leaves the findings, the input's one error line and
+ *     its counters in the job.
  *   - One writer. It takes finished jobs strictly in sequence order, so the
  *     output is the same for any -j and --io; it writes the findings, prints
  *     the error line, adds the counters up and recycles the job.
  *
+ * Wake-ups: waking a sleeping thread costs several microseconds on a VM,
+ * more than scanning a TINY file, so no thread wakes another for each
+ * input. The reader hands the jobs it made ready to the workers in one push
+ * before it sleeps (push_ready); the writer sleeps until write_batch jobs
+ * are done (writer_may_go) and tells the reader of the room once a batch.
+ *
  * Bounds: at most max_jobs inputs between opened and written; at most
- * JOB_CHUNKS chunks queued per job; a fixed number of read buffers. A full
- * window stops the reader until the writer catches up.
+ * JOB_CHUNKS chunks queued per job; a fixed number of read buffers (plus
+ * one a worker with synchronous reads). A full window stops the reader
+ * until the writer catches up.
  *
  * Why it cannot deadlock: a job's first chunk may use a buffer only while
  * more than `reserve` buffers are free; later chunks are read only once a
  * worker has taken the job, and may use the reserve. A worker waiting for
  * its next chunk holds no buffer, so the reserve always has one for it.
+ * Every job but stdin's tail becomes done without the writer, so the
+ * writer's batch always comes; a tail's worker tells the writer it waits.
+ * The reader pushes what it made ready before every wait.
  *
  * stdin cut into parts: a gzip stream on stdin (usually many CloudTrail
  * files, one member each) is cut by stdin_cut where a member seems to
