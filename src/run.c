@@ -87,6 +87,14 @@
 
 static const char stdin_name[] = "<stdin>";
 
+/* A walk result looked at ahead of the run. */
+typedef struct {
+    int set;
+    int status;                 /* from walk_next */
+    char *path;                 /* malloc'd; NULL for stdin */
+    char err[300];
+} checkpoint_pending;
+
 typedef struct {
     uint8_t *buf;           /* from the pool; the worker gives it back */
     size_t len;
@@ -170,10 +178,7 @@ typedef struct {
     checkpoint_inputs *inputs;        /* with --checkpoint: the finished inputs' identities */
     uint64_t inputs_hash;       /* their running hash */
     int walk_complete;          /* the walk reached its end; guarded by mu */
-    int pending;                /* a walk result looked at before the reader ran */
-    int pending_status;
-    char *pending_path;
-    char pending_err[300];
+    checkpoint_pending pending; /* a walk result looked at before the reader ran */
     uint64_t total_hint;        /* inputs the walk will give, known early (walk_total); 0: not known */
     uint64_t next_seq;          /* the reader's next job */
     uint64_t inputs_total;      /* inputs the walk gave (parts of stdin count once) */
@@ -893,12 +898,12 @@ static void job_walk_error(pipeline *p, uint64_t seq, const char *path, const ch
 /* The walk's next input, or the one run_scan looked at already. */
 static int next_input(pipeline *p, walker *w, const char **path, char *err, size_t errlen)
 {
-    if (!p->pending)
+    if (!p->pending.set)
         return walk_next(w, path, err, errlen);
-    p->pending = 0;
-    *path = p->pending_path;
-    snprintf(err, errlen, "%s", p->pending_err);
-    return p->pending_status;
+    p->pending.set = 0;
+    *path = p->pending.path;
+    snprintf(err, errlen, "%s", p->pending.err);
+    return p->pending.status;
 }
 
 static void publish_walk_done(pipeline *p)
@@ -1043,13 +1048,14 @@ static int reload_dedupe(pipeline *p, const char *output, uint64_t bytes, FILE *
  * Walks the inputs that the checkpoint says are finished, and checks that
  * each is the one the checkpointed run finished (name, size, mtime). Then,
  * for a run that had finished, looks whether the walk now gives more (a
- * bucket that grew at its end): that input waits in p->pending. Returns 0,
+ * bucket that grew at its end): that input waits in *next. *resumed counts
+ * the inputs checked. Returns 0,
  * 1 when there is nothing left to do, or a negative errno after saying why
  * (-EINVAL: the checkpoint does not fit these inputs).
  */
-static int resume_check(pipeline *p, walker *w, const checkpoint *cp, FILE *errout)
+static int checkpoint_resume(const char *ck, const checkpoint *cp, walker *w, const char *output, int quiet,
+                             FILE *errout, uint64_t *resumed, checkpoint_pending *next)
 {
-    const char *ck = p->opt->checkpoint;
     uint64_t *ids, h = FNV_OFFSET;
     int rc = checkpoint_inputs_load(ck, cp->inputs_done, &ids);
     if (rc == 0) {
@@ -1079,10 +1085,10 @@ static int resume_check(pipeline *p, walker *w, const checkpoint *cp, FILE *erro
         } else if (checkpoint_input_identity(path) != ids[i]) {
             fprintf(errout, "orgtrail: %s: input %llu, %s, is not the one the checkpointed run finished there "
                             "(an input was added, removed or changed at or before it); remove the checkpoint "
-                            "to start over\n", ck, (unsigned long long)i + 1, path ? path : stdin_name);
+                            "to start over\n", ck, (unsigned long long)i + 1, path ? path : "<stdin>");
             rc = -EINVAL;
         } else {
-            p->report->resumed_from++;
+            (*resumed)++;
         }
     }
     free(ids);
@@ -1092,17 +1098,17 @@ static int resume_check(pipeline *p, walker *w, const checkpoint *cp, FILE *erro
     if (st < 0)
         return st;
     if (st == WALK_END) {
-        if (!p->opt->quiet)
+        if (!quiet)
             fprintf(errout, "orgtrail: %s: already complete (%llu inputs, %llu bytes of findings in %s); "
                             "nothing to do\n", ck, (unsigned long long)cp->inputs_done,
-                    (unsigned long long)cp->output_bytes, p->opt->output);
+                    (unsigned long long)cp->output_bytes, output);
         return 1;
     }
-    p->pending = 1;
-    p->pending_status = st;
-    p->pending_path = path ? strdup(path) : NULL;
-    snprintf(p->pending_err, sizeof p->pending_err, "%s", err);
-    return path && !p->pending_path ? -ENOMEM : 0;
+    next->set = 1;
+    next->status = st;
+    next->path = path ? strdup(path) : NULL;
+    snprintf(next->err, sizeof next->err, "%s", err);
+    return path && !next->path ? -ENOMEM : 0;
 }
 
 /* 1 when the inputs include stdin. */
@@ -1178,7 +1184,8 @@ int run_scan(const run_options *opt, run_report *report, FILE *errout)
             fprintf(errout, "orgtrail: %s: not an orgtrail checkpoint (or one of an older orgtrail); "
                             "remove it to start over\n", opt->checkpoint);
         } else if (lrc == 0 && w) {
-            lrc = resume_check(&p, w, &cp, errout);
+            lrc = checkpoint_resume(opt->checkpoint, &cp, w, opt->output, opt->quiet, errout,
+                                    &report->resumed_from, &p.pending);
         }
         if (lrc == 1) {               /* already complete: nothing is changed */
             report->already_complete = 1;
@@ -1324,7 +1331,7 @@ out:
     free(p.ready);
     emit_dedupe_free(p.dedupe);
     checkpoint_inputs_close(p.inputs);
-    free(p.pending_path);
+    free(p.pending.path);
     pool_queue_free(p.queue);
     pool_buffers_free(p.bufs);
     reader_free(p.rd);
