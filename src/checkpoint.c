@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "util.h"
+#include "walk.h"
 
 #define CHECKPOINT_FORMAT "orgtrail-checkpoint v2 fingerprint=%llx inputs_done=%llu output_bytes=%llu " \
                           "inputs_hash=%llx complete=%d"
@@ -186,4 +187,62 @@ void checkpoint_inputs_close(checkpoint_inputs *in)
     close(in->fd);
     buf_free(&in->pending);
     free(in);
+}
+
+int checkpoint_resume(const char *ck, const checkpoint *cp, walker *w, const char *output, int quiet,
+                      FILE *errout, uint64_t *resumed, checkpoint_pending *next)
+{
+    uint64_t *ids, h = FNV_OFFSET;
+    int rc = checkpoint_inputs_load(ck, cp->inputs_done, &ids);
+    if (rc == 0) {
+        for (uint64_t i = 0; i < cp->inputs_done; i++)
+            h = checkpoint_inputs_hash(h, ids[i]);
+        if (h != cp->inputs_hash) {
+            free(ids);
+            rc = -EINVAL;
+        }
+    }
+    if (rc == -EINVAL)
+        fprintf(errout, "orgtrail: %s.inputs: missing, or not the inputs this checkpoint finished; "
+                        "remove the checkpoint to start over\n", ck);
+    if (rc)
+        return rc;
+    const char *path;
+    char err[300];
+    for (uint64_t i = 0; i < cp->inputs_done && rc == 0; i++) {
+        int st = walk_next(w, &path, err, sizeof err);
+        if (st < 0) {
+            rc = st;
+        } else if (st == WALK_END) {
+            fprintf(errout, "orgtrail: %s: the inputs now end after %llu of the %llu that the checkpointed run "
+                            "finished (inputs were removed); remove the checkpoint to start over\n",
+                    ck, (unsigned long long)i, (unsigned long long)cp->inputs_done);
+            rc = -EINVAL;
+        } else if (checkpoint_input_identity(path) != ids[i]) {
+            fprintf(errout, "orgtrail: %s: input %llu, %s, is not the one the checkpointed run finished there "
+                            "(an input was added, removed or changed at or before it); remove the checkpoint "
+                            "to start over\n", ck, (unsigned long long)i + 1, path ? path : "<stdin>");
+            rc = -EINVAL;
+        } else {
+            (*resumed)++;
+        }
+    }
+    free(ids);
+    if (rc || !cp->complete)
+        return rc;
+    int st = walk_next(w, &path, err, sizeof err);
+    if (st < 0)
+        return st;
+    if (st == WALK_END) {
+        if (!quiet)
+            fprintf(errout, "orgtrail: %s: already complete (%llu inputs, %llu bytes of findings in %s); "
+                            "nothing to do\n", ck, (unsigned long long)cp->inputs_done,
+                    (unsigned long long)cp->output_bytes, output);
+        return 1;
+    }
+    next->set = 1;
+    next->status = st;
+    next->path = path ? strdup(path) : NULL;
+    snprintf(next->err, sizeof next->err, "%s", err);
+    return path && !next->path ? -ENOMEM : 0;
 }

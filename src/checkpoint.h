@@ -8,6 +8,9 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+
+#include "walk.h"
 
 /*
  * Exactly-once resume. A checkpoint says: of the run whose command hashes
@@ -55,5 +58,25 @@ int checkpoint_inputs_append(checkpoint_inputs *in, uint64_t identity);
 int checkpoint_inputs_sync(checkpoint_inputs *in);
 /* Accepts NULL. */
 void checkpoint_inputs_close(checkpoint_inputs *in);
+
+/* A walk result looked at ahead of the run. */
+typedef struct {
+    int set;
+    int status;                 /* from walk_next */
+    char *path;                 /* malloc'd; NULL for stdin */
+    char err[300];
+} checkpoint_pending;
+
+/*
+ * Walks the inputs that the checkpoint says are finished, and checks that
+ * each is the one the checkpointed run finished (name, size, mtime). Then,
+ * for a run that had finished, looks whether the walk now gives more (a
+ * bucket that grew at its end): that input waits in *next (its path the
+ * caller frees). *resumed counts the inputs checked. Errors are said on
+ * errout, naming ck. Returns 0, 1 when there is nothing left to do, or a
+ * negative errno (-EINVAL: the checkpoint does not fit these inputs).
+ */
+int checkpoint_resume(const char *ck, const checkpoint *cp, walker *w, const char *output, int quiet,
+                      FILE *errout, uint64_t *resumed, checkpoint_pending *next);
 
 #endif

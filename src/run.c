@@ -87,14 +87,6 @@
 
 static const char stdin_name[] = "<stdin>";
 
-/* A walk result looked at ahead of the run. */
-typedef struct {
-    int set;
-    int status;                 /* from walk_next */
-    char *path;                 /* malloc'd; NULL for stdin */
-    char err[300];
-} checkpoint_pending;
-
 typedef struct {
     uint8_t *buf;           /* from the pool; the worker gives it back */
     size_t len;
@@ -1042,73 +1034,6 @@ static int reload_dedupe(pipeline *p, const char *output, uint64_t bytes, FILE *
         fclose(f);
     free(buf);
     return rc;
-}
-
-/*
- * Walks the inputs that the checkpoint says are finished, and checks that
- * each is the one the checkpointed run finished (name, size, mtime). Then,
- * for a run that had finished, looks whether the walk now gives more (a
- * bucket that grew at its end): that input waits in *next. *resumed counts
- * the inputs checked. Returns 0,
- * 1 when there is nothing left to do, or a negative errno after saying why
- * (-EINVAL: the checkpoint does not fit these inputs).
- */
-static int checkpoint_resume(const char *ck, const checkpoint *cp, walker *w, const char *output, int quiet,
-                             FILE *errout, uint64_t *resumed, checkpoint_pending *next)
-{
-    uint64_t *ids, h = FNV_OFFSET;
-    int rc = checkpoint_inputs_load(ck, cp->inputs_done, &ids);
-    if (rc == 0) {
-        for (uint64_t i = 0; i < cp->inputs_done; i++)
-            h = checkpoint_inputs_hash(h, ids[i]);
-        if (h != cp->inputs_hash) {
-            free(ids);
-            rc = -EINVAL;
-        }
-    }
-    if (rc == -EINVAL)
-        fprintf(errout, "orgtrail: %s.inputs: missing, or not the inputs this checkpoint finished; "
-                        "remove the checkpoint to start over\n", ck);
-    if (rc)
-        return rc;
-    const char *path;
-    char err[300];
-    for (uint64_t i = 0; i < cp->inputs_done && rc == 0; i++) {
-        int st = walk_next(w, &path, err, sizeof err);
-        if (st < 0) {
-            rc = st;
-        } else if (st == WALK_END) {
-            fprintf(errout, "orgtrail: %s: the inputs now end after %llu of the %llu that the checkpointed run "
-                            "finished (inputs were removed); remove the checkpoint to start over\n",
-                    ck, (unsigned long long)i, (unsigned long long)cp->inputs_done);
-            rc = -EINVAL;
-        } else if (checkpoint_input_identity(path) != ids[i]) {
-            fprintf(errout, "orgtrail: %s: input %llu, %s, is not the one the checkpointed run finished there "
-                            "(an input was added, removed or changed at or before it); remove the checkpoint "
-                            "to start over\n", ck, (unsigned long long)i + 1, path ? path : "<stdin>");
-            rc = -EINVAL;
-        } else {
-            (*resumed)++;
-        }
-    }
-    free(ids);
-    if (rc || !cp->complete)
-        return rc;
-    int st = walk_next(w, &path, err, sizeof err);
-    if (st < 0)
-        return st;
-    if (st == WALK_END) {
-        if (!quiet)
-            fprintf(errout, "orgtrail: %s: already complete (%llu inputs, %llu bytes of findings in %s); "
-                            "nothing to do\n", ck, (unsigned long long)cp->inputs_done,
-                    (unsigned long long)cp->output_bytes, output);
-        return 1;
-    }
-    next->set = 1;
-    next->status = st;
-    next->path = path ? strdup(path) : NULL;
-    snprintf(next->err, sizeof next->err, "%s", err);
-    return path && !next->path ? -ENOMEM : 0;
 }
 
 /* 1 when the inputs include stdin. */
