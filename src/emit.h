@@ -26,53 +26,6 @@ int emit_dedupe_add(emit_dedupe *d, uint64_t key);
  * Returns the number of lines, or -ENOMEM. */
 long emit_dedupe_load(emit_dedupe *d, const char *buf, size_t len);
 
-/*
- * Exactly-once resume. A checkpoint says: of the run whose command hashes
- * to fingerprint, the first inputs_done inputs (in walk order) are finished
- * and their findings are the first output_bytes bytes of the output. Which
- * inputs those were is kept beside it, in PATH.inputs: one 64-bit identity
- * (name, size, mtime) a finished input, in walk order; inputs_hash is the
- * hash of the first inputs_done of them, so a resumed run can tell the first
- * input that is not the one the checkpointed run finished. The checkpoint is
- * replaced atomically (write, fsync, rename, fsync the folder), and only
- * after the output and the identities it describes were fsynced.
- */
-typedef struct {
-    uint64_t fingerprint;
-    uint64_t inputs_done;
-    uint64_t output_bytes;
-    uint64_t inputs_hash;       /* emit_inputs_hash over the first inputs_done identities */
-    int complete;               /* the run read every input of its walk */
-} emit_checkpoint;
-
-/* Returns 0, -ENOENT when there is none, -EINVAL when it is unreadable (or
- * from an older orgtrail). */
-int emit_checkpoint_load(const char *path, emit_checkpoint *cp);
-/* Returns 0 or -errno. */
-int emit_checkpoint_save(const char *path, const emit_checkpoint *cp);
-
-/* An input's identity: its name, and whether it exists with that size and
- * modification time. Never 0. */
-uint64_t emit_input_identity(const char *name, int exists, uint64_t size, int64_t mtime_ns);
-/* The running hash of identities, in walk order (start with FNV_OFFSET). */
-uint64_t emit_inputs_hash(uint64_t h, uint64_t identity);
-
-/* The identities beside a checkpoint (ckpt_path.inputs), appended as the
- * writer finishes inputs. */
-typedef struct emit_inputs emit_inputs;
-/* Reads the first n identities into *ids (malloc'd, the caller frees).
- * Returns 0, or -EINVAL when the file holds fewer, -errno. */
-int emit_inputs_load(const char *ckpt_path, uint64_t n, uint64_t **ids);
-/* Opens the file to go on after its first keep identities (the rest, from
- * a run killed after them, is cut). Returns NULL and sets *err. */
-emit_inputs *emit_inputs_open(const char *ckpt_path, uint64_t keep, int *err);
-/* Adds one identity (buffered until emit_inputs_sync). Returns 0 or -ENOMEM. */
-int emit_inputs_append(emit_inputs *in, uint64_t identity);
-/* Writes what was appended and makes it durable. Returns 0 or -errno. */
-int emit_inputs_sync(emit_inputs *in);
-/* Accepts NULL. */
-void emit_inputs_close(emit_inputs *in);
-
 typedef struct emit_writer emit_writer;
 
 /* Opens the output: path, or stdout when path is NULL. Returns NULL and

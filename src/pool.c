@@ -57,6 +57,34 @@ out:
     return rc;
 }
 
+int pool_queue_push_many(pool_queue *q, void *const *items, size_t n)
+{
+    int rc = 0;
+    size_t added = 0;
+    pthread_mutex_lock(&q->mu);
+    for (size_t i = 0; i < n; i++) {
+        while (q->count == q->cap && !q->closed) {
+            if (added)
+                pthread_cond_broadcast(&q->not_empty);   /* what is in must be taken to make room */
+            added = 0;
+            pthread_cond_wait(&q->not_full, &q->mu);
+        }
+        if (q->closed) {
+            rc = -1;
+            break;
+        }
+        q->items[(q->head + q->count) % q->cap] = items[i];
+        q->count++;
+        added++;
+    }
+    if (added == 1)
+        pthread_cond_signal(&q->not_empty);
+    else if (added > 1)
+        pthread_cond_broadcast(&q->not_empty);
+    pthread_mutex_unlock(&q->mu);
+    return rc;
+}
+
 void *pool_queue_pop(pool_queue *q)
 {
     void *item = NULL;

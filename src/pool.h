@@ -19,6 +19,10 @@ void pool_queue_free(pool_queue *q);
 /* Appends item, waiting while the queue is full. Returns 0, or -1 once the
  * queue is closed (item not added). */
 int pool_queue_push(pool_queue *q, void *item);
+/* Appends n items under one lock, waiting while the queue is full, and
+ * wakes the consumers once for them all (a wake-up costs more than the
+ * lock). Returns 0, or -1 once the queue is closed (the rest not added). */
+int pool_queue_push_many(pool_queue *q, void *const *items, size_t n);
 /* Takes the oldest item, waiting while the queue is empty. Returns NULL
  * once the queue is closed and drained: the shutdown sentinel. */
 void *pool_queue_pop(pool_queue *q);

@@ -291,3 +291,38 @@ void reader_notify(reader *r)
     pthread_cond_signal(&r->cv);
     pthread_mutex_unlock(&r->mu);
 }
+
+int reader_read_file(const char *path, uint8_t *buf, size_t len,
+                     int (*chunk)(void *ctx, const uint8_t *buf, size_t n), void *ctx,
+                     const char **what, uint64_t *offset)
+{
+    int rc = 0;
+    uint64_t at = 0;
+    int fd = openat(AT_FDCWD, path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        *what = "cannot open";
+        *offset = 0;
+        return -errno;
+    }
+    for (;;) {
+        ssize_t n = pread(fd, buf, len, (off_t)at);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            rc = -errno;
+            *what = "read error";
+            *offset = at;
+            goto out;
+        }
+        if (n == 0 || chunk(ctx, buf, (size_t)n))
+            goto out;
+        at += (uint64_t)n;
+        /* A file read short is at its end: the read that would say 0 is
+         * not made (one system call a file, a tenth of TINY's). */
+        if ((size_t)n < len)
+            goto out;
+    }
+out:
+    close(fd);
+    return rc;
+}

@@ -67,4 +67,17 @@ int reader_wait(reader *r, reader_event *events, size_t max);
 /* Wakes reader_wait. Thread-safe. */
 void reader_notify(reader *r);
 
+/*
+ * Reads the file at path start to end on the calling thread, without a
+ * reader (any thread may call it): each read of up to len bytes lands in
+ * buf and goes to chunk(ctx, buf, n), which returns nonzero to stop early.
+ * A read shorter than len ends the file (files that grow while read are
+ * read to where they were).
+ * Returns 0, or -errno with *what ("cannot open", "read error") and
+ * *offset (the bytes read before it failed).
+ */
+int reader_read_file(const char *path, uint8_t *buf, size_t len,
+                     int (*chunk)(void *ctx, const uint8_t *buf, size_t n), void *ctx,
+                     const char **what, uint64_t *offset);
+
 #endif

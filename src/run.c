@@ -3,42 +3,59 @@
  *
  * Threads, and what each owns:
  *   - The calling thread is the reader. It walks the inputs in order and
- *     keeps up to io_depth of them in flight through the reader module
- *     (io_uring, or synchronous reads): each open file has a slot, and each
- *     read lands in a buffer from a bounded pool. Every input becomes a job
- *     with a sequence number; the job goes to the workers with its first
- *     chunk, and the rest of its chunks follow it through a small channel
- *     (at most JOB_CHUNKS queued).
- *   - N workers. Each owns a scanner (decoder, framer, prefilter, parser).
- *     A worker takes a job, pushes its chunks through the scanner as they
- *     come, gives each buffer back to the pool, and leaves the findings, the
- *     input's one error line and its counters in the job.
+ *     makes every input a job with a sequence number. With io_uring it
+ *     keeps up to io_depth inputs in flight through the reader module: each
+ *     open file has a slot, and each read lands in a buffer from a bounded
+ *     pool; the job goes to the workers with its first chunk, and the rest
+ *     of its chunks follow it through a small channel (at most JOB_CHUNKS
+ *     queued). With synchronous reads the job goes out with its path alone
+ *     and its worker reads the file (reader_read_file): the open, read and
+ *     close calls then run on every worker instead of all on this thread,
+ *     which on 2 cores was the part that did not scale (see the README's
+ *     profile). stdin is always read here.
+ *   - N workers. Each owns a scanner (decoder, framer, prefilter, parser)
+ *     and, with synchronous reads, one read buffer. A worker takes a job,
+ *     pushes its bytes through the scanner as they come, gives each pool
+ *     buffer back, and leaves the findings, the input's one error line and
+ *     its counters in the job.
  *   - One writer. It takes finished jobs strictly in sequence order, so the
  *     output is the same for any -j and --io; it writes the findings, prints
  *     the error line, adds the counters up and recycles the job.
  *
+ * Wake-ups: waking a sleeping thread costs several microseconds on a VM,
+ * more than scanning a TINY file, so no thread wakes another for each
+ * input. The reader hands the jobs it made ready to the workers in one push
+ * before it sleeps (push_ready); the writer sleeps until write_batch jobs
+ * are done (writer_may_go) and tells the reader of the room once a batch.
+ *
  * Bounds: at most max_jobs inputs between opened and written; at most
- * JOB_CHUNKS chunks queued per job; a fixed number of read buffers. A full
- * window stops the reader until the writer catches up.
+ * JOB_CHUNKS chunks queued per job; a fixed number of read buffers (plus
+ * one a worker with synchronous reads). A full window stops the reader
+ * until the writer catches up.
  *
  * Why it cannot deadlock: a job's first chunk may use a buffer only while
  * more than `reserve` buffers are free; later chunks are read only once a
  * worker has taken the job, and may use the reserve. A worker waiting for
  * its next chunk holds no buffer, so the reserve always has one for it.
+ * Every job but stdin's tail becomes done without the writer, so the
+ * writer's batch always comes; a tail's worker tells the writer it waits.
+ * The reader pushes what it made ready before every wait.
  *
  * stdin cut into parts: a gzip stream on stdin (usually many CloudTrail
- * files, one member each) is cut where a member seems to begin once the
- * part has --part-size bytes, and each part is a job of its own, scanned from that place (scan_begin_part)
- * by any worker. Compressed data may look like a member start by chance, so
- * the writer accepts a part only if it ended cleanly exactly where the next
- * part began; at the first part that did not, the writer scans that part
- * and every later one in order itself, from the parts' kept bytes, which is
- * what reading the stream in order would have given. A member longer than
- * PART_MAX ends the cutting: the rest of stdin becomes the tail part, read
- * in chunks like a file, which a worker scans once the writer has written
- * everything before it (with the writer's scanner if it had to take over).
- * While stdin is being cut no other input is opened, so the parts' sequence
- * numbers follow each other.
+ * files, one member each) is cut by stdin_cut where a member seems to
+ * begin once the part has --part-size bytes. The reader feeds the cutter
+ * and its callback (take_part) makes each part a job of its own, scanned
+ * from that place (scan_begin_part) by any worker. Compressed data may look
+ * like a member start by chance, so the writer accepts a part only if it
+ * ended cleanly exactly where the next part began; at the first part that
+ * did not, the writer scans that part and every later one in order itself,
+ * from the parts' kept bytes, which is what reading the stream in order
+ * would have given. A member longer than STDIN_CUT_PART_MAX ends the
+ * cutting: the rest of stdin becomes the tail part, read in chunks like a
+ * file, which a worker scans once the writer has written everything before
+ * it (with the writer's scanner if it had to take over). While stdin is
+ * being cut no other input is opened, so the parts' sequence numbers follow
+ * each other.
  *
  * Shutdown: when the walk is over and every file is read, the job queue is
  * closed (the sentinel); workers drain it and return; the writer returns
@@ -54,20 +71,19 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "decode.h"
+#include "checkpoint.h"
 #include "emit.h"
 #include "pool.h"
+#include "stdin_cut.h"
 #include "walk.h"
 
 #define JOB_CHUNKS 2
-#define PART_MAX (4u << 20)       /* a member longer than this ends the cutting (>= --part-size) */
 #define PARTS_KEPT (16u << 20)    /* bytes of parts kept until written: the reader waits beyond;
-                                     > PART_MAX + --part-size + a read, what one part may need */
-#define MEMBER_MIN 20             /* the shortest gzip member: header, empty deflate, trailer */
+                                     > STDIN_CUT_PART_MAX + --part-size + a read, what one part may need */
 
 static const char stdin_name[] = "<stdin>";
 
@@ -101,6 +117,7 @@ typedef struct {
     const char *read_what;  /* "cannot open" or "read error" */
     uint64_t read_offset;   /* bytes read before it failed */
     int taken;              /* a worker has the job */
+    int worker_reads;       /* the worker reads the file itself (p->workers_read) */
     int cancel;             /* the scanner stopped early: stop reading */
     /* the result, worker -> writer */
     scan_result result;
@@ -120,28 +137,15 @@ typedef struct {
     int cutting;            /* stdin being cut into parts (p->cut) */
 } slot;
 
-/* The reader's state while it cuts stdin into parts. */
-typedef struct {
-    int active;
-    ot_buf b;               /* bytes read; those not yet in a part: [start, b.len) */
-    size_t start;
-    size_t look_from;       /* no member start before this */
-    size_t last_member;     /* the last member start found, >= start */
-    uint64_t isize_sum;     /* ISIZE of the members in [start, last_member) */
-    uint64_t in_offset;     /* stdin offset of buf[start] */
-    uint64_t out_guess;     /* decoded offset of buf[start], from the members' ISIZE */
-    job *first;             /* stdin's job, for the first part */
-    int eof;
-    int read_error;
-    uint64_t read_offset;
-} cutter;
-
 typedef struct {
     const run_options *opt;
     reader *rd;
     pool_buffers *bufs;
     pool_queue *queue;
     size_t reserve;             /* buffers kept for taken jobs */
+    int workers_read;           /* sync reads: a worker reads its file itself */
+    job **ready;                /* jobs for the workers, pushed at once before the reader sleeps */
+    size_t nready;
     job *jobs;
     size_t max_jobs;
     atomic_int reader_wants_poke;
@@ -151,6 +155,9 @@ typedef struct {
     pthread_cond_t cv;
     uint64_t written;           /* jobs the writer is done with */
     uint64_t writer_wants;      /* the sequence number the writer sleeps on */
+    uint64_t done_unwritten;    /* jobs done and not yet written */
+    uint64_t write_batch;       /* the writer waits for this many (see writer_may_go) */
+    int tail_waits;             /* a tail's worker waits for the writer */
     uint64_t total;             /* jobs created */
     int walk_done;
 
@@ -160,20 +167,20 @@ typedef struct {
     int write_rc;               /* the writer's fatal error */
     emit_dedupe *dedupe;        /* NULL with --no-dedupe */
     uint64_t skip_inputs;       /* a checkpoint's inputs_done */
-    emit_inputs *inputs;        /* with --checkpoint: the finished inputs' identities */
+    checkpoint_inputs *inputs;        /* with --checkpoint: the finished inputs' identities */
     uint64_t inputs_hash;       /* their running hash */
     int walk_complete;          /* the walk reached its end; guarded by mu */
-    int pending;                /* a walk result looked at before the reader ran */
-    int pending_status;
-    char *pending_path;
-    char pending_err[300];
+    checkpoint_pending pending; /* a walk result looked at before the reader ran */
     uint64_t total_hint;        /* inputs the walk will give, known early (walk_total); 0: not known */
     uint64_t next_seq;          /* the reader's next job */
     uint64_t inputs_total;      /* inputs the walk gave (parts of stdin count once) */
     uint64_t inputs_written;
 
     /* stdin in parts: the reader's side */
-    cutter cut;
+    stdin_cut *cut;             /* while stdin is being cut */
+    job *cut_first;             /* stdin's job, for the first part */
+    job *cut_tail;              /* the tail part, just yielded */
+    slot *slots;                /* the reader's, for take_part */
     atomic_size_t parts_kept;   /* bytes of parts not yet written */
     /* the writer's side */
     pthread_cond_t part_cv;     /* a tail waits here for the writer */
@@ -207,6 +214,35 @@ static const char *job_name(const job *j)
 
 /* ---- workers ---- */
 
+/*
+ * Whether the writer, sleeping on job seq, may go: the walk is over and
+ * every job written, or job seq is done and so is a batch of jobs (or
+ * every job made so far, or a tail waits on the writer). Waking a thread
+ * costs several microseconds here (most of TINY's time went into it when
+ * the writer woke for every file), so the writer wakes once a batch.
+ * Every job but a tail becomes done without the writer, so the batch
+ * always comes. Called with p->mu held.
+ */
+static int writer_may_go(const pipeline *p, uint64_t seq)
+{
+    if (p->walk_done && seq == p->total)
+        return 1;
+    if (seq >= p->total || !p->jobs[seq % p->max_jobs].done)
+        return 0;
+    return p->done_unwritten >= p->write_batch || p->done_unwritten == p->total - seq || p->tail_waits;
+}
+
+/* Marks the job done, and wakes the writer if it may go now. */
+static void job_done(pipeline *p, job *j)
+{
+    pthread_mutex_lock(&p->mu);
+    j->done = 1;
+    p->done_unwritten++;
+    if (p->writer_wants != UINT64_MAX && writer_may_go(p, p->writer_wants))
+        pthread_cond_signal(&p->cv);
+    pthread_mutex_unlock(&p->mu);
+}
+
 /* A part that is all of stdin (one member) is scanned as a whole input. */
 static int whole_part(const job *j)
 {
@@ -227,7 +263,49 @@ static void finish_input(scanner *sc, const job *j)
 typedef struct {
     pipeline *p;
     scanner *sc;
+    uint8_t *buf;           /* with p->workers_read: its reads land here */
+    size_t buf_size;
 } worker_arg;
+
+static int feed_chunk(void *ctx, const uint8_t *buf, size_t n)
+{
+    return scan_feed(ctx, buf, n) != 0;
+}
+
+/* The job's bytes as the reader sends them: its data, then its chunks,
+ * each buffer given back as soon as it is scanned. */
+static void take_chunks(pipeline *p, job *j, scanner *sc, int skip)
+{
+    int stopped = skip;
+    if (j->data && !stopped && scan_feed(sc, j->data, j->data_len) != 0) {
+        stopped = 1;
+        pthread_mutex_lock(&j->mu);
+        j->cancel = 1;
+        pthread_mutex_unlock(&j->mu);
+    }
+    for (;;) {
+        pthread_mutex_lock(&j->mu);
+        while (j->count == 0 && !j->eof)
+            pthread_cond_wait(&j->cv, &j->mu);
+        if (j->count == 0) {
+            pthread_mutex_unlock(&j->mu);
+            break;
+        }
+        chunk c = j->chunks[j->head];
+        j->head = (j->head + 1) % JOB_CHUNKS;
+        j->count--;
+        pthread_mutex_unlock(&j->mu);
+
+        if (!stopped && scan_feed(sc, c.buf, c.len) != 0) {
+            stopped = 1;
+            pthread_mutex_lock(&j->mu);
+            j->cancel = 1;
+            pthread_mutex_unlock(&j->mu);
+        }
+        pool_buffers_give(p->bufs, c.buf);
+        poke_reader(p);
+    }
+}
 
 static void *worker_main(void *arg)
 {
@@ -238,7 +316,8 @@ static void *worker_main(void *arg)
         pthread_mutex_lock(&j->mu);
         j->taken = 1;
         pthread_mutex_unlock(&j->mu);
-        poke_reader(p);
+        if (!j->worker_reads)
+            poke_reader(p);   /* the reader reads a job's later chunks once it is taken */
 
         scanner *sc = w->sc;
         scan_result *res = &j->result;
@@ -246,8 +325,12 @@ static void *worker_main(void *arg)
         if (j->part == PART_TAIL) {
             /* the tail goes on from where the writer says the parts before it ended */
             pthread_mutex_lock(&p->mu);
+            p->tail_waits = 1;
+            if (p->writer_wants != UINT64_MAX && writer_may_go(p, p->writer_wants))
+                pthread_cond_signal(&p->cv);
             while (p->written < j->seq)
                 pthread_cond_wait(&p->part_cv, &p->mu);
+            p->tail_waits = 0;
             scan_part at = p->expect;
             pthread_mutex_unlock(&p->mu);
             if (atomic_load(&p->in_order)) {
@@ -263,43 +346,15 @@ static void *worker_main(void *arg)
         } else {
             scan_begin(sc, job_name(j), res);
         }
-        int stopped = skip;
-        if (j->data && !stopped && scan_feed(sc, j->data, j->data_len) != 0) {
-            stopped = 1;
-            pthread_mutex_lock(&j->mu);
-            j->cancel = 1;
-            pthread_mutex_unlock(&j->mu);
-        }
-        for (;;) {
-            pthread_mutex_lock(&j->mu);
-            while (j->count == 0 && !j->eof)
-                pthread_cond_wait(&j->cv, &j->mu);
-            if (j->count == 0) {
-                pthread_mutex_unlock(&j->mu);
-                break;
-            }
-            chunk c = j->chunks[j->head];
-            j->head = (j->head + 1) % JOB_CHUNKS;
-            j->count--;
-            pthread_mutex_unlock(&j->mu);
-
-            if (!stopped && scan_feed(sc, c.buf, c.len) != 0) {
-                stopped = 1;
-                pthread_mutex_lock(&j->mu);
-                j->cancel = 1;
-                pthread_mutex_unlock(&j->mu);
-            }
-            pool_buffers_give(p->bufs, c.buf);
-            poke_reader(p);
-        }
+        if (j->worker_reads && !atomic_load(&p->stop))   /* the output is gone: read no more */
+            j->read_error = reader_read_file(j->path, w->buf, w->buf_size, feed_chunk, sc, &j->read_what,
+                                             &j->read_offset);
+        else if (!j->worker_reads)
+            take_chunks(p, j, sc, skip);
         if (!skip)
             finish_input(sc, j);
 
-        pthread_mutex_lock(&p->mu);
-        j->done = 1;
-        if (p->writer_wants == j->seq)
-            pthread_cond_signal(&p->cv);
-        pthread_mutex_unlock(&p->mu);
+        job_done(p, j);
     }
     return NULL;
 }
@@ -405,12 +460,12 @@ static int save_checkpoint(pipeline *p, int complete)
 {
     int rc = emit_sync(p->out);
     if (!rc)
-        rc = emit_inputs_sync(p->inputs);
+        rc = checkpoint_inputs_sync(p->inputs);
     if (rc)
         return rc;
-    emit_checkpoint cp = { p->opt->fingerprint, p->skip_inputs + p->inputs_written, emit_offset(p->out),
+    checkpoint cp = { p->opt->fingerprint, p->skip_inputs + p->inputs_written, emit_offset(p->out),
                            p->inputs_hash, complete };
-    return emit_checkpoint_save(p->opt->checkpoint, &cp);
+    return checkpoint_save(p->opt->checkpoint, &cp);
 }
 
 /* The width of the terminal the progress line is on. */
@@ -480,10 +535,16 @@ static void *writer_main(void *arg)
     for (;; seq++) {
         pthread_mutex_lock(&p->mu);
         job *j = &p->jobs[seq % p->max_jobs];
-        p->writer_wants = seq;
-        while (!(seq < p->total && j->done) && !(p->walk_done && seq == p->total))
-            pthread_cond_wait(&p->cv, &p->mu);
-        p->writer_wants = UINT64_MAX;
+        if (!(seq < p->total && j->done)) {
+            /* about to sleep: the reader hears of the room first */
+            pthread_mutex_unlock(&p->mu);
+            poke_reader(p);
+            pthread_mutex_lock(&p->mu);
+            p->writer_wants = seq;
+            while (!writer_may_go(p, seq))
+                pthread_cond_wait(&p->cv, &p->mu);
+            p->writer_wants = UINT64_MAX;
+        }
         int finished = p->walk_done && seq == p->total;
         pthread_mutex_unlock(&p->mu);
         if (finished)
@@ -499,8 +560,8 @@ static void *writer_main(void *arg)
         if (j->part == PART_NONE || j->part_last) {
             p->inputs_written++;
             if (p->inputs) {
-                p->inputs_hash = emit_inputs_hash(p->inputs_hash, j->identity);
-                if (emit_inputs_append(p->inputs, j->identity) && !p->write_rc) {
+                p->inputs_hash = checkpoint_inputs_hash(p->inputs_hash, j->identity);
+                if (checkpoint_inputs_append(p->inputs, j->identity) && !p->write_rc) {
                     p->write_rc = -ENOMEM;
                     atomic_store(&p->stop, 1);
                 }
@@ -530,10 +591,12 @@ static void *writer_main(void *arg)
         scan_result_clear(&j->result);
         pthread_mutex_lock(&p->mu);
         j->done = 0;
+        p->done_unwritten--;
         p->written = seq + 1;
         pthread_cond_broadcast(&p->part_cv);
         pthread_mutex_unlock(&p->mu);
-        poke_reader(p);
+        if ((seq + 1) % p->write_batch == 0)
+            poke_reader(p);   /* and once a batch while it does not sleep */
     }
     if (p->opt->checkpoint && !atomic_load(&p->stop)) {
         pthread_mutex_lock(&p->mu);
@@ -561,7 +624,7 @@ static job *job_start(pipeline *p, uint64_t seq, const char *path)
     j->data = NULL;
     j->data_len = 0;
     j->head = j->count = 0;
-    j->eof = j->taken = j->cancel = 0;
+    j->eof = j->taken = j->cancel = j->worker_reads = 0;
     j->read_error = 0;
     j->read_offset = 0;
     scan_result_clear(&j->result);
@@ -590,11 +653,20 @@ static void job_end_input(job *j, int read_error, const char *what, uint64_t off
     pthread_mutex_unlock(&j->mu);
 }
 
+/* Hands the jobs made ready to the workers: one wake-up for them all. */
+static void push_ready(pipeline *p)
+{
+    if (p->nready) {
+        pool_queue_push_many(p->queue, (void *const *)p->ready, p->nready);   /* never blocks: the queue holds max_jobs */
+        p->nready = 0;
+    }
+}
+
 static void deliver(pipeline *p, slot *s)
 {
     if (!s->delivered) {
         s->delivered = 1;
-        pool_queue_push(p->queue, s->j);   /* never blocks: the queue holds max_jobs */
+        p->ready[p->nready++] = s->j;      /* never more than max_jobs: the window */
     }
 }
 
@@ -616,10 +688,9 @@ static void slot_finish(pipeline *p, slot *slots, slot *s, int read_error)
 /* The job for stdin's next part, or NULL while the window is full. */
 static job *part_job(pipeline *p)
 {
-    cutter *c = &p->cut;
-    if (c->first) {
-        job *j = c->first;
-        c->first = NULL;
+    if (p->cut_first) {
+        job *j = p->cut_first;
+        p->cut_first = NULL;
         return j;
     }
     pthread_mutex_lock(&p->mu);
@@ -630,151 +701,92 @@ static job *part_job(pipeline *p)
     return full ? NULL : job_start(p, p->next_seq++, NULL);
 }
 
-static uint32_t le32(const uint8_t *b)
+/* The cutter's callback: a part becomes a job; a cut part goes to the
+ * workers, a tail to the slot that goes on reading it (cut_advance). */
+static int take_part(void *ctx, const stdin_part *part)
 {
-    return (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
-}
-
-/* Makes buf[start, end) the next part; a cut part goes to the workers.
- * Returns the job, or NULL while the window is full. */
-static job *cut_part(pipeline *p, size_t end, enum job_part kind, int last)
-{
-    cutter *c = &p->cut;
+    pipeline *p = ctx;
+    /* A tail's worker waits for every job before it, so those must all be
+     * read and handed out first. */
+    for (slot *o = p->slots; part->tail && o < p->slots + p->opt->io_depth; o++)
+        if (!o->cutting && o->state != SLOT_FREE)
+            return 1;
     job *j = part_job(p);
     if (!j)
-        return NULL;
-    size_t n = end - c->start;
-    j->part = kind;
-    j->part_last = last;
-    j->at = (scan_part){ c->in_offset, c->out_guess, 0 };
-    j->data = malloc(n ? n : 1);
+        return 1;
+    j->part = part->tail ? PART_TAIL : PART_CUT;
+    j->part_last = part->last;
+    j->at = part->at;
+    j->data = malloc(part->len ? part->len : 1);
     if (j->data) {
-        memcpy(j->data, (uint8_t *)c->b.data + c->start, n);
-        j->data_len = n;
-        atomic_fetch_add(&p->parts_kept, n);
+        memcpy(j->data, part->data, part->len);
+        j->data_len = part->len;
+        atomic_fetch_add(&p->parts_kept, part->len);
     }
     p->report->stdin_parts++;
-    c->out_guess += c->isize_sum;
-    c->isize_sum = 0;
-    c->in_offset += n;
-    c->start = c->last_member = end;
-    if (kind == PART_CUT) {
-        if (!j->data)
-            job_end_input(j, -ENOMEM, "cannot keep a part", c->in_offset - n);
-        else
-            job_end_input(j, last ? c->read_error : 0, "read error", c->read_offset);
-        pool_queue_push(p->queue, j);
+    if (part->tail) {
+        p->cut_tail = j;
+        return 0;
     }
-    return j;
-}
-
-static void cut_stop(pipeline *p, slot *slots, slot *s)
-{
-    cutter *c = &p->cut;
-    buf_free(&c->b);
-    *c = (cutter){ 0 };
-    s->cutting = 0;
-    if (s->fd >= 0 && s->state != SLOT_FREE)
-        reader_close(p->rd, (unsigned)(s - slots), s->fd);
-    s->state = SLOT_FREE;
-    s->j = NULL;
-    s->fd = -1;
+    if (!j->data)
+        job_end_input(j, -ENOMEM, "cannot keep a part", part->at.in_offset);
+    else
+        job_end_input(j, part->read_error, "read error", part->read_offset);
+    pool_queue_push(p->queue, j);
+    return 0;
 }
 
 /* Cuts what stdin has given so far into parts. Returns 1 while it waits
  * for room (the window, or other inputs still being read). */
 static int cut_advance(pipeline *p, slot *slots, slot *s)
 {
-    cutter *c = &p->cut;
-    for (;;) {
-        if (c->last_member > c->start && c->last_member - c->start >= p->opt->part_size) {
-            if (!cut_part(p, c->last_member, PART_CUT, 0))
-                return 1;
-            continue;
-        }
-        size_t from = c->last_member + MEMBER_MIN;
-        if (c->look_from > from)
-            from = c->look_from;
-        size_t at = decode_find_member((uint8_t *)c->b.data, from, c->b.len, &c->look_from);
-        if (at < c->b.len) {
-            c->isize_sum += le32((uint8_t *)c->b.data + at - 4);   /* the ISIZE of the member before */
-            c->last_member = at;
-            continue;
-        }
-        if (c->eof) {
-            if (!cut_part(p, c->b.len, PART_CUT, 1))
-                return 1;
-            cut_stop(p, slots, s);
-            return 0;
-        }
-        if (c->b.len - c->last_member <= PART_MAX)
-            return 0;
-        /* A long member: the rest is the tail. Its worker waits for every
-         * job before it, so those must all be read and handed out first. */
-        for (slot *o = slots; o < slots + p->opt->io_depth; o++)
-            if (o != s && o->state != SLOT_FREE)
-                return 1;
-        job *j = cut_part(p, c->b.len, PART_TAIL, 1);
-        if (!j)
-            return 1;
-        buf_free(&c->b);
-        *c = (cutter){ 0 };
-        s->cutting = 0;
-        s->j = j;
+    enum stdin_cut_state st = stdin_cut_advance(p->cut);
+    if (st != STDIN_CUT_DONE)
+        return st == STDIN_CUT_BLOCKED;
+    stdin_cut_free(p->cut);
+    p->cut = NULL;
+    s->cutting = 0;
+    if (p->cut_tail) {           /* the slot reads on for the tail's worker */
+        s->j = p->cut_tail;
+        p->cut_tail = NULL;
         s->delivered = 0;
         deliver(p, s);
         return 0;
     }
-}
-
-/* Makes room for `want` more bytes at the end of the cutter's buffer. */
-static int cut_make_room(cutter *c, size_t want)
-{
-    if (c->b.cap - c->b.len < want && c->start > 0) {
-        memmove(c->b.data, c->b.data + c->start, c->b.len - c->start);
-        c->b.len -= c->start;
-        c->look_from = c->look_from > c->start ? c->look_from - c->start : 0;
-        c->last_member -= c->start;
-        c->start = 0;
-    }
-    return buf_reserve(&c->b, want);
+    if (s->fd >= 0 && s->state != SLOT_FREE)
+        reader_close(p->rd, (unsigned)(s - slots), s->fd);
+    s->state = SLOT_FREE;
+    s->j = NULL;
+    s->fd = -1;
+    return 0;
 }
 
 /* A read of stdin while it is being cut: the bytes are in the cutter's
  * buffer already. */
 static void cut_read(pipeline *p, slot *s, int res)
 {
-    cutter *c = &p->cut;
-    if (res > 0) {
-        c->b.len += (size_t)res;
+    stdin_cut_read(p->cut, res);
+    if (res > 0)
         s->bytes += (uint64_t)res;
-    } else {
-        c->eof = 1;
-        c->read_error = res;
-        c->read_offset = s->bytes;
-    }
     s->buf = NULL;
     s->state = SLOT_IDLE;
 }
 
 /* The first read of stdin: a gzip stream is cut into parts. The read's
- * buffer is the pool's: its bytes are copied and it goes back. */
+ * buffer is the pool's: the cutter copies its bytes and it goes back. */
 static int cut_begin(pipeline *p, slot *s, size_t n)
 {
-    size_t unused;
-    if (!p->opt->part_size || s->j->path || s->bytes > 0 || p->cut.active || n < 10 ||
-        decode_find_member(s->buf, 0, n, &unused) != 0)
+    if (s->j->path || s->bytes > 0 || p->cut)
         return 0;
-    cutter *c = &p->cut;
-    *c = (cutter){ .active = 1, .first = s->j };
-    if (cut_make_room(c, n)) {
-        *c = (cutter){ 0 };
+    p->cut = stdin_cut_create(s->buf, n, p->opt->part_size, take_part, p);
+    if (!p->cut)
         return 0;
-    }
-    memcpy(c->b.data, s->buf, n);
     pool_buffers_give(p->bufs, s->buf);
-    s->buf = (uint8_t *)c->b.data;
+    s->buf = NULL;
+    s->bytes += n;
+    s->state = SLOT_IDLE;
     s->cutting = 1;
+    p->cut_first = s->j;
     s->j = NULL;
     return 1;
 }
@@ -789,23 +801,18 @@ static int slot_try_read(pipeline *p, slot *slots, slot *s)
             slot_finish(p, slots, s, 0);
             return 0;
         }
-        p->cut.eof = 1;
+        stdin_cut_read(p->cut, 0);   /* stdin ends here */
         return cut_advance(p, slots, s);
     }
     if (s->cutting) {
-        const cutter *c = &p->cut;
-        if (c->eof)
+        if (stdin_cut_at_end(p->cut))
             return 0;
-        if (atomic_load(&p->parts_kept) + (c->b.len - c->start) >= PARTS_KEPT)
+        if (atomic_load(&p->parts_kept) + stdin_cut_unparted(p->cut) >= PARTS_KEPT)
             return 1;
         size_t want = pool_buffers_size(p->bufs);
-        if (cut_make_room(&p->cut, want)) {
-            p->cut.eof = 1;
-            p->cut.read_error = -ENOMEM;
-            p->cut.read_offset = s->bytes;
+        s->buf = stdin_cut_space(p->cut, want);     /* straight into the cutter's buffer */
+        if (!s->buf)
             return cut_advance(p, slots, s);
-        }
-        s->buf = (uint8_t *)p->cut.b.data + p->cut.b.len;     /* straight into the cutter's buffer */
         s->state = SLOT_READING;
         reader_read(p->rd, (unsigned)(s - slots), s->fd, s->buf, want, s->offset);
         return 0;
@@ -847,10 +854,12 @@ static void on_event(pipeline *p, slot *slots, const reader_event *ev)
         reader_read(p->rd, ev->slot, s->fd, s->buf, pool_buffers_size(p->bufs), s->offset);
         return;
     }
-    if (s->cutting || (ev->res > 0 && cut_begin(p, s, (size_t)ev->res))) {
+    if (s->cutting) {
         cut_read(p, s, ev->res);
         return;
     }
+    if (ev->res > 0 && cut_begin(p, s, (size_t)ev->res))
+        return;
     if (ev->res > 0) {
         /* The job goes to the workers once its channel is full or its input
          * ended, so a small file arrives whole and its worker never waits. */
@@ -868,16 +877,6 @@ static void on_event(pipeline *p, slot *slots, const reader_event *ev)
     slot_finish(p, slots, s, ev->res);
 }
 
-/* An input's identity for the checkpoint: its name, size and mtime. */
-static uint64_t input_identity(const char *path)
-{
-    struct stat st;
-    if (!path || stat(path, &st) != 0)
-        return emit_input_identity(path ? path : stdin_name, 0, 0, 0);
-    return emit_input_identity(path, 1, (uint64_t)st.st_size,
-                               (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec);
-}
-
 /* Creates a finished job that carries a walk error (a loop, a missing path). */
 static void job_walk_error(pipeline *p, uint64_t seq, const char *path, const char *err, uint64_t identity)
 {
@@ -885,21 +884,18 @@ static void job_walk_error(pipeline *p, uint64_t seq, const char *path, const ch
     j->identity = identity;
     snprintf(j->result.error, sizeof j->result.error, "%s", err);
     j->result.stats.errors = 1;
-    pthread_mutex_lock(&p->mu);
-    j->done = 1;
-    pthread_cond_broadcast(&p->cv);
-    pthread_mutex_unlock(&p->mu);
+    job_done(p, j);
 }
 
 /* The walk's next input, or the one run_scan looked at already. */
 static int next_input(pipeline *p, walker *w, const char **path, char *err, size_t errlen)
 {
-    if (!p->pending)
+    if (!p->pending.set)
         return walk_next(w, path, err, errlen);
-    p->pending = 0;
-    *path = p->pending_path;
-    snprintf(err, errlen, "%s", p->pending_err);
-    return p->pending_status;
+    p->pending.set = 0;
+    *path = p->pending.path;
+    snprintf(err, errlen, "%s", p->pending.err);
+    return p->pending.status;
 }
 
 static void publish_walk_done(pipeline *p)
@@ -916,6 +912,7 @@ static int reader_loop(pipeline *p, walker *w)
     slot *slots = calloc(nslots, sizeof *slots);
     if (!slots)
         return -ENOMEM;
+    p->slots = slots;
     for (unsigned i = 0; i < nslots; i++)
         slots[i].fd = -1;
     reader_event events[64];
@@ -928,7 +925,7 @@ static int reader_loop(pipeline *p, walker *w)
         atomic_store(&p->reader_wants_poke, 1);
         int blocked = 0;
         /* open more inputs while there is a free slot and room in the window */
-        for (unsigned i = 0; i < nslots && !walk_done && !p->cut.active; i++) {
+        for (unsigned i = 0; i < nslots && !walk_done && !p->cut; i++) {
             if (slots[i].state != SLOT_FREE)
                 continue;
             pthread_mutex_lock(&p->mu);
@@ -954,12 +951,20 @@ static int reader_loop(pipeline *p, walker *w)
                 break;
             }
             p->inputs_total++;
-            uint64_t identity = p->opt->checkpoint ? input_identity(path) : 0;
+            uint64_t identity = p->opt->checkpoint ? checkpoint_input_identity(path) : 0;
             pthread_mutex_lock(&p->mu);
             p->total = p->next_seq + 1;
             pthread_mutex_unlock(&p->mu);
             if (st == WALK_ERROR) {
                 job_walk_error(p, p->next_seq++, path, err, identity);
+                i--;                 /* the slot is still free */
+                continue;
+            }
+            if (p->workers_read && path) {
+                job *j = job_start(p, p->next_seq++, path);
+                j->identity = identity;
+                j->worker_reads = 1;
+                p->ready[p->nready++] = j;
                 i--;                 /* the slot is still free */
                 continue;
             }
@@ -993,6 +998,7 @@ static int reader_loop(pipeline *p, walker *w)
             break;
         if (!blocked)
             atomic_store(&p->reader_wants_poke, 0);   /* completions will wake us */
+        push_ready(p);
         int n = reader_wait(p->rd, events, sizeof events / sizeof events[0]);
         if (n < 0) {
             rc = n;
@@ -1001,7 +1007,9 @@ static int reader_loop(pipeline *p, walker *w)
         for (int e = 0; e < n; e++)
             on_event(p, slots, &events[e]);
     }
+    push_ready(p);
     free(slots);
+    p->slots = NULL;
     publish_walk_done(p);
     return rc;
 }
@@ -1026,72 +1034,6 @@ static int reload_dedupe(pipeline *p, const char *output, uint64_t bytes, FILE *
         fclose(f);
     free(buf);
     return rc;
-}
-
-/*
- * Walks the inputs that the checkpoint says are finished, and checks that
- * each is the one the checkpointed run finished (name, size, mtime). Then,
- * for a run that had finished, looks whether the walk now gives more (a
- * bucket that grew at its end): that input waits in p->pending. Returns 0,
- * 1 when there is nothing left to do, or a negative errno after saying why
- * (-EINVAL: the checkpoint does not fit these inputs).
- */
-static int resume_check(pipeline *p, walker *w, const emit_checkpoint *cp, FILE *errout)
-{
-    const char *ck = p->opt->checkpoint;
-    uint64_t *ids, h = FNV_OFFSET;
-    int rc = emit_inputs_load(ck, cp->inputs_done, &ids);
-    if (rc == 0) {
-        for (uint64_t i = 0; i < cp->inputs_done; i++)
-            h = emit_inputs_hash(h, ids[i]);
-        if (h != cp->inputs_hash) {
-            free(ids);
-            rc = -EINVAL;
-        }
-    }
-    if (rc == -EINVAL)
-        fprintf(errout, "orgtrail: %s.inputs: missing, or not the inputs this checkpoint finished; "
-                        "remove the checkpoint to start over\n", ck);
-    if (rc)
-        return rc;
-    const char *path;
-    char err[300];
-    for (uint64_t i = 0; i < cp->inputs_done && rc == 0; i++) {
-        int st = walk_next(w, &path, err, sizeof err);
-        if (st < 0) {
-            rc = st;
-        } else if (st == WALK_END) {
-            fprintf(errout, "orgtrail: %s: the inputs now end after %llu of the %llu that the checkpointed run "
-                            "finished (inputs were removed); remove the checkpoint to start over\n",
-                    ck, (unsigned long long)i, (unsigned long long)cp->inputs_done);
-            rc = -EINVAL;
-        } else if (input_identity(path) != ids[i]) {
-            fprintf(errout, "orgtrail: %s: input %llu, %s, is not the one the checkpointed run finished there "
-                            "(an input was added, removed or changed at or before it); remove the checkpoint "
-                            "to start over\n", ck, (unsigned long long)i + 1, path ? path : stdin_name);
-            rc = -EINVAL;
-        } else {
-            p->report->resumed_from++;
-        }
-    }
-    free(ids);
-    if (rc || !cp->complete)
-        return rc;
-    int st = walk_next(w, &path, err, sizeof err);
-    if (st < 0)
-        return st;
-    if (st == WALK_END) {
-        if (!p->opt->quiet)
-            fprintf(errout, "orgtrail: %s: already complete (%llu inputs, %llu bytes of findings in %s); "
-                            "nothing to do\n", ck, (unsigned long long)cp->inputs_done,
-                    (unsigned long long)cp->output_bytes, p->opt->output);
-        return 1;
-    }
-    p->pending = 1;
-    p->pending_status = st;
-    p->pending_path = path ? strdup(path) : NULL;
-    snprintf(p->pending_err, sizeof p->pending_err, "%s", err);
-    return path && !p->pending_path ? -ENOMEM : 0;
 }
 
 /* 1 when the inputs include stdin. */
@@ -1123,6 +1065,7 @@ int run_scan(const run_options *opt, run_report *report, FILE *errout)
     p.opt = &o;
     p.max_jobs = 2 * (size_t)depth + 4 * (size_t)nworkers;
     p.reserve = (size_t)nworkers * (JOB_CHUNKS + 1);
+    p.write_batch = p.max_jobs / 4 < 32 ? p.max_jobs / 4 : 32;
     pthread_mutex_init(&p.mu, NULL);
     pthread_cond_init(&p.cv, NULL);
     pthread_cond_init(&p.part_cv, NULL);
@@ -1156,8 +1099,8 @@ int run_scan(const run_options *opt, run_report *report, FILE *errout)
         goto out;
     }
     if (opt->checkpoint) {
-        emit_checkpoint cp;
-        int lrc = emit_checkpoint_load(opt->checkpoint, &cp);
+        checkpoint cp;
+        int lrc = checkpoint_load(opt->checkpoint, &cp);
         if (lrc == 0 && cp.fingerprint != opt->fingerprint) {
             fprintf(errout, "orgtrail: %s: checkpoint of a different command (other inputs, options or rules); "
                             "remove it to start over\n", opt->checkpoint);
@@ -1166,7 +1109,8 @@ int run_scan(const run_options *opt, run_report *report, FILE *errout)
             fprintf(errout, "orgtrail: %s: not an orgtrail checkpoint (or one of an older orgtrail); "
                             "remove it to start over\n", opt->checkpoint);
         } else if (lrc == 0 && w) {
-            lrc = resume_check(&p, w, &cp, errout);
+            lrc = checkpoint_resume(opt->checkpoint, &cp, w, opt->output, opt->quiet, errout,
+                                    &report->resumed_from, &p.pending);
         }
         if (lrc == 1) {               /* already complete: nothing is changed */
             report->already_complete = 1;
@@ -1192,7 +1136,7 @@ int run_scan(const run_options *opt, run_report *report, FILE *errout)
             if (p.out && opt->dedupe && (rc = reload_dedupe(&p, opt->output, cp.output_bytes, errout)))
                 goto out;
         }
-        p.inputs = emit_inputs_open(opt->checkpoint, p.skip_inputs, &err);
+        p.inputs = checkpoint_inputs_open(opt->checkpoint, p.skip_inputs, &err);
         if (!p.inputs) {
             fprintf(errout, "orgtrail: %s.inputs: %s\n", opt->checkpoint, strerror(-err));
             rc = err;
@@ -1227,10 +1171,12 @@ int run_scan(const run_options *opt, run_report *report, FILE *errout)
         fprintf(errout, "orgtrail: %s; using synchronous reads\n", why);
     snprintf(report->io_fallback, sizeof report->io_fallback, "%s", why);
     report->io = reader_backend(p.rd);
+    p.workers_read = strcmp(report->io, "sync") == 0;
     p.bufs = pool_buffers_create(p.max_jobs + p.reserve, opt->read_size ? opt->read_size : 256u << 10);
     p.queue = pool_queue_create(p.max_jobs);
     p.jobs = calloc(p.max_jobs, sizeof *p.jobs);
-    if (!wargs || !threads || !w || !p.bufs || !p.queue || !p.jobs) {
+    p.ready = calloc(p.max_jobs, sizeof *p.ready);
+    if (!wargs || !threads || !w || !p.bufs || !p.queue || !p.jobs || !p.ready) {
         rc = -ENOMEM;
         goto out;
     }
@@ -1241,7 +1187,9 @@ int run_scan(const run_options *opt, run_report *report, FILE *errout)
     for (unsigned i = 0; i < nworkers; i++) {
         wargs[i].p = &p;
         wargs[i].sc = scan_create(&opt->scan);
-        if (!wargs[i].sc) {
+        wargs[i].buf_size = pool_buffers_size(p.bufs);
+        wargs[i].buf = p.workers_read ? malloc(wargs[i].buf_size) : NULL;
+        if (!wargs[i].sc || (p.workers_read && !wargs[i].buf)) {
             rc = -ENOMEM;
             goto out;
         }
@@ -1293,8 +1241,10 @@ out:
             rc = p.write_rc;
     }
     report->seconds = now_seconds() - t0;
-    for (unsigned i = 0; wargs && i < nworkers; i++)
+    for (unsigned i = 0; wargs && i < nworkers; i++) {
         scan_free(wargs[i].sc);
+        free(wargs[i].buf);
+    }
     if (p.jobs) {
         for (size_t i = 0; i < p.max_jobs; i++) {
             free(p.jobs[i].path);
@@ -1305,16 +1255,17 @@ out:
         }
     }
     free(p.jobs);
+    free(p.ready);
     emit_dedupe_free(p.dedupe);
-    emit_inputs_close(p.inputs);
-    free(p.pending_path);
+    checkpoint_inputs_close(p.inputs);
+    free(p.pending.path);
     pool_queue_free(p.queue);
     pool_buffers_free(p.bufs);
     reader_free(p.rd);
     walk_free(w);
     free(wargs);
     free(threads);
-    buf_free(&p.cut.b);
+    stdin_cut_free(p.cut);
     scan_free(p.order_sc);
     scan_result_free(&p.order_res);
     pthread_mutex_destroy(&p.mu);

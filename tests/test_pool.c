@@ -105,6 +105,43 @@ static void test_queue_bounds_and_close(void)
     pool_queue_free(NULL);
 }
 
+#define BATCH 7
+#define BATCHES 50
+
+static void *push_batches(void *arg)
+{
+    void *items[BATCH];
+    long rc = 0;
+    for (uintptr_t b = 0; b < BATCHES && rc == 0; b++) {
+        for (uintptr_t i = 0; i < BATCH; i++)
+            items[i] = (void *)(b * BATCH + i + 1);
+        rc = pool_queue_push_many(arg, items, BATCH);
+    }
+    return (void *)rc;
+}
+
+/* A batch longer than the queue: the producer must wake the consumer for
+ * what it has put in before it waits for room, or both sleep for ever. */
+static void test_queue_push_many(void)
+{
+    pool_queue *q = pool_queue_create(3);
+    pthread_t t;
+    pthread_create(&t, NULL, push_batches, q);
+    int in_order = 1;
+    for (uintptr_t i = 1; i <= (uintptr_t)BATCH * BATCHES; i++)
+        in_order &= pool_queue_pop(q) == (void *)i;
+    void *rc;
+    pthread_join(t, &rc);
+    CHECK(in_order);
+    CHECK((long)rc == 0);
+    CHECK(pool_queue_push_many(q, NULL, 0) == 0);
+    void *two[2] = { (void *)1, (void *)2 };
+    pool_queue_close(q);
+    CHECK(pool_queue_push_many(q, two, 2) == -1);
+    CHECK(pool_queue_pop(q) == NULL);
+    pool_queue_free(q);
+}
+
 typedef struct {
     pool_buffers *b;
     long taken;
@@ -161,6 +198,7 @@ int main(void)
 {
     test_queue_threads();
     test_queue_bounds_and_close();
+    test_queue_push_many();
     test_buffers();
     return check_summary();
 }
