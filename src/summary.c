@@ -1,3 +1,4 @@
+#define _GNU_SOURCE     /* qsort_r */
 #include "summary.h"
 
 #include <errno.h>
@@ -118,10 +119,10 @@ static void counter_free(counter *c)
     free(c->order);
 }
 
-static const counter *sort_counter;
-static int count_cmp(const void *a, const void *b)
+static int count_cmp(const void *a, const void *b, void *arg)
 {
-    const slot *x = &sort_counter->slots[*(const size_t *)a], *y = &sort_counter->slots[*(const size_t *)b];
+    const counter *c = arg;
+    const slot *x = &c->slots[*(const size_t *)a], *y = &c->slots[*(const size_t *)b];
     if (x->count != y->count)
         return x->count > y->count ? -1 : 1;
     return strcmp(x->key, y->key);
@@ -141,8 +142,7 @@ static int counter_sort(counter *c)
     for (size_t i = 0; i < c->cap; i++)
         if (c->slots[i].key)
             c->order[k++] = i;
-    sort_counter = c;       /* the views run on one thread */
-    qsort(c->order, k, sizeof *c->order, count_cmp);
+    qsort_r(c->order, k, sizeof *c->order, count_cmp, c);
     for (size_t i = 0; i < k; i++) {
         const slot *s = &c->slots[c->order[i]];
         c->sorted[i] = (summary_count){ s->key, s->count, s->title };
