@@ -31,6 +31,7 @@ typedef struct {
     const char *rationale;        /* one line: why it matters (the description) */
     const sigma_rule *sigma;      /* NULL only for the --all-org-events catch-all */
     int lower_when_denied;        /* a denied call is one level lower */
+    int silent;                   /* a correlation's base rule only: matches feed it, no finding of its own */
     uint64_t needle_mask;         /* bit i: needle i of rules_needles() is one it requires;
                                    * 0: unanchored (set by rules_needles) */
 } rule;
@@ -61,6 +62,12 @@ size_t rules_count(const rules *r);
 /* A hash of the rules' Sigma sources (names and text). */
 uint64_t rules_sources_hash(const rules *r);
 const rule *rules_at(const rules *r, size_t i);
+
+/* Links the correlations of every rule added (sigma_set_link); call once,
+ * after the last rules_add_sigma. Returns the number kept, or -ENOMEM. */
+int rules_link(rules *r, sigma_report_fn report, void *arg);
+size_t rules_correlation_count(const rules *r);
+const sigma_correlation *rules_correlation_at(const rules *r, size_t i);
 
 /* The catch-all for --all-org-events: rule "org.event", severity info. */
 const rule *rules_catch_all(void);

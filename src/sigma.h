@@ -103,4 +103,59 @@ const char *const *sigma_rule_needles(const sigma_rule *r);
  */
 const char *sigma_rule_index(const sigma_rule *r, const char *const **values);
 
+/*
+ * Correlation rules (Sigma specification 2.0, "Sigma Correlation Rules"):
+ * a document with a `correlation` map. Loaded with the rules, linked to the
+ * rules they reference by sigma_set_link once every source is loaded.
+ */
+typedef enum {
+    SIGMA_CORR_EVENT_COUNT,
+    SIGMA_CORR_VALUE_COUNT,
+    SIGMA_CORR_TEMPORAL,
+    SIGMA_CORR_TEMPORAL_ORDERED,
+} sigma_corr_type;
+
+typedef enum { SIGMA_CMP_GT, SIGMA_CMP_GTE, SIGMA_CMP_LT, SIGMA_CMP_LTE, SIGMA_CMP_EQ } sigma_corr_cmp;
+
+#define SIGMA_CORR_MAX_CONDS 5
+
+typedef struct {
+    const char *id;             /* id, or title when it has none */
+    const char *title;
+    int level;                  /* as sigma_rule_level */
+    sigma_corr_type type;
+    const sigma_rule *const *rules;   /* the referenced rules, in the correlation's order */
+    size_t nrules;
+    const char *const *group_by;      /* the group-by names, in order */
+    size_t ngroup;
+    /* group_fields[i * ngroup + g]: the event field whose value rule i's
+     * matches give group-by name g (its alias for rule i, else the name);
+     * interned: the very pointer to pass to parse_get. */
+    const char *const *group_fields;
+    /* value_count: value_fields[i] is the field counted in rule i's matches
+     * (condition.field, through its alias for rule i); else NULL. */
+    const char *const *value_fields;
+    int64_t timespan_ms;
+    /* all must hold of the count; event_count and value_count only
+     * (temporal types need every rule instead) */
+    struct {
+        sigma_corr_cmp op;
+        uint64_t value;
+    } conds[SIGMA_CORR_MAX_CONDS];
+    size_t nconds;
+    int generate;               /* the referenced rules make findings of their own too */
+} sigma_correlation;
+
+/* Resolves every loaded correlation's references (by id, name or title,
+ * across all sources of the set). A correlation that names a rule the set
+ * does not have, or is otherwise unusable, is reported as unsupported
+ * (source = its file) and dropped. Call once, after the last load. Returns
+ * the number of correlations kept, or -ENOMEM. */
+int sigma_set_link(sigma_set *set, sigma_report_fn report, void *arg);
+size_t sigma_correlation_count(const sigma_set *set);
+const sigma_correlation *sigma_correlation_at(const sigma_set *set, size_t i);
+/* 1 when the rule makes findings of its own: it is referenced by no
+ * correlation, or by one with generate: true. Valid after sigma_set_link. */
+int sigma_rule_generates(const sigma_rule *r);
+
 #endif
