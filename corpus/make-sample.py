@@ -139,6 +139,20 @@ put(f"AWSLogs/o-exampleorg1/{MGMT}/CloudTrail/us-east-1/2024/03/01/{MGMT}_CloudT
 put(f"AWSLogs/o-exampleorg1/{MEMBER}/CloudTrail/eu-west-1/2024/03/01/{MEMBER}_CloudTrail_eu-west-1_20240301T1005Z_c1b2c3d4e5f6a7b8.json.gz",
     [event("s3.amazonaws.com", "GetObject", {"bucketName": "logs", "key": "a.txt"}, recipient=MEMBER, region="eu-west-1"),
      event("ec2.amazonaws.com", "RunInstances", {"instanceType": "t3.micro"}, recipient=MEMBER, region="eu-west-1")])
+# The built-in correlations' scenarios (not in events.ndjson):
+# - the account created above (555555555555, CreateAccountResult SUCCEEDED)
+#   leaves the organization eleven days later: org.corr.created_then_left;
+# - an intruder's role is denied DetachPolicy twice, then succeeds twelve
+#   minutes later: org.corr.denied_then_succeeded.
+NEW = "555555555555"
+put(f"AWSLogs/o-exampleorg1/{NEW}/CloudTrail/us-east-1/2024/03/12/{NEW}_CloudTrail_us-east-1_20240312T0905Z_d1b2c3d4e5f6a7b8.json.gz",
+    [event(ORG, "LeaveOrganization", None, None, ident("Root", NEW), recipient=NEW, eventTime="2024-03-12T09:01:44Z")])
+probe = dict(params={"policyId": "p-deny0001", "targetId": "ou-ab12-prod0001"},
+             identity=ident("AssumedRole", MGMT, "Intruder"))
+put(f"AWSLogs/o-exampleorg1/{MGMT}/CloudTrail/us-east-1/2024/03/01/{MGMT}_CloudTrail_us-east-1_20240301T1145Z_e1b2c3d4e5f6a7b8.json.gz",
+    [event(ORG, "DetachPolicy", probe["params"], None, probe["identity"], error=DENIED, eventTime="2024-03-01T11:30:10Z"),
+     event(ORG, "DetachPolicy", probe["params"], None, probe["identity"], error=DENIED, eventTime="2024-03-01T11:31:02Z"),
+     event(ORG, "DetachPolicy", probe["params"], None, probe["identity"], eventTime="2024-03-01T11:42:37Z")])
 digest = {"awsAccountId": MGMT, "digestStartTime": "2024-03-01T09:00:00Z", "digestEndTime": "2024-03-01T10:00:00Z",
           "digestS3Bucket": "trail-bucket", "digestS3Object": "x", "newestEventTime": "2024-03-01T09:59:00Z",
           "oldestEventTime": "2024-03-01T09:00:01Z", "previousDigestS3Bucket": "trail-bucket",
