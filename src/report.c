@@ -28,6 +28,14 @@ static void esc(ot_buf *b, const char *s)
     }
 }
 
+/* open, then the text escaped, then close: most cells of the tables. */
+static void wrap(ot_buf *b, const char *open, const char *text, const char *close)
+{
+    buf_append_str(b, open);
+    esc(b, text);
+    buf_append_str(b, close);
+}
+
 static void sev(ot_buf *b, int level)
 {
     buf_printf(b, "<span class=\"sev sev-%s\">%s</span>", summary_severity_names[level], summary_severity_names[level]);
@@ -116,29 +124,16 @@ static void timeline(ot_buf *b, summary *s)
 
 static void event_row(ot_buf *b, const summary_event *e, int with_account)
 {
-    buf_append_str(b, "<tr><td class=\"mono time\">");
-    esc(b, e->time);
-    buf_append_str(b, "</td><td>");
+    wrap(b, "<tr><td class=\"mono time\">", e->time, "</td><td>");
     sev(b, e->severity);
-    buf_append_str(b, "</td><td>");
-    esc(b, e->title);
-    buf_append_str(b, "<br><code>");
-    esc(b, e->call);
-    buf_append_str(b, "</code></td>");
-    if (with_account) {
-        buf_append_str(b, "<td class=\"mono nowrap\">");
-        esc(b, e->account);
-        buf_append_str(b, "</td>");
-    }
-    buf_append_str(b, "<td class=\"mono\">");
-    esc(b, e->actor);
-    buf_append_str(b, "</td><td class=\"mono\">");
-    esc(b, e->target);
-    buf_append_str(b, "</td><td>");
-    esc(b, e->outcome);
-    buf_append_str(b, "</td><td class=\"mono event-id\">");
-    esc(b, e->event_id);
-    buf_append_str(b, "</td></tr>");
+    wrap(b, "</td><td>", e->title, "<br><code>");
+    wrap(b, "", e->call, "</code></td>");
+    if (with_account)
+        wrap(b, "<td class=\"mono nowrap\">", e->account, "</td>");
+    wrap(b, "<td class=\"mono\">", e->actor, "</td>");
+    wrap(b, "<td class=\"mono\">", e->target, "</td>");
+    wrap(b, "<td>", e->outcome, "</td>");
+    wrap(b, "<td class=\"mono event-id\">", e->event_id, "</td></tr>");
 }
 
 static void story(ot_buf *b, summary *s)
@@ -171,19 +166,12 @@ static void correlations(ot_buf *b, summary *s)
                               "<th>actor</th><th>the events it joins</th></tr>");
         if (++shown > REPORT_MAX_ROWS)
             continue;
-        buf_append_str(b, "<tr class=\"correlation\"><td class=\"mono\">");
-        esc(b, st[i].time);
-        buf_append_str(b, "</td><td>");
+        wrap(b, "<tr class=\"correlation\"><td class=\"mono\">", st[i].time, "</td><td>");
         sev(b, st[i].severity);
-        buf_append_str(b, "</td><td>");
-        esc(b, st[i].title);
-        buf_append_str(b, "<br><code>");
-        esc(b, st[i].rule);
-        buf_append_str(b, "</code></td><td class=\"mono\">");
-        esc(b, st[i].account);
-        buf_append_str(b, "</td><td class=\"mono\">");
-        esc(b, st[i].actor);
-        buf_append_str(b, "</td><td class=\"mono\">");
+        wrap(b, "</td><td>", st[i].title, "<br><code>");
+        wrap(b, "", st[i].rule, "</code></td>");
+        wrap(b, "<td class=\"mono\">", st[i].account, "</td>");
+        wrap(b, "<td class=\"mono\">", st[i].actor, "</td><td class=\"mono\">");
         /* one eventID a line */
         const char *ids = st[i].events ? st[i].events : "";
         for (const char *p = ids; *p;) {
@@ -191,9 +179,7 @@ static void correlations(ot_buf *b, summary *s)
             size_t len = comma ? (size_t)(comma - p) : strlen(p);
             char id[256];
             snprintf(id, sizeof id, "%.*s", (int)(len < sizeof id ? len : sizeof id - 1), p);
-            buf_append_str(b, "<span class=\"event-id\">");
-            esc(b, id);
-            buf_append_str(b, "</span><br>");
+            wrap(b, "<span class=\"event-id\">", id, "</span><br>");
             p += len + (comma ? 1 : 0);
         }
         buf_append_str(b, "</td></tr>");
@@ -217,20 +203,15 @@ static void accounts(ot_buf *b, summary *s)
         const char *name = summary_account(s, i, &count, &ev, &nev);
         if (!name)
             break;
-        buf_append_str(b, "<div class=\"account\"><h3 class=\"mono\">");
-        esc(b, strcmp(name, "null") == 0 ? "(no recipientAccountId)" : name);
-        buf_printf(b, "</h3><p class=\"note\">%llu findings%s</p><table>", (unsigned long long)count,
+        wrap(b, "<div class=\"account\"><h3 class=\"mono\">", strcmp(name, "null") == 0 ? "(no recipientAccountId)" : name,
+             "</h3>");
+        buf_printf(b, "<p class=\"note\">%llu findings%s</p><table>", (unsigned long long)count,
                    count > nev ? "; the latest shown" : "");
         for (size_t k = 0; k < nev; k++) {
-            buf_append_str(b, "<tr><td class=\"mono\">");
-            esc(b, ev[k].time);
-            buf_append_str(b, "</td><td>");
+            wrap(b, "<tr><td class=\"mono\">", ev[k].time, "</td><td>");
             sev(b, ev[k].severity);
-            buf_append_str(b, "</td><td><code>");
-            esc(b, ev[k].call);
-            buf_append_str(b, "</code> ");
-            esc(b, ev[k].target);
-            buf_append_str(b, "</td></tr>");
+            wrap(b, "</td><td><code>", ev[k].call, "</code> ");
+            wrap(b, "", ev[k].target, "</td></tr>");
         }
         buf_append_str(b, "</table></div>");
     }
@@ -246,13 +227,9 @@ static void counts_table(ot_buf *b, summary *s, enum summary_by by, size_t max, 
     buf_printf(b, "<table><tr><th>findings</th><th>%s</th>%s</tr>", head, by == SUMMARY_BY_RULE ? "<th>title</th>" : "");
     for (size_t i = 0; c && i < n && i < max; i++) {
         buf_printf(b, "<tr><td class=\"n\">%llu</td><td class=\"mono\">", (unsigned long long)c[i].count);
-        esc(b, c[i].key);
-        buf_append_str(b, "</td>");
-        if (by == SUMMARY_BY_RULE) {
-            buf_append_str(b, "<td>");
-            esc(b, c[i].title);
-            buf_append_str(b, "</td>");
-        }
+        wrap(b, "", c[i].key, "</td>");
+        if (by == SUMMARY_BY_RULE)
+            wrap(b, "<td>", c[i].title, "</td>");
         buf_append_str(b, "</tr>");
     }
     buf_append_str(b, "</table>");
