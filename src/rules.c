@@ -6,8 +6,10 @@
 
 #include "util.h"
 
-static const rule catch_all = { "org.event", "Organizations event", SEV_INFO,
-                                "any other Organizations call (only with --all-org-events)", NULL, 0, 0 };
+static const rule catch_all = { .id = "org.event",
+                                .title = "Organizations event",
+                                .level = SEV_INFO,
+                                .rationale = "any other Organizations call (only with --all-org-events)" };
 
 /*
  * The rule index. Most rules require eventName (or, failing that,
@@ -199,8 +201,14 @@ static int add_from(rules *r, size_t from)
 {
     for (size_t i = from; i < sigma_count(r->sigma); i++) {
         const sigma_rule *s = sigma_at(r->sigma, i);
-        rule ru = { sigma_rule_id(s), sigma_rule_title(s), (severity)sigma_rule_level(s), sigma_rule_description(s),
-                    s, sigma_rule_has_tag(s, "orgtrail.denied_one_level_lower"), 0 };
+        rule ru = { .id = sigma_rule_id(s),
+                    .title = sigma_rule_title(s),
+                    .level = (severity)sigma_rule_level(s),
+                    .rationale = sigma_rule_description(s),
+                    .sigma = s,
+                    .lower_when_denied = sigma_rule_has_tag(s, "orgtrail.denied_one_level_lower"),
+                    /* until rules_link says otherwise */
+                    .silent = 0 };
         if (add(r, ru))
             return -1;
     }
@@ -218,7 +226,8 @@ rules *rules_create(int with_builtin)
         return NULL;
     }
     for (const embedded_rules_file *f = orgtrail_builtin_rules; with_builtin && f->name; f++) {
-        if (sigma_load_text(r->sigma, f->name, (const char *)f->text, f->len, NULL, NULL) != 1) {
+        /* a file holds one rule, or a correlation and its base rules */
+        if (sigma_load_text(r->sigma, f->name, (const char *)f->text, f->len, NULL, NULL) < 1) {
             rules_free(r);
             return NULL;
         }
@@ -306,6 +315,25 @@ const char *const *rules_needles(rules *r, int org_events, size_t *n, const rule
     }
     *n = r->nneedles;
     return r->needles;
+}
+
+int rules_link(rules *r, sigma_report_fn report, void *arg)
+{
+    int kept = sigma_set_link(r->sigma, report, arg);
+    /* a base rule still matches (its matches feed the correlation) but makes no finding of its own */
+    for (size_t i = 0; i < r->n; i++)
+        r->list[i].silent = !sigma_rule_generates(r->list[i].sigma);
+    return kept;
+}
+
+size_t rules_correlation_count(const rules *r)
+{
+    return sigma_correlation_count(r->sigma);
+}
+
+const sigma_correlation *rules_correlation_at(const rules *r, size_t i)
+{
+    return sigma_correlation_at(r->sigma, i);
 }
 
 const rule *rules_catch_all(void)

@@ -144,6 +144,10 @@ typedef struct {
     } conds[SIGMA_CORR_MAX_CONDS];
     size_t nconds;
     int generate;               /* the referenced rules make findings of their own too */
+    /* added after the first cut of this interface: */
+    const char *name;           /* its `name`, or NULL */
+    const char *description;    /* "" when it has none */
+    const char *source;         /* the file it came from */
 } sigma_correlation;
 
 /* Resolves every loaded correlation's references (by id, name or title,
