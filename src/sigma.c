@@ -2241,9 +2241,11 @@ static int resolve_ref(compiler *c, const ref_key *keys, size_t n, const corr_do
             size_t at = ref_key_lower(keys, n, &want, fields);
             if (at == n || ref_key_cmp(&keys[at], &want, fields) != 0)
                 continue;
-            if (at + 1 < n && ref_key_cmp(&keys[at + 1], &want, fields) == 0)
+            if (at + 1 < n && ref_key_cmp(&keys[at + 1], &want, fields) == 0) {
+                int later = keys[at].order > keys[at + 1].order;   /* name them in load order */
                 return unsupported(c, "rule reference '%s' is ambiguous: two rules have that %s (in %s and %s)", ref,
-                                   kinds[kind], keys[at].source, keys[at + 1].source);
+                                   kinds[kind], keys[at + later].source, keys[at + !later].source);
+            }
             if (!keys[at].rule)
                 return unsupported(c, "rule reference '%s' names a correlation: a correlation of correlations is "
                                       "not supported", ref);
