@@ -1,3 +1,4 @@
+#define _GNU_SOURCE   /* memmem */
 #include "sigma.h"
 
 #include <arpa/inet.h>
@@ -55,7 +56,7 @@
 #define RE_DEPTH_LIMIT 10000
 #define RE_HEAP_LIMIT_KIB 8192
 
-enum item_kind { ITEM_MATCH, ITEM_RE, ITEM_EXISTS, ITEM_CIDR, ITEM_KEYWORDS };
+enum item_kind { ITEM_MATCH, ITEM_RE, ITEM_EXISTS, ITEM_CIDR, ITEM_KEYWORDS, ITEM_FIELDREF };
 
 typedef struct {
     unsigned char addr[16];
@@ -73,10 +74,11 @@ typedef struct {
     enum item_kind kind;
     int all;                    /* |all: every value must match */
     size_t n;                   /* values */
-    char **pats;                /* MATCH, KEYWORDS: glob patterns (NULL entry: the null value) */
+    char **pats;                /* MATCH, KEYWORDS: glob patterns (NULL entry: the null value);
+                                 * FIELDREF: the other fields, interned */
     size_t *lens;
     char **lows;                /* MATCH, KEYWORDS: pats with ASCII letters lowered, what is compared */
-    unsigned char *how;         /* MATCH, KEYWORDS: enum match_kind of each pattern */
+    unsigned char *how;         /* MATCH, KEYWORDS: enum match_kind of each pattern; FIELDREF: of all */
     pcre2_code **res;           /* RE: shared by the workers, read-only (pats: their sources) */
     int re_caseless;            /* RE: |i */
     cidr_net *nets;             /* CIDR */
@@ -458,6 +460,57 @@ static int re_match(const pcre2_code *re, const pcre2_match_context *mctx, ot_sl
     return rc >= 0;   /* 0: matched, the offsets did not fit the one pair */
 }
 
+/* s[0..n) equals t[0..n), ignoring ASCII case (neither is lowered). */
+static int both_folded_eq(const char *s, const char *t, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (lower((unsigned char)s[i]) != lower((unsigned char)t[i]))
+            return 0;
+    return 1;
+}
+
+/* Whether s holds t, ignoring ASCII case: both lowered into copies and
+ * searched with memmem, which is linear (both come from the event, and
+ * either may be long). A copy that cannot be made is no match. */
+static int both_folded_contains(ot_slice s, ot_slice t)
+{
+    if (t.len > s.len)
+        return 0;
+    char *ls = malloc(s.len + 1), *lt = malloc(t.len + 1);
+    int found = 0;
+    if (ls && lt) {
+        for (size_t i = 0; i < s.len; i++)
+            ls[i] = (char)lower((unsigned char)s.ptr[i]);
+        for (size_t i = 0; i < t.len; i++)
+            lt[i] = (char)lower((unsigned char)t.ptr[i]);
+        found = t.len == 0 || memmem(ls, s.len, lt, t.len) != NULL;
+    }
+    free(ls);
+    free(lt);
+    return found;
+}
+
+/* fieldref: the item's field against the value of another field of the
+ * same event, compared as Sigma compares values (ignoring ASCII case);
+ * both must be there and not null. */
+static int fieldref_matches(const item *it, size_t k, enum parse_type t, ot_slice v, parse_ctx *ev)
+{
+    ot_slice o;
+    enum parse_type ot = parse_get(ev, it->pats[k], &o);
+    if (t == PARSE_ABSENT || t == PARSE_NULL || ot == PARSE_ABSENT || ot == PARSE_NULL)
+        return 0;
+    switch ((enum match_kind)it->how[0]) {
+    case M_EXACT:
+        return v.len == o.len && both_folded_eq(v.ptr, o.ptr, o.len);
+    case M_PREFIX:
+        return v.len >= o.len && both_folded_eq(v.ptr, o.ptr, o.len);
+    case M_SUFFIX:
+        return v.len >= o.len && both_folded_eq(v.ptr + v.len - o.len, o.ptr, o.len);
+    default:
+        return both_folded_contains(v, o);
+    }
+}
+
 static int value_matches(const item *it, const pcre2_match_context *mctx, size_t k, enum parse_type t, ot_slice v)
 {
     switch (it->kind) {
@@ -488,7 +541,7 @@ static int item_matches(const item *it, const pcre2_match_context *mctx, parse_c
     if (it->kind == ITEM_EXISTS)
         return (t != PARSE_ABSENT) == it->exists;
     for (size_t k = 0; k < it->n; k++) {
-        int m = value_matches(it, mctx, k, t, v);
+        int m = it->kind == ITEM_FIELDREF ? fieldref_matches(it, k, t, v, ev) : value_matches(it, mctx, k, t, v);
         if (m && !it->all)
             return 1;
         if (!m && it->all)
@@ -724,6 +777,34 @@ static int compile_cidr(compiler *c, const char *v, cidr_net *net)
     return 0;
 }
 
+/* field|fieldref: other.field (with contains, startswith, endswith or
+ * all): each value names a field of the same event. */
+static int compile_fieldref(compiler *c, item *it, yaml_node_t **vals, const char *pre, const char *post)
+{
+    if (it->kind != ITEM_MATCH)
+        return unsupported(c, "fieldref on '%s' combines only with contains, startswith, endswith and all",
+                           it->field);
+    it->kind = ITEM_FIELDREF;
+    it->pats = set_alloc(c->set, (it->n ? it->n : 1) * sizeof *it->pats);
+    it->lens = set_alloc(c->set, (it->n ? it->n : 1) * sizeof *it->lens);
+    it->how = set_alloc(c->set, 1);
+    if (!it->pats || !it->lens || !it->how)
+        return unsupported(c, "out of memory");
+    it->how[0] = (unsigned char)(*pre && *post ? M_CONTAINS : *pre ? M_SUFFIX : *post ? M_PREFIX : M_EXACT);
+    for (size_t k = 0; k < it->n; k++) {
+        const char *s = scalar(vals[k]);
+        if (is_null(vals[k]) || !s || !s[0])
+            return unsupported(c, "fieldref on '%s' wants field names", it->field);
+        if (spend(c, 0, strlen(s)))
+            return -1;
+        it->pats[k] = intern_field(c->set, s, strlen(s));
+        if (!it->pats[k])
+            return unsupported(c, "out of memory");
+        it->lens[k] = strlen(s);
+    }
+    return 0;
+}
+
 static int compile_item(compiler *c, const char *key, yaml_node_t *v, item *it)
 {
     /* field|mod|mod */
@@ -734,6 +815,7 @@ static int compile_item(compiler *c, const char *key, yaml_node_t *v, item *it)
     if (!it->field)
         return unsupported(c, "out of memory");
     const char *pre = "", *post = "";
+    int fieldref = 0;
     /* UTF-8 patterns; a subject that is not valid UTF-8 just fails to match there */
     uint32_t re_flags = PCRE2_UTF | PCRE2_MATCH_INVALID_UTF | PCRE2_NEVER_BACKSLASH_C;
     it->kind = ITEM_MATCH;
@@ -765,6 +847,8 @@ static int compile_item(compiler *c, const char *key, yaml_node_t *v, item *it)
             it->kind = ITEM_EXISTS;
         } else if (strcmp(mod, "cidr") == 0) {
             it->kind = ITEM_CIDR;
+        } else if (strcmp(mod, "fieldref") == 0) {
+            fieldref = 1;
         } else {
             return unsupported(c, "unsupported modifier '%s' on field '%s'", mod, it->field);
         }
@@ -772,6 +856,8 @@ static int compile_item(compiler *c, const char *key, yaml_node_t *v, item *it)
     yaml_node_t **vals;
     if (values_of(c, v, &vals, &it->n))
         return -1;
+    if (fieldref)
+        return compile_fieldref(c, it, vals, pre, post);
     if (it->kind == ITEM_EXISTS) {
         const char *s = scalar(vals[0]);
         if (it->n != 1 || !s || (strcmp(s, "true") && strcmp(s, "false")))

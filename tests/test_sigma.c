@@ -513,6 +513,63 @@ static void test_header(void)
     sigma_set_free(s);
 }
 
+/* ---- fieldref ---- */
+
+static void test_fieldref(void)
+{
+    const char *same = "{\"eventName\":\"UpdateLoginProfile\",\"userIdentity\":{\"arn\":\"Alice\"},"
+                       "\"requestParameters\":{\"userName\":\"alice\"},\"n\":42,\"m\":42,\"z\":null}";
+    const char *other = "{\"eventName\":\"UpdateLoginProfile\",\"userIdentity\":{\"arn\":\"arn:aws:iam::1:user/alice\"},"
+                        "\"requestParameters\":{\"userName\":\"bob\"}}";
+    const char *suffix = "{\"userIdentity\":{\"arn\":\"arn:aws:iam::1:user/ALICE\"},"
+                         "\"requestParameters\":{\"userName\":\"alice\"}}";
+    const char *missing = "{\"userIdentity\":{\"arn\":\"alice\"}}";
+    const char *det = "  sel:\n    userIdentity.arn|fieldref: requestParameters.userName\n  condition: sel";
+    /* equal, ignoring case, as Sigma compares values */
+    CHECK_RULE(det, same, 1);
+    CHECK_RULE(det, other, 0);
+    CHECK_RULE(det, suffix, 0);
+    /* the other field, or this one, missing or null: no match */
+    CHECK_RULE(det, missing, 0);
+    CHECK_RULE("  sel:\n    nothing|fieldref: requestParameters.userName\n  condition: sel", same, 0);
+    CHECK_RULE("  sel:\n    userIdentity.arn|fieldref: z\n  condition: sel", same, 0);
+    CHECK_RULE("  sel:\n    z|fieldref: z\n  condition: sel", same, 0);
+    /* numbers compare as their text */
+    CHECK_RULE("  sel:\n    n|fieldref: m\n  condition: sel", same, 1);
+    /* with endswith, startswith, contains */
+    CHECK_RULE("  sel:\n    userIdentity.arn|fieldref|endswith: requestParameters.userName\n  condition: sel", suffix, 1);
+    CHECK_RULE("  sel:\n    userIdentity.arn|fieldref|endswith: requestParameters.userName\n  condition: sel", other, 0);
+    CHECK_RULE("  sel:\n    userIdentity.arn|fieldref|startswith: requestParameters.userName\n  condition: sel", suffix, 0);
+    CHECK_RULE("  sel:\n    userIdentity.arn|startswith|fieldref: requestParameters.userName\n  condition: sel", same, 1);
+    CHECK_RULE("  sel:\n    userIdentity.arn|fieldref|contains: requestParameters.userName\n  condition: sel", suffix, 1);
+    CHECK_RULE("  sel:\n    userIdentity.arn|contains|fieldref: requestParameters.userName\n  condition: sel", other, 0);
+    /* a list: any of the fields; with all: every one */
+    CHECK_RULE("  sel:\n    userIdentity.arn|fieldref: [nothing, requestParameters.userName]\n  condition: sel", same, 1);
+    CHECK_RULE("  sel:\n    userIdentity.arn|fieldref|all: [nothing, requestParameters.userName]\n  condition: sel",
+               same, 0);
+    /* as SigmaHQ's "AWS User Login Profile Was Modified" uses it: not when a user changes its own */
+    const char *rule = "  selection:\n    eventName: UpdateLoginProfile\n  filter_main_user_identity:\n"
+                       "    userIdentity.arn|fieldref: requestParameters.userName\n"
+                       "  condition: selection and not 1 of filter_main_*";
+    CHECK_RULE(rule, other, 1);
+    CHECK_RULE(rule, same, 0);
+    /* the other field is interned: one pointer for every rule's lookups */
+    sigma_set *s = load("  sel:\n    requestParameters.userName|fieldref: eventName\n  condition: sel");
+    CHECK(sigma_count(s) == 1);
+    sigma_set_free(s);
+    /* no literal to anchor on: a fieldref alone is unanchored */
+    s = load(det);
+    CHECK(sigma_count(s) == 1 && sigma_rule_needles(sigma_at(s, 0))[0] == NULL);
+    sigma_set_free(s);
+    const char *head = "title: t\nlogsource:\n  product: aws\n  service: cloudtrail\n";
+    char text[1024];
+    snprintf(text, sizeof text, "%sdetection:\n  sel:\n    a|fieldref|re: b\n  condition: sel\n", head);
+    expect_unsupported(text, "fieldref on 'a' combines only with contains, startswith, endswith and all",
+                       SIGMA_UNSUPPORTED);
+    snprintf(text, sizeof text, "%sdetection:\n  sel:\n    a|fieldref: null\n  condition: sel\n", head);
+    expect_unsupported(text, "fieldref on 'a' wants field names", SIGMA_UNSUPPORTED);
+}
+
 /* ---- correlations ---- */
 
 static char corr_log[4096];   /* every report of the last corr_load: "name status reason\n" */
@@ -865,6 +922,7 @@ int main(void)
     test_needle_longer_than_prefilter();
     test_deep_condition_stack_overflow();
     test_alias_bomb();
+    test_fieldref();
     test_correlation_types();
     test_correlation_timespan();
     test_correlation_errors();
