@@ -215,6 +215,16 @@ static int add_from(rules *r, size_t from)
     return index_build(r);
 }
 
+/* A built-in document that does not load (the tests rule it out). */
+static void on_builtin(void *arg, const char *source, const char *name, sigma_status st, const char *reason)
+{
+    (void)source;
+    (void)name;
+    (void)reason;
+    if (st != SIGMA_LOADED)
+        *(int *)arg = 1;
+}
+
 rules *rules_create(int with_builtin)
 {
     rules *r = calloc(1, sizeof *r);
@@ -225,9 +235,12 @@ rules *rules_create(int with_builtin)
         free(r);
         return NULL;
     }
+    int builtin_bad = 0;
     for (const embedded_rules_file *f = orgtrail_builtin_rules; with_builtin && f->name; f++) {
-        /* a file holds one rule, or a correlation and its base rules */
-        if (sigma_load_text(r->sigma, f->name, (const char *)f->text, f->len, NULL, NULL) < 1) {
+        /* a file holds one rule, or a correlation and its base rules: every document must load */
+        size_t before = sigma_count(r->sigma);
+        if (sigma_load_text(r->sigma, f->name, (const char *)f->text, f->len, on_builtin, &builtin_bad) < 0 ||
+            builtin_bad || sigma_count(r->sigma) == before) {
             rules_free(r);
             return NULL;
         }

@@ -53,8 +53,8 @@ rules *rules_create(int with_builtin);
 /* How many of the first rules are the built-in pack. */
 size_t rules_builtin_count(const rules *r);
 /* Adds the Sigma rules of a file or directory (see sigma_load_path).
- * Returns the number added (correlations included), or -1 when path cannot
- * be read. */
+ * Returns the number added (correlations not counted), or -1 when path
+ * cannot be read. */
 int rules_add_sigma(rules *r, const char *path, sigma_report_fn report, void *arg);
 /* Accepts NULL. */
 void rules_free(rules *r);

@@ -2531,11 +2531,11 @@ int sigma_load_text(sigma_set *s, const char *source, const char *text, size_t l
             snprintf(c.reason, sizeof c.reason, "out of memory");
         }
         if (st == SIGMA_LOADED) {
-            loaded++;
             if (is_corr) {           /* sigma_set_link reports it, once its references are resolved */
                 yaml_document_delete(&doc);
                 continue;
             }
+            loaded++;
             r->re_match = s->re_match;
             r->source = src;
         }

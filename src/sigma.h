@@ -57,9 +57,10 @@ void sigma_set_free(sigma_set *set);
  * Loads every rule in text (len bytes of YAML, one or more documents);
  * source names it in reports. report (may be NULL) hears about each rule,
  * except a correlation that compiles: sigma_set_link reports that one, once
- * its references are resolved. Returns the number of rules loaded
- * (correlations included), or -1 when the YAML itself does not parse
- * (reported as SIGMA_BAD_FILE; the documents before the error stay loaded).
+ * its references are resolved. Returns the number of rules loaded (what
+ * sigma_count gains; correlations are not counted), or -1 when the YAML
+ * itself does not parse (reported as SIGMA_BAD_FILE; the documents before
+ * the error stay loaded).
  */
 int sigma_load_text(sigma_set *set, const char *source, const char *text, size_t len, sigma_report_fn report,
                     void *arg);
