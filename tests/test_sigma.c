@@ -753,47 +753,47 @@ static void test_correlation_errors(void)
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
         expect_corr_unsupported(cases[i][0], cases[i][1]);
     /* the document itself */
-    int kept;
-    const char *both[] = { "f.yml", "title: C\nid: c1\ncorrelation: {type: temporal, rules: [x], timespan: 1m}\n"
-                                    "detection: {s: {a: b}, condition: s}\n", NULL };
-    sigma_set *s = corr_load(both, &kept);
-    CHECK(kept == 0 && strstr(corr_log, "c1 unsupported a document with both a correlation and a detection"));
-    sigma_set_free(s);
-    const char *untitled[] = { "f.yml", "id: c1\ncorrelation: {type: temporal, rules: [x], timespan: 1m}\n", NULL };
-    s = corr_load(untitled, &kept);
-    CHECK(kept == 0 && strstr(corr_log, "c1 unsupported no title"));
-    sigma_set_free(s);
-    const char *other[] = { "f.yml", "title: C\nid: c1\nlogsource: {product: windows}\n"
-                                     "correlation: {type: temporal, rules: [x], timespan: 1m}\n", NULL };
-    s = corr_load(other, &kept);
-    CHECK(kept == 0 && strstr(corr_log, "c1 skipped logsource is not aws/cloudtrail"));
-    sigma_set_free(s);
-    const char *level[] = { "f.yml", "title: C\nid: c1\nlevel: severe\n"
-                                     "correlation: {type: temporal, rules: [x], timespan: 1m}\n", NULL };
-    s = corr_load(level, &kept);
-    CHECK(kept == 0 && strstr(corr_log, "c1 unsupported unknown level 'severe'"));
-    sigma_set_free(s);
+    static const char *const docs[][2] = {
+        { "title: C\nid: c1\ncorrelation: {type: temporal, rules: [x], timespan: 1m}\n"
+          "detection: {s: {a: b}, condition: s}\n",
+          "c1 unsupported a document with both a correlation and a detection" },
+        { "id: c1\ncorrelation: {type: temporal, rules: [x], timespan: 1m}\n", "c1 unsupported no title" },
+        { "title: C\nid: c1\nlogsource: {product: windows}\ncorrelation: {type: temporal, rules: [x], timespan: 1m}\n",
+          "c1 skipped logsource is not aws/cloudtrail" },
+        { "title: C\nid: c1\nlevel: severe\ncorrelation: {type: temporal, rules: [x], timespan: 1m}\n",
+          "c1 unsupported unknown level 'severe'" },
+        { "title: C\nid: c1\ncorrelation: [x]\n", "c1 unsupported correlation is not a map" },
+    };
+    for (size_t i = 0; i < sizeof docs / sizeof docs[0]; i++) {
+        int kept;
+        const char *src[] = { "f.yml", docs[i][0], NULL };
+        sigma_set *s = corr_load(src, &kept);
+        if (kept != 0 || !strstr(corr_log, docs[i][1]))
+            fprintf(stderr, "  want '%s', got:\n%s", docs[i][1], corr_log);
+        CHECK(kept == 0 && strstr(corr_log, docs[i][1]));
+        sigma_set_free(s);
+    }
+}
+
+/* Appends fmt (with %d: 0, 1, ...) n times at p; returns the new end. */
+static char *append_each(char *p, const char *fmt, int n)
+{
+    for (int i = 0; i < n; i++)
+        p += sprintf(p, fmt, i);
+    return p;
 }
 
 /* Hostile files: references, group-by names and aliases are bounded. */
 static void test_correlation_bounds(void)
 {
-    char body[16384], *p = body;
-    p += sprintf(p, "  type: temporal\n  timespan: 5m\n  rules: [b1");
-    for (int i = 0; i < 64; i++)
-        p += sprintf(p, ", r%d", i);
-    sprintf(p, "]\n");
+    char body[16384];
+    sprintf(append_each(body + sprintf(body, "  type: temporal\n  timespan: 5m\n  rules: [b1"), ", r%d", 64), "]\n");
     expect_corr_unsupported(body, "more than 64 rules");
-    p = body;
-    p += sprintf(p, "  type: temporal\n  timespan: 5m\n  rules: [b1]\n  group-by: [g");
-    for (int i = 0; i < 16; i++)
-        p += sprintf(p, ", g%d", i);
-    sprintf(p, "]\n");
+    sprintf(append_each(body + sprintf(body, "  type: temporal\n  timespan: 5m\n  rules: [b1]\n  group-by: [g"),
+                        ", g%d", 16), "]\n");
     expect_corr_unsupported(body, "more than 16 group-by names");
-    p = body;
-    p += sprintf(p, "  type: temporal\n  timespan: 5m\n  rules: [b1]\n  aliases:\n");
-    for (int i = 0; i < 257; i++)
-        p += sprintf(p, "    a%d: {b1: f}\n", i);
+    append_each(body + sprintf(body, "  type: temporal\n  timespan: 5m\n  rules: [b1]\n  aliases:\n"),
+                "    a%d: {b1: f}\n", 257);
     expect_corr_unsupported(body, "more than 256 alias entries");
 }
 
