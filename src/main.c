@@ -89,7 +89,44 @@ out:
     return status;
 }
 
-/* rules list: one line a rule, the built-in pack (and its catch-all) first. */
+/* A timespan in the largest unit that states it exactly, as a rule writes it. */
+static void print_timespan(int64_t ms)
+{
+    static const struct {
+        char unit;
+        int64_t ms;
+    } units[] = { { 'd', 86400000 }, { 'h', 3600000 }, { 'm', 60000 }, { 's', 1000 } };
+    for (size_t u = 0; u < sizeof units / sizeof units[0]; u++)
+        if (ms % units[u].ms == 0) {
+            printf("%lld%c", (long long)(ms / units[u].ms), units[u].unit);
+            return;
+        }
+    printf("%lldms", (long long)ms);
+}
+
+/* rules list, after the rules: one line a correlation, under its own header. */
+static void print_correlations(const rules *r)
+{
+    static const char *const types[] = { "event_count", "value_count", "temporal", "temporal_ordered" };
+    if (rules_correlation_count(r) == 0)
+        return;
+    printf("correlation\tseverity\ttitle\ttype\trules\tgroup-by\ttimespan\tgenerate\n");
+    for (size_t i = 0; i < rules_correlation_count(r); i++) {
+        const sigma_correlation *c = rules_correlation_at(r, i);
+        printf("%s\t%s\t%s\t%s\t", c->id, severity_name((severity)c->level), c->title, types[c->type]);
+        for (size_t k = 0; k < c->nrules; k++)
+            printf("%s%s", k ? "," : "", sigma_rule_id(c->rules[k]));
+        printf("\t");
+        for (size_t g = 0; g < c->ngroup; g++)
+            printf("%s%s", g ? "," : "", c->group_by[g]);
+        printf("%s\t", c->ngroup ? "" : "-");
+        print_timespan(c->timespan_ms);
+        printf("\t%s\n", c->generate ? "yes" : "no");
+    }
+}
+
+/* rules list: one line a rule, the built-in pack (and its catch-all) first;
+ * then the correlations. */
 static void print_rules(const rules *r, int builtin)
 {
     /* the catch-all comes last, after the pack and any Sigma rules */
@@ -97,7 +134,8 @@ static void print_rules(const rules *r, int builtin)
     size_t n = rules_count(r) + (builtin ? 1 : 0);
     for (size_t i = 0; i < n; i++) {
         const rule *ru = i < rules_count(r) ? rules_at(r, i) : rules_catch_all();
-        printf("%s\t%s\t%s\t", ru->id, severity_name(ru->level), ru->title);
+        /* a correlation's base rule makes no finding of its own: it has no severity to show */
+        printf("%s\t%s\t%s\t", ru->id, ru->silent ? "base" : severity_name(ru->level), ru->title);
         const char *names[64];
         size_t nnames = ru->sigma ? sigma_rule_values(ru->sigma, "eventName", names, 64) : 0;
         for (size_t k = 0; k < nnames; k++)
@@ -116,6 +154,7 @@ static void print_rules(const rules *r, int builtin)
         }
         printf("\t%s\n", ru->rationale[0] ? ru->rationale : "-");
     }
+    print_correlations(r);
 }
 
 typedef struct {
@@ -164,6 +203,12 @@ static rules *load_rules(const cli_options *o, load_report *lr, const char *cons
     }
     for (size_t i = 0; i < o->nrule_paths; i++)
         rules_add_sigma(r, o->rule_paths[i], on_rule, lr);   /* on_rule counts what went wrong */
+    /* correlations are reported here, once every rule they may name is loaded */
+    if (rules_link(r, on_rule, lr) < 0) {
+        fprintf(stderr, "orgtrail: out of memory\n");
+        rules_free(r);
+        return NULL;
+    }
     if (lr->skipped && !lr->quiet && !lr->verbose)
         fprintf(stderr, "orgtrail: %u rules skipped: their logsource is not aws/cloudtrail\n", lr->skipped);
     /* one closing count: rules found (logsource-skipped ones are not CloudTrail rules: not counted) */

@@ -6,8 +6,10 @@
 
 #include "util.h"
 
-static const rule catch_all = { "org.event", "Organizations event", SEV_INFO,
-                                "any other Organizations call (only with --all-org-events)", NULL, 0, 0 };
+static const rule catch_all = { .id = "org.event",
+                                .title = "Organizations event",
+                                .level = SEV_INFO,
+                                .rationale = "any other Organizations call (only with --all-org-events)" };
 
 /*
  * The rule index. Most rules require eventName (or, failing that,
@@ -199,12 +201,28 @@ static int add_from(rules *r, size_t from)
 {
     for (size_t i = from; i < sigma_count(r->sigma); i++) {
         const sigma_rule *s = sigma_at(r->sigma, i);
-        rule ru = { sigma_rule_id(s), sigma_rule_title(s), (severity)sigma_rule_level(s), sigma_rule_description(s),
-                    s, sigma_rule_has_tag(s, "orgtrail.denied_one_level_lower"), 0 };
+        rule ru = { .id = sigma_rule_id(s),
+                    .title = sigma_rule_title(s),
+                    .level = (severity)sigma_rule_level(s),
+                    .rationale = sigma_rule_description(s),
+                    .sigma = s,
+                    .lower_when_denied = sigma_rule_has_tag(s, "orgtrail.denied_one_level_lower"),
+                    /* until rules_link says otherwise */
+                    .silent = 0 };
         if (add(r, ru))
             return -1;
     }
     return index_build(r);
+}
+
+/* A built-in document that does not load (the tests rule it out). */
+static void on_builtin(void *arg, const char *source, const char *name, sigma_status st, const char *reason)
+{
+    (void)source;
+    (void)name;
+    (void)reason;
+    if (st != SIGMA_LOADED)
+        *(int *)arg = 1;
 }
 
 rules *rules_create(int with_builtin)
@@ -217,8 +235,12 @@ rules *rules_create(int with_builtin)
         free(r);
         return NULL;
     }
+    int builtin_bad = 0;
     for (const embedded_rules_file *f = orgtrail_builtin_rules; with_builtin && f->name; f++) {
-        if (sigma_load_text(r->sigma, f->name, (const char *)f->text, f->len, NULL, NULL) != 1) {
+        /* a file holds one rule, or a correlation and its base rules: every document must load */
+        size_t before = sigma_count(r->sigma);
+        if (sigma_load_text(r->sigma, f->name, (const char *)f->text, f->len, on_builtin, &builtin_bad) < 0 ||
+            builtin_bad || sigma_count(r->sigma) == before) {
             rules_free(r);
             return NULL;
         }
@@ -306,6 +328,25 @@ const char *const *rules_needles(rules *r, int org_events, size_t *n, const rule
     }
     *n = r->nneedles;
     return r->needles;
+}
+
+int rules_link(rules *r, sigma_report_fn report, void *arg)
+{
+    int kept = sigma_set_link(r->sigma, report, arg);
+    /* a base rule still matches (its matches feed the correlation) but makes no finding of its own */
+    for (size_t i = 0; i < r->n; i++)
+        r->list[i].silent = !sigma_rule_generates(r->list[i].sigma);
+    return kept;
+}
+
+size_t rules_correlation_count(const rules *r)
+{
+    return sigma_correlation_count(r->sigma);
+}
+
+const sigma_correlation *rules_correlation_at(const rules *r, size_t i)
+{
+    return sigma_correlation_at(r->sigma, i);
 }
 
 const rule *rules_catch_all(void)

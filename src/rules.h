@@ -53,7 +53,8 @@ rules *rules_create(int with_builtin);
 /* How many of the first rules are the built-in pack. */
 size_t rules_builtin_count(const rules *r);
 /* Adds the Sigma rules of a file or directory (see sigma_load_path).
- * Returns the number added, or -1 when path cannot be read. */
+ * Returns the number added (correlations not counted), or -1 when path
+ * cannot be read. */
 int rules_add_sigma(rules *r, const char *path, sigma_report_fn report, void *arg);
 /* Accepts NULL. */
 void rules_free(rules *r);
@@ -63,8 +64,10 @@ size_t rules_count(const rules *r);
 uint64_t rules_sources_hash(const rules *r);
 const rule *rules_at(const rules *r, size_t i);
 
-/* Links the correlations of every rule added (sigma_set_link); call once,
- * after the last rules_add_sigma. Returns the number kept, or -ENOMEM. */
+/* Links the correlations of every rule added (sigma_set_link) and sets
+ * each rule's silent (!sigma_rule_generates); call once, after the last
+ * rules_add_sigma. Correlations are reported to report then. Returns the
+ * number kept, or -ENOMEM. */
 int rules_link(rules *r, sigma_report_fn report, void *arg);
 size_t rules_correlation_count(const rules *r);
 const sigma_correlation *rules_correlation_at(const rules *r, size_t i);

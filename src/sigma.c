@@ -1,3 +1,4 @@
+#define _GNU_SOURCE   /* memmem */
 #include "sigma.h"
 
 #include <arpa/inet.h>
@@ -55,7 +56,7 @@
 #define RE_DEPTH_LIMIT 10000
 #define RE_HEAP_LIMIT_KIB 8192
 
-enum item_kind { ITEM_MATCH, ITEM_RE, ITEM_EXISTS, ITEM_CIDR, ITEM_KEYWORDS };
+enum item_kind { ITEM_MATCH, ITEM_RE, ITEM_EXISTS, ITEM_CIDR, ITEM_KEYWORDS, ITEM_FIELDREF };
 
 typedef struct {
     unsigned char addr[16];
@@ -73,10 +74,11 @@ typedef struct {
     enum item_kind kind;
     int all;                    /* |all: every value must match */
     size_t n;                   /* values */
-    char **pats;                /* MATCH, KEYWORDS: glob patterns (NULL entry: the null value) */
+    char **pats;                /* MATCH, KEYWORDS: glob patterns (NULL entry: the null value);
+                                 * FIELDREF: the other fields, interned */
     size_t *lens;
     char **lows;                /* MATCH, KEYWORDS: pats with ASCII letters lowered, what is compared */
-    unsigned char *how;         /* MATCH, KEYWORDS: enum match_kind of each pattern */
+    unsigned char *how;         /* MATCH, KEYWORDS: enum match_kind of each pattern; FIELDREF: of all */
     pcre2_code **res;           /* RE: shared by the workers, read-only (pats: their sources) */
     int re_caseless;            /* RE: |i */
     cidr_net *nets;             /* CIDR */
@@ -111,6 +113,10 @@ typedef struct cond {
 
 struct sigma_rule {
     char *id, *title, *description;
+    char *name;                 /* `name`, what correlations may call it by, or NULL */
+    const char *source;         /* the file it came from (one pointer per load) */
+    int referenced;             /* by a linked correlation */
+    int generates;              /* referenced by one with generate: true */
     int level;
     char **tags;
     size_t ntags;
@@ -139,6 +145,9 @@ struct sigma_set {
     size_t nregex, regex_cap;
     pcre2_match_context *re_match;  /* the limits; read-only once made, so shared by the workers */
     uint64_t sources_hash;      /* of every source name and text loaded */
+    struct corr_doc **corrs;    /* correlations: parsed, then (after sigma_set_link) the kept ones */
+    size_t ncorr, corr_cap;
+    size_t nlinked;             /* corrs[0..nlinked): linked and kept */
 };
 
 static void *set_alloc(sigma_set *s, size_t size);
@@ -221,6 +230,7 @@ void sigma_set_free(sigma_set *s)
         free(b);
     }
     free(s->rules);
+    free(s->corrs);
     free(s);
 }
 
@@ -450,6 +460,57 @@ static int re_match(const pcre2_code *re, const pcre2_match_context *mctx, ot_sl
     return rc >= 0;   /* 0: matched, the offsets did not fit the one pair */
 }
 
+/* s[0..n) equals t[0..n), ignoring ASCII case (neither is lowered). */
+static int both_folded_eq(const char *s, const char *t, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (lower((unsigned char)s[i]) != lower((unsigned char)t[i]))
+            return 0;
+    return 1;
+}
+
+/* Whether s holds t, ignoring ASCII case: both lowered into copies and
+ * searched with memmem, which is linear (both come from the event, and
+ * either may be long). A copy that cannot be made is no match. */
+static int both_folded_contains(ot_slice s, ot_slice t)
+{
+    if (t.len > s.len)
+        return 0;
+    char *ls = malloc(s.len + 1), *lt = malloc(t.len + 1);
+    int found = 0;
+    if (ls && lt) {
+        for (size_t i = 0; i < s.len; i++)
+            ls[i] = (char)lower((unsigned char)s.ptr[i]);
+        for (size_t i = 0; i < t.len; i++)
+            lt[i] = (char)lower((unsigned char)t.ptr[i]);
+        found = t.len == 0 || memmem(ls, s.len, lt, t.len) != NULL;
+    }
+    free(ls);
+    free(lt);
+    return found;
+}
+
+/* fieldref: the item's field against the value of another field of the
+ * same event, compared as Sigma compares values (ignoring ASCII case);
+ * both must be there and not null. */
+static int fieldref_matches(const item *it, size_t k, enum parse_type t, ot_slice v, parse_ctx *ev)
+{
+    ot_slice o;
+    enum parse_type ot = parse_get(ev, it->pats[k], &o);
+    if (t == PARSE_ABSENT || t == PARSE_NULL || ot == PARSE_ABSENT || ot == PARSE_NULL)
+        return 0;
+    switch ((enum match_kind)it->how[0]) {
+    case M_EXACT:
+        return v.len == o.len && both_folded_eq(v.ptr, o.ptr, o.len);
+    case M_PREFIX:
+        return v.len >= o.len && both_folded_eq(v.ptr, o.ptr, o.len);
+    case M_SUFFIX:
+        return v.len >= o.len && both_folded_eq(v.ptr + v.len - o.len, o.ptr, o.len);
+    default:
+        return both_folded_contains(v, o);
+    }
+}
+
 static int value_matches(const item *it, const pcre2_match_context *mctx, size_t k, enum parse_type t, ot_slice v)
 {
     switch (it->kind) {
@@ -480,7 +541,7 @@ static int item_matches(const item *it, const pcre2_match_context *mctx, parse_c
     if (it->kind == ITEM_EXISTS)
         return (t != PARSE_ABSENT) == it->exists;
     for (size_t k = 0; k < it->n; k++) {
-        int m = value_matches(it, mctx, k, t, v);
+        int m = it->kind == ITEM_FIELDREF ? fieldref_matches(it, k, t, v, ev) : value_matches(it, mctx, k, t, v);
         if (m && !it->all)
             return 1;
         if (!m && it->all)
@@ -716,6 +777,34 @@ static int compile_cidr(compiler *c, const char *v, cidr_net *net)
     return 0;
 }
 
+/* field|fieldref: other.field (with contains, startswith, endswith or
+ * all): each value names a field of the same event. */
+static int compile_fieldref(compiler *c, item *it, yaml_node_t **vals, const char *pre, const char *post)
+{
+    if (it->kind != ITEM_MATCH)
+        return unsupported(c, "fieldref on '%s' combines only with contains, startswith, endswith and all",
+                           it->field);
+    it->kind = ITEM_FIELDREF;
+    it->pats = set_alloc(c->set, (it->n ? it->n : 1) * sizeof *it->pats);
+    it->lens = set_alloc(c->set, (it->n ? it->n : 1) * sizeof *it->lens);
+    it->how = set_alloc(c->set, 1);
+    if (!it->pats || !it->lens || !it->how)
+        return unsupported(c, "out of memory");
+    it->how[0] = (unsigned char)(*pre && *post ? M_CONTAINS : *pre ? M_SUFFIX : *post ? M_PREFIX : M_EXACT);
+    for (size_t k = 0; k < it->n; k++) {
+        const char *s = scalar(vals[k]);
+        if (is_null(vals[k]) || !s || !s[0])
+            return unsupported(c, "fieldref on '%s' wants field names", it->field);
+        if (spend(c, 0, strlen(s)))
+            return -1;
+        it->pats[k] = intern_field(c->set, s, strlen(s));
+        if (!it->pats[k])
+            return unsupported(c, "out of memory");
+        it->lens[k] = strlen(s);
+    }
+    return 0;
+}
+
 static int compile_item(compiler *c, const char *key, yaml_node_t *v, item *it)
 {
     /* field|mod|mod */
@@ -726,6 +815,7 @@ static int compile_item(compiler *c, const char *key, yaml_node_t *v, item *it)
     if (!it->field)
         return unsupported(c, "out of memory");
     const char *pre = "", *post = "";
+    int fieldref = 0;
     /* UTF-8 patterns; a subject that is not valid UTF-8 just fails to match there */
     uint32_t re_flags = PCRE2_UTF | PCRE2_MATCH_INVALID_UTF | PCRE2_NEVER_BACKSLASH_C;
     it->kind = ITEM_MATCH;
@@ -757,6 +847,8 @@ static int compile_item(compiler *c, const char *key, yaml_node_t *v, item *it)
             it->kind = ITEM_EXISTS;
         } else if (strcmp(mod, "cidr") == 0) {
             it->kind = ITEM_CIDR;
+        } else if (strcmp(mod, "fieldref") == 0) {
+            fieldref = 1;
         } else {
             return unsupported(c, "unsupported modifier '%s' on field '%s'", mod, it->field);
         }
@@ -764,6 +856,8 @@ static int compile_item(compiler *c, const char *key, yaml_node_t *v, item *it)
     yaml_node_t **vals;
     if (values_of(c, v, &vals, &it->n))
         return -1;
+    if (fieldref)
+        return compile_fieldref(c, it, vals, pre, post);
     if (it->kind == ITEM_EXISTS) {
         const char *s = scalar(vals[0]);
         if (it->n != 1 || !s || (strcmp(s, "true") && strcmp(s, "false")))
@@ -1738,8 +1832,7 @@ static sigma_status compile_rule(compiler *c, yaml_node_t *root, sigma_rule **ou
     r->title = copy_scalar(c, map_get(c, root, "title"));
     r->id = copy_scalar(c, map_get(c, root, "id"));
     r->description = copy_scalar(c, map_get(c, root, "description"));
-    if (map_get(c, root, "correlation"))
-        return unsupported(c, "correlation rules are not supported"), SIGMA_UNSUPPORTED;
+    r->name = copy_scalar(c, map_get(c, root, "name"));
     if (!r->title)
         return unsupported(c, "no title"), SIGMA_UNSUPPORTED;
     yaml_node_t *ls = map_get(c, root, "logsource");
@@ -1826,12 +1919,559 @@ static sigma_status compile_rule(compiler *c, yaml_node_t *root, sigma_rule **ou
     return SIGMA_LOADED;
 }
 
+
 /* Rule names and reasons quote the rule file: no control bytes on a terminal. */
 static void printable(char *p)
 {
     for (; *p; p++)
         if ((unsigned char)*p < 0x20 || *p == 0x7F)
             *p = '?';
+}
+
+/* ---- correlations ---- */
+
+/*
+ * Bounds on one correlation, besides the budget every document spends:
+ * linking it compares rules x group-by names x alias entries, so each is
+ * kept small (real correlations name 1 to 3 rules and 1 or 2 group-by
+ * fields). A timespan is at most 100 years, so that an event time plus it
+ * cannot overflow; a condition's count at most 10^12.
+ */
+#define MAX_CORR_RULES 64
+#define MAX_CORR_GROUP 16
+#define MAX_CORR_ALIASES 256
+#define MAX_TIMESPAN_MS (36500LL * 86400 * 1000)
+#define MAX_CORR_COUNT 1000000000000ULL
+
+typedef struct {
+    const char *alias;          /* a group-by name (or value_count's condition.field) */
+    const char *rule_ref;       /* the rule, as the aliases map names it */
+    const char *field;          /* the field it stands for in that rule's events */
+    size_t rule;                /* index into the correlation's rules, once linked */
+} corr_alias;
+
+typedef struct corr_doc {
+    sigma_correlation pub;
+    const char *id_raw;         /* `id`, or NULL */
+    const char **refs;          /* `rules`, as written */
+    const char *value_field;    /* value_count: condition.field, as written */
+    corr_alias *aliases;
+    size_t naliases;
+} corr_doc;
+
+static const char *const corr_type_names[] = { "event_count", "value_count", "temporal", "temporal_ordered" };
+static const char *const corr_cmp_names[] = { "gt", "gte", "lt", "lte", "eq" };
+
+/* A scalar or a list of scalars (none empty), copied into the set. */
+static int string_list(compiler *c, yaml_node_t *v, const char *what, size_t max, const char ***out, size_t *n)
+{
+    if (v->type == YAML_MAPPING_NODE)
+        return unsupported(c, "correlation: %s is a map, not a list", what);
+    size_t count = v->type == YAML_SCALAR_NODE
+                       ? 1
+                       : (size_t)(v->data.sequence.items.top - v->data.sequence.items.start);
+    if (count > max)
+        return unsupported(c, "correlation: more than %zu %s", max, what);
+    if (spend(c, count + 1, 0))
+        return -1;
+    const char **list = set_alloc(c->set, (count ? count : 1) * sizeof *list);
+    if (!list)
+        return unsupported(c, "out of memory");
+    for (size_t i = 0; i < count; i++) {
+        yaml_node_t *e = v->type == YAML_SCALAR_NODE ? v : node(c, v->data.sequence.items.start[i]);
+        const char *str = copy_scalar(c, e);
+        if (!str || !str[0])
+            return unsupported(c, "correlation: an entry of %s is %s", what, str ? "empty" : "not a string");
+        list[i] = str;
+    }
+    *out = list;
+    *n = count;
+    return 0;
+}
+
+/* "10m": digits and one unit of s, m, h, d (lowercase, as the spec
+ * writes them: M could be read as months). */
+static int parse_timespan(compiler *c, const char *t, int64_t *ms)
+{
+    static const struct {
+        char unit;
+        int64_t ms;
+    } units[] = { { 's', 1000 }, { 'm', 60000 }, { 'h', 3600000 }, { 'd', 86400000 } };
+    size_t n = strlen(t), digits = strspn(t, "0123456789");
+    if (digits == 0 || digits + 1 != n)
+        return unsupported(c, "correlation: timespan '%s' is not a number and a unit (s, m, h or d)", t);
+    for (size_t u = 0; u < sizeof units / sizeof units[0]; u++) {
+        if (t[n - 1] != units[u].unit)
+            continue;
+        int64_t v = 0;
+        for (size_t i = 0; i < digits; i++) {
+            v = v * 10 + (t[i] - '0');
+            if (v > MAX_TIMESPAN_MS / units[u].ms)
+                return unsupported(c, "correlation: timespan '%s' is longer than 100 years", t);
+        }
+        if (v == 0)
+            return unsupported(c, "correlation: timespan '%s' is zero", t);
+        *ms = v * units[u].ms;
+        return 0;
+    }
+    return unsupported(c, "correlation: timespan '%s': the unit must be s, m, h or d", t);
+}
+
+/* A condition's count: a plain non-negative integer. */
+static int parse_count(compiler *c, const char *op, const char *v, uint64_t *out)
+{
+    size_t digits = v ? strspn(v, "0123456789") : 0;
+    if (!v || digits == 0 || v[digits] != '\0')
+        return unsupported(c, "correlation: condition %s wants a non-negative integer, not '%s'", op,
+                           v ? v : "a list or a map");
+    uint64_t n = 0;
+    for (size_t i = 0; i < digits; i++) {
+        n = n * 10 + (uint64_t)(v[i] - '0');
+        if (n > MAX_CORR_COUNT)
+            return unsupported(c, "correlation: condition %s %s is more than 10^12", op, v);
+    }
+    *out = n;
+    return 0;
+}
+
+/* Whether every comparison of the condition holds of count. */
+static int conds_hold(const sigma_correlation *p, uint64_t count)
+{
+    for (size_t i = 0; i < p->nconds; i++) {
+        uint64_t v = p->conds[i].value;
+        int ok = p->conds[i].op == SIGMA_CMP_GT    ? count > v
+                 : p->conds[i].op == SIGMA_CMP_GTE ? count >= v
+                 : p->conds[i].op == SIGMA_CMP_LT  ? count < v
+                 : p->conds[i].op == SIGMA_CMP_LTE ? count <= v
+                                                   : count == v;
+        if (!ok)
+            return 0;
+    }
+    return 1;
+}
+
+static int is_temporal(sigma_corr_type t)
+{
+    return t == SIGMA_CORR_TEMPORAL || t == SIGMA_CORR_TEMPORAL_ORDERED;
+}
+
+/*
+ * condition: a map of comparisons, all of which must hold of the count,
+ * and `field` for value_count. The temporal types count the rules that
+ * matched in the window, which the engine requires to be all of them: a
+ * condition there is accepted only when it means exactly that (gte: N, eq: N
+ * or gt: N-1 for N rules), and then dropped.
+ */
+static int compile_corr_condition(compiler *c, corr_doc *d, yaml_node_t *cond)
+{
+    sigma_correlation *p = &d->pub;
+    const char *type = corr_type_names[p->type];
+    if (!cond)
+        return is_temporal(p->type) ? 0 : unsupported(c, "correlation: %s needs a condition", type);
+    if (cond->type != YAML_MAPPING_NODE)
+        return unsupported(c, "correlation: condition is not a map (of gt, gte, lt, lte, eq, field)");
+    for (yaml_node_pair_t *q = cond->data.mapping.pairs.start; q < cond->data.mapping.pairs.top; q++) {
+        const char *key = scalar(node(c, q->key));
+        if (key && strcmp(key, "field") == 0) {
+            d->value_field = copy_scalar(c, node(c, q->value));
+            if (!d->value_field || !d->value_field[0])
+                return unsupported(c, "correlation: condition field is not a field name");
+            continue;
+        }
+        size_t op = 0;
+        while (op < sizeof corr_cmp_names / sizeof corr_cmp_names[0] && (!key || strcmp(key, corr_cmp_names[op])))
+            op++;
+        if (op == sizeof corr_cmp_names / sizeof corr_cmp_names[0])
+            return unsupported(c, "correlation: unknown condition '%s' (gt, gte, lt, lte, eq or field)",
+                               key ? key : "?");
+        if (p->nconds == SIGMA_CORR_MAX_CONDS)
+            return unsupported(c, "correlation: more than %d comparisons in the condition", SIGMA_CORR_MAX_CONDS);
+        p->conds[p->nconds].op = (sigma_corr_cmp)op;
+        if (parse_count(c, key, scalar(node(c, q->value)), &p->conds[p->nconds].value))
+            return -1;
+        p->nconds++;
+    }
+    if (p->type == SIGMA_CORR_VALUE_COUNT && !d->value_field)
+        return unsupported(c, "correlation: value_count needs condition.field (the field whose values it counts)");
+    if (p->type != SIGMA_CORR_VALUE_COUNT && d->value_field)
+        return unsupported(c, "correlation: condition.field is only for value_count");
+    if (!is_temporal(p->type) && p->nconds == 0)
+        return unsupported(c, "correlation: the condition has no comparison (gt, gte, lt, lte or eq)");
+    if (is_temporal(p->type) && p->nconds) {
+        if (!conds_hold(p, p->nrules) || conds_hold(p, p->nrules - 1))
+            return unsupported(c, "correlation: %s with a condition other than all %zu of its rules is not "
+                                  "supported", type, p->nrules);
+        p->nconds = 0;
+    }
+    return 0;
+}
+
+/* aliases: {alias: {rule: field, ...}, ...}, flattened into entries. */
+static int compile_aliases(compiler *c, corr_doc *d, yaml_node_t *al)
+{
+    if (al->type != YAML_MAPPING_NODE)
+        return unsupported(c, "correlation: aliases is not a map of alias: {rule: field}");
+    size_t total = 0;
+    for (yaml_node_pair_t *q = al->data.mapping.pairs.start; q < al->data.mapping.pairs.top; q++) {
+        yaml_node_t *per = node(c, q->value);
+        if (!scalar(node(c, q->key)) || !per || per->type != YAML_MAPPING_NODE)
+            return unsupported(c, "correlation: aliases is not a map of alias: {rule: field}");
+        total += (size_t)(per->data.mapping.pairs.top - per->data.mapping.pairs.start);
+        if (total > MAX_CORR_ALIASES)
+            return unsupported(c, "correlation: more than %d alias entries", MAX_CORR_ALIASES);
+    }
+    if (spend(c, total + 1, 0))
+        return -1;
+    d->aliases = set_alloc(c->set, (total ? total : 1) * sizeof *d->aliases);
+    if (!d->aliases)
+        return unsupported(c, "out of memory");
+    for (yaml_node_pair_t *q = al->data.mapping.pairs.start; q < al->data.mapping.pairs.top; q++) {
+        const char *alias = copy_scalar(c, node(c, q->key));
+        yaml_node_t *per = node(c, q->value);
+        for (yaml_node_pair_t *e = per->data.mapping.pairs.start; e < per->data.mapping.pairs.top; e++) {
+            corr_alias *a = &d->aliases[d->naliases];
+            a->alias = alias;
+            a->rule_ref = copy_scalar(c, node(c, e->key));
+            a->field = copy_scalar(c, node(c, e->value));
+            if (!a->alias || !a->rule_ref || !a->field || !a->field[0])
+                return unsupported(c, "correlation: alias '%s' maps a rule to something that is not a field name",
+                                   alias ? alias : "?");
+            d->naliases++;
+        }
+    }
+    return 0;
+}
+
+static int parse_bool(const char *v, int *out)
+{
+    static const char *const yes[] = { "true", "True", "TRUE" }, *const no[] = { "false", "False", "FALSE" };
+    for (size_t i = 0; v && i < 3; i++) {
+        if (strcmp(v, yes[i]) == 0)
+            return *out = 1, 0;
+        if (strcmp(v, no[i]) == 0)
+            return *out = 0, 0;
+    }
+    return -1;
+}
+
+/* Compiles a document with a `correlation` map; its references are
+ * resolved later, by sigma_set_link. */
+static sigma_status compile_correlation(compiler *c, yaml_node_t *root, const char *source, corr_doc **out)
+{
+    static const char *const keys[] = { "type", "rules", "group-by", "timespan", "condition", "generate",
+                                        "aliases" };
+    corr_doc *d = set_alloc(c->set, sizeof *d);
+    if (!d)
+        return unsupported(c, "out of memory"), SIGMA_UNSUPPORTED;
+    *out = d;
+    sigma_correlation *p = &d->pub;
+    p->title = copy_scalar(c, map_get(c, root, "title"));
+    d->id_raw = copy_scalar(c, map_get(c, root, "id"));
+    p->id = d->id_raw ? d->id_raw : p->title;
+    p->name = copy_scalar(c, map_get(c, root, "name"));
+    const char *desc = copy_scalar(c, map_get(c, root, "description"));
+    p->description = desc ? desc : "";
+    p->source = source;
+    if (!p->title)
+        return unsupported(c, "no title"), SIGMA_UNSUPPORTED;
+    /* a correlation needs no logsource; one that names another is not ours */
+    yaml_node_t *ls = map_get(c, root, "logsource");
+    const char *product = scalar(map_get(c, ls, "product")), *service = scalar(map_get(c, ls, "service"));
+    if (ls && (!product || strcasecmp(product, "aws") != 0 || !service || strcasecmp(service, "cloudtrail") != 0)) {
+        snprintf(c->reason, sizeof c->reason, "logsource is not aws/cloudtrail");
+        return SIGMA_SKIPPED;
+    }
+    if (map_get(c, root, "detection"))
+        return unsupported(c, "a document with both a correlation and a detection"), SIGMA_UNSUPPORTED;
+    const char *lvl = scalar(map_get(c, root, "level"));
+    p->level = lvl ? level_of(lvl) : 2;
+    if (p->level < 0)
+        return unsupported(c, "unknown level '%s'", lvl), SIGMA_UNSUPPORTED;
+    yaml_node_t *corr = map_get(c, root, "correlation");
+    if (!corr || corr->type != YAML_MAPPING_NODE)
+        return unsupported(c, "correlation is not a map"), SIGMA_UNSUPPORTED;
+    for (yaml_node_pair_t *q = corr->data.mapping.pairs.start; q < corr->data.mapping.pairs.top; q++) {
+        const char *key = scalar(node(c, q->key));
+        size_t k = 0;
+        while (k < sizeof keys / sizeof keys[0] && (!key || strcmp(key, keys[k]) != 0))
+            k++;
+        if (k == sizeof keys / sizeof keys[0])
+            return unsupported(c, "correlation: unknown key '%s'", key ? key : "?"), SIGMA_UNSUPPORTED;
+    }
+    const char *type = scalar(map_get(c, corr, "type"));
+    size_t t = 0;
+    while (type && t < 4 && strcmp(type, corr_type_names[t]) != 0)
+        t++;
+    if (!type || t == 4)
+        return unsupported(c, "correlation: %s%s%s (event_count, value_count, temporal or temporal_ordered)",
+                           type ? "unknown type '" : "no type", type ? type : "", type ? "'" : ""),
+               SIGMA_UNSUPPORTED;
+    p->type = (sigma_corr_type)t;
+    yaml_node_t *rules = map_get(c, corr, "rules");
+    if (!rules)
+        return unsupported(c, "correlation: no rules"), SIGMA_UNSUPPORTED;
+    if (string_list(c, rules, "rules", MAX_CORR_RULES, &d->refs, &p->nrules))
+        return SIGMA_UNSUPPORTED;
+    if (p->nrules == 0)
+        return unsupported(c, "correlation: rules is empty"), SIGMA_UNSUPPORTED;
+    yaml_node_t *group = map_get(c, corr, "group-by");
+    const char **group_by = NULL;
+    if (group && !is_null(group) && string_list(c, group, "group-by names", MAX_CORR_GROUP, &group_by, &p->ngroup))
+        return SIGMA_UNSUPPORTED;
+    p->group_by = group_by;
+    for (size_t g = 0; g < p->ngroup; g++)
+        for (size_t h = 0; h < g; h++)
+            if (strcmp(p->group_by[g], p->group_by[h]) == 0)
+                return unsupported(c, "correlation: group-by names '%s' twice", p->group_by[g]), SIGMA_UNSUPPORTED;
+    const char *span = scalar(map_get(c, corr, "timespan"));
+    if (!span)
+        return unsupported(c, "correlation: no timespan"), SIGMA_UNSUPPORTED;
+    if (parse_timespan(c, span, &p->timespan_ms))
+        return SIGMA_UNSUPPORTED;
+    if (compile_corr_condition(c, d, map_get(c, corr, "condition")))
+        return SIGMA_UNSUPPORTED;
+    /* the spec puts generate beside correlation; suzaku-rules puts it inside */
+    yaml_node_t *gen = map_get(c, corr, "generate");
+    if (!gen)
+        gen = map_get(c, root, "generate");
+    if (gen && parse_bool(scalar(gen), &p->generate))
+        return unsupported(c, "correlation: generate is not true or false"), SIGMA_UNSUPPORTED;
+    yaml_node_t *al = map_get(c, corr, "aliases");
+    if (al && compile_aliases(c, d, al))
+        return SIGMA_UNSUPPORTED;
+    return SIGMA_LOADED;
+}
+
+static int add_corr(sigma_set *s, corr_doc *d)
+{
+    if (s->ncorr == s->corr_cap) {
+        size_t cap = s->corr_cap ? s->corr_cap * 2 : 8;
+        corr_doc **v = realloc(s->corrs, cap * sizeof *v);
+        if (!v)
+            return -1;
+        s->corrs = v;
+        s->corr_cap = cap;
+    }
+    s->corrs[s->ncorr++] = d;
+    return 0;
+}
+
+/*
+ * ---- linking: references to rules ----
+ *
+ * Every rule and correlation of the set is filed under its id, name and
+ * title, sorted by (key, kind, source, load order), so that a reference
+ * is found by binary search: hostile sets of many rules and references
+ * cost n log n, not n^2.
+ */
+enum { KEY_ID, KEY_NAME, KEY_TITLE };
+
+typedef struct {
+    const char *key;
+    int kind;
+    const char *source;
+    size_t order;               /* load order: the last tie-break */
+    sigma_rule *rule;           /* NULL: a correlation */
+} ref_key;
+
+/* Compares the first `fields` of (key, kind, source, order). */
+static int ref_key_cmp(const ref_key *a, const ref_key *b, int fields)
+{
+    int k = strcmp(a->key, b->key);
+    if (k || fields < 2)
+        return k;
+    if (a->kind != b->kind)
+        return a->kind < b->kind ? -1 : 1;
+    if (fields < 3)
+        return 0;
+    if (a->source != b->source)
+        return (uintptr_t)a->source < (uintptr_t)b->source ? -1 : 1;
+    if (fields < 4)
+        return 0;
+    return a->order < b->order ? -1 : a->order > b->order;
+}
+
+static int ref_key_sort(const void *a, const void *b)
+{
+    return ref_key_cmp(a, b, 4);
+}
+
+/* The first entry not below want (on its first `fields`). */
+static size_t ref_key_lower(const ref_key *keys, size_t n, const ref_key *want, int fields)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (ref_key_cmp(&keys[mid], want, fields) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/*
+ * The rule a reference names: looked up among the documents of the
+ * correlation's own file first, then in the whole set; in each, by id,
+ * then name, then title. Two rules answering at the same step make it
+ * ambiguous, a correlation answering is a chain: both unsupported.
+ */
+static int resolve_ref(compiler *c, const ref_key *keys, size_t n, const corr_doc *d, const char *ref,
+                       sigma_rule **out)
+{
+    static const char *const kinds[] = { "id", "name", "title" };
+    for (int scope = 0; scope < 2; scope++)
+        for (int kind = KEY_ID; kind <= KEY_TITLE; kind++) {
+            ref_key want = { ref, kind, scope == 0 ? d->pub.source : NULL, 0, NULL };
+            int fields = scope == 0 ? 3 : 2;
+            size_t at = ref_key_lower(keys, n, &want, fields);
+            if (at == n || ref_key_cmp(&keys[at], &want, fields) != 0)
+                continue;
+            if (at + 1 < n && ref_key_cmp(&keys[at + 1], &want, fields) == 0) {
+                int later = keys[at].order > keys[at + 1].order;   /* name them in load order */
+                return unsupported(c, "rule reference '%s' is ambiguous: two rules have that %s (in %s and %s)", ref,
+                                   kinds[kind], keys[at + later].source, keys[at + !later].source);
+            }
+            if (!keys[at].rule)
+                return unsupported(c, "rule reference '%s' names a correlation: a correlation of correlations is "
+                                      "not supported", ref);
+            *out = keys[at].rule;
+            return 0;
+        }
+    return unsupported(c, "rule reference '%s': no rule of the set has that id, name or title (an unsupported or "
+                          "skipped rule is not loaded)", ref);
+}
+
+static int names_rule(const sigma_rule *r, const char *ref)
+{
+    return (r->id && strcmp(r->id, ref) == 0) || (r->name && strcmp(r->name, ref) == 0) ||
+           strcmp(r->title, ref) == 0;
+}
+
+/* The field that name (a group-by name or condition.field) stands for in
+ * rule i's events: its alias for that rule, else itself; interned. */
+static int alias_field(compiler *c, const corr_doc *d, const char *name, size_t i, const char **out)
+{
+    const char *field = NULL;
+    int is_alias = 0;
+    for (size_t k = 0; k < d->naliases && !field; k++)
+        if (strcmp(d->aliases[k].alias, name) == 0) {
+            is_alias = 1;
+            if (d->aliases[k].rule == i)
+                field = d->aliases[k].field;
+        }
+    if (is_alias && !field)
+        return unsupported(c, "alias '%s' names no field for rule '%s'", name, d->refs[i]);
+    if (!field)
+        field = name;
+    *out = intern_field(c->set, field, strlen(field));
+    return *out ? 0 : unsupported(c, "out of memory");
+}
+
+static int link_one(compiler *c, const ref_key *keys, size_t nkeys, corr_doc *d)
+{
+    sigma_correlation *p = &d->pub;
+    sigma_rule **rules = set_alloc(c->set, p->nrules * sizeof *rules);
+    size_t nfields = p->nrules * p->ngroup;
+    const char **fields = set_alloc(c->set, (nfields > 0 ? nfields : 1) * sizeof *fields);
+    if (!rules || !fields)
+        return unsupported(c, "out of memory");
+    for (size_t i = 0; i < p->nrules; i++) {
+        if (resolve_ref(c, keys, nkeys, d, d->refs[i], &rules[i]))
+            return -1;
+        for (size_t j = 0; j < i; j++)
+            if (rules[j] == rules[i])
+                return unsupported(c, "rule references '%s' and '%s' name the same rule", d->refs[j], d->refs[i]);
+    }
+    for (size_t k = 0; k < d->naliases; k++) {
+        corr_alias *a = &d->aliases[k];
+        a->rule = 0;
+        while (a->rule < p->nrules && strcmp(a->rule_ref, d->refs[a->rule]) != 0 &&
+               !names_rule(rules[a->rule], a->rule_ref))
+            a->rule++;
+        if (a->rule == p->nrules)
+            return unsupported(c, "alias '%s' names rule '%s', which the correlation does not reference", a->alias,
+                               a->rule_ref);
+    }
+    for (size_t i = 0; i < p->nrules; i++)
+        for (size_t g = 0; g < p->ngroup; g++)
+            if (alias_field(c, d, p->group_by[g], i, &fields[i * p->ngroup + g]))
+                return -1;
+    if (d->value_field) {
+        const char **values = set_alloc(c->set, p->nrules * sizeof *values);
+        if (!values)
+            return unsupported(c, "out of memory");
+        for (size_t i = 0; i < p->nrules; i++)
+            if (alias_field(c, d, d->value_field, i, &values[i]))
+                return -1;
+        p->value_fields = values;
+    }
+    p->rules = (const sigma_rule *const *)rules;
+    p->group_fields = fields;
+    return 0;
+}
+
+int sigma_set_link(sigma_set *s, sigma_report_fn report, void *arg)
+{
+    size_t cap = 3 * (s->n + s->ncorr), nkeys = 0;
+    ref_key *keys = malloc((cap ? cap : 1) * sizeof *keys);
+    if (!keys)
+        return -ENOMEM;
+    for (size_t i = 0; i < s->n; i++) {
+        sigma_rule *r = s->rules[i];
+        const char *k[3] = { r->id, r->name, r->title };
+        for (int kind = KEY_ID; kind <= KEY_TITLE; kind++)
+            if (k[kind])
+                keys[nkeys++] = (ref_key){ k[kind], kind, r->source, i, r };
+    }
+    for (size_t i = 0; i < s->ncorr; i++) {
+        const sigma_correlation *p = &s->corrs[i]->pub;
+        const char *k[3] = { s->corrs[i]->id_raw, p->name, p->title };
+        for (int kind = KEY_ID; kind <= KEY_TITLE; kind++)
+            if (k[kind])
+                keys[nkeys++] = (ref_key){ k[kind], kind, p->source, s->n + i, NULL };
+    }
+    qsort(keys, nkeys, sizeof *keys, ref_key_sort);
+    int oom = 0;
+    size_t kept = s->nlinked;
+    for (size_t i = s->nlinked; i < s->ncorr; i++) {
+        corr_doc *d = s->corrs[i];
+        compiler c = { .set = s };
+        int bad = link_one(&c, keys, nkeys, d);
+        oom |= bad && strcmp(c.reason, "out of memory") == 0;
+        if (!bad) {
+            for (size_t k = 0; k < d->pub.nrules; k++) {
+                sigma_rule *r = (sigma_rule *)d->pub.rules[k];
+                r->referenced = 1;
+                r->generates |= d->pub.generate;
+            }
+            s->corrs[kept++] = d;
+        }
+        char name[160];
+        snprintf(name, sizeof name, "%s", d->pub.id);
+        printable(name);
+        printable(c.reason);
+        if (report)
+            report(arg, d->pub.source, name, bad ? SIGMA_UNSUPPORTED : SIGMA_LOADED, c.reason);
+    }
+    free(keys);
+    s->ncorr = s->nlinked = kept;
+    return oom ? -ENOMEM : (int)kept;
+}
+
+size_t sigma_correlation_count(const sigma_set *s)
+{
+    return s->nlinked;
+}
+
+const sigma_correlation *sigma_correlation_at(const sigma_set *s, size_t i)
+{
+    return i < s->nlinked ? &s->corrs[i]->pub : NULL;
+}
+
+int sigma_rule_generates(const sigma_rule *r)
+{
+    return !r->referenced || r->generates;
 }
 
 static void report_bad_file(sigma_report_fn report, void *arg, const char *path, size_t line, const char *fmt,
@@ -1854,8 +2494,10 @@ int sigma_load_text(sigma_set *s, const char *source, const char *text, size_t l
                     void *arg)
 {
     s->sources_hash = hash_bytes(hash_bytes(s->sources_hash, source, strlen(source) + 1), text, len);
+    /* one copy a load: what a correlation's references look for first */
+    const char *src = set_strndup(s, source, strlen(source));
     yaml_parser_t parser;
-    if (!yaml_parser_initialize(&parser)) {
+    if (!src || !yaml_parser_initialize(&parser)) {
         report_bad_file(report, arg, source, 0, "out of memory");
         return -1;
     }
@@ -1876,18 +2518,26 @@ int sigma_load_text(sigma_set *s, const char *source, const char *text, size_t l
         }
         compiler c = { .set = s, .doc = &doc };
         sigma_rule *r = NULL;
-        sigma_status st = compile_rule(&c, root, &r);
+        corr_doc *corr = NULL;
+        int is_corr = map_get(&c, root, "correlation") != NULL;
+        sigma_status st = is_corr ? compile_correlation(&c, root, src, &corr) : compile_rule(&c, root, &r);
+        const char *id = r ? r->id : corr ? corr->id_raw : NULL, *title = r ? r->title : corr ? corr->pub.title : NULL;
         char name[160];
-        snprintf(name, sizeof name, "%s", r && r->id ? r->id : r && r->title ? r->title : "");
+        snprintf(name, sizeof name, "%s", id ? id : title ? title : "");
         if (!name[0])
             snprintf(name, sizeof name, "document %d", docno);
-        if (st == SIGMA_LOADED && add_rule(s, r) != 0) {
+        if (st == SIGMA_LOADED && (is_corr ? add_corr(s, corr) : add_rule(s, r)) != 0) {
             st = SIGMA_UNSUPPORTED;
             snprintf(c.reason, sizeof c.reason, "out of memory");
         }
         if (st == SIGMA_LOADED) {
-            r->re_match = s->re_match;
+            if (is_corr) {           /* sigma_set_link reports it, once its references are resolved */
+                yaml_document_delete(&doc);
+                continue;
+            }
             loaded++;
+            r->re_match = s->re_match;
+            r->source = src;
         }
         printable(name);
         printable(c.reason);

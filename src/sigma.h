@@ -9,11 +9,14 @@
  * detection with named selections (a map is an AND of fields, a list of maps
  * an OR, a list of values an OR, bare values are keywords searched in the
  * whole event); dotted field paths; null; the modifiers contains, startswith,
- * endswith, all, re (PCRE2, with i, m, s), exists, cidr; the wildcards * and ? with
- * Sigma's backslash escapes; case-insensitive matching; conditions with and,
- * or, not, parentheses, "1 of X*", "all of X*", "1 of them", "all of them".
- * Anything else (correlations, aggregations, other modifiers) makes the rule
- * unsupported: it is reported with the reason and skipped, the rest load.
+ * endswith, all, re (PCRE2, with i, m, s), exists, cidr, fieldref (the value
+ * names another field of the event, whose value must equal this one's,
+ * ignoring ASCII case; with contains, startswith, endswith, all); the
+ * wildcards * and ? with Sigma's backslash escapes; case-insensitive
+ * matching; conditions with and, or, not, parentheses, "1 of X*", "all of
+ * X*", "1 of them", "all of them"; correlation rules (below). Anything else
+ * (aggregations, other modifiers) makes the rule unsupported: it is reported
+ * with the reason and skipped, the rest load.
  *
  * A rule file is hostile input: a rule that expands past 100,000 values (YAML
  * aliases count each time they are used) or 4 MiB, nests its condition
@@ -52,10 +55,12 @@ void sigma_set_free(sigma_set *set);
 
 /*
  * Loads every rule in text (len bytes of YAML, one or more documents);
- * source names it in reports. report (may be NULL) hears about each rule.
- * Returns the number of rules loaded, or -1 when the YAML itself does not
- * parse (reported as SIGMA_BAD_FILE; the documents before the error stay
- * loaded).
+ * source names it in reports. report (may be NULL) hears about each rule,
+ * except a correlation that compiles: sigma_set_link reports that one, once
+ * its references are resolved. Returns the number of rules loaded (what
+ * sigma_count gains; correlations are not counted), or -1 when the YAML
+ * itself does not parse (reported as SIGMA_BAD_FILE; the documents before
+ * the error stay loaded).
  */
 int sigma_load_text(sigma_set *set, const char *source, const char *text, size_t len, sigma_report_fn report,
                     void *arg);
@@ -107,6 +112,28 @@ const char *sigma_rule_index(const sigma_rule *r, const char *const **values);
  * Correlation rules (Sigma specification 2.0, "Sigma Correlation Rules"):
  * a document with a `correlation` map. Loaded with the rules, linked to the
  * rules they reference by sigma_set_link once every source is loaded.
+ *
+ * The document: title (required), id, name, description, level, and
+ * logsource (none, or aws/cloudtrail; another is skipped); no detection.
+ * correlation: type; rules (one to 64 references); group-by (up to 16
+ * names; none: one group); timespan (digits and s, m, h or d, more than 0,
+ * at most 100 years); condition (gt, gte, lt, lte, eq, up to 5, all of
+ * which must hold, each a count up to 10^12; field, the counted field, for
+ * value_count and only there; required for event_count and value_count; the
+ * temporal types need every rule, so a condition there must mean exactly
+ * that, gte: N for N rules, and is then dropped); generate (true or false,
+ * in correlation or beside it; default false); aliases ({alias: {rule:
+ * field}}, up to 256 entries). Unknown keys in correlation are unsupported.
+ *
+ * A reference names a rule by id, name or title: first among the documents
+ * of the correlation's own file, then in the whole set, each by id, then
+ * name, then title. It is unsupported when nothing answers (a skipped or
+ * unsupported rule is not loaded), when two rules answer at the same step
+ * (ambiguous), when a correlation answers (a correlation of correlations is
+ * not supported), or when two references name one rule. An alias's rule is
+ * a reference as the correlation writes it, or the rule's id, name or
+ * title; a group-by name (or condition.field) that is an alias must have an
+ * entry for every referenced rule.
  */
 typedef enum {
     SIGMA_CORR_EVENT_COUNT,
@@ -144,6 +171,10 @@ typedef struct {
     } conds[SIGMA_CORR_MAX_CONDS];
     size_t nconds;
     int generate;               /* the referenced rules make findings of their own too */
+    /* added after the first cut of this interface: */
+    const char *name;           /* its `name`, or NULL */
+    const char *description;    /* "" when it has none */
+    const char *source;         /* the file it came from */
 } sigma_correlation;
 
 /* Resolves every loaded correlation's references (by id, name or title,

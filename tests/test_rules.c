@@ -67,6 +67,55 @@ static void test_index_same_matches_in_list_order(const char *dir)
     rules_free(r);
 }
 
+static void count_unsupported(void *arg, const char *source, const char *name, sigma_status st, const char *reason)
+{
+    if (st != SIGMA_LOADED) {
+        fprintf(stderr, "  %s: %s: %s\n", source, name, reason);
+        ++*(int *)arg;
+    }
+}
+
+/* rules_link: a correlation's base rules are silent (no finding of their
+ * own) but still match, so that their matches can feed it; the others are
+ * not, and generate: true keeps its base rules' findings. */
+static void test_link_marks_silent_base_rules(const char *dir)
+{
+    char path[256];
+    snprintf(path, sizeof path, "%s/corr.yml", dir);
+    FILE *f = fopen(path, "w");
+    if (!f)
+        return;
+    fputs("title: Base\nid: base\nlogsource: {product: aws, service: cloudtrail}\n"
+          "detection: {s: {eventName: GetObject}, condition: s}\n"
+          "---\ntitle: Loud\nid: loud\nlogsource: {product: aws, service: cloudtrail}\n"
+          "detection: {s: {eventName: PutObject}, condition: s}\n"
+          "---\ntitle: Other\nid: other\nlogsource: {product: aws, service: cloudtrail}\n"
+          "detection: {s: {eventName: GetObject}, condition: s}\n"
+          "---\ntitle: Corr\nid: corr\ncorrelation: {type: event_count, rules: [Base], timespan: 1h, condition: {gte: 2}}\n"
+          "---\ntitle: Corr2\nid: corr2\ncorrelation: {type: temporal, rules: [loud], timespan: 1h, generate: true}\n",
+          f);
+    fclose(f);
+    rules *r = rules_create(0);
+    CHECK(rules_add_sigma(r, path, NULL, NULL) == 3);
+    CHECK(rules_count(r) == 3 && rules_correlation_count(r) == 0 && !rules_at(r, 0)->silent);
+    CHECK(rules_link(r, NULL, NULL) == 2);
+    CHECK(rules_correlation_count(r) == 2 && strcmp(rules_correlation_at(r, 0)->id, "corr") == 0 &&
+          rules_correlation_at(r, 0)->rules[0] == rules_at(r, 0)->sigma && rules_correlation_at(r, 2) == NULL);
+    CHECK(rules_at(r, 0)->silent && !rules_at(r, 1)->silent && !rules_at(r, 2)->silent);
+    char got[128];
+    matched(r, "{\"eventName\":\"GetObject\"}", got, sizeof got);
+    CHECK(strcmp(got, "base other") == 0);
+    rules_free(r);
+    unlink(path);
+    /* the built-in pack links too, every correlation of it kept */
+    r = rules_create(1);
+    int unsupported = 0;
+    CHECK(r && rules_link(r, count_unsupported, &unsupported) >= 0 && unsupported == 0);
+    for (size_t i = 0; r && i < rules_count(r); i++)
+        CHECK(rules_at(r, i)->silent == !sigma_rule_generates(rules_at(r, i)->sigma));
+    rules_free(r);
+}
+
 int main(void)
 {
     char dir[] = "/tmp/test_rules.XXXXXX";
@@ -84,6 +133,7 @@ int main(void)
         fclose(f);
     }
     test_index_same_matches_in_list_order(dir);
+    test_link_marks_silent_base_rules(dir);
     for (size_t i = 0; i < NRULES; i++) {
         char path[256];
         snprintf(path, sizeof path, "%s/%s", dir, rule_files[i][0]);

@@ -513,6 +513,395 @@ static void test_header(void)
     sigma_set_free(s);
 }
 
+/* ---- fieldref ---- */
+
+static void test_fieldref(void)
+{
+    const char *same = "{\"eventName\":\"UpdateLoginProfile\",\"userIdentity\":{\"arn\":\"Alice\"},"
+                       "\"requestParameters\":{\"userName\":\"alice\"},\"n\":42,\"m\":42,\"z\":null}";
+    const char *other = "{\"eventName\":\"UpdateLoginProfile\",\"userIdentity\":{\"arn\":\"arn:aws:iam::1:user/alice\"},"
+                        "\"requestParameters\":{\"userName\":\"bob\"}}";
+    const char *suffix = "{\"userIdentity\":{\"arn\":\"arn:aws:iam::1:user/ALICE\"},"
+                         "\"requestParameters\":{\"userName\":\"alice\"}}";
+    const char *missing = "{\"userIdentity\":{\"arn\":\"alice\"}}";
+    const char *det = "  sel:\n    userIdentity.arn|fieldref: requestParameters.userName\n  condition: sel";
+    /* equal, ignoring case, as Sigma compares values */
+    CHECK_RULE(det, same, 1);
+    CHECK_RULE(det, other, 0);
+    CHECK_RULE(det, suffix, 0);
+    /* the other field, or this one, missing or null: no match */
+    CHECK_RULE(det, missing, 0);
+    CHECK_RULE("  sel:\n    nothing|fieldref: requestParameters.userName\n  condition: sel", same, 0);
+    CHECK_RULE("  sel:\n    userIdentity.arn|fieldref: z\n  condition: sel", same, 0);
+    CHECK_RULE("  sel:\n    z|fieldref: z\n  condition: sel", same, 0);
+    /* numbers compare as their text */
+    CHECK_RULE("  sel:\n    n|fieldref: m\n  condition: sel", same, 1);
+    /* with endswith, startswith, contains */
+    CHECK_RULE("  sel:\n    userIdentity.arn|fieldref|endswith: requestParameters.userName\n  condition: sel", suffix, 1);
+    CHECK_RULE("  sel:\n    userIdentity.arn|fieldref|endswith: requestParameters.userName\n  condition: sel", other, 0);
+    CHECK_RULE("  sel:\n    userIdentity.arn|fieldref|startswith: requestParameters.userName\n  condition: sel", suffix, 0);
+    CHECK_RULE("  sel:\n    userIdentity.arn|startswith|fieldref: requestParameters.userName\n  condition: sel", same, 1);
+    CHECK_RULE("  sel:\n    userIdentity.arn|fieldref|contains: requestParameters.userName\n  condition: sel", suffix, 1);
+    CHECK_RULE("  sel:\n    userIdentity.arn|contains|fieldref: requestParameters.userName\n  condition: sel", other, 0);
+    /* a list: any of the fields; with all: every one */
+    CHECK_RULE("  sel:\n    userIdentity.arn|fieldref: [nothing, requestParameters.userName]\n  condition: sel", same, 1);
+    CHECK_RULE("  sel:\n    userIdentity.arn|fieldref|all: [nothing, requestParameters.userName]\n  condition: sel",
+               same, 0);
+    /* as SigmaHQ's "AWS User Login Profile Was Modified" uses it: not when a user changes its own */
+    const char *rule = "  selection:\n    eventName: UpdateLoginProfile\n  filter_main_user_identity:\n"
+                       "    userIdentity.arn|fieldref: requestParameters.userName\n"
+                       "  condition: selection and not 1 of filter_main_*";
+    CHECK_RULE(rule, other, 1);
+    CHECK_RULE(rule, same, 0);
+    /* the other field is interned: one pointer for every rule's lookups */
+    sigma_set *s = load("  sel:\n    requestParameters.userName|fieldref: eventName\n  condition: sel");
+    CHECK(sigma_count(s) == 1);
+    sigma_set_free(s);
+    /* no literal to anchor on: a fieldref alone is unanchored */
+    s = load(det);
+    CHECK(sigma_count(s) == 1 && sigma_rule_needles(sigma_at(s, 0))[0] == NULL);
+    sigma_set_free(s);
+    const char *head = "title: t\nlogsource:\n  product: aws\n  service: cloudtrail\n";
+    char text[1024];
+    snprintf(text, sizeof text, "%sdetection:\n  sel:\n    a|fieldref|re: b\n  condition: sel\n", head);
+    expect_unsupported(text, "fieldref on 'a' combines only with contains, startswith, endswith and all",
+                       SIGMA_UNSUPPORTED);
+    snprintf(text, sizeof text, "%sdetection:\n  sel:\n    a|fieldref: null\n  condition: sel\n", head);
+    expect_unsupported(text, "fieldref on 'a' wants field names", SIGMA_UNSUPPORTED);
+}
+
+/* ---- correlations ---- */
+
+static char corr_log[4096];   /* every report of the last corr_load: "name status reason\n" */
+
+static void log_report(void *arg, const char *source, const char *name, sigma_status st, const char *reason)
+{
+    (void)arg;
+    (void)source;
+    static const char *const names[] = { "loaded", "skipped", "unsupported", "bad" };
+    size_t n = strlen(corr_log);
+    snprintf(corr_log + n, sizeof corr_log - n, "%s %s %s\n", name ? name : "-", names[st], reason);
+}
+
+#define CORR_HEAD "logsource:\n  product: aws\n  service: cloudtrail\n"
+
+/* Base rules b1 (name: base_one, title "Base One") and b2 (base_two, "Base Two"). */
+static const char *corr_bases =
+    "title: Base One\nid: b1\nname: base_one\n" CORR_HEAD "detection:\n  s:\n    eventName: One\n  condition: s\n"
+    "---\n"
+    "title: Base Two\nid: b2\nname: base_two\n" CORR_HEAD "detection:\n  s:\n    eventName: Two\n  condition: s\n";
+
+/* Loads sources (pairs of name, text; NULL-ended) and links them. */
+static sigma_set *corr_load(const char *const *sources, int *kept)
+{
+    sigma_set *s = sigma_set_create();
+    corr_log[0] = '\0';
+    for (size_t i = 0; sources[i]; i += 2)
+        sigma_load_text(s, sources[i], sources[i + 1], strlen(sources[i + 1]), log_report, NULL);
+    *kept = sigma_set_link(s, log_report, NULL);
+    return s;
+}
+
+/* A correlation (its `correlation:` body) after the base rules, in one file. */
+static sigma_set *corr_one(const char *body, int *kept)
+{
+    static char text[8192];
+    snprintf(text, sizeof text, "%s---\ntitle: C\nid: c1\nlevel: critical\ncorrelation:\n%s", corr_bases, body);
+    const char *src[] = { "one.yml", text, NULL };
+    return corr_load(src, kept);
+}
+
+static void expect_corr_unsupported(const char *body, const char *reason_part)
+{
+    int kept;
+    sigma_set *s = corr_one(body, &kept);
+    int ok = kept == 0 && sigma_correlation_count(s) == 0 && strstr(corr_log, "c1 unsupported ") &&
+             strstr(corr_log, reason_part);
+    if (!ok)
+        fprintf(stderr, "  body:\n%s  want '%s', got:\n%s", body, reason_part, corr_log);
+    CHECK(ok);
+    /* a dropped correlation leaves its base rules making findings, as before */
+    CHECK(sigma_count(s) == 2 && sigma_rule_generates(sigma_at(s, 0)) && sigma_rule_generates(sigma_at(s, 1)));
+    sigma_set_free(s);
+}
+
+static void test_correlation_types(void)
+{
+    int kept;
+    sigma_set *s = corr_one("  type: event_count\n  rules: [b1]\n  group-by: [sourceIPAddress, eventName]\n"
+                            "  timespan: 5m\n  condition:\n    gte: 10\n    lt: 20\n", &kept);
+    CHECK(kept == 1 && sigma_correlation_count(s) == 1 && strstr(corr_log, "c1 loaded"));
+    const sigma_correlation *c = sigma_correlation_at(s, 0);
+    CHECK(c && c->type == SIGMA_CORR_EVENT_COUNT && strcmp(c->id, "c1") == 0 && strcmp(c->title, "C") == 0);
+    CHECK(c && c->level == 4 && c->nrules == 1 && c->rules[0] == sigma_at(s, 0) && c->timespan_ms == 300000);
+    CHECK(c && c->ngroup == 2 && strcmp(c->group_by[0], "sourceIPAddress") == 0 &&
+          strcmp(c->group_by[1], "eventName") == 0);
+    /* interned: the very pointer the rules' own lookups (and the index) use */
+    const char *const *vals;
+    CHECK(c && c->group_fields[1] == sigma_rule_index(sigma_at(s, 0), &vals));
+    CHECK(c && strcmp(c->group_fields[0], "sourceIPAddress") == 0);
+    CHECK(c && c->nconds == 2 && c->conds[0].op == SIGMA_CMP_GTE && c->conds[0].value == 10 &&
+          c->conds[1].op == SIGMA_CMP_LT && c->conds[1].value == 20);
+    CHECK(c && !c->generate && c->value_fields == NULL && strcmp(c->source, "one.yml") == 0);
+    sigma_set_free(s);
+
+    s = corr_one("  type: value_count\n  rules: [b1, b2]\n  group-by: userIdentity.arn\n  timespan: 1h\n"
+                 "  condition:\n    field: eventName\n    gt: 2\n    eq: 3\n    lte: 3\n", &kept);
+    c = sigma_correlation_at(s, 0);
+    CHECK(kept == 1 && c && c->type == SIGMA_CORR_VALUE_COUNT && c->nrules == 2 && c->ngroup == 1);
+    CHECK(c && c->rules[0] == sigma_at(s, 0) && c->rules[1] == sigma_at(s, 1));
+    CHECK(c && c->value_fields && c->value_fields[0] == c->value_fields[1] &&
+          c->value_fields[0] == sigma_rule_index(sigma_at(s, 1), &vals));
+    CHECK(c && c->group_fields[0] == c->group_fields[1] && strcmp(c->group_fields[0], "userIdentity.arn") == 0);
+    CHECK(c && c->nconds == 3 && c->conds[1].op == SIGMA_CMP_EQ && c->conds[2].op == SIGMA_CMP_LTE);
+    sigma_set_free(s);
+
+    s = corr_one("  type: temporal\n  rules: [b1, b2]\n  group-by: [eventSource]\n  timespan: 30s\n", &kept);
+    c = sigma_correlation_at(s, 0);
+    CHECK(kept == 1 && c && c->type == SIGMA_CORR_TEMPORAL && c->nconds == 0 && c->timespan_ms == 30000);
+    sigma_set_free(s);
+
+    /* temporal types: a condition meaning "all N rules" is accepted and dropped */
+    s = corr_one("  type: temporal_ordered\n  rules: [b1, b2]\n  timespan: 2d\n  condition:\n    gte: 2\n", &kept);
+    c = sigma_correlation_at(s, 0);
+    CHECK(kept == 1 && c && c->type == SIGMA_CORR_TEMPORAL_ORDERED && c->nconds == 0 && c->ngroup == 0 &&
+          c->timespan_ms == 2LL * 86400000);
+    sigma_set_free(s);
+    expect_corr_unsupported("  type: temporal\n  rules: [b1, b2]\n  timespan: 2d\n  condition:\n    gte: 1\n",
+                            "temporal with a condition other than all 2 of its rules");
+}
+
+static void test_correlation_timespan(void)
+{
+    static const struct {
+        const char *span;
+        int64_t ms;
+    } ok[] = { { "1s", 1000 }, { "90m", 5400000 }, { "24h", 86400000 }, { "36500d", 36500LL * 86400000 } };
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+        char body[256];
+        snprintf(body, sizeof body, "  type: temporal\n  rules: [b1]\n  timespan: %s\n", ok[i].span);
+        int kept;
+        sigma_set *s = corr_one(body, &kept);
+        CHECK(kept == 1 && sigma_correlation_at(s, 0)->timespan_ms == ok[i].ms);
+        sigma_set_free(s);
+    }
+    static const char *const bad[][2] = {
+        { "0m", "timespan '0m' is zero" },
+        { "5w", "the unit must be s, m, h or d" },
+        { "5M", "the unit must be s, m, h or d" },
+        { "1.5h", "is not a number and a unit" },
+        { "m", "is not a number and a unit" },
+        { "-5m", "is not a number and a unit" },
+        { "'5 m'", "is not a number and a unit" },
+        { "36501d", "longer than 100 years" },
+        { "99999999999999999999999s", "longer than 100 years" },
+        { "[5m]", "no timespan" },
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char body[256];
+        snprintf(body, sizeof body, "  type: temporal\n  rules: [b1]\n  timespan: %s\n", bad[i][0]);
+        expect_corr_unsupported(body, bad[i][1]);
+    }
+}
+
+static void test_correlation_errors(void)
+{
+    static const char *const cases[][2] = {
+        { "  type: sum\n  rules: [b1]\n  timespan: 5m\n", "unknown type 'sum'" },
+        { "  rules: [b1]\n  timespan: 5m\n", "no type" },
+        { "  type: temporal\n  timespan: 5m\n", "no rules" },
+        { "  type: temporal\n  rules: []\n  timespan: 5m\n", "rules is empty" },
+        { "  type: temporal\n  rules: [[b1]]\n  timespan: 5m\n", "an entry of rules is not a string" },
+        { "  type: temporal\n  rules: {b1: x}\n  timespan: 5m\n", "rules is a map" },
+        { "  type: temporal\n  rules: [b1]\n", "no timespan" },
+        { "  type: temporal\n  rules: [b1]\n  timespan: 5m\n  group_by: [x]\n", "unknown key 'group_by'" },
+        { "  type: temporal\n  rules: [b1]\n  timespan: 5m\n  group-by: [x, x]\n", "group-by names 'x' twice" },
+        { "  type: event_count\n  rules: [b1]\n  timespan: 5m\n", "event_count needs a condition" },
+        { "  type: event_count\n  rules: [b1]\n  timespan: 5m\n  condition: 5\n", "condition is not a map" },
+        { "  type: event_count\n  rules: [b1]\n  timespan: 5m\n  condition: {ge: 5}\n", "unknown condition 'ge'" },
+        { "  type: event_count\n  rules: [b1]\n  timespan: 5m\n  condition: {gte: -1}\n",
+          "gte wants a non-negative integer, not '-1'" },
+        { "  type: event_count\n  rules: [b1]\n  timespan: 5m\n  condition: {gte: 2.5}\n", "not '2.5'" },
+        { "  type: event_count\n  rules: [b1]\n  timespan: 5m\n  condition: {gte: 10000000000001}\n",
+          "more than 10^12" },
+        { "  type: event_count\n  rules: [b1]\n  timespan: 5m\n  condition: {gt: 1, gt: 2, gt: 3, gt: 4, gt: 5, gt: 6}\n",
+          "more than 5 comparisons" },
+        { "  type: value_count\n  rules: [b1]\n  timespan: 5m\n  condition: {field: x}\n", "has no comparison" },
+        { "  type: event_count\n  rules: [b1]\n  timespan: 5m\n  condition: {gte: 1, field: x}\n",
+          "condition.field is only for value_count" },
+        { "  type: value_count\n  rules: [b1]\n  timespan: 5m\n  condition: {gte: 1}\n",
+          "value_count needs condition.field" },
+        { "  type: temporal\n  rules: [b1]\n  timespan: 5m\n  condition: {field: x}\n", "only for value_count" },
+        { "  type: temporal\n  rules: [b1]\n  timespan: 5m\n  generate: maybe\n", "generate is not true or false" },
+        { "  type: temporal\n  rules: [b1]\n  timespan: 5m\n  aliases: [x]\n", "aliases is not a map" },
+        { "  type: temporal\n  rules: [b1]\n  timespan: 5m\n  aliases: {a: x}\n", "aliases is not a map" },
+        { "  type: temporal\n  rules: [b1]\n  timespan: 5m\n  aliases: {a: {b1: [x]}}\n",
+          "alias 'a' maps a rule to something that is not a field name" },
+        /* references */
+        { "  type: temporal\n  rules: [b1, nothing]\n  timespan: 5m\n",
+          "rule reference 'nothing': no rule of the set has that id, name or title" },
+        { "  type: temporal\n  rules: [b1, base_one]\n  timespan: 5m\n",
+          "rule references 'b1' and 'base_one' name the same rule" },
+        { "  type: temporal\n  rules: [b1, c1]\n  timespan: 5m\n",
+          "rule reference 'c1' names a correlation: a correlation of correlations is not supported" },
+        /* aliases */
+        { "  type: temporal\n  rules: [b1, b2]\n  group-by: [who]\n  timespan: 5m\n  aliases:\n    who: {b1: x}\n",
+          "alias 'who' names no field for rule 'b2'" },
+        { "  type: temporal\n  rules: [b1]\n  group-by: [who]\n  timespan: 5m\n  aliases:\n    who: {b1: x, b2: y}\n",
+          "alias 'who' names rule 'b2', which the correlation does not reference" },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        expect_corr_unsupported(cases[i][0], cases[i][1]);
+    /* the document itself */
+    static const char *const docs[][2] = {
+        { "title: C\nid: c1\ncorrelation: {type: temporal, rules: [x], timespan: 1m}\n"
+          "detection: {s: {a: b}, condition: s}\n",
+          "c1 unsupported a document with both a correlation and a detection" },
+        { "id: c1\ncorrelation: {type: temporal, rules: [x], timespan: 1m}\n", "c1 unsupported no title" },
+        { "title: C\nid: c1\nlogsource: {product: windows}\ncorrelation: {type: temporal, rules: [x], timespan: 1m}\n",
+          "c1 skipped logsource is not aws/cloudtrail" },
+        { "title: C\nid: c1\nlevel: severe\ncorrelation: {type: temporal, rules: [x], timespan: 1m}\n",
+          "c1 unsupported unknown level 'severe'" },
+        { "title: C\nid: c1\ncorrelation: [x]\n", "c1 unsupported correlation is not a map" },
+    };
+    for (size_t i = 0; i < sizeof docs / sizeof docs[0]; i++) {
+        int kept;
+        const char *src[] = { "f.yml", docs[i][0], NULL };
+        sigma_set *s = corr_load(src, &kept);
+        if (kept != 0 || !strstr(corr_log, docs[i][1]))
+            fprintf(stderr, "  want '%s', got:\n%s", docs[i][1], corr_log);
+        CHECK(kept == 0 && strstr(corr_log, docs[i][1]));
+        sigma_set_free(s);
+    }
+}
+
+/* Appends fmt (with %d: 0, 1, ...) n times at p; returns the new end. */
+static char *append_each(char *p, const char *fmt, int n)
+{
+    for (int i = 0; i < n; i++)
+        p += sprintf(p, fmt, i);
+    return p;
+}
+
+/* Hostile files: references, group-by names and aliases are bounded. */
+static void test_correlation_bounds(void)
+{
+    char body[16384];
+    sprintf(append_each(body + sprintf(body, "  type: temporal\n  timespan: 5m\n  rules: [b1"), ", r%d", 64), "]\n");
+    expect_corr_unsupported(body, "more than 64 rules");
+    sprintf(append_each(body + sprintf(body, "  type: temporal\n  timespan: 5m\n  rules: [b1]\n  group-by: [g"),
+                        ", g%d", 16), "]\n");
+    expect_corr_unsupported(body, "more than 16 group-by names");
+    append_each(body + sprintf(body, "  type: temporal\n  timespan: 5m\n  rules: [b1]\n  aliases:\n"),
+                "    a%d: {b1: f}\n", 257);
+    expect_corr_unsupported(body, "more than 256 alias entries");
+}
+
+static void test_correlation_references(void)
+{
+    /* by id, name and title, in one file */
+    int kept;
+    sigma_set *s = corr_one("  type: temporal\n  rules: [b1, base_two]\n  timespan: 5m\n", &kept);
+    CHECK(kept == 1 && sigma_correlation_at(s, 0)->rules[1] == sigma_at(s, 1));
+    sigma_set_free(s);
+    s = corr_one("  type: temporal_ordered\n  rules: [Base Two, Base One]\n  timespan: 5m\n", &kept);
+    CHECK(kept == 1 && sigma_correlation_at(s, 0)->rules[0] == sigma_at(s, 1) &&
+          sigma_correlation_at(s, 0)->rules[1] == sigma_at(s, 0));
+    sigma_set_free(s);
+
+    /* another file of the set, loaded before or after the correlation */
+    const char *corr = "title: C\nid: c1\ncorrelation:\n  type: temporal\n  rules: [base_one, Base Two]\n"
+                       "  timespan: 5m\n";
+    const char *after[] = { "c.yml", corr, "bases.yml", corr_bases, NULL };
+    s = corr_load(after, &kept);
+    CHECK(kept == 1 && sigma_correlation_at(s, 0)->rules[0] == sigma_at(s, 0) &&
+          strcmp(sigma_correlation_at(s, 0)->source, "c.yml") == 0);
+    sigma_set_free(s);
+
+    /* the same title in two other files: ambiguous, both named */
+    const char *twice[] = { "c.yml", corr, "a.yml", corr_bases, "b.yml", corr_bases, NULL };
+    s = corr_load(twice, &kept);
+    CHECK(kept == 0 && strstr(corr_log, "c1 unsupported rule reference 'base_one' is ambiguous: two rules have "
+                                        "that name (in a.yml and b.yml)"));
+    sigma_set_free(s);
+
+    /* a file with a correlation and its bases, loaded twice: each copy uses its own file's */
+    char file[4096];
+    snprintf(file, sizeof file, "%s---\n%s", corr_bases, corr);
+    const char *own[] = { "x.yml", file, "y.yml", file, NULL };
+    s = corr_load(own, &kept);
+    CHECK(kept == 2 && sigma_count(s) == 4 && sigma_correlation_at(s, 0)->rules[1] == sigma_at(s, 1) &&
+          sigma_correlation_at(s, 1)->rules[1] == sigma_at(s, 3));
+    sigma_set_free(s);
+
+    /* a correlation is reported once, when it is linked */
+    s = corr_one("  type: temporal\n  rules: [b1]\n  timespan: 5m\n", &kept);
+    CHECK(strstr(corr_log, "c1 loaded") && !strstr(strstr(corr_log, "c1 loaded") + 1, "c1 "));
+    sigma_set_free(s);
+}
+
+static void test_correlation_aliases(void)
+{
+    int kept;
+    sigma_set *s = corr_one("  type: temporal_ordered\n  rules: [base_one, Base Two]\n  group-by: [account, eventSource]\n"
+                            "  timespan: 30d\n  aliases:\n    account:\n"
+                            "      base_one: serviceEventDetails.createAccountStatus.accountId\n"
+                            "      b2: recipientAccountId\n", &kept);
+    const sigma_correlation *c = sigma_correlation_at(s, 0);
+    CHECK(kept == 1 && c && c->ngroup == 2);
+    CHECK(c && strcmp(c->group_fields[0], "serviceEventDetails.createAccountStatus.accountId") == 0);
+    CHECK(c && strcmp(c->group_fields[1], "eventSource") == 0);
+    CHECK(c && strcmp(c->group_fields[2], "recipientAccountId") == 0);
+    CHECK(c && c->group_fields[1] == c->group_fields[3]);
+    CHECK(c && strcmp(c->group_by[0], "account") == 0);
+    sigma_set_free(s);
+    /* value_count's field through an alias */
+    s = corr_one("  type: value_count\n  rules: [b1, b2]\n  timespan: 1m\n  condition: {gte: 2, field: who}\n"
+                 "  aliases:\n    who: {b1: userIdentity.arn, b2: requestParameters.userName}\n", &kept);
+    c = sigma_correlation_at(s, 0);
+    CHECK(kept == 1 && c && strcmp(c->value_fields[0], "userIdentity.arn") == 0 &&
+          strcmp(c->value_fields[1], "requestParameters.userName") == 0);
+    sigma_set_free(s);
+}
+
+static void test_correlation_generate(void)
+{
+    int kept;
+    /* generate false (the default): the base rules make no finding of their own */
+    sigma_set *s = corr_one("  type: temporal\n  rules: [b1]\n  timespan: 5m\n", &kept);
+    CHECK(kept == 1 && !sigma_rule_generates(sigma_at(s, 0)) && sigma_rule_generates(sigma_at(s, 1)));
+    CHECK(!sigma_correlation_at(s, 0)->generate);
+    sigma_set_free(s);
+    s = corr_one("  type: temporal\n  rules: [b1, b2]\n  timespan: 5m\n  generate: true\n", &kept);
+    CHECK(kept == 1 && sigma_correlation_at(s, 0)->generate && sigma_rule_generates(sigma_at(s, 0)) &&
+          sigma_rule_generates(sigma_at(s, 1)));
+    sigma_set_free(s);
+    /* the spec's place for it: beside correlation */
+    char text[4096];
+    snprintf(text, sizeof text, "%s---\ntitle: C\nid: c1\ngenerate: true\ncorrelation:\n  type: temporal\n"
+                                "  rules: [b1]\n  timespan: 5m\n", corr_bases);
+    const char *src[] = { "f.yml", text, NULL };
+    s = corr_load(src, &kept);
+    CHECK(kept == 1 && sigma_rule_generates(sigma_at(s, 0)));
+    sigma_set_free(s);
+    /* two correlations on one rule: one with generate true is enough */
+    snprintf(text, sizeof text, "%s---\ntitle: C\nid: c1\ncorrelation: {type: temporal, rules: [b1], timespan: 5m}\n"
+                                "---\ntitle: D\nid: d1\ncorrelation: {type: temporal, rules: [b1, b2], timespan: 5m, "
+                                "generate: true}\n", corr_bases);
+    s = corr_load(src, &kept);
+    CHECK(kept == 2 && sigma_rule_generates(sigma_at(s, 0)) && sigma_rule_generates(sigma_at(s, 1)));
+    sigma_set_free(s);
+    /* not linked yet: every rule generates, no correlation counts */
+    s = sigma_set_create();
+    snprintf(text, sizeof text, "%s---\ntitle: C\nid: c1\ncorrelation: {type: temporal, rules: [b1], timespan: 5m}\n",
+             corr_bases);
+    CHECK(sigma_load_text(s, "f.yml", text, strlen(text), NULL, NULL) == 2);
+    CHECK(sigma_count(s) == 2 && sigma_correlation_count(s) == 0 && sigma_rule_generates(sigma_at(s, 0)));
+    CHECK(sigma_set_link(s, NULL, NULL) == 1 && sigma_correlation_count(s) == 1 &&
+          !sigma_rule_generates(sigma_at(s, 0)));
+    sigma_set_free(s);
+}
+
 int main(void)
 {
     test_maps_lists_paths();
@@ -533,5 +922,13 @@ int main(void)
     test_needle_longer_than_prefilter();
     test_deep_condition_stack_overflow();
     test_alias_bomb();
+    test_fieldref();
+    test_correlation_types();
+    test_correlation_timespan();
+    test_correlation_errors();
+    test_correlation_bounds();
+    test_correlation_references();
+    test_correlation_aliases();
+    test_correlation_generate();
     return check_summary();
 }
