@@ -33,6 +33,8 @@ typedef struct {
     int dedupe;                 /* drop a finding whose rule and eventID were emitted */
     uint64_t crash_after_bytes; /* testing: SIGKILL after this many output bytes; 0: never */
     const emit_view *view;      /* what the finding lines pass through on their way out; NULL: none */
+    const char *correlation_state;  /* write the base-rule matches here (correlate.h) instead of correlating */
+    uint64_t max_correlation_matches; /* the correlation store's bound; 0: CORR_DEFAULT_MAX_MATCHES */
 } run_options;
 
 typedef struct {
