@@ -1446,6 +1446,116 @@ out:
     return rc;
 }
 
+/* A state file in memory ("-": stdin). Returns 0 or -errno. */
+static int read_whole(const char *path, ot_buf *b)
+{
+    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
+    if (!f)
+        return -errno;
+    int rc = 0;
+    for (;;) {
+        if (buf_reserve(b, 1 << 16)) {
+            rc = -ENOMEM;
+            break;
+        }
+        size_t n = fread(b->data + b->len, 1, 1 << 16, f);
+        b->len += n;
+        if (n == 0) {
+            rc = ferror(f) ? -EIO : 0;
+            break;
+        }
+    }
+    if (f != stdin)
+        fclose(f);
+    return rc;
+}
+
+static const char state_header_key[] = "{\"orgtrail_correlation_state\"";
+
+int run_correlate(const correlate_options *opt, run_report *report, FILE *errout)
+{
+    double t0 = now_seconds();
+    memset(report, 0, sizeof *report);
+    scan_stats *st = &report->stats;
+    corr_set set;
+    corr_store *store = NULL;
+    emit_writer *out = NULL;
+    ot_buf in = { 0 }, lines = { 0 };
+    int rc = corr_set_of_rules(opt->rules, &set), err = 0;
+    if (rc)
+        return rc;
+    corr_options co = { opt->format, opt->min_severity, opt->dedupe, opt->max_matches };
+    store = corr_store_create(&set, &co);
+    if (!store) {
+        rc = -ENOMEM;
+        goto out;
+    }
+    int over = 0;
+    for (size_t i = 0; i < opt->npaths && !over; i++) {
+        const char *name = strcmp(opt->paths[i], "-") == 0 ? "<stdin>" : opt->paths[i];
+        in.len = 0;
+        rc = read_whole(opt->paths[i], &in);
+        if (rc == -ENOMEM)
+            goto out;
+        st->files++;
+        st->bytes_in += in.len;
+        if (rc) {
+            fprintf(errout, "orgtrail: %s: %s\n", name, strerror(-rc));
+            st->errors++;
+            rc = 0;
+            continue;
+        }
+        /* a state file says what made it first: anything else is not one */
+        if (in.len < sizeof state_header_key - 1 || memcmp(in.data, state_header_key, sizeof state_header_key - 1)) {
+            fprintf(errout, "orgtrail: %s: not a correlation state (from scan --correlation-state) at byte 0\n", name);
+            st->errors++;
+            continue;
+        }
+        uint64_t bad = 0;
+        rc = corr_store_add(store, in.data, in.len, name, 0, errout, &bad);
+        st->errors += bad;
+        if (rc == -E2BIG) {
+            char msg[200];
+            corr_store_cap_message(store, msg, sizeof msg);
+            fprintf(errout, "orgtrail: %s\n", msg);
+            st->errors++;
+            over = 1;
+            rc = 0;
+        } else if (rc) {
+            goto out;
+        }
+    }
+    out = emit_open(opt->output, &err);
+    if (!out) {
+        fprintf(errout, "orgtrail: %s: %s\n", opt->output ? opt->output : "<stdout>", strerror(-err));
+        rc = err;
+        goto out;
+    }
+    if (!over) {
+        rc = corr_store_evaluate(store, &lines, &st->correlation_matches, &st->correlation_findings,
+                                 &st->below_min_severity);
+        rc = rc ? rc : emit_write(out, lines.data, lines.len);
+        st->findings = st->correlation_findings;
+    }
+    err = emit_close(out);
+    rc = rc ? rc : err;
+    if (rc == -EPIPE) {
+        report->output_closed = 1;
+        rc = 0;
+    } else if (rc && rc != -ENOMEM) {
+        fprintf(errout, "orgtrail: %s: write error: %s\n", opt->output ? opt->output : "<stdout>", strerror(-rc));
+    }
+out:
+    if (rc == -ENOMEM)
+        fprintf(errout, "orgtrail: %s\n", strerror(ENOMEM));
+    report->seconds = now_seconds() - t0;
+    buf_free(&in);
+    buf_free(&lines);
+    corr_store_free(store);
+    free((void *)set.list);
+    return rc;
+}
+
 void run_print_stats(const run_report *r, FILE *out)
 {
     const scan_stats *s = &r->stats;

@@ -62,6 +62,27 @@ typedef struct {
  */
 int run_scan(const run_options *opt, run_report *report, FILE *errout);
 
+/* `orgtrail correlate`: the reduce step of a sharded run. */
+typedef struct {
+    const char *const *paths;   /* the state files of `scan --correlation-state`; "-" is stdin */
+    size_t npaths;
+    const char *output;         /* NULL: stdout */
+    const rules *rules;         /* the scan's */
+    finding_format format;      /* the scan's */
+    severity min_severity;
+    int dedupe;
+    uint64_t max_matches;       /* 0: CORR_DEFAULT_MAX_MATCHES */
+} correlate_options;
+
+/*
+ * Reads every state file into one store and writes the correlation
+ * findings (the same lines an unsharded scan ends with). A file that cannot
+ * be read, a damaged line or a state made otherwise is said on errout and
+ * counted in report->stats.errors; the rest go on. Returns 0, or a negative
+ * errno when the output cannot be opened or written, or out of memory.
+ */
+int run_correlate(const correlate_options *opt, run_report *report, FILE *errout);
+
 /* Writes the --stats JSON object (one line). */
 void run_print_stats(const run_report *report, FILE *out);
 
