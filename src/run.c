@@ -523,7 +523,8 @@ static void write_part(pipeline *p, job *j)
     }
 }
 
-static int save_checkpoint(pipeline *p, int complete)
+/* output_bytes: where the output of the inputs written so far ends. */
+static int save_checkpoint(pipeline *p, int complete, uint64_t output_bytes)
 {
     int rc = emit_sync(p->out);
     if (!rc && p->corr_out)
@@ -532,7 +533,7 @@ static int save_checkpoint(pipeline *p, int complete)
         rc = checkpoint_inputs_sync(p->inputs);
     if (rc)
         return rc;
-    checkpoint cp = { p->opt->fingerprint, p->skip_inputs + p->inputs_written, emit_offset(p->out),
+    checkpoint cp = { p->opt->fingerprint, p->skip_inputs + p->inputs_written, output_bytes,
                       p->inputs_hash, complete, p->corr_out ? emit_offset(p->corr_out) : 0 };
     return checkpoint_save(p->opt->checkpoint, &cp);
 }
@@ -638,7 +639,7 @@ static void *writer_main(void *arg)
         }
         double now = now_seconds();
         if (p->opt->checkpoint && !atomic_load(&p->stop) && now - last_checkpoint >= p->opt->checkpoint_interval) {
-            int rc = save_checkpoint(p, 0);
+            int rc = save_checkpoint(p, 0, emit_offset(p->out));
             if (rc) {
                 p->write_rc = rc;
                 atomic_store(&p->stop, 1);
@@ -670,17 +671,13 @@ static void *writer_main(void *arg)
     pthread_mutex_lock(&p->mu);
     int complete = p->walk_complete;
     pthread_mutex_unlock(&p->mu);
-    /* A run that did not read its whole walk goes on from its checkpoint,
-     * which must not include correlation findings: a resumed run writes
-     * them again, from every match. A complete one includes them. */
-    if (p->opt->checkpoint && !complete && !atomic_load(&p->stop)) {
-        int rc = save_checkpoint(p, 0);
-        if (rc)
-            p->write_rc = rc;
-    }
+    /* The checkpoint's output ends before the correlation findings: a run
+     * resumed over more inputs (a bucket that grew) cuts them off and
+     * writes them again from every match, as one run over all would. */
+    uint64_t before = emit_offset(p->out);
     write_correlations(p);
-    if (p->opt->checkpoint && complete && !atomic_load(&p->stop)) {
-        int rc = save_checkpoint(p, 1);
+    if (p->opt->checkpoint && !atomic_load(&p->stop)) {
+        int rc = save_checkpoint(p, complete, before);
         if (rc)
             p->write_rc = rc;
     }
