@@ -808,7 +808,7 @@ int corr_store_evaluate(corr_store *s, ot_buf *out, uint64_t *matches, uint64_t 
                                                      : eval_window_types(&e, sc, s->m + i, j - i);
         i = j;
     }
-    if (!rc)
+    if (!rc && e.nf > 1)
         qsort_r(e.f, e.nf, sizeof *e.f, by_output, s);
     for (size_t i = 0; !rc && i < e.nf; i++)
         rc = buf_append(out, e.lines.data + e.f[i].line, e.f[i].line_len);
