@@ -299,23 +299,6 @@ static int keep(corr_store *s, const char *p, size_t n, span *sp)
     return buf_append(&s->arena, p, n);
 }
 
-static int get_uint(parse_ctx *pc, const char *key, uint64_t *v)
-{
-    ot_slice t;
-    if (parse_get(pc, key, &t) != PARSE_NUMBER || t.len == 0 || t.len > 20 || t.ptr[0] == '-')
-        return -1;
-    char tmp[24];
-    memcpy(tmp, t.ptr, t.len);
-    tmp[t.len] = '\0';
-    char *end;
-    errno = 0;
-    unsigned long long x = strtoull(tmp, &end, 10);
-    if (*end || errno)
-        return -1;
-    *v = x;
-    return 0;
-}
-
 static int get_int(parse_ctx *pc, const char *key, int64_t *v)
 {
     ot_slice t;
@@ -360,13 +343,12 @@ static int add_line(corr_store *s, const char *line, size_t len)
     }
     if (s->header_bad)
         return 0;
-    uint64_t c, ref, offset;
-    int64_t t;
-    if (get_uint(s->pc, "c", &c) || get_uint(s->pc, "r", &ref) || get_int(s->pc, "t", &t) ||
-        get_uint(s->pc, "o", &offset) || c >= s->set.n)
+    int64_t c, ref, t, offset;
+    if (get_int(s->pc, "c", &c) || get_int(s->pc, "r", &ref) || get_int(s->pc, "t", &t) ||
+        get_int(s->pc, "o", &offset) || c < 0 || ref < 0 || offset < 0 || (uint64_t)c >= s->set.n)
         return -EINVAL;
     const sigma_correlation *sc = s->set.list[c];
-    if (ref >= sc->nrules || parse_array_len(s->pc, "g") != (long)sc->ngroup)
+    if ((uint64_t)ref >= sc->nrules || parse_array_len(s->pc, "g") != (long)sc->ngroup)
         return -EINVAL;
     ot_slice id, path, shared, value;
     enum parse_type idt = parse_get(s->pc, "id", &id);
@@ -399,7 +381,7 @@ static int add_line(corr_store *s, const char *line, size_t len)
     m->ref = (uint32_t)ref;
     m->t = t;
     m->has_id = idt == PARSE_STRING;
-    m->offset = offset;
+    m->offset = (uint64_t)offset;
     size_t mark = s->arena.len;
     int rc = m->has_id ? keep(s, id.ptr, id.len, &m->id) : 0;
     rc = rc ? rc : keep(s, path.ptr, path.len, &m->path);
