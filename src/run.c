@@ -57,6 +57,17 @@
  * being cut no other input is opened, so the parts' sequence numbers follow
  * each other.
  *
+ * Correlations: a scanner turns each match of a rule that feeds a
+ * correlation into a state line (correlate.h) kept in the job's result. The
+ * writer, taking jobs in sequence order, hands those lines to the
+ * correlation store, which is its own (no lock); with --correlation-state it
+ * writes them to that file instead, and with --checkpoint also to CKPT.corr,
+ * whose length each checkpoint records once it is synced. After the last
+ * input the writer evaluates the store and writes the correlation findings
+ * through the same emit writer and views. A checkpoint's output length stops
+ * before them: a resumed run cuts them off and writes them again from every
+ * match, the saved ones included.
+ *
  * Shutdown: when the walk is over and every file is read, the job queue is
  * closed (the sentinel); workers drain it and return; the writer returns
  * after the last sequence number; all threads are joined before run_scan
