@@ -207,7 +207,6 @@ typedef struct {
     corr_store *corr;           /* the matches so far; NULL with --correlation-state or none */
     emit_writer *corr_out;      /* the matches file: --correlation-state, or the checkpoint's .corr */
     char corr_path[4096];
-    int corr_over;              /* --max-correlation-matches was passed: no correlation finding */
     int progress_shown;         /* a progress line is on the terminal */
     int findings_on_tty;        /* findings go to the terminal that shows the progress line */
 } pipeline;
@@ -405,6 +404,19 @@ static int write_findings(pipeline *p, const scan_result *r)
     return emit_write(p->out, r->findings.data + keep_from, r->findings.len - keep_from);
 }
 
+/* The matches passed --max-correlation-matches: said once, counted as an
+ * error, and the store goes (memory stays bounded); the scan goes on. */
+static int corr_over_cap(pipeline *p)
+{
+    char msg[200];
+    corr_store_cap_message(p->corr, msg, sizeof msg);
+    fprintf(p->errout, "%sorgtrail: %s\n", p->progress_shown ? "\r\033[K" : "", msg);
+    p->report->stats.errors++;
+    corr_store_free(p->corr);
+    p->corr = NULL;
+    return 0;
+}
+
 /* Hands a result's base-rule matches to the matches file and the store,
  * in input order like the findings. */
 static void take_matches(pipeline *p, const scan_result *r)
@@ -418,16 +430,8 @@ static void take_matches(pipeline *p, const scan_result *r)
     if (!rc && p->corr) {
         uint64_t bad = 0;
         rc = corr_store_add(p->corr, r->corr.data, r->corr.len, "<matches>", 0, p->errout, &bad);
-        if (rc == -E2BIG) {
-            char msg[200];
-            corr_store_cap_message(p->corr, msg, sizeof msg);
-            fprintf(p->errout, "%sorgtrail: %s\n", p->progress_shown ? "\r\033[K" : "", msg);
-            p->report->stats.errors++;
-            corr_store_free(p->corr);   /* memory stays bounded: the matches go */
-            p->corr = NULL;
-            p->corr_over = 1;
-            rc = 0;
-        }
+        if (rc == -E2BIG)
+            rc = corr_over_cap(p);
     }
     if (rc) {
         p->write_rc = rc;
@@ -1159,16 +1163,8 @@ static int corr_open(pipeline *p, int resume, uint64_t bytes)
         uint64_t bad = 0;
         rc = corr_store_add(p->corr, buf, bytes, p->corr_path, 0, p->errout, &bad);
         p->report->stats.errors += bad;
-        if (rc == -E2BIG) {
-            char msg[200];
-            corr_store_cap_message(p->corr, msg, sizeof msg);
-            fprintf(p->errout, "orgtrail: %s\n", msg);
-            p->report->stats.errors++;
-            corr_store_free(p->corr);
-            p->corr = NULL;
-            p->corr_over = 1;
-            rc = 0;
-        }
+        if (rc == -E2BIG)
+            rc = corr_over_cap(p);
     }
     if (f)
         fclose(f);
