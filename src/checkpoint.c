@@ -11,25 +11,26 @@
 #include "util.h"
 #include "walk.h"
 
-#define CHECKPOINT_FORMAT "orgtrail-checkpoint v2 fingerprint=%llx inputs_done=%llu output_bytes=%llu " \
-                          "inputs_hash=%llx complete=%d"
+#define CHECKPOINT_FORMAT "orgtrail-checkpoint v3 fingerprint=%llx inputs_done=%llu output_bytes=%llu " \
+                          "inputs_hash=%llx complete=%d corr_bytes=%llu"
 
 int checkpoint_load(const char *path, checkpoint *cp)
 {
     FILE *f = fopen(path, "r");
     if (!f)
         return errno == ENOENT ? -ENOENT : -errno;
-    unsigned long long fp, done, bytes, ih;
+    unsigned long long fp, done, bytes, ih, corr;
     int complete;
-    int n = fscanf(f, CHECKPOINT_FORMAT, &fp, &done, &bytes, &ih, &complete);
+    int n = fscanf(f, CHECKPOINT_FORMAT, &fp, &done, &bytes, &ih, &complete, &corr);
     fclose(f);
-    if (n != 5 || (complete != 0 && complete != 1))
+    if (n != 6 || (complete != 0 && complete != 1))
         return -EINVAL;
     cp->fingerprint = fp;
     cp->inputs_done = done;
     cp->output_bytes = bytes;
     cp->inputs_hash = ih;
     cp->complete = complete;
+    cp->corr_bytes = corr;
     return 0;
 }
 
@@ -59,7 +60,8 @@ int checkpoint_save(const char *path, const checkpoint *cp)
     char line[256];
     int n = snprintf(line, sizeof line, CHECKPOINT_FORMAT "\n", (unsigned long long)cp->fingerprint,
                      (unsigned long long)cp->inputs_done, (unsigned long long)cp->output_bytes,
-                     (unsigned long long)cp->inputs_hash, cp->complete ? 1 : 0);
+                     (unsigned long long)cp->inputs_hash, cp->complete ? 1 : 0,
+                     (unsigned long long)cp->corr_bytes);
     int rc = 0;
     if (write(fd, line, (size_t)n) != n || fsync(fd) != 0)
         rc = errno ? -errno : -EIO;

@@ -21,7 +21,10 @@
  * hash of the first inputs_done of them, so a resumed run can tell the first
  * input that is not the one the checkpointed run finished. The checkpoint is
  * replaced atomically (write, fsync, rename, fsync the folder), and only
- * after the output and the identities it describes were fsynced.
+ * after the output and the identities it describes were fsynced. The
+ * base-rule matches of those inputs, for correlations, are the first
+ * corr_bytes bytes of PATH.corr (or of the --correlation-state file),
+ * fsynced with the output.
  */
 typedef struct {
     uint64_t fingerprint;
@@ -29,6 +32,7 @@ typedef struct {
     uint64_t output_bytes;
     uint64_t inputs_hash;       /* checkpoint_inputs_hash over the first inputs_done identities */
     int complete;               /* the run read every input of its walk */
+    uint64_t corr_bytes;        /* of the correlation matches file (PATH.corr, or --correlation-state) */
 } checkpoint;
 
 /* Returns 0, -ENOENT when there is none, -EINVAL when it is unreadable (or

@@ -16,6 +16,7 @@
     "       orgtrail rules test RULES EVENTS...\n" \
     "       orgtrail summary [--json] [FILE ...]\n" \
     "       orgtrail report [-o FILE] [FILE ...]\n" \
+    "       orgtrail correlate --rules PATH [options] STATE...\n" \
     "       orgtrail verify [--public-keys FILE] [--signatures FILE] [options] PATH...\n" \
     "       orgtrail --help | --version\n"
 
@@ -66,7 +67,14 @@
     "  --shard auto       I and N from JOB_COMPLETION_INDEX (+ --shard-count or ORGTRAIL_SHARD_COUNT)\n" \
     "                     or AWS_BATCH_JOB_ARRAY_INDEX and AWS_BATCH_JOB_ARRAY_SIZE\n" \
     "  --shard-count N    N for --shard auto (needs it)\n" \
-    "  --no-dedupe        keep findings whose rule and eventID were already emitted\n" \
+    "  --no-dedupe        keep findings whose rule and eventID were already emitted (and count an\n" \
+    "                     event delivered twice twice in correlations)\n" \
+    "\n" \
+    "correlations (Sigma correlation rules):\n" \
+    "  --correlation-state FILE  write the base-rule matches to FILE (NDJSON) instead of correlating:\n" \
+    "                     the map step of a sharded run ('orgtrail correlate' is the reduce)\n" \
+    "  --max-correlation-matches N  base-rule matches kept for correlations (default 10000000);\n" \
+    "                     past it: an error, no correlation finding, exit 1\n" \
     "\n" \
     "rules:\n" \
     "  --rules PATH       Sigma rules: a .yml file or a directory of them (repeatable)\n" \
@@ -120,6 +128,25 @@ static const char report_usage[] =
     "the findings in each FILE, or stdin: a timeline, the story, each account, the top actors, counts\n"
     "by rule and the correlations. -o FILE: write it there (default: stdout).\n"
     "exit status: as for summary\n";
+
+static const char correlate_usage[] =
+    "usage: orgtrail correlate --rules PATH [options] STATE...\n"
+    "\n"
+    "The reduce step of a sharded scan: reads the base-rule matches that 'scan --correlation-state'\n"
+    "wrote (each shard's STATE file, in any order; an event in two shards counts once) and writes the\n"
+    "correlation findings an unsharded scan would have written. The rules and --format must be the\n"
+    "scan's: a STATE made otherwise is refused.\n"
+    "  --rules PATH       Sigma rules: a .yml file or a directory of them (repeatable)\n"
+    "  --no-builtin       without the built-in Organizations pack\n"
+    "  -o FILE            write the findings to FILE instead of stdout\n"
+    "  --format F         ndjson (default) or ocsf: the scan's\n"
+    "  --min-severity L   only findings of severity L or above\n"
+    "  --no-dedupe        as the scan's --no-dedupe\n"
+    "  --max-correlation-matches N  base-rule matches kept (default 10000000)\n"
+    "  --stats            print counters as one JSON object on stderr at the end\n"
+    "  -q, --quiet        no notices\n"
+    "exit status: 0, 1 when a STATE could not be read, held damaged lines or was refused, or the\n"
+    "matches passed --max-correlation-matches, 2 usage error\n";
 
 static const char rules_test_usage[] =
     "usage: orgtrail rules test RULES EVENTS...\n"
@@ -236,6 +263,8 @@ enum {
     OPT_COLOR,
     OPT_SUMMARY,
     OPT_JSON,
+    OPT_CORRELATION_STATE,
+    OPT_MAX_CORRELATION_MATCHES,
 };
 
 static const struct option scan_options[] = {
@@ -272,6 +301,22 @@ static const struct option scan_options[] = {
     { "format", required_argument, NULL, OPT_FORMAT },
     { "color", required_argument, NULL, OPT_COLOR },
     { "summary", no_argument, NULL, OPT_SUMMARY },
+    { "correlation-state", required_argument, NULL, OPT_CORRELATION_STATE },
+    { "max-correlation-matches", required_argument, NULL, OPT_MAX_CORRELATION_MATCHES },
+    { "help", no_argument, NULL, 'h' },
+    { NULL, 0, NULL, 0 },
+};
+
+static const struct option correlate_options[] = {
+    { "rules", required_argument, NULL, OPT_RULES },
+    { "no-builtin", no_argument, NULL, OPT_NO_BUILTIN },
+    { "output", required_argument, NULL, 'o' },
+    { "format", required_argument, NULL, OPT_FORMAT },
+    { "min-severity", required_argument, NULL, OPT_MIN_SEVERITY },
+    { "no-dedupe", no_argument, NULL, OPT_NO_DEDUPE },
+    { "max-correlation-matches", required_argument, NULL, OPT_MAX_CORRELATION_MATCHES },
+    { "stats", no_argument, NULL, OPT_STATS },
+    { "quiet", no_argument, NULL, 'q' },
     { "help", no_argument, NULL, 'h' },
     { NULL, 0, NULL, 0 },
 };
@@ -493,6 +538,18 @@ static int scan_option(cli_options *o, int c, const char *v, int64_t now)
     case OPT_JSON:
         o->json = 1;
         return 0;
+    case OPT_CORRELATION_STATE:
+        o->correlation_state = v;
+        return 0;
+    case OPT_MAX_CORRELATION_MATCHES: {
+        char *end;
+        errno = 0;
+        unsigned long long n = strtoull(v, &end, 10);
+        if (errno || end == v || *end || v[0] == '-' || n == 0)
+            return usage_error(o, "bad --max-correlation-matches '%s' (want N > 0)", v);
+        o->max_correlation_matches = n;
+        return 0;
+    }
     }
     return usage_error(o, "%s", "internal: unhandled option");
 }
@@ -562,6 +619,8 @@ static int scan_check(cli_options *o)
         return usage_error(o, "%s", "--checkpoint resumes findings a program can read again: not with --format table");
     if (o->files_from && strcmp(o->files_from, "-") == 0 && in && o->npaths > 0)
         return usage_error(o, "%s", "--files-from - and a - input would both read stdin");
+    if (o->correlation_state && o->format == 2)
+        return usage_error(o, "%s", "--correlation-state keeps matches for 'orgtrail correlate': not with --format table");
     return 0;
 }
 
@@ -575,6 +634,7 @@ int cli_parse(int argc, char **argv, cli_options *o)
     o->checkpoint_interval = 1.0;
     o->progress = -1;
     o->format = -1;
+    o->max_correlation_matches = 10000000;
     if (argc < 2)
         return usage_error(o, "%s", "missing command (try 'orgtrail --help')");
     const char *cmd = argv[1];
@@ -637,6 +697,20 @@ int cli_parse(int argc, char **argv, cli_options *o)
         rc = run_getopt(argc - 1, argv + 1, report ? "o:h" : "h", report ? report_options : summary_options, cmd,
                         report ? report_usage : summary_usage, o, o->paths, &o->npaths, now);
         return rc < 0 ? -1 : 0;
+    }
+    if (strcmp(cmd, "correlate") == 0) {
+        o->command = CLI_CORRELATE;
+        rc = run_getopt(argc - 1, argv + 1, "o:qh", correlate_options, cmd, correlate_usage, o, o->paths, &o->npaths,
+                        now);
+        if (rc != 0)
+            return rc < 0 ? -1 : 0;
+        if (o->format == 2)
+            return usage_error(o, "%s", "correlate writes --format ndjson or ocsf (the scan's)");
+        if (o->no_builtin && o->nrule_paths == 0)
+            return usage_error(o, "%s", "--no-builtin leaves no rules: add --rules PATH");
+        if (o->npaths == 0)
+            return usage_error(o, "%s", "correlate needs a STATE file (from scan --correlation-state)");
+        return 0;
     }
     if (strcmp(cmd, "scan") != 0)
         return usage_error(o, "unknown command '%s' (try 'orgtrail --help')", cmd);

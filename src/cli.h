@@ -15,6 +15,7 @@ enum cli_command {
     CLI_RULES_TEST,     /* rules test PATH EVENTS... */
     CLI_SUMMARY,        /* summary [--json] [FILE...] */
     CLI_REPORT,         /* report [-o FILE] [FILE...] */
+    CLI_CORRELATE,      /* correlate --rules R [options] STATE... */
     CLI_HELP,
     CLI_VERSION,
 };
@@ -66,6 +67,8 @@ typedef struct {
     int color;                /* --color: 0 auto, 1 always, 2 never */
     int summary;              /* scan --summary: the summary on stderr at the end */
     int json;                 /* summary --json */
+    const char *correlation_state;  /* scan --correlation-state FILE, or NULL */
+    uint64_t max_correlation_matches; /* --max-correlation-matches N; default 10,000,000 */
     const char *help;         /* CLI_HELP: the usage text to print (the command's own) */
     char error[320];          /* the usage error, when cli_parse fails */
 } cli_options;

@@ -436,6 +436,13 @@ static int build_shared(finding_record *r)
     return rc;
 }
 
+int finding_shared(finding_record *r, ot_slice *out)
+{
+    int rc = r->shared_built ? 0 : build_shared(r);
+    *out = rc ? (ot_slice){ NULL, 0 } : (ot_slice){ r->shared.data, r->shared.len };
+    return rc;
+}
+
 int finding_append(ot_buf *out, finding_record *r, const rule *ru)
 {
     severity sev = finding_severity(r, ru);

@@ -81,6 +81,15 @@ severity finding_severity(const finding_record *r, const rule *ru);
  */
 int finding_append(ot_buf *out, finding_record *r, const rule *ru);
 
+/*
+ * The part every finding line of the prepared record ends with, built now
+ * if no finding_append built it yet: `,"outcome":...}` and a newline
+ * (NDJSON: it closes the line's object), or the OCSF members ending with
+ * `"unmapped":{...}}` and a newline (it closes unmapped, then the line).
+ * The slice lives until the next finding_prepare. Returns 0 or -ENOMEM.
+ */
+int finding_shared(finding_record *r, ot_slice *out);
+
 /* 1 when the event failed: an errorCode that is not null, or, for console
  * sign-in events, responseElements.<eventName> "Failure". */
 int finding_event_denied(parse_ctx *event);

@@ -335,6 +335,8 @@ static uint64_t command_fingerprint(const cli_options *o, unsigned shard_index, 
     h = hash_number(h, "shard-count", shard_count);
     h = hash_number(h, "format-ocsf", o->format == 1);
     h = hash_number(h, "min-severity", o->min_severity);
+    h = hash_field(h, "correlation-state", o->correlation_state);
+    h = hash_number(h, "max-correlation-matches", (long long)o->max_correlation_matches);
     h = hash_list(h, "org-inventory", o->inventories, o->ninventories);
     h = hash_list(h, "trusted-principal", o->trusted, o->ntrusted);
     h = hash_bytes(h, &context_hash, sizeof context_hash);   /* what the files held */
@@ -523,6 +525,26 @@ static int run_views(const cli_options *o)
     return status;
 }
 
+/* orgtrail correlate: the state files into correlation findings. */
+static int correlate_main(const cli_options *o, const rules *r)
+{
+    correlate_options co = {
+        .paths = o->paths,
+        .npaths = o->npaths,
+        .output = o->output,
+        .rules = r,
+        .format = o->format == 1 ? FINDING_OCSF : FINDING_NDJSON,
+        .min_severity = (severity)o->min_severity,
+        .dedupe = !o->no_dedupe,
+        .max_matches = o->max_correlation_matches,
+    };
+    run_report rep;
+    int rc = run_correlate(&co, &rep, stderr);
+    if (o->stats)
+        run_print_stats(&rep, stderr);
+    return rc < 0 || rep.stats.errors > 0 ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
     cli_options o;
@@ -556,6 +578,7 @@ int main(int argc, char **argv)
     case CLI_RULES_CHECK:
     case CLI_RULES_TEST:
     case CLI_SCAN:
+    case CLI_CORRELATE:
         break;
     }
     load_report lr = { .quiet = o.quiet, .verbose = o.command == CLI_RULES_CHECK };
@@ -575,6 +598,10 @@ int main(int argc, char **argv)
     }
     if (o.command == CLI_RULES_CHECK) {
         status = lr.unsupported || lr.bad_files ? 1 : 0;
+        goto out;
+    }
+    if (o.command == CLI_CORRELATE) {
+        status = correlate_main(&o, rule_list);
         goto out;
     }
 
@@ -638,6 +665,8 @@ int main(int argc, char **argv)
         .progress = progress_mode(&o),
         .dedupe = !o.no_dedupe,
         .crash_after_bytes = crash_after_bytes(),
+        .correlation_state = o.correlation_state,
+        .max_correlation_matches = o.max_correlation_matches,
     };
     if (!ro.workers) {
         long cpus = sysconf(_SC_NPROCESSORS_ONLN);

@@ -57,6 +57,17 @@
  * being cut no other input is opened, so the parts' sequence numbers follow
  * each other.
  *
+ * Correlations: a scanner turns each match of a rule that feeds a
+ * correlation into a state line (correlate.h) kept in the job's result. The
+ * writer, taking jobs in sequence order, hands those lines to the
+ * correlation store, which is its own (no lock); with --correlation-state it
+ * writes them to that file instead, and with --checkpoint also to CKPT.corr,
+ * whose length each checkpoint records once it is synced. After the last
+ * input the writer evaluates the store and writes the correlation findings
+ * through the same emit writer and views. A checkpoint's output length stops
+ * before them: a resumed run cuts them off and writes them again from every
+ * match, the saved ones included.
+ *
  * Shutdown: when the walk is over and every file is read, the job queue is
  * closed (the sentinel); workers drain it and return; the writer returns
  * after the last sequence number; all threads are joined before run_scan
@@ -76,6 +87,7 @@
 
 #include "decode.h"
 #include "checkpoint.h"
+#include "correlate.h"
 #include "emit.h"
 #include "pool.h"
 #include "stdin_cut.h"
@@ -189,6 +201,12 @@ typedef struct {
     scanner *order_sc;          /* the writer's scanner for that */
     scan_result order_res;
     double t0;
+    /* correlations: the writer's */
+    corr_set corr_set;          /* the rules' correlations (list malloc'd) */
+    corr_feeds *corr_feeds;     /* which rules feed them; NULL when none does */
+    corr_store *corr;           /* the matches so far; NULL with --correlation-state or none */
+    emit_writer *corr_out;      /* the matches file: --correlation-state, or the checkpoint's .corr */
+    char corr_path[4096];
     int progress_shown;         /* a progress line is on the terminal */
     int findings_on_tty;        /* findings go to the terminal that shows the progress line */
 } pipeline;
@@ -386,6 +404,67 @@ static int write_findings(pipeline *p, const scan_result *r)
     return emit_write(p->out, r->findings.data + keep_from, r->findings.len - keep_from);
 }
 
+/* The matches passed --max-correlation-matches: said once, counted as an
+ * error, and the store goes (memory stays bounded); the scan goes on. */
+static int corr_over_cap(pipeline *p)
+{
+    char msg[200];
+    corr_store_cap_message(p->corr, msg, sizeof msg);
+    fprintf(p->errout, "%sorgtrail: %s\n", p->progress_shown ? "\r\033[K" : "", msg);
+    p->report->stats.errors++;
+    corr_store_free(p->corr);
+    p->corr = NULL;
+    return 0;
+}
+
+/* Hands a result's base-rule matches to the matches file and the store,
+ * in input order like the findings. */
+static void take_matches(pipeline *p, const scan_result *r)
+{
+    if (r->corr.len == 0 || atomic_load(&p->stop))
+        return;
+    int rc = p->corr_out ? emit_write(p->corr_out, r->corr.data, r->corr.len) : 0;
+    if (!p->corr)   /* --correlation-state: the matches written are the ones counted */
+        for (size_t i = 0; i < r->corr.len; i++)
+            p->report->stats.correlation_matches += r->corr.data[i] == '\n';
+    if (!rc && p->corr) {
+        uint64_t bad = 0;
+        rc = corr_store_add(p->corr, r->corr.data, r->corr.len, "<matches>", 0, p->errout, &bad);
+        if (rc == -E2BIG)
+            rc = corr_over_cap(p);
+    }
+    if (rc) {
+        p->write_rc = rc;
+        atomic_store(&p->stop, 1);
+    }
+}
+
+/* After the last input: the correlation findings, through the same writer
+ * (and its view) as every other finding. */
+static void write_correlations(pipeline *p)
+{
+    if (!p->corr || atomic_load(&p->stop))
+        return;
+    ot_buf out = { 0 };
+    scan_stats *st = &p->report->stats;
+    uint64_t below = 0;
+    int rc = corr_store_evaluate(p->corr, &out, &st->correlation_matches, &st->correlation_findings, &below);
+    st->below_min_severity += below;
+    if (!rc && out.len > 0) {
+        if (p->progress_shown && p->findings_on_tty) {
+            fputs("\r\033[K", p->errout);
+            p->progress_shown = 0;
+        }
+        rc = emit_write(p->out, out.data, out.len);
+    }
+    st->findings += rc ? 0 : st->correlation_findings;
+    if (rc == -EPIPE)
+        p->report->output_closed = 1;
+    else if (rc)
+        p->write_rc = rc;
+    buf_free(&out);
+}
+
 /* Writes the findings; with_stats (the input's end) also adds up its
  * counters and prints its error line. */
 static void write_result(pipeline *p, const job *j, scan_result *r, int with_stats)
@@ -406,6 +485,7 @@ static void write_result(pipeline *p, const job *j, scan_result *r, int with_sta
         if (rc)
             atomic_store(&p->stop, 1);
     }
+    take_matches(p, r);
     if (with_stats && r->error[0] && !atomic_load(&p->stop))
         fprintf(p->errout, "%sorgtrail: %s: %s\n", p->progress_shown ? "\r\033[K" : "", job_name(j),
                 r->error);
@@ -448,6 +528,8 @@ static void write_part(pipeline *p, job *j)
     write_result(p, j, &p->order_res, j->part_last);
     p->order_res.findings.len = 0;
     p->order_res.nlines = 0;
+    p->order_res.corr.len = 0;
+    p->order_res.ncorr = 0;
     if (j->part_last) {
         pthread_mutex_lock(&p->mu);
         p->expect = (scan_part){ 0 };
@@ -456,15 +538,18 @@ static void write_part(pipeline *p, job *j)
     }
 }
 
-static int save_checkpoint(pipeline *p, int complete)
+/* output_bytes: where the output of the inputs written so far ends. */
+static int save_checkpoint(pipeline *p, int complete, uint64_t output_bytes)
 {
     int rc = emit_sync(p->out);
+    if (!rc && p->corr_out)
+        rc = emit_sync(p->corr_out);
     if (!rc)
         rc = checkpoint_inputs_sync(p->inputs);
     if (rc)
         return rc;
-    checkpoint cp = { p->opt->fingerprint, p->skip_inputs + p->inputs_written, emit_offset(p->out),
-                           p->inputs_hash, complete };
+    checkpoint cp = { p->opt->fingerprint, p->skip_inputs + p->inputs_written, output_bytes,
+                      p->inputs_hash, complete, p->corr_out ? emit_offset(p->corr_out) : 0 };
     return checkpoint_save(p->opt->checkpoint, &cp);
 }
 
@@ -569,7 +654,7 @@ static void *writer_main(void *arg)
         }
         double now = now_seconds();
         if (p->opt->checkpoint && !atomic_load(&p->stop) && now - last_checkpoint >= p->opt->checkpoint_interval) {
-            int rc = save_checkpoint(p, 0);
+            int rc = save_checkpoint(p, 0, emit_offset(p->out));
             if (rc) {
                 p->write_rc = rc;
                 atomic_store(&p->stop, 1);
@@ -598,11 +683,16 @@ static void *writer_main(void *arg)
         if ((seq + 1) % p->write_batch == 0)
             poke_reader(p);   /* and once a batch while it does not sleep */
     }
+    pthread_mutex_lock(&p->mu);
+    int complete = p->walk_complete;
+    pthread_mutex_unlock(&p->mu);
+    /* The checkpoint's output ends before the correlation findings: a run
+     * resumed over more inputs (a bucket that grew) cuts them off and
+     * writes them again from every match, as one run over all would. */
+    uint64_t before = emit_offset(p->out);
+    write_correlations(p);
     if (p->opt->checkpoint && !atomic_load(&p->stop)) {
-        pthread_mutex_lock(&p->mu);
-        int complete = p->walk_complete;
-        pthread_mutex_unlock(&p->mu);
-        int rc = save_checkpoint(p, complete);
+        int rc = save_checkpoint(p, complete, before);
         if (rc)
             p->write_rc = rc;
     }
@@ -1036,6 +1126,52 @@ static int reload_dedupe(pipeline *p, const char *output, uint64_t bytes, FILE *
     return rc;
 }
 
+/* Opens the matches file: a fresh one (a state file starts with its
+ * header), or, resuming, the one of the checkpointed run cut back to what
+ * its checkpoint covers, whose matches go back into the store. */
+static int corr_open(pipeline *p, int resume, uint64_t bytes)
+{
+    int err = 0;
+    if (!resume) {
+        p->corr_out = emit_open(p->corr_path, &err);
+        if (p->corr_out && p->opt->correlation_state) {
+            ot_buf h = { 0 };
+            err = corr_state_header(&h, &p->corr_set, p->opt->scan.format);
+            err = err ? err : emit_write(p->corr_out, h.data, h.len);
+            buf_free(&h);
+        }
+    } else {
+        p->corr_out = emit_open_resume(p->corr_path, bytes, &err);
+    }
+    if (!p->corr_out || err) {
+        fprintf(p->errout, "orgtrail: %s: %s\n", p->corr_path,
+                err == -ESPIPE ? "shorter than the checkpoint says (remove the checkpoint to start over)"
+                               : strerror(err ? -err : EIO));
+        return err ? err : -EIO;
+    }
+    if (!resume || !p->corr || bytes == 0)
+        return 0;
+    char *buf = malloc(bytes);
+    FILE *f = fopen(p->corr_path, "r");
+    int rc = 0;
+    if (!buf) {
+        rc = -ENOMEM;
+    } else if (!f || fread(buf, 1, bytes, f) != bytes) {
+        fprintf(p->errout, "orgtrail: %s: cannot read the correlation matches to resume\n", p->corr_path);
+        rc = -EIO;
+    } else {
+        uint64_t bad = 0;
+        rc = corr_store_add(p->corr, buf, bytes, p->corr_path, 0, p->errout, &bad);
+        p->report->stats.errors += bad;
+        if (rc == -E2BIG)
+            rc = corr_over_cap(p);
+    }
+    if (f)
+        fclose(f);
+    free(buf);
+    return rc;
+}
+
 /* 1 when the inputs include stdin. */
 static int reads_stdin(const run_options *opt)
 {
@@ -1076,13 +1212,15 @@ int run_scan(const run_options *opt, run_report *report, FILE *errout)
     unsigned started = 0;
     int writer_started = 0;
     /* the run's own files are never inputs, even inside a scanned folder */
-    static const char *const ck_files[] = { "", ".tmp", ".inputs" };
-    char ck_names[3][4096];
-    const char *own[4];
+    static const char *const ck_files[] = { "", ".tmp", ".inputs", ".corr" };
+    char ck_names[4][4096];
+    const char *own[6];
     walk_options wopt = opt->walk;
     if (opt->output)
         own[wopt.nexclude++] = opt->output;
-    for (size_t i = 0; opt->checkpoint && i < 3; i++)
+    if (opt->correlation_state)
+        own[wopt.nexclude++] = opt->correlation_state;
+    for (size_t i = 0; opt->checkpoint && i < 4; i++)
         if (snprintf(ck_names[i], sizeof ck_names[i], "%s%s", opt->checkpoint, ck_files[i]) < (int)sizeof ck_names[i])
             own[wopt.nexclude++] = ck_names[i];
     wopt.exclude = own;
@@ -1092,6 +1230,30 @@ int run_scan(const run_options *opt, run_report *report, FILE *errout)
     p.t0 = t0;
     p.findings_on_tty = opt->progress == 1 && !opt->output && isatty(STDOUT_FILENO);
     p.inputs_hash = FNV_OFFSET;
+    /* correlations: which rules feed them, and where their matches go */
+    rc = corr_set_of_rules(opt->scan.rules, &p.corr_set);
+    if (rc)
+        goto out;
+    if (p.corr_set.n > 0 && !(p.corr_feeds = corr_feeds_create(&p.corr_set))) {
+        rc = -ENOMEM;
+        goto out;
+    }
+    if (p.corr_feeds && !corr_feeds_any(p.corr_feeds)) {
+        corr_feeds_free(p.corr_feeds);
+        p.corr_feeds = NULL;
+    }
+    o.scan.corr = p.corr_feeds;
+    if (p.corr_feeds && !opt->correlation_state) {
+        corr_options co = { opt->scan.format, opt->scan.min_severity, opt->dedupe, opt->max_correlation_matches };
+        if (!(p.corr = corr_store_create(&p.corr_set, &co))) {
+            rc = -ENOMEM;
+            goto out;
+        }
+    }
+    if (opt->correlation_state)
+        snprintf(p.corr_path, sizeof p.corr_path, "%s", opt->correlation_state);
+    else if (opt->checkpoint && p.corr)
+        snprintf(p.corr_path, sizeof p.corr_path, "%s.corr", opt->checkpoint);
     if (opt->checkpoint && reads_stdin(opt)) {
         fprintf(errout, "orgtrail: --checkpoint: a stream on stdin cannot be resumed; give files or a folder\n");
         report->refused = 1;
@@ -1135,6 +1297,8 @@ int run_scan(const run_options *opt, run_report *report, FILE *errout)
             }
             if (p.out && opt->dedupe && (rc = reload_dedupe(&p, opt->output, cp.output_bytes, errout)))
                 goto out;
+            if (p.corr_path[0] && (rc = corr_open(&p, 1, cp.corr_bytes)))
+                goto out;
         }
         p.inputs = checkpoint_inputs_open(opt->checkpoint, p.skip_inputs, &err);
         if (!p.inputs) {
@@ -1157,6 +1321,8 @@ int run_scan(const run_options *opt, run_report *report, FILE *errout)
         rc = err;
         goto out;
     }
+    if (p.corr_path[0] && !p.corr_out && (rc = corr_open(&p, 0, 0)))
+        goto out;
     if (opt->crash_after_bytes)
         emit_crash_after(p.out, opt->crash_after_bytes);
     if (opt->view)
@@ -1186,7 +1352,7 @@ int run_scan(const run_options *opt, run_report *report, FILE *errout)
     }
     for (unsigned i = 0; i < nworkers; i++) {
         wargs[i].p = &p;
-        wargs[i].sc = scan_create(&opt->scan);
+        wargs[i].sc = scan_create(&o.scan);
         wargs[i].buf_size = pool_buffers_size(p.bufs);
         wargs[i].buf = p.workers_read ? malloc(wargs[i].buf_size) : NULL;
         if (!wargs[i].sc || (p.workers_read && !wargs[i].buf)) {
@@ -1234,6 +1400,13 @@ out:
         if (!p.write_rc)
             p.write_rc = crc;
     }
+    if (p.corr_out) {
+        int crc = emit_close(p.corr_out);
+        if (crc && !p.write_rc)
+            fprintf(errout, "orgtrail: %s: write error: %s\n", p.corr_path, strerror(-crc));
+        if (crc && !rc)
+            rc = crc;
+    }
     if (p.write_rc) {
         fprintf(errout, "orgtrail: %s: write error: %s\n", opt->output ? opt->output : "<stdout>",
                 strerror(-p.write_rc));
@@ -1267,10 +1440,123 @@ out:
     free(threads);
     stdin_cut_free(p.cut);
     scan_free(p.order_sc);
+    corr_store_free(p.corr);
+    corr_feeds_free(p.corr_feeds);
+    free((void *)p.corr_set.list);
     scan_result_free(&p.order_res);
     pthread_mutex_destroy(&p.mu);
     pthread_cond_destroy(&p.cv);
     pthread_cond_destroy(&p.part_cv);
+    return rc;
+}
+
+/* A state file in memory ("-": stdin). Returns 0 or -errno. */
+static int read_whole(const char *path, ot_buf *b)
+{
+    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
+    if (!f)
+        return -errno;
+    int rc = 0;
+    for (;;) {
+        if (buf_reserve(b, 1 << 16)) {
+            rc = -ENOMEM;
+            break;
+        }
+        size_t n = fread(b->data + b->len, 1, 1 << 16, f);
+        b->len += n;
+        if (n == 0) {
+            rc = ferror(f) ? -EIO : 0;
+            break;
+        }
+    }
+    if (f != stdin)
+        fclose(f);
+    return rc;
+}
+
+static const char state_header_key[] = "{\"orgtrail_correlation_state\"";
+
+int run_correlate(const correlate_options *opt, run_report *report, FILE *errout)
+{
+    double t0 = now_seconds();
+    memset(report, 0, sizeof *report);
+    scan_stats *st = &report->stats;
+    corr_set set;
+    corr_store *store = NULL;
+    emit_writer *out = NULL;
+    ot_buf in = { 0 }, lines = { 0 };
+    int rc = corr_set_of_rules(opt->rules, &set), err = 0;
+    if (rc)
+        return rc;
+    corr_options co = { opt->format, opt->min_severity, opt->dedupe, opt->max_matches };
+    store = corr_store_create(&set, &co);
+    if (!store) {
+        rc = -ENOMEM;
+        goto out;
+    }
+    int over = 0;
+    for (size_t i = 0; i < opt->npaths && !over; i++) {
+        const char *name = strcmp(opt->paths[i], "-") == 0 ? "<stdin>" : opt->paths[i];
+        in.len = 0;
+        rc = read_whole(opt->paths[i], &in);
+        if (rc == -ENOMEM)
+            goto out;
+        st->files++;
+        st->bytes_in += in.len;
+        if (rc) {
+            fprintf(errout, "orgtrail: %s: %s\n", name, strerror(-rc));
+            st->errors++;
+            rc = 0;
+            continue;
+        }
+        /* a state file says what made it first: anything else is not one */
+        if (in.len < sizeof state_header_key - 1 || memcmp(in.data, state_header_key, sizeof state_header_key - 1)) {
+            fprintf(errout, "orgtrail: %s: not a correlation state (from scan --correlation-state) at byte 0\n", name);
+            st->errors++;
+            continue;
+        }
+        uint64_t bad = 0;
+        rc = corr_store_add(store, in.data, in.len, name, 0, errout, &bad);
+        st->errors += bad;
+        if (rc == -E2BIG) {
+            char msg[200];
+            corr_store_cap_message(store, msg, sizeof msg);
+            fprintf(errout, "orgtrail: %s\n", msg);
+            st->errors++;
+            over = 1;
+            rc = 0;
+        } else if (rc) {
+            goto out;
+        }
+    }
+    out = emit_open(opt->output, &err);
+    if (!out) {
+        fprintf(errout, "orgtrail: %s: %s\n", opt->output ? opt->output : "<stdout>", strerror(-err));
+        rc = err;
+        goto out;
+    }
+    if (!over) {
+        rc = corr_store_evaluate(store, &lines, &st->correlation_matches, &st->correlation_findings,
+                                 &st->below_min_severity);
+        rc = rc ? rc : emit_write(out, lines.data, lines.len);
+        st->findings = st->correlation_findings;
+    }
+    err = emit_close(out);
+    rc = rc ? rc : err;
+    if (rc == -EPIPE) {
+        report->output_closed = 1;
+        rc = 0;
+    } else if (rc && rc != -ENOMEM) {
+        fprintf(errout, "orgtrail: %s: write error: %s\n", opt->output ? opt->output : "<stdout>", strerror(-rc));
+    }
+out:
+    if (rc == -ENOMEM)
+        fprintf(errout, "orgtrail: %s\n", strerror(ENOMEM));
+    report->seconds = now_seconds() - t0;
+    buf_free(&in);
+    buf_free(&lines);
+    corr_store_free(store);
+    free((void *)set.list);
     return rc;
 }
 
@@ -1287,7 +1573,7 @@ void run_print_stats(const run_report *r, FILE *out)
             "\"candidates\":%llu,\"records_parsed\":%llu,\"records_repaired\":%llu,\"findings\":%llu,"
             "\"errors\":%llu,\"skipped_digest_files\":%llu,\"skipped_insight_files\":%llu,\"skipped_other_files\":%llu,\"skipped_other_dirs\":%llu,"
             "\"outside_window\":%llu,\"below_min_severity\":%llu,\"files_pruned\":%llu,\"dirs_pruned\":%llu,\"files_other_shards\":%llu,"
-            "\"resumed_from\":%llu,\"duplicates_dropped\":%llu,\"stdin_parts\":%llu,\"stdin_parts_in_order\":%llu,"
+            "\"resumed_from\":%llu,\"duplicates_dropped\":%llu,\"correlation_matches\":%llu,\"correlation_findings\":%llu,\"stdin_parts\":%llu,\"stdin_parts_in_order\":%llu,"
             "\"seconds\":%.3f,\"inflate\":\"%s\",\"io\":\"%s\",\"io_fallback\":%s,\"threads\":%u}\n",
             (unsigned long long)s->files, (unsigned long long)s->bytes_in,
             (unsigned long long)s->bytes_decoded, (unsigned long long)s->records_seen,
@@ -1298,7 +1584,8 @@ void run_print_stats(const run_report *r, FILE *out)
             (unsigned long long)r->walk.skipped_other_dirs, (unsigned long long)s->outside_window,
             (unsigned long long)s->below_min_severity, (unsigned long long)r->walk.files_pruned, (unsigned long long)r->walk.dirs_pruned,
             (unsigned long long)r->walk.files_other_shards, (unsigned long long)r->resumed_from,
-            (unsigned long long)r->duplicates_dropped, (unsigned long long)r->stdin_parts,
+            (unsigned long long)r->duplicates_dropped, (unsigned long long)s->correlation_matches,
+            (unsigned long long)s->correlation_findings, (unsigned long long)r->stdin_parts,
             (unsigned long long)r->stdin_parts_in_order, r->seconds, decode_inflate_backend(),
             r->io ? r->io : "none", why.data, r->workers);
     buf_free(&why);

@@ -33,6 +33,8 @@ typedef struct {
     int dedupe;                 /* drop a finding whose rule and eventID were emitted */
     uint64_t crash_after_bytes; /* testing: SIGKILL after this many output bytes; 0: never */
     const emit_view *view;      /* what the finding lines pass through on their way out; NULL: none */
+    const char *correlation_state;  /* write the base-rule matches here (correlate.h) instead of correlating */
+    uint64_t max_correlation_matches; /* the correlation store's bound; 0: CORR_DEFAULT_MAX_MATCHES */
 } run_options;
 
 typedef struct {
@@ -59,6 +61,27 @@ typedef struct {
  * missing, out of memory) or could not write its output.
  */
 int run_scan(const run_options *opt, run_report *report, FILE *errout);
+
+/* `orgtrail correlate`: the reduce step of a sharded run. */
+typedef struct {
+    const char *const *paths;   /* the state files of `scan --correlation-state`; "-" is stdin */
+    size_t npaths;
+    const char *output;         /* NULL: stdout */
+    const rules *rules;         /* the scan's */
+    finding_format format;      /* the scan's */
+    severity min_severity;
+    int dedupe;
+    uint64_t max_matches;       /* 0: CORR_DEFAULT_MAX_MATCHES */
+} correlate_options;
+
+/*
+ * Reads every state file into one store and writes the correlation
+ * findings (the same lines an unsharded scan ends with). A file that cannot
+ * be read, a damaged line or a state made otherwise is said on errout and
+ * counted in report->stats.errors; the rest go on. Returns 0, or a negative
+ * errno when the output cannot be opened or written, or out of memory.
+ */
+int run_correlate(const correlate_options *opt, run_report *report, FILE *errout);
 
 /* Writes the --stats JSON object (one line). */
 void run_print_stats(const run_report *report, FILE *out);

@@ -89,12 +89,16 @@ void scan_stats_add(scan_stats *into, const scan_stats *s)
     into->skipped_insight_files += s->skipped_insight_files;
     into->outside_window += s->outside_window;
     into->below_min_severity += s->below_min_severity;
+    into->correlation_matches += s->correlation_matches;
+    into->correlation_findings += s->correlation_findings;
 }
 
 void scan_result_clear(scan_result *r)
 {
     r->findings.len = 0;
     r->nlines = 0;
+    r->corr.len = 0;
+    r->ncorr = 0;
     r->error[0] = '\0';
     memset(&r->stats, 0, sizeof r->stats);
     memset(&r->end, 0, sizeof r->end);
@@ -106,6 +110,10 @@ void scan_result_free(scan_result *r)
     free(r->lines);
     r->lines = NULL;
     r->nlines = r->lines_cap = 0;
+    buf_free(&r->corr);
+    free(r->corr_lines);
+    r->corr_lines = NULL;
+    r->ncorr = r->corr_cap = 0;
 }
 
 scanner *scan_create(const scan_options *opt)
@@ -256,18 +264,34 @@ static int in_window(scanner *s)
     return (!s->opt.has_since || at >= s->opt.since) && (!s->opt.has_until || at < s->opt.until);
 }
 
-static int add_line(scan_result *r, uint64_t key, uint64_t record_end)
+static int push_line(scan_finding **lines, size_t *n, size_t *cap, scan_finding f)
 {
-    if (r->nlines == r->lines_cap) {
-        size_t cap = r->lines_cap ? r->lines_cap * 2 : 16;
-        scan_finding *l = realloc(r->lines, cap * sizeof *l);
+    if (*n == *cap) {
+        size_t c = *cap ? *cap * 2 : 16;
+        scan_finding *l = realloc(*lines, c * sizeof *l);
         if (!l)
             return -ENOMEM;
-        r->lines = l;
-        r->lines_cap = cap;
+        *lines = l;
+        *cap = c;
     }
-    r->lines[r->nlines++] = (scan_finding){ r->findings.len, key, record_end };
+    (*lines)[(*n)++] = f;
     return 0;
+}
+
+static int add_line(scan_result *r, uint64_t key, uint64_t record_end)
+{
+    return push_line(&r->lines, &r->nlines, &r->lines_cap, (scan_finding){ r->findings.len, key, record_end });
+}
+
+/* The record's matches of ru that feed correlations, as state lines (kept
+ * whatever the severity: a silent rule's level is no finding's). */
+static int capture(scanner *s, const rule *ru, const frame_record *rec)
+{
+    scan_result *r = s->res;
+    int n = corr_capture(s->opt.corr, &r->corr, ru, s->pc, s->finding, s->path, rec->start);
+    if (n <= 0)
+        return n;
+    return push_line(&r->corr_lines, &r->ncorr, &r->corr_cap, (scan_finding){ r->corr.len, 0, rec->end });
 }
 
 /* Parses the record; for a candidate, confirms it and emits its findings.
@@ -302,11 +326,12 @@ static int handle_record(scanner *s, const frame_record *rec, int candidate, uin
     const rule **matched = s->matched;
     size_t n = rules_match(s->opt.rules, s->pc, s->parse_all ? UINT64_MAX : needles_seen, matched,
                            rules_count(s->opt.rules));
-    if (n == 0 && s->opt.all_org_events && parse_get(s->pc, "eventSource", &v) == PARSE_STRING &&
-        rules_is_org_source(v.ptr, v.len)) {
-        matched[0] = rules_catch_all();
-        n = 1;
-    }
+    size_t shown = 0;   /* the rules that make findings: a silent one only feeds correlations */
+    for (size_t i = 0; i < n; i++)
+        shown += !matched[i]->silent;
+    if (shown == 0 && s->opt.all_org_events && parse_get(s->pc, "eventSource", &v) == PARSE_STRING &&
+        rules_is_org_source(v.ptr, v.len))
+        matched[n++] = rules_catch_all();
     if (n == 0)
         return 0;
     if ((s->opt.has_since || s->opt.has_until) && !in_window(s)) {
@@ -319,6 +344,11 @@ static int handle_record(scanner *s, const frame_record *rec, int candidate, uin
     ot_slice id;
     int has_id = parse_get(s->pc, "eventID", &id) == PARSE_STRING;
     for (size_t i = 0; i < n; i++) {
+        rc = s->opt.corr ? capture(s, matched[i], rec) : 0;
+        if (rc)
+            return rc;
+        if (matched[i]->silent)
+            continue;
         rc = finding_append(&s->res->findings, s->finding, matched[i]);
         if (rc == 0) {
             st->below_min_severity++;
@@ -592,6 +622,11 @@ static void drop_damaged_findings(scanner *s)
     r->stats.findings -= r->nlines - keep;
     r->findings.len = keep ? r->lines[keep - 1].end : 0;
     r->nlines = keep;
+    keep = r->ncorr;    /* and the matches for correlations, the same way */
+    while (keep > 0 && r->corr_lines[keep - 1].record_end > s->out_base + start)
+        keep--;
+    r->corr.len = keep ? r->corr_lines[keep - 1].end : 0;
+    r->ncorr = keep;
 }
 
 /* Decodes in[] into the window, framing each time it fills. Leaves what the

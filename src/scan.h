@@ -19,6 +19,7 @@
 #include <stdint.h>
 
 #include "context.h"
+#include "correlate.h"
 #include "finding.h"
 #include "rules.h"
 #include "util.h"
@@ -41,6 +42,7 @@ typedef struct {
     const char *const *needles;  /* what a candidate holds (rules_needles); borrowed */
     size_t nneedles;
     int parse_all;          /* some rule is unanchored: every record is a candidate */
+    const corr_feeds *corr; /* the rules that feed correlations; borrowed; NULL: none, no capture */
 } scan_options;
 
 /* Counters; see the README for which are exact. */
@@ -58,6 +60,8 @@ typedef struct {
     uint64_t skipped_insight_files;
     uint64_t outside_window;    /* Organizations events dropped by --since/--until */
     uint64_t below_min_severity; /* findings dropped by --min-severity */
+    uint64_t correlation_matches;   /* base-rule matches correlated (after dedupe); set by run */
+    uint64_t correlation_findings;  /* correlation findings written; set by run */
 } scan_stats;
 
 void scan_stats_add(scan_stats *into, const scan_stats *s);
@@ -81,6 +85,9 @@ typedef struct {
     ot_buf findings;        /* NDJSON lines, in record order */
     scan_finding *lines;    /* one per line of findings */
     size_t nlines, lines_cap;
+    ot_buf corr;            /* base-rule matches for correlations: state lines (correlate.h), in record order */
+    scan_finding *corr_lines;   /* one per line of corr (key 0) */
+    size_t ncorr, corr_cap;
     char error[512];        /* the input's one error line (without "orgtrail: PATH: "), or "" */
     scan_stats stats;
     scan_part end;          /* where the input ended (set by scan_end) */

@@ -1,0 +1,805 @@
+#define _GNU_SOURCE   /* qsort_r */
+#include "correlate.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "ocsf.h"
+
+/* ---- time ---------------------------------------------------------------- */
+
+int corr_time_ms(const char *s, size_t n, int64_t *ms)
+{
+    int64_t sec;
+    int date_only;
+    if (parse_time(s, n, &sec, &date_only))
+        return -1;
+    int64_t frac = 0;
+    /* parse_time drops the fraction: "YYYY-MM-DDTHH:MM:SS.mmm..." keeps it here */
+    if (!date_only && n > 20 && s[19] == '.') {
+        int digits = 0;
+        for (size_t i = 20; i < n && s[i] >= '0' && s[i] <= '9'; i++)
+            if (digits < 3) {
+                frac = frac * 10 + (s[i] - '0');
+                digits++;
+            }
+        for (; digits < 3; digits++)
+            frac *= 10;
+    }
+    *ms = sec * 1000 + frac;
+    return 0;
+}
+
+static int append_time(ot_buf *out, int64_t ms)
+{
+    int64_t sec = ms >= 0 ? ms / 1000 : -((-ms + 999) / 1000);
+    int frac = (int)(ms - sec * 1000);
+    time_t t = (time_t)sec;
+    struct tm tm;
+    if (!gmtime_r(&t, &tm))
+        return buf_append_str(out, "null");
+    char text[48];
+    size_t n = strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%S", &tm);
+    if (frac)
+        snprintf(text + n, sizeof text - n, ".%03dZ", frac);
+    else
+        snprintf(text + n, sizeof text - n, "Z");
+    return buf_printf(out, "\"%s\"", text);
+}
+
+/* ---- capture ------------------------------------------------------------- */
+
+typedef struct {
+    const sigma_rule *sigma;
+    uint32_t corr, ref;         /* correlation index, index in its rules */
+} feed;
+
+int corr_set_of_rules(const rules *r, corr_set *set)
+{
+    size_t n = rules_correlation_count(r);
+    const sigma_correlation **list = n ? malloc(n * sizeof *list) : NULL;
+    if (n && !list)
+        return -ENOMEM;
+    for (size_t i = 0; i < n; i++)
+        list[i] = rules_correlation_at(r, i);
+    *set = (corr_set){ list, n, rules_sources_hash(r) };
+    return 0;
+}
+
+struct corr_feeds {
+    corr_set set;
+    feed *feeds;                /* sorted by sigma pointer */
+    size_t n;
+};
+
+static int by_sigma(const void *a, const void *b)
+{
+    const feed *x = a, *y = b;
+    if (x->sigma != y->sigma)
+        return (uintptr_t)x->sigma < (uintptr_t)y->sigma ? -1 : 1;
+    if (x->corr != y->corr)
+        return x->corr < y->corr ? -1 : 1;
+    return x->ref < y->ref ? -1 : x->ref > y->ref;
+}
+
+corr_feeds *corr_feeds_create(const corr_set *set)
+{
+    corr_feeds *f = calloc(1, sizeof *f);
+    if (!f)
+        return NULL;
+    f->set = *set;
+    size_t total = 0, nc = set->n;
+    for (size_t c = 0; c < nc; c++)
+        total += set->list[c]->nrules;
+    if (total == 0)
+        return f;
+    f->feeds = malloc(total * sizeof *f->feeds);
+    if (!f->feeds) {
+        free(f);
+        return NULL;
+    }
+    for (size_t c = 0; c < nc; c++) {
+        const sigma_correlation *sc = set->list[c];
+        for (size_t i = 0; i < sc->nrules; i++)
+            f->feeds[f->n++] = (feed){ sc->rules[i], (uint32_t)c, (uint32_t)i };
+    }
+    qsort(f->feeds, f->n, sizeof *f->feeds, by_sigma);
+    return f;
+}
+
+void corr_feeds_free(corr_feeds *f)
+{
+    if (!f)
+        return;
+    free(f->feeds);
+    free(f);
+}
+
+int corr_feeds_any(const corr_feeds *f)
+{
+    return f && f->n > 0;
+}
+
+/* The first feed of sigma rule sg, or NULL. */
+static const feed *first_feed(const corr_feeds *f, const sigma_rule *sg)
+{
+    size_t lo = 0, hi = f->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if ((uintptr_t)f->feeds[mid].sigma < (uintptr_t)sg)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < f->n && f->feeds[lo].sigma == sg ? &f->feeds[lo] : NULL;
+}
+
+int corr_feeds_rule(const corr_feeds *f, const rule *ru)
+{
+    return f && f->n > 0 && ru->sigma && first_feed(f, ru->sigma) != NULL;
+}
+
+/* A field's value as a JSON string: strings as they are, numbers and
+ * booleans as their JSON text. 0 when absent, null, an object or array. */
+static int value_text(parse_ctx *ev, const char *field, ot_slice *v)
+{
+    enum parse_type t = parse_get(ev, field, v);
+    return t == PARSE_STRING || t == PARSE_NUMBER || t == PARSE_BOOL;
+}
+
+static int capture_one(ot_buf *out, const sigma_correlation *sc, const feed *fd, parse_ctx *ev, ot_slice shared,
+                       const char *path, uint64_t offset, int64_t ms, const ot_slice *id)
+{
+    ot_slice v;
+    size_t start = out->len;
+    int rc = buf_printf(out, "{\"c\":%u,\"r\":%u,\"t\":%" PRId64 ",\"id\":", fd->corr, fd->ref, ms);
+    rc = rc ? rc : id->ptr ? buf_append_json_string(out, id->ptr, id->len) : buf_append_str(out, "null");
+    rc = rc ? rc : buf_append_str(out, ",\"g\":[");
+    for (size_t g = 0; !rc && g < sc->ngroup; g++) {
+        if (!value_text(ev, sc->group_fields[fd->ref * sc->ngroup + g], &v)) {
+            out->len = start;   /* lacks a group-by value: takes no part */
+            return 0;
+        }
+        rc = g ? buf_append(out, ",", 1) : 0;
+        rc = rc ? rc : buf_append_json_string(out, v.ptr, v.len);
+    }
+    rc = rc ? rc : buf_append_str(out, "],\"v\":");
+    if (!rc && sc->type == SIGMA_CORR_VALUE_COUNT) {
+        const char *field = sc->value_fields ? sc->value_fields[fd->ref] : NULL;
+        if (!field || !value_text(ev, field, &v)) {
+            out->len = start;   /* nothing to count */
+            return 0;
+        }
+        rc = buf_append_json_string(out, v.ptr, v.len);
+    } else if (!rc) {
+        rc = buf_append_str(out, "null");
+    }
+    rc = rc ? rc : buf_append_str(out, ",\"p\":");
+    rc = rc ? rc : buf_append_json_string(out, path, strlen(path));
+    rc = rc ? rc : buf_printf(out, ",\"o\":%" PRIu64 ",\"a\":", offset);
+    rc = rc ? rc : buf_append_json_string(out, shared.ptr, shared.len);
+    rc = rc ? rc : buf_append_str(out, "}\n");
+    if (rc) {
+        out->len = start;
+        return rc;
+    }
+    return 1;
+}
+
+int corr_capture(const corr_feeds *f, ot_buf *out, const rule *ru, parse_ctx *ev, finding_record *fr,
+                 const char *path, uint64_t offset)
+{
+    if (!f || f->n == 0 || !ru->sigma)
+        return 0;
+    const feed *fd = first_feed(f, ru->sigma);
+    if (!fd)
+        return 0;
+    ot_slice t, id;
+    int64_t ms;
+    if (parse_get(ev, "eventTime", &t) != PARSE_STRING || corr_time_ms(t.ptr, t.len, &ms))
+        return 0;   /* no readable eventTime: takes no part */
+    if (parse_get(ev, "eventID", &id) != PARSE_STRING)
+        id = (ot_slice){ NULL, 0 };
+    ot_slice shared;
+    int rc = finding_shared(fr, &shared);
+    if (rc)
+        return rc;
+    size_t start = out->len;
+    int lines = 0;
+    for (const feed *end = f->feeds + f->n; fd < end && fd->sigma == ru->sigma; fd++) {
+        rc = capture_one(out, f->set.list[fd->corr], fd, ev, shared, path, offset, ms, &id);
+        if (rc < 0) {
+            out->len = start;
+            return rc;
+        }
+        lines += rc;
+    }
+    return lines;
+}
+
+int corr_state_header(ot_buf *out, const corr_set *set, finding_format format)
+{
+    return buf_printf(out, "{\"orgtrail_correlation_state\":1,\"format\":\"%s\",\"rules\":\"%016" PRIx64 "\"}\n",
+                      format == FINDING_OCSF ? "ocsf" : "ndjson", set->sources_hash);
+}
+
+/* ---- the store ----------------------------------------------------------- */
+
+/* Strings live in the store's arena, named by offset (the arena moves). */
+typedef struct {
+    size_t off, len;
+} span;
+
+typedef struct {
+    uint32_t corr, ref;
+    int64_t t;
+    int has_id;
+    span id, group, value, shared, path;    /* group: the rendered {name: value} object */
+    uint64_t offset;
+    size_t value_rank;          /* value_count: the value's number among its group's */
+} match;
+
+struct corr_store {
+    corr_set set;
+    corr_options opt;
+    match *m;
+    size_t n, cap;
+    ot_buf arena;
+    parse_ctx *pc;
+    int header_bad;             /* the lines since the last header are another run's */
+    uint64_t rules_hash;
+};
+
+corr_store *corr_store_create(const corr_set *set, const corr_options *o)
+{
+    corr_store *s = calloc(1, sizeof *s);
+    if (!s)
+        return NULL;
+    s->set = *set;
+    s->opt = *o;
+    if (!s->opt.max_matches)
+        s->opt.max_matches = CORR_DEFAULT_MAX_MATCHES;
+    s->rules_hash = set->sources_hash;
+    s->pc = parse_create();
+    if (!s->pc) {
+        free(s);
+        return NULL;
+    }
+    return s;
+}
+
+void corr_store_free(corr_store *s)
+{
+    if (!s)
+        return;
+    free(s->m);
+    buf_free(&s->arena);
+    parse_free(s->pc);
+    free(s);
+}
+
+uint64_t corr_store_matches(const corr_store *s)
+{
+    return s->n;
+}
+
+void corr_store_cap_message(const corr_store *s, char *msg, size_t n)
+{
+    snprintf(msg, n, "correlation matches exceed --max-correlation-matches %" PRIu64 "; raise it or narrow the input",
+             s->opt.max_matches);
+}
+
+static int keep(corr_store *s, const char *p, size_t n, span *sp)
+{
+    sp->off = s->arena.len;
+    sp->len = n;
+    return buf_append(&s->arena, p, n);
+}
+
+static int get_int(parse_ctx *pc, const char *key, int64_t *v)
+{
+    ot_slice t;
+    if (parse_get(pc, key, &t) != PARSE_NUMBER || t.len == 0 || t.len > 20)
+        return -1;
+    char tmp[24];
+    memcpy(tmp, t.ptr, t.len);
+    tmp[t.len] = '\0';
+    char *end;
+    errno = 0;
+    long long x = strtoll(tmp, &end, 10);
+    if (*end || errno)
+        return -1;
+    *v = x;
+    return 0;
+}
+
+/* A header line: 1 when it fits this store, 0 when it does not. */
+static int header_fits(corr_store *s)
+{
+    ot_slice f, h;
+    if (parse_get(s->pc, "format", &f) != PARSE_STRING || parse_get(s->pc, "rules", &h) != PARSE_STRING)
+        return 0;
+    const char *want = s->opt.format == FINDING_OCSF ? "ocsf" : "ndjson";
+    char hash[17];
+    snprintf(hash, sizeof hash, "%016" PRIx64, s->rules_hash);
+    return f.len == strlen(want) && memcmp(f.ptr, want, f.len) == 0 && h.len == 16 && memcmp(h.ptr, hash, 16) == 0;
+}
+
+/* Parses one state line into a new match. Returns 1 kept, 0 a header, -EINVAL
+ * damaged, -E2BIG, -ENOMEM. */
+static int add_line(corr_store *s, const char *line, size_t len)
+{
+    char err[128];
+    size_t err_at;
+    if (parse_record(s->pc, line, len, PARSE_KIND_EVENT, err, sizeof err, &err_at))
+        return -EINVAL;
+    ot_slice v;
+    if (parse_get(s->pc, "orgtrail_correlation_state", &v) != PARSE_ABSENT) {
+        s->header_bad = !header_fits(s);
+        return s->header_bad ? -ESTALE : 0;
+    }
+    if (s->header_bad)
+        return 0;
+    int64_t c, ref, t, offset;
+    if (get_int(s->pc, "c", &c) || get_int(s->pc, "r", &ref) || get_int(s->pc, "t", &t) ||
+        get_int(s->pc, "o", &offset) || c < 0 || ref < 0 || offset < 0 || (uint64_t)c >= s->set.n)
+        return -EINVAL;
+    const sigma_correlation *sc = s->set.list[c];
+    if ((uint64_t)ref >= sc->nrules || parse_array_len(s->pc, "g") != (long)sc->ngroup)
+        return -EINVAL;
+    ot_slice id, path, shared, value;
+    enum parse_type idt = parse_get(s->pc, "id", &id);
+    enum parse_type vt = parse_get(s->pc, "v", &value);
+    if ((idt != PARSE_STRING && idt != PARSE_NULL) || parse_get(s->pc, "p", &path) != PARSE_STRING ||
+        parse_get(s->pc, "a", &shared) != PARSE_STRING || (vt != PARSE_STRING && vt != PARSE_NULL))
+        return -EINVAL;
+    /* the anchor's part must close the line as finding_shared says */
+    const char *tail = s->opt.format == FINDING_OCSF ? "}}\n" : "}\n";
+    size_t tl = strlen(tail);
+    if (shared.len < tl + 1 || shared.ptr[0] != ',' || memcmp(shared.ptr + shared.len - tl, tail, tl) != 0)
+        return -EINVAL;
+    if (sc->type == SIGMA_CORR_VALUE_COUNT && vt != PARSE_STRING)
+        return -EINVAL;
+    if (s->n >= s->opt.max_matches)
+        return -E2BIG;
+    if (s->n == s->cap) {
+        size_t cap = s->cap ? s->cap * 2 : 256;
+        if (cap > s->opt.max_matches)
+            cap = (size_t)s->opt.max_matches;
+        match *m = realloc(s->m, cap * sizeof *m);
+        if (!m)
+            return -ENOMEM;
+        s->m = m;
+        s->cap = cap;
+    }
+    match *m = &s->m[s->n];
+    memset(m, 0, sizeof *m);
+    m->corr = (uint32_t)c;
+    m->ref = (uint32_t)ref;
+    m->t = t;
+    m->has_id = idt == PARSE_STRING;
+    m->offset = (uint64_t)offset;
+    size_t mark = s->arena.len;
+    int rc = m->has_id ? keep(s, id.ptr, id.len, &m->id) : 0;
+    rc = rc ? rc : keep(s, path.ptr, path.len, &m->path);
+    rc = rc ? rc : keep(s, shared.ptr, shared.len, &m->shared);
+    rc = rc ? rc : vt == PARSE_STRING ? keep(s, value.ptr, value.len, &m->value) : 0;
+    /* the group, rendered once as the finding's {name: value} object */
+    m->group.off = s->arena.len;
+    rc = rc ? rc : buf_append(&s->arena, "{", 1);
+    for (size_t g = 0; !rc && g < sc->ngroup; g++) {
+        ot_slice gv;
+        if (parse_get_element(s->pc, "g", g, NULL, &gv) != PARSE_STRING) {
+            s->arena.len = mark;
+            return -EINVAL;
+        }
+        rc = g ? buf_append(&s->arena, ",", 1) : 0;
+        rc = rc ? rc : buf_append_json_string(&s->arena, sc->group_by[g], strlen(sc->group_by[g]));
+        rc = rc ? rc : buf_append(&s->arena, ":", 1);
+        rc = rc ? rc : buf_append_json_string(&s->arena, gv.ptr, gv.len);
+    }
+    rc = rc ? rc : buf_append(&s->arena, "}", 1);
+    if (rc) {
+        s->arena.len = mark;
+        return rc;
+    }
+    m->group.len = s->arena.len - m->group.off;
+    s->n++;
+    return 1;
+}
+
+int corr_store_add(corr_store *s, const char *buf, size_t len, const char *name, uint64_t base, FILE *errout,
+                   uint64_t *bad)
+{
+    size_t at = 0;
+    while (at < len) {
+        const char *nl = memchr(buf + at, '\n', len - at);
+        size_t end = nl ? (size_t)(nl - buf) : len;
+        size_t n = end - at;
+        if (n > 0) {
+            int rc = add_line(s, buf + at, n);
+            if (rc == -E2BIG || rc == -ENOMEM)
+                return rc;
+            if (rc == -EINVAL || rc == -ESTALE) {
+                (*bad)++;
+                if (rc == -ESTALE)
+                    fprintf(errout, "orgtrail: %s: correlation state made with other rules or another --format "
+                                    "(at byte %" PRIu64 "); its matches are left out\n", name, base + at);
+                else
+                    fprintf(errout, "orgtrail: %s: damaged correlation state line at byte %" PRIu64 "\n", name,
+                            base + at);
+            }
+        }
+        at = end + 1;
+    }
+    return 0;
+}
+
+/* ---- evaluation ---------------------------------------------------------- */
+
+static int cmp_span(const char *a, const span *x, const span *y)
+{
+    size_t n = x->len < y->len ? x->len : y->len;
+    int c = memcmp(a + x->off, a + y->off, n);
+    if (c)
+        return c;
+    return x->len < y->len ? -1 : x->len > y->len;
+}
+
+/* Everything else, so that equal keys still sort the same on every run. */
+static int cmp_rest(const char *a, const match *x, const match *y)
+{
+    int c = cmp_span(a, &x->shared, &y->shared);
+    if (c)
+        return c;
+    c = cmp_span(a, &x->path, &y->path);
+    if (c)
+        return c;
+    if (x->offset != y->offset)
+        return x->offset < y->offset ? -1 : 1;
+    return cmp_span(a, &x->value, &y->value);
+}
+
+static int cmp_group(const match *x, const match *y, const char *a)
+{
+    if (x->corr != y->corr)
+        return x->corr < y->corr ? -1 : 1;
+    return cmp_span(a, &x->group, &y->group);
+}
+
+static int cmp_id(const match *x, const match *y, const char *a)
+{
+    if (x->has_id != y->has_id)
+        return x->has_id ? 1 : -1;      /* no eventID first */
+    return x->has_id ? cmp_span(a, &x->id, &y->id) : 0;
+}
+
+/* (correlation, group, eventID, rule, time, ...): duplicates side by side */
+static int by_identity(const void *pa, const void *pb, void *arg)
+{
+    const match *x = pa, *y = pb;
+    const char *a = arg;
+    int c = cmp_group(x, y, a);
+    c = c ? c : cmp_id(x, y, a);
+    if (!c && x->ref != y->ref)
+        c = x->ref < y->ref ? -1 : 1;
+    if (!c && x->t != y->t)
+        c = x->t < y->t ? -1 : 1;
+    return c ? c : cmp_rest(a, x, y);
+}
+
+/* (correlation, group, time, eventID, rule, ...): a group's order */
+static int by_time(const void *pa, const void *pb, void *arg)
+{
+    const match *x = pa, *y = pb;
+    const char *a = arg;
+    int c = cmp_group(x, y, a);
+    if (!c && x->t != y->t)
+        c = x->t < y->t ? -1 : 1;
+    c = c ? c : cmp_id(x, y, a);
+    if (!c && x->ref != y->ref)
+        c = x->ref < y->ref ? -1 : 1;
+    return c ? c : cmp_rest(a, x, y);
+}
+
+/* value_count: each match's value numbered among its group's (sorted by
+ * value), so that a window counts distinct values with an array. */
+static int by_value(const void *pa, const void *pb, void *arg)
+{
+    const match *const *x = pa, *const *y = pb;
+    return cmp_span(arg, &(*x)->value, &(*y)->value);
+}
+
+typedef struct {
+    int64_t first;
+    uint32_t corr;
+    span group;
+    size_t line, line_len;      /* in the store's output buffer */
+} produced;
+
+typedef struct {
+    corr_store *s;
+    ot_buf lines;
+    produced *f;
+    size_t nf, capf;
+    uint64_t below;
+    size_t *counts;             /* per value rank or per rule, in the window */
+    size_t ncounts;
+} eval;
+
+static int conds_hold(const sigma_correlation *sc, uint64_t count)
+{
+    for (size_t i = 0; i < sc->nconds; i++) {
+        uint64_t v = sc->conds[i].value;
+        int ok = 0;
+        switch (sc->conds[i].op) {
+        case SIGMA_CMP_GT: ok = count > v; break;
+        case SIGMA_CMP_GTE: ok = count >= v; break;
+        case SIGMA_CMP_LT: ok = count < v; break;
+        case SIGMA_CMP_LTE: ok = count <= v; break;
+        case SIGMA_CMP_EQ: ok = count == v; break;
+        }
+        if (!ok)
+            return 0;
+    }
+    return 1;
+}
+
+static severity level_severity(int level)
+{
+    return level < SEV_INFO ? SEV_INFO : level > SEV_CRITICAL ? SEV_CRITICAL : (severity)level;
+}
+
+static const char *type_name(sigma_corr_type t)
+{
+    switch (t) {
+    case SIGMA_CORR_EVENT_COUNT: return "event_count";
+    case SIGMA_CORR_VALUE_COUNT: return "value_count";
+    case SIGMA_CORR_TEMPORAL: return "temporal";
+    case SIGMA_CORR_TEMPORAL_ORDERED: return "temporal_ordered";
+    }
+    return "?";
+}
+
+/* One finding: the matches g[a..b) used, count as it is reported. */
+static int produce(eval *e, const sigma_correlation *sc, const match *g, size_t a, size_t b, uint64_t count)
+{
+    const char *ar = e->s->arena.data;
+    const match *anchor = &g[a];
+    severity sev = level_severity(sc->level);
+    if (sev < e->s->opt.min_severity) {
+        e->below++;
+        return 0;
+    }
+    if (e->nf == e->capf) {
+        size_t cap = e->capf ? e->capf * 2 : 64;
+        produced *f = realloc(e->f, cap * sizeof *f);
+        if (!f)
+            return -ENOMEM;
+        e->f = f;
+        e->capf = cap;
+    }
+    ot_buf *out = &e->lines;
+    size_t start = out->len;
+    int ocsf = e->s->opt.format == FINDING_OCSF;
+    int rc;
+    if (ocsf) {
+        rule head = { .id = sc->id, .title = sc->title, .level = sev };
+        ot_slice id = anchor->has_id ? (ot_slice){ ar + anchor->id.off, anchor->id.len } : (ot_slice){ NULL, 0 };
+        char path[4096];
+        snprintf(path, sizeof path, "%.*s", (int)anchor->path.len, ar + anchor->path.off);
+        rc = ocsf_append_head(out, &head, sev, &id, path, anchor->offset);
+    } else {
+        rc = buf_append_str(out, "{\"rule\":");
+        rc = rc ? rc : buf_append_json_string(out, sc->id, strlen(sc->id));
+        rc = rc ? rc : buf_append_str(out, ",\"title\":");
+        rc = rc ? rc : buf_append_json_string(out, sc->title, strlen(sc->title));
+        rc = rc ? rc : buf_printf(out, ",\"severity\":\"%s\"", severity_name(sev));
+    }
+    /* the anchor's shared part, its closing braces after the correlation */
+    size_t tail = ocsf ? 3 : 2;
+    rc = rc ? rc : buf_append(out, ar + anchor->shared.off, anchor->shared.len - tail);
+    rc = rc ? rc : buf_printf(out, ",\"correlation\":{\"type\":\"%s\",\"group\":", type_name(sc->type));
+    rc = rc ? rc : buf_append(out, ar + anchor->group.off, anchor->group.len);
+    rc = rc ? rc : buf_printf(out, ",\"count\":%" PRIu64 ",\"events\":[", count);
+    for (size_t i = a; !rc && i < b; i++) {
+        rc = i > a ? buf_append(out, ",", 1) : 0;
+        rc = rc ? rc : g[i].has_id ? buf_append_json_string(out, ar + g[i].id.off, g[i].id.len)
+                                   : buf_append_str(out, "null");
+    }
+    rc = rc ? rc : buf_append_str(out, "],\"first\":");
+    rc = rc ? rc : append_time(out, g[a].t);
+    rc = rc ? rc : buf_append_str(out, ",\"last\":");
+    rc = rc ? rc : append_time(out, g[b - 1].t);
+    rc = rc ? rc : buf_append(out, "}", 1);
+    rc = rc ? rc : buf_append(out, ar + anchor->shared.off + anchor->shared.len - tail, tail);
+    if (rc) {
+        out->len = start;
+        return rc;
+    }
+    e->f[e->nf++] = (produced){ g[a].t, anchor->corr, anchor->group, start, out->len - start };
+    return 0;
+}
+
+static int grow_counts(eval *e, size_t n)
+{
+    if (n > e->ncounts) {
+        size_t *c = realloc(e->counts, n * sizeof *c);
+        if (!c)
+            return -ENOMEM;
+        e->counts = c;
+        e->ncounts = n;
+    }
+    memset(e->counts, 0, n * sizeof *e->counts);
+    return 0;
+}
+
+/* event_count, value_count, temporal: a window [i, e) slides over the
+ * group; counts[] holds per value rank (value_count) or per rule (temporal)
+ * how many matches of the window have it, and distinct how many are > 0. */
+static int eval_window_types(eval *e, const sigma_correlation *sc, match *g, size_t n)
+{
+    int by_value_rank = sc->type == SIGMA_CORR_VALUE_COUNT;
+    int by_rule = sc->type == SIGMA_CORR_TEMPORAL;
+    size_t kinds = 0;
+    if (by_value_rank) {
+        match **order = malloc(n * sizeof *order);
+        if (!order)
+            return -ENOMEM;
+        for (size_t i = 0; i < n; i++)
+            order[i] = &g[i];
+        qsort_r(order, n, sizeof *order, by_value, e->s->arena.data);
+        for (size_t i = 0; i < n; i++) {
+            if (i > 0 && cmp_span(e->s->arena.data, &order[i - 1]->value, &order[i]->value) != 0)
+                kinds++;
+            order[i]->value_rank = kinds;
+        }
+        kinds++;
+        free(order);
+    } else if (by_rule) {
+        kinds = sc->nrules;
+    }
+    if (kinds && grow_counts(e, kinds))
+        return -ENOMEM;
+    size_t i = 0, end = 0, distinct = 0;
+    while (i < n) {
+        int64_t limit = g[i].t > INT64_MAX - sc->timespan_ms ? INT64_MAX : g[i].t + sc->timespan_ms;
+        for (; end < n && g[end].t <= limit; end++)
+            if (kinds) {
+                size_t k = by_value_rank ? g[end].value_rank : g[end].ref;
+                distinct += e->counts[k]++ == 0;
+            }
+        int ok;
+        uint64_t count = end - i;
+        if (by_rule) {
+            ok = distinct == sc->nrules;
+        } else {
+            if (by_value_rank)
+                count = distinct;
+            ok = conds_hold(sc, count);
+        }
+        size_t next = ok ? end : i + 1;
+        if (ok) {
+            int rc = produce(e, sc, g, i, end, by_rule ? end - i : count);
+            if (rc)
+                return rc;
+        }
+        for (; i < next; i++)
+            if (kinds) {
+                size_t k = by_value_rank ? g[i].value_rank : g[i].ref;
+                distinct -= --e->counts[k] == 0;
+            }
+    }
+    return 0;
+}
+
+/* temporal_ordered: from an anchor of rule 1, each next rule's first match
+ * later in the order and inside the window; next[] finds it in O(1). */
+static int eval_ordered(eval *e, const sigma_correlation *sc, match *g, size_t n)
+{
+    size_t nr = sc->nrules;
+    if (nr == 0)
+        return 0;
+    size_t *next = malloc(nr * (n + 1) * sizeof *next);
+    if (!next)
+        return -ENOMEM;
+    for (size_t r = 0; r < nr; r++) {
+        size_t *nx = next + r * (n + 1);
+        nx[n] = n;
+        for (size_t p = n; p-- > 0;)
+            nx[p] = g[p].ref == r ? p : nx[p + 1];
+    }
+    size_t i = 0;
+    while (i < n) {
+        if (g[i].ref != 0) {
+            i++;
+            continue;
+        }
+        int64_t limit = g[i].t > INT64_MAX - sc->timespan_ms ? INT64_MAX : g[i].t + sc->timespan_ms;
+        size_t k = i;
+        int ok = 1;
+        for (size_t r = 1; ok && r < nr; r++) {
+            size_t p = next[r * (n + 1) + k + 1];
+            ok = p < n && g[p].t <= limit;
+            k = p;
+        }
+        if (!ok) {
+            i++;
+            continue;
+        }
+        int rc = produce(e, sc, g, i, k + 1, k + 1 - i);
+        if (rc) {
+            free(next);
+            return rc;
+        }
+        i = k + 1;
+    }
+    free(next);
+    return 0;
+}
+
+static int by_output(const void *pa, const void *pb, void *arg)
+{
+    const produced *x = pa, *y = pb;
+    corr_store *s = arg;
+    if (x->first != y->first)
+        return x->first < y->first ? -1 : 1;
+    if (x->corr != y->corr) {
+        int c = strcmp(s->set.list[x->corr]->id, s->set.list[y->corr]->id);
+        if (c)
+            return c;
+        return x->corr < y->corr ? -1 : 1;
+    }
+    int c = cmp_span(s->arena.data, &x->group, &y->group);
+    if (c)
+        return c;
+    return x->line < y->line ? -1 : x->line > y->line;
+}
+
+int corr_store_evaluate(corr_store *s, ot_buf *out, uint64_t *matches, uint64_t *findings, uint64_t *below)
+{
+    eval e = { .s = s };
+    int rc = 0;
+    *matches = *findings = *below = 0;
+    if (s->n == 0)
+        return 0;
+    char *ar = s->arena.data;
+    if (s->opt.dedupe) {
+        qsort_r(s->m, s->n, sizeof *s->m, by_identity, ar);
+        size_t w = 0;
+        for (size_t i = 0; i < s->n; i++) {
+            const match *p = w ? &s->m[w - 1] : NULL;
+            if (p && s->m[i].has_id && p->has_id && p->ref == s->m[i].ref && cmp_group(p, &s->m[i], ar) == 0 &&
+                cmp_id(p, &s->m[i], ar) == 0)
+                continue;   /* the same event again: the earliest copy stays */
+            s->m[w++] = s->m[i];
+        }
+        s->n = w;
+    }
+    qsort_r(s->m, s->n, sizeof *s->m, by_time, ar);
+    *matches = s->n;
+    for (size_t i = 0; i < s->n && !rc;) {
+        size_t j = i + 1;
+        while (j < s->n && cmp_group(&s->m[i], &s->m[j], ar) == 0)
+            j++;
+        const sigma_correlation *sc = s->set.list[s->m[i].corr];
+        rc = sc->type == SIGMA_CORR_TEMPORAL_ORDERED ? eval_ordered(&e, sc, s->m + i, j - i)
+                                                     : eval_window_types(&e, sc, s->m + i, j - i);
+        i = j;
+    }
+    if (!rc && e.nf > 1)
+        qsort_r(e.f, e.nf, sizeof *e.f, by_output, s);
+    for (size_t i = 0; !rc && i < e.nf; i++)
+        rc = buf_append(out, e.lines.data + e.f[i].line, e.f[i].line_len);
+    if (!rc) {
+        *findings = e.nf;
+        *below = e.below;
+    }
+    buf_free(&e.lines);
+    free(e.f);
+    free(e.counts);
+    return rc;
+}
