@@ -295,9 +295,14 @@ const rule *rules_at(const rules *r, size_t i)
 
 const char *const *rules_needles(rules *r, int org_events, size_t *n, const rule **unanchored)
 {
+    /* every scan asks for its needles: a caller that never linked (a test, a
+     * fuzzer) still gets silent base rules; after rules_link this does nothing */
+    *n = 0;
+    *unanchored = NULL;
+    if (rules_link(r, NULL, NULL) < 0)
+        return NULL;
     free(r->needles);
     r->nneedles = 0;
-    *unanchored = NULL;
     size_t cap = 1;
     for (size_t i = 0; i < r->n; i++)
         for (const char *const *nd = sigma_rule_needles(r->list[i].sigma); *nd; nd++)

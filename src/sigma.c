@@ -81,6 +81,7 @@ typedef struct {
     unsigned char *how;         /* MATCH, KEYWORDS: enum match_kind of each pattern; FIELDREF: of all */
     pcre2_code **res;           /* RE: shared by the workers, read-only (pats: their sources) */
     int re_caseless;            /* RE: |i */
+    int re_multiline;           /* RE: |m */
     cidr_net *nets;             /* CIDR */
     int exists;                 /* EXISTS: wanted presence */
 } item;
@@ -910,6 +911,7 @@ static int compile_item(compiler *c, const char *key, yaml_node_t *v, item *it)
             if (!it->pats[k])
                 return unsupported(c, "out of memory");
             it->re_caseless = (re_flags & PCRE2_CASELESS) != 0;
+            it->re_multiline = (re_flags & PCRE2_MULTILINE) != 0;
             /* no JIT (not built in, no executable memory): the interpreter runs it */
             (void)pcre2_jit_compile(it->res[k], PCRE2_JIT_COMPLETE);
         } else if (it->kind == ITEM_CIDR) {
@@ -1382,6 +1384,8 @@ typedef struct {
     size_t len;                 /* bytes in run, past NEEDLE_MAX only counted */
     char best[NEEDLE_MAX];
     size_t best_len;
+    int run_first;              /* the run starts the value (right after a leading ^) */
+    int best_first;
 } re_runs;
 
 static void re_end_run(re_runs *rr)
@@ -1390,8 +1394,10 @@ static void re_end_run(re_runs *rr)
     if (kept > rr->best_len) {
         memcpy(rr->best, rr->run, kept);
         rr->best_len = kept;
+        rr->best_first = rr->run_first;
     }
     rr->len = 0;
+    rr->run_first = 0;
 }
 
 /* Past a {n}, {n,}, {n,m} or {,m} quantifier at p[*i] == '{': 1 with
@@ -1505,14 +1511,20 @@ static int re_plain_escape(char e)
     return e && strchr("dDwWsShHvVRXbBAzZGKntrfea", e) != NULL;
 }
 
-/* The literal, or NULL: see above. caseless: |i. */
-static char *regex_literal(compiler *c, const char *p, int caseless)
+/* The literal, or NULL: see above. caseless: |i; multiline: |m. A leading
+ * ^ (not multi-line) makes the run after it the value's start, which gains
+ * the JSON string's opening quote as startswith does. */
+static char *regex_literal(compiler *c, const char *p, int caseless, int multiline)
 {
     re_runs rr = { .len = 0 };
     size_t i = 0;
     if (strncmp(p, "(?i)", 4) == 0) {
         caseless = 1;
         i = 4;
+    }
+    if (p[i] == '^' && !multiline) {
+        rr.run_first = 1;
+        i++;
     }
     while (p[i]) {
         char ch = p[i];
@@ -1558,6 +1570,8 @@ static char *regex_literal(compiler *c, const char *p, int caseless)
     /* a number's text in the event is reformatted (minified): digits do not anchor */
     if (rr.best_len < MIN_NEEDLE || strspn(rr.best, "0123456789+-.eE") >= rr.best_len)
         return NULL;
+    if (rr.best_first)                 /* the value begins with it: as a startswith pattern */
+        return pattern_literal(c, rr.best, rr.best_len);
     char *lit = set_alloc(c->set, rr.best_len + 1);
     if (lit)
         memcpy(lit, rr.best, rr.best_len);
@@ -1589,7 +1603,7 @@ static needle_set item_needles(compiler *c, const item *it, const char *field)
         return out;
     }
     for (size_t k = 0; k < it->n; k++) {
-        char *lit = it->kind == ITEM_RE ? regex_literal(c, it->pats[k], it->re_caseless)
+        char *lit = it->kind == ITEM_RE ? regex_literal(c, it->pats[k], it->re_caseless, it->re_multiline)
                     : it->pats[k]      ? pattern_literal(c, it->pats[k], it->lens[k])
                                        : NULL;
         if (it->all) {                  /* each value must be there: one literal is enough */
@@ -2413,6 +2427,8 @@ static int link_one(compiler *c, const ref_key *keys, size_t nkeys, corr_doc *d)
 
 int sigma_set_link(sigma_set *s, sigma_report_fn report, void *arg)
 {
+    if (s->nlinked == s->ncorr)
+        return (int)s->nlinked;     /* nothing new since the last link */
     size_t cap = 3 * (s->n + s->ncorr), nkeys = 0;
     ref_key *keys = malloc((cap ? cap : 1) * sizeof *keys);
     if (!keys)

@@ -219,7 +219,15 @@ static void test_regex_literals(void)
 #define RE(pattern, want) NEEDLES("  sel:\n    userAgent|re: '" pattern "'\n  condition: sel", want)
 #define RE_I(pattern, want) NEEDLES("  sel:\n    userAgent|re|i: '" pattern "'\n  condition: sel", want)
     RE(".+:assumed-role/aws:.+", ":assumed-role/aws:");
-    RE("^evil\\.example\\.com$", "evil.example.com");
+    /* a leading ^ starts the value: the literal gains the opening quote, as startswith (not with |m, where
+     * ^ also matches after a newline, nor where a boolean or number's text could match) */
+    RE("^evil\\.example\\.com$", "\"evil.example.com");
+    RE("^organizations\\.([a-z0-9-]+\\.)?amazonaws\\.com$", "\"organizations.");
+    NEEDLES("  sel:\n    userAgent|re|m: '^evil\\.example'\n  condition: sel", "evil.example");
+    RE("^a*bcdef", "bcdef");
+    RE("^(x)bcdef", "bcdef");
+    RE("^false", "false");
+    RE("x^abcde", "abcde");
     RE("[a-z]+hello", "hello");
     RE("(foo|bar)bazqux", "bazqux");
     RE("(?:x)?abcdefg(?=h)", "abcdefg");
