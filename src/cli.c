@@ -67,8 +67,8 @@
     "  --shard auto       I and N from JOB_COMPLETION_INDEX (+ --shard-count or ORGTRAIL_SHARD_COUNT)\n" \
     "                     or AWS_BATCH_JOB_ARRAY_INDEX and AWS_BATCH_JOB_ARRAY_SIZE\n" \
     "  --shard-count N    N for --shard auto (needs it)\n" \
-    "  --no-dedupe        keep findings whose rule and eventID were already emitted (and count an\n" \
-    "                     event delivered twice twice in correlations)\n" \
+    "  --no-dedupe        keep findings whose rule and eventID were already emitted (and count each\n" \
+    "                     copy of an event in correlations)\n" \
     "\n" \
     "correlations (Sigma correlation rules):\n" \
     "  --correlation-state FILE  write the base-rule matches to FILE (NDJSON) instead of correlating:\n" \
@@ -130,7 +130,7 @@ static const char report_usage[] =
     "exit status: as for summary\n";
 
 static const char correlate_usage[] =
-    "usage: orgtrail correlate --rules PATH [options] STATE...\n"
+    "usage: orgtrail correlate [--rules PATH]... [options] STATE...\n"
     "\n"
     "The reduce step of a sharded scan: reads the base-rule matches that 'scan --correlation-state'\n"
     "wrote (each shard's STATE file, in any order; an event in two shards counts once) and writes the\n"
