@@ -6,11 +6,14 @@
  * (case-insensitive), or have none (sigma.h); a needle it does not hold
  * would make the prefilter drop a record the rule matches. The events are
  * minified and free of escapes, so raw text and parsed text agree.
+ * Then the set is linked: the correlations kept must be whole (rules, a
+ * timespan, fields for every rule).
  */
 #include "fuzz_common.h"
 #include "parse.h"
 #include "sigma.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -104,6 +107,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             FUZZ_ASSERT(found, "rule %zu (%s) matches event %zu but holds none of its needles", i,
                         sigma_rule_id(r), e);
         }
+    }
+    int kept = sigma_set_link(set, on_report, NULL);
+    FUZZ_ASSERT(kept == -ENOMEM || (kept >= 0 && (size_t)kept == sigma_correlation_count(set)),
+                "linked %d, count %zu", kept, sigma_correlation_count(set));
+    for (size_t i = 0; i < sigma_correlation_count(set); i++) {
+        const sigma_correlation *c = sigma_correlation_at(set, i);
+        FUZZ_ASSERT(c && c->id && c->nrules >= 1 && c->rules && c->timespan_ms > 0, "correlation %zu: not whole", i);
+        FUZZ_ASSERT(c->ngroup == 0 || c->group_fields, "correlation %zu: no group fields", i);
+        FUZZ_ASSERT(c->type != SIGMA_CORR_VALUE_COUNT || c->value_fields, "correlation %zu: no value fields", i);
+        for (size_t k = 0; k < c->nrules; k++)
+            FUZZ_ASSERT(c->rules[k], "correlation %zu: rule %zu unresolved", i, k);
     }
     sigma_set_free(set);
     return 0;
