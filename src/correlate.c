@@ -249,6 +249,8 @@ struct corr_store {
     size_t n, cap;
     ot_buf arena;
     parse_ctx *pc;
+    parse_ctx *check;           /* for an anchor's part, which pc's slices point into */
+    ot_buf scratch;
     int header_bad;             /* the lines since the last header are another run's */
     uint64_t rules_hash;
 };
@@ -264,8 +266,9 @@ corr_store *corr_store_create(const corr_set *set, const corr_options *o)
         s->opt.max_matches = CORR_DEFAULT_MAX_MATCHES;
     s->rules_hash = set->sources_hash;
     s->pc = parse_create();
-    if (!s->pc) {
-        free(s);
+    s->check = parse_create();
+    if (!s->pc || !s->check) {
+        corr_store_free(s);
         return NULL;
     }
     return s;
@@ -277,7 +280,9 @@ void corr_store_free(corr_store *s)
         return;
     free(s->m);
     buf_free(&s->arena);
+    buf_free(&s->scratch);
     parse_free(s->pc);
+    parse_free(s->check);
     free(s);
 }
 
@@ -328,6 +333,27 @@ static int header_fits(corr_store *s)
     return f.len == strlen(want) && memcmp(f.ptr, want, f.len) == 0 && h.len == 16 && memcmp(h.ptr, hash, 16) == 0;
 }
 
+/* 1 when an anchor's part (",..." up to the closing braces and the
+ * newline) is what a finding line may hold: it is copied into the output as
+ * it is, and a state may come from anywhere. So: no control byte but the
+ * last newline (a raw newline would end the line: a forged finding after
+ * it), valid UTF-8 as it is, and one JSON object when an opening member
+ * goes before it. */
+static int shared_fits(corr_store *s, const char *p, size_t n)
+{
+    for (size_t i = 0; i + 1 < n; i++)
+        if ((unsigned char)p[i] < 0x20)
+            return 0;
+    static const char open[] = "{\"_\":0";
+    s->scratch.len = 0;
+    if (buf_append(&s->scratch, open, sizeof open - 1) || buf_append(&s->scratch, p, n - 1))
+        return 0;
+    char err[64];
+    size_t err_at;
+    return parse_record(s->check, s->scratch.data, s->scratch.len, PARSE_KIND_EVENT, err, sizeof err, &err_at) == 0 &&
+           !parse_repaired(s->check);
+}
+
 /* Parses one state line into a new match. Returns 1 kept, 0 a header, -EINVAL
  * damaged, -E2BIG, -ENOMEM. */
 static int add_line(corr_store *s, const char *line, size_t len)
@@ -359,7 +385,8 @@ static int add_line(corr_store *s, const char *line, size_t len)
     /* the anchor's part must close the line as finding_shared says */
     const char *tail = s->opt.format == FINDING_OCSF ? "}}\n" : "}\n";
     size_t tl = strlen(tail);
-    if (shared.len < tl + 1 || shared.ptr[0] != ',' || memcmp(shared.ptr + shared.len - tl, tail, tl) != 0)
+    if (shared.len < tl + 1 || shared.ptr[0] != ',' || memcmp(shared.ptr + shared.len - tl, tail, tl) != 0 ||
+        !shared_fits(s, shared.ptr, shared.len))
         return -EINVAL;
     if (sc->type == SIGMA_CORR_VALUE_COUNT && vt != PARSE_STRING)
         return -EINVAL;
