@@ -21,7 +21,8 @@
 
 #define SCAN_TEXT \
     "Finds AWS Organizations events in CloudTrail logs and prints them as NDJSON findings.\n" \
-    "PATH is a file, a directory (walked recursively) or - for stdin; no PATH reads stdin.\n" \
+    "PATH is a file, a directory (walked recursively), s3://bucket[/prefix] (listed and read over\n" \
+    "HTTPS with the AWS credential chain) or - for stdin; no PATH reads stdin.\n" \
     "gzip, zstd and plain JSON are told apart by their bytes, in any mix.\n" \
     "Options may come before or after PATHs; -- ends them; --opt=value works for every value.\n" \
     "\n" \
@@ -43,6 +44,9 @@
     "  -j N               scanning threads (default: one per online CPU)\n" \
     "  --io=uring|sync    how files are read (default: io_uring, else synchronous reads)\n" \
     "  --io-depth N       files in flight (default 64)\n" \
+    "  --s3-concurrency N s3:// objects in flight (default 128)\n" \
+    "  --endpoint-url URL an S3-compatible store for s3:// inputs, path-style (default:\n" \
+    "                     AWS_ENDPOINT_URL_S3, else AWS_ENDPOINT_URL, else AWS's)\n" \
     "  --part-size SIZE   cut a gzip stream on stdin into parts of about SIZE compressed bytes,\n" \
     "                     at member boundaries, to decode them in parallel (default 256K, at most 4M;\n" \
     "                     0: do not)\n" \
@@ -212,6 +216,8 @@ enum {
     OPT_MAX_RECORD,
     OPT_IO,
     OPT_IO_DEPTH,
+    OPT_S3_CONCURRENCY,
+    OPT_ENDPOINT_URL,
     OPT_PART_SIZE,
     OPT_SINCE,
     OPT_UNTIL,
@@ -248,6 +254,8 @@ static const struct option scan_options[] = {
     { "max-record", required_argument, NULL, OPT_MAX_RECORD },
     { "io", required_argument, NULL, OPT_IO },
     { "io-depth", required_argument, NULL, OPT_IO_DEPTH },
+    { "s3-concurrency", required_argument, NULL, OPT_S3_CONCURRENCY },
+    { "endpoint-url", required_argument, NULL, OPT_ENDPOINT_URL },
     { "part-size", required_argument, NULL, OPT_PART_SIZE },
     { "quiet", no_argument, NULL, 'q' },
     { "since", required_argument, NULL, OPT_SINCE },
@@ -378,6 +386,12 @@ static int scan_option(cli_options *o, int c, const char *v, int64_t now)
         return parse_count(v, 1024, &o->workers) ? usage_error(o, "bad -j '%s' (want 1..1024)", v) : 0;
     case OPT_IO_DEPTH:
         return parse_count(v, 4096, &o->io_depth) ? usage_error(o, "bad --io-depth '%s' (want 1..4096)", v) : 0;
+    case OPT_S3_CONCURRENCY:
+        return parse_count(v, 1024, &o->s3_concurrency) ? usage_error(o, "bad --s3-concurrency '%s' (want 1..1024)", v)
+                                                        : 0;
+    case OPT_ENDPOINT_URL:
+        o->endpoint_url = v;
+        return 0;
     case OPT_IO:
         if (strcmp(v, "uring") == 0)
             o->io = 1;
@@ -571,6 +585,7 @@ int cli_parse(int argc, char **argv, cli_options *o)
     o->max_record = 64u << 20;
     o->part_size = 256u << 10;
     o->io_depth = 64;
+    o->s3_concurrency = 128;
     o->key_slack = 3600;
     o->checkpoint_interval = 1.0;
     o->progress = -1;

@@ -33,6 +33,8 @@ typedef struct {
     size_t max_record;        /* bytes */
     unsigned workers;         /* -j; 0: one per online CPU */
     unsigned io_depth;        /* --io-depth: files in flight */
+    unsigned s3_concurrency;  /* --s3-concurrency: S3 objects in flight (default 128) */
+    const char *endpoint_url; /* --endpoint-url, or NULL (AWS_ENDPOINT_URL_S3, AWS's) */
     size_t part_size;         /* --part-size: compressed bytes a part of stdin; 0: no parts */
     int io;                   /* --io: 0 auto, 1 uring, 2 sync (reader_io's order) */
     int has_since, has_until;

@@ -568,6 +568,8 @@ int main(int argc, char **argv)
         },
         .workers = o.workers,
         .io_depth = o.io_depth,
+        .s3_concurrency = o.s3_concurrency,
+        .endpoint_url = o.endpoint_url,
         .io = o.io == 1 ? READER_IO_URING : o.io == 2 ? READER_IO_SYNC : READER_IO_AUTO,
         .quiet = o.quiet,
         .walk = {

@@ -78,6 +78,7 @@
 #include "checkpoint.h"
 #include "emit.h"
 #include "pool.h"
+#include "s3_client.h"
 #include "stdin_cut.h"
 #include "walk.h"
 
@@ -115,6 +116,7 @@ typedef struct {
     int eof;                /* no more chunks will come */
     int read_error;         /* -errno of a failed open or read */
     const char *read_what;  /* "cannot open" or "read error" */
+    char what_buf[200];     /* an s3:// object's error ("HTTP 403 AccessDenied"), said as it is */
     uint64_t read_offset;   /* bytes read before it failed */
     int taken;              /* a worker has the job */
     int worker_reads;       /* the worker reads the file itself (p->workers_read) */
@@ -123,6 +125,18 @@ typedef struct {
     scan_result result;
     int done;               /* guarded by the pipeline's mu */
 } job;
+
+/* An s3:// object being fetched into its job (see the top of the file). */
+typedef struct {
+    int active;             /* between s3_fetcher_add and job_end_input */
+    int paused;             /* on_data said S3_FETCH_PAUSE: resume it when a buffer or room may be free */
+    int ended;              /* on_done came; its last chunk waits for room in the channel */
+    int status;             /* on_done's */
+    uint8_t *cur;           /* the buffer being filled, from the pool */
+    size_t fill;
+    size_t skip;            /* of the chunk curl hands again after a pause, the bytes already taken */
+    uint64_t bytes;         /* body bytes taken */
+} s3_object;
 
 enum slot_state { SLOT_FREE, SLOT_OPENING, SLOT_IDLE, SLOT_READING };
 
@@ -176,6 +190,15 @@ typedef struct {
     uint64_t inputs_total;      /* inputs the walk gave (parts of stdin count once) */
     uint64_t inputs_written;
 
+    /* s3:// inputs: read on this thread between fetcher runs */
+    const walk_options *wopt;   /* the walk's pruning and shards, for the lister */
+    s3_client *s3;              /* made at the first s3:// input */
+    s3_object *s3objs;          /* one per job, by seq % max_jobs */
+    s3_fetcher **fetchers;      /* every one made, freed after the threads are joined (poke_reader) */
+    size_t nfetchers, cap_fetchers;
+    _Atomic(s3_fetcher *) fetcher;  /* the one running: poke_reader wakes it */
+    walk_counts s3_walk;        /* what the listings left out */
+
     /* stdin in parts: the reader's side */
     stdin_cut *cut;             /* while stdin is being cut */
     job *cut_first;             /* stdin's job, for the first part */
@@ -203,8 +226,12 @@ static double now_seconds(void)
 /* Wakes the reader if it asked to be woken. */
 static void poke_reader(pipeline *p)
 {
-    if (atomic_exchange(&p->reader_wants_poke, 0))
+    if (atomic_exchange(&p->reader_wants_poke, 0)) {
         reader_notify(p->rd);
+        s3_fetcher *f = atomic_load(&p->fetcher);
+        if (f)
+            s3_fetcher_wakeup(f);
+    }
 }
 
 static const char *job_name(const job *j)
@@ -252,7 +279,9 @@ static int whole_part(const job *j)
 /* The end of a job's bytes: its read error, if any, then the end checks. */
 static void finish_input(scanner *sc, const job *j)
 {
-    if (j->read_error) {
+    if (j->read_error && j->what_buf[0]) {
+        scan_fail(sc, j->read_offset, j->what_buf);
+    } else if (j->read_error) {
         char what[160];
         snprintf(what, sizeof what, "%s: %s", j->read_what, strerror(-j->read_error));
         scan_fail(sc, j->read_offset, what);
@@ -627,6 +656,7 @@ static job *job_start(pipeline *p, uint64_t seq, const char *path)
     j->eof = j->taken = j->cancel = j->worker_reads = 0;
     j->read_error = 0;
     j->read_offset = 0;
+    j->what_buf[0] = '\0';
     scan_result_clear(&j->result);
     return j;
 }
@@ -906,6 +936,300 @@ static void publish_walk_done(pipeline *p)
     pthread_mutex_unlock(&p->mu);
 }
 
+/* ---- s3:// inputs (see the top of the file) ---- */
+
+static int s3_pause(s3_object *o, size_t taken)
+{
+    o->skip = taken;
+    o->paused = 1;
+    return S3_FETCH_PAUSE;
+}
+
+/* A chunk of object seq's body goes into its job's buffer; a full buffer
+ * becomes a chunk of the job's channel. Pauses the object when the channel
+ * is full or no buffer may be taken (the reserve rule); curl hands the
+ * same chunk again after s3_fetcher_resume, and o->skip says how much of
+ * it was taken before. */
+static int s3_on_data(void *ctx, uint64_t seq, const char *data, size_t len)
+{
+    pipeline *p = ctx;
+    job *j = &p->jobs[seq % p->max_jobs];
+    s3_object *o = &p->s3objs[seq % p->max_jobs];
+    size_t size = pool_buffers_size(p->bufs), taken = o->skip;
+    pthread_mutex_lock(&j->mu);
+    int cancel = j->cancel, is_taken = j->taken;
+    unsigned count = j->count;
+    pthread_mutex_unlock(&j->mu);
+    if (cancel || atomic_load(&p->stop))
+        return -ECANCELED;
+    while (taken < len) {
+        if (o->cur && o->fill == size) {
+            if (count >= JOB_CHUNKS)
+                return s3_pause(o, taken);
+            count = job_push_chunk(j, o->cur, o->fill);
+            o->cur = NULL;
+        }
+        if (!o->cur) {
+            o->cur = pool_buffers_take(p->bufs, is_taken ? 0 : p->reserve);
+            if (!o->cur)
+                return s3_pause(o, taken);
+            o->fill = 0;
+        }
+        size_t n = size - o->fill < len - taken ? size - o->fill : len - taken;
+        memcpy(o->cur + o->fill, data + taken, n);
+        o->fill += n;
+        o->bytes += n;
+        taken += n;
+    }
+    o->skip = 0;
+    return 0;
+}
+
+/* Ends the object's job once its last chunk has room in the channel.
+ * Returns 1 when it did. */
+static int s3_try_end(pipeline *p, uint64_t seq)
+{
+    job *j = &p->jobs[seq % p->max_jobs];
+    s3_object *o = &p->s3objs[seq % p->max_jobs];
+    pthread_mutex_lock(&j->mu);
+    int cancel = j->cancel;
+    unsigned count = j->count;
+    pthread_mutex_unlock(&j->mu);
+    if (o->cur && (o->fill == 0 || cancel || o->status)) {
+        pool_buffers_give(p->bufs, o->cur);   /* a body that failed is not scanned on from its half */
+        o->cur = NULL;
+    }
+    if (o->cur) {
+        if (count >= JOB_CHUNKS)
+            return 0;
+        job_push_chunk(j, o->cur, o->fill);
+        o->cur = NULL;
+    }
+    int status = cancel || atomic_load(&p->stop) ? 0 : o->status;
+    job_end_input(j, status, "read error", o->bytes);
+    o->active = 0;
+    return 1;
+}
+
+static void s3_on_done(void *ctx, uint64_t seq, int status, const char *err)
+{
+    pipeline *p = ctx;
+    job *j = &p->jobs[seq % p->max_jobs];
+    s3_object *o = &p->s3objs[seq % p->max_jobs];
+    o->ended = 1;
+    o->status = status;
+    if (status) {
+        /* err names the object as the job does: the error line says it once */
+        size_t n = strlen(j->path);
+        const char *what = strncmp(err, j->path, n) == 0 && strncmp(err + n, ": ", 2) == 0 ? err + n + 2 : err;
+        snprintf(j->what_buf, sizeof j->what_buf, "%s", what);
+    }
+    s3_try_end(p, seq);
+}
+
+/* Ends the objects whose last chunk waited and lets the paused ones go
+ * on. Returns 1 while an end still waits. */
+static int s3_settle(pipeline *p, s3_fetcher *f)
+{
+    int waiting = 0;
+    for (size_t i = 0; i < p->max_jobs; i++) {
+        s3_object *o = &p->s3objs[i];
+        if (!o->active)
+            continue;
+        if (o->ended)
+            waiting |= !s3_try_end(p, p->jobs[i].seq);
+        else if (o->paused && s3_fetcher_resume(f, p->jobs[i].seq) == 0)
+            o->paused = 0;
+    }
+    return waiting;
+}
+
+/* The S3 client, made at the first s3:// input. Returns 0, or -EACCES with
+ * err set when there are no credentials. */
+static int s3_start(pipeline *p, char *err, size_t errlen)
+{
+    if (p->s3)
+        return 0;
+    s3_config cfg;
+    s3_credentials creds;
+    char why[256] = "";
+    int rc = s3_config_resolve(&cfg, p->opt->endpoint_url);
+    if (rc)
+        return rc;
+    rc = s3_credentials_resolve(&creds, why, sizeof why);
+    if (rc == -ENOENT) {
+        snprintf(err, errlen, "no AWS credentials (looked for AWS_ACCESS_KEY_ID, AWS_PROFILE, web identity, "
+                              "container credentials and IMDS)");
+        rc = -EACCES;
+    } else if (rc == -ENOMEM) {
+        /* said by run_scan */
+    } else if (rc) {
+        snprintf(err, errlen, "credentials: %s", why);
+        rc = -EACCES;
+    } else if (!(p->s3 = s3_client_create(&cfg, &creds, NULL))) {
+        rc = -ENOMEM;
+    }
+    s3_credentials_clear(&creds);
+    s3_config_clear(&cfg);
+    return rc;
+}
+
+/* A finished job that says why an s3:// input could not be listed. err
+ * names what was listed ("s3://b/prefix/: listing failed: ..."): that
+ * part becomes the job's name. */
+static void s3_fail(pipeline *p, const char *url, const char *err)
+{
+    char name[1024];
+    const char *colon = strncmp(err, "s3://", 5) == 0 ? strstr(err, ": ") : NULL;
+    if (colon && (size_t)(colon - err) < sizeof name) {
+        memcpy(name, err, (size_t)(colon - err));
+        name[colon - err] = '\0';
+        url = name;
+        err = colon + 2;
+    }
+    pthread_mutex_lock(&p->mu);
+    p->total = p->next_seq + 1;
+    pthread_mutex_unlock(&p->mu);
+    job_walk_error(p, p->next_seq++, url, err, 0);
+}
+
+/*
+ * Reads one s3:// input: lists it and fetches its objects, each a job in
+ * listing order, until every one is handed to the workers. Returns 0, 1
+ * when the listing failed (the run stops: its job says why), or a negative
+ * errno.
+ */
+static int s3_read(pipeline *p, const char *url)
+{
+    char *bucket = NULL, *prefix = NULL, err[1024];
+    s3_lister *l = NULL;
+    s3_fetcher *f = NULL;
+    unsigned conc = p->opt->s3_concurrency ? p->opt->s3_concurrency : 128;
+    int rc = s3_start(p, err, sizeof err), listed = 0, failed = 0;
+    if (rc == -EACCES) {
+        s3_fail(p, url, err);
+        rc = 1;
+        goto out;
+    }
+    if (rc)
+        goto out;
+    rc = s3_url_parse(url, &bucket, &prefix);
+    if (rc == -EINVAL) {
+        s3_fail(p, url, "not an s3://bucket[/prefix] URL");
+        rc = 1;
+        goto out;
+    }
+    if (rc)
+        goto out;
+    static const s3_fetch_callbacks cb = { s3_on_data, s3_on_done };
+    if (p->nfetchers == p->cap_fetchers) {
+        size_t cap = p->cap_fetchers ? 2 * p->cap_fetchers : 4;
+        s3_fetcher **n = realloc(p->fetchers, cap * sizeof *n);
+        if (!n) {
+            rc = -ENOMEM;
+            goto out;
+        }
+        p->fetchers = n;
+        p->cap_fetchers = cap;
+    }
+    l = s3_lister_create(p->s3, bucket, prefix, p->wopt);
+    f = s3_fetcher_create(p->s3, bucket, conc, &cb, p);
+    if (!l || !f) {
+        rc = -ENOMEM;
+        goto out;
+    }
+    p->fetchers[p->nfetchers++] = f;
+    atomic_store(&p->fetcher, f);
+    for (;;) {
+        atomic_store(&p->reader_wants_poke, 1);   /* before looking, as reader_loop does */
+        while (!listed && s3_fetcher_pending(f) < conc) {
+            pthread_mutex_lock(&p->mu);
+            int window_full = p->next_seq >= p->written + p->max_jobs;
+            pthread_mutex_unlock(&p->mu);
+            if (window_full)
+                break;
+            if (atomic_load(&p->stop)) {
+                listed = 1;
+                break;
+            }
+            const char *key;
+            uint64_t size;
+            int st = s3_lister_next(l, &key, &size, err, sizeof err);
+            if (st < 0 || st == WALK_END || st == WALK_ERROR) {
+                listed = 1;
+                if (st < 0)
+                    rc = st;
+                if (st == WALK_ERROR) {
+                    s3_fail(p, url, err);
+                    failed = 1;
+                }
+                break;
+            }
+            char *name = malloc(strlen(bucket) + strlen(key) + 7);
+            if (!name) {
+                rc = -ENOMEM;
+                listed = 1;
+                break;
+            }
+            sprintf(name, "s3://%s/%s", bucket, key);
+            p->inputs_total++;
+            pthread_mutex_lock(&p->mu);
+            p->total = p->next_seq + 1;
+            pthread_mutex_unlock(&p->mu);
+            job *j = job_start(p, p->next_seq++, NULL);
+            j->path = name;
+            p->s3objs[j->seq % p->max_jobs] = (s3_object){ .active = 1 };
+            if (s3_fetcher_add(f, key, j->seq)) {
+                job_end_input(j, -ENOMEM, "cannot fetch", 0);
+                p->s3objs[j->seq % p->max_jobs].active = 0;
+            }
+            /* the job goes out at once: the workers take jobs in order, so
+             * the earliest objects are the taken ones, which may use the
+             * reserve (see the top of the file) */
+            p->ready[p->nready++] = j;
+        }
+        int waiting = s3_settle(p, f);
+        if (listed && s3_fetcher_pending(f) == 0 && !waiting)
+            break;
+        push_ready(p);
+        int n = s3_fetcher_run(f, 1000);
+        if (n < 0) {
+            /* libcurl itself failed: the objects in flight end with an error, the run stops */
+            for (size_t i = 0; i < p->max_jobs; i++) {
+                s3_object *o = &p->s3objs[i];
+                if (o->active) {
+                    o->ended = 1;
+                    o->status = -EIO;
+                    snprintf(p->jobs[i].what_buf, sizeof p->jobs[i].what_buf, "transfer failed (libcurl)");
+                    s3_try_end(p, p->jobs[i].seq);
+                }
+            }
+            failed = 1;
+            break;
+        }
+    }
+    push_ready(p);
+    atomic_store(&p->fetcher, NULL);
+    walk_counts c = s3_lister_counts(l);
+    p->s3_walk.skipped_digest += c.skipped_digest;
+    p->s3_walk.skipped_insight += c.skipped_insight;
+    p->s3_walk.files_pruned += c.files_pruned;
+    p->s3_walk.dirs_pruned += c.dirs_pruned;
+    p->s3_walk.files_other_shards += c.files_other_shards;
+    p->s3_walk.skipped_other_files += c.skipped_other_files;
+    p->s3_walk.skipped_other_dirs += c.skipped_other_dirs;
+    p->s3_walk.skipped_own_files += c.skipped_own_files;
+    if (!rc)
+        rc = failed;
+out:
+    if (!f || p->nfetchers == 0 || p->fetchers[p->nfetchers - 1] != f)
+        s3_fetcher_free(f);
+    s3_lister_free(l);
+    free(bucket);
+    free(prefix);
+    return rc;
+}
+
 static int reader_loop(pipeline *p, walker *w)
 {
     unsigned nslots = p->opt->io_depth;
@@ -917,6 +1241,7 @@ static int reader_loop(pipeline *p, walker *w)
         slots[i].fd = -1;
     reader_event events[64];
     int walk_done = 0, published = 0, rc = 0;
+    char *s3_next = NULL;       /* an s3:// input, read once every slot is free */
 
     for (;;) {
         /* Ask to be woken before looking, so that a worker that frees
@@ -925,7 +1250,7 @@ static int reader_loop(pipeline *p, walker *w)
         atomic_store(&p->reader_wants_poke, 1);
         int blocked = 0;
         /* open more inputs while there is a free slot and room in the window */
-        for (unsigned i = 0; i < nslots && !walk_done && !p->cut; i++) {
+        for (unsigned i = 0; i < nslots && !walk_done && !p->cut && !s3_next; i++) {
             if (slots[i].state != SLOT_FREE)
                 continue;
             pthread_mutex_lock(&p->mu);
@@ -948,6 +1273,13 @@ static int reader_loop(pipeline *p, walker *w)
                 pthread_mutex_lock(&p->mu);
                 p->walk_complete = st == WALK_END;
                 pthread_mutex_unlock(&p->mu);
+                break;
+            }
+            if (st == WALK_INPUT && path && strncmp(path, "s3://", 5) == 0) {
+                if (!(s3_next = strdup(path))) {
+                    rc = -ENOMEM;
+                    walk_done = 1;
+                }
                 break;
             }
             p->inputs_total++;
@@ -990,6 +1322,19 @@ static int reader_loop(pipeline *p, walker *w)
         }
         /* the jobs are all made once the walk is over and stdin, which
          * may yet be cut into parts, is read */
+        if (s3_next && !busy) {
+            /* Read here, between the local inputs before and after it:
+             * its objects' jobs follow theirs in sequence order. */
+            push_ready(p);
+            int src = s3_read(p, s3_next);
+            free(s3_next);
+            s3_next = NULL;
+            if (src) {                /* a listing that failed stops the run */
+                rc = src < 0 ? src : 0;
+                walk_done = 1;
+            }
+            continue;
+        }
         if (walk_done && !stdin_busy && !published) {
             publish_walk_done(p);     /* the total is known now: the ETA can start */
             published = 1;
@@ -1008,6 +1353,7 @@ static int reader_loop(pipeline *p, walker *w)
             on_event(p, slots, &events[e]);
     }
     push_ready(p);
+    free(s3_next);
     free(slots);
     p->slots = NULL;
     publish_walk_done(p);
@@ -1034,6 +1380,15 @@ static int reload_dedupe(pipeline *p, const char *output, uint64_t bytes, FILE *
         fclose(f);
     free(buf);
     return rc;
+}
+
+/* 1 when a PATH is an s3:// URL. */
+static int reads_s3(const run_options *opt)
+{
+    for (size_t i = 0; i < opt->npaths; i++)
+        if (strncmp(opt->paths[i], "s3://", 5) == 0)
+            return 1;
+    return 0;
 }
 
 /* 1 when the inputs include stdin. */
@@ -1064,6 +1419,9 @@ int run_scan(const run_options *opt, run_report *report, FILE *errout)
     o.io_depth = depth;
     p.opt = &o;
     p.max_jobs = 2 * (size_t)depth + 4 * (size_t)nworkers;
+    size_t s3_jobs = (size_t)(opt->s3_concurrency ? opt->s3_concurrency : 128) + 4 * (size_t)nworkers;
+    if (reads_s3(opt) && p.max_jobs < s3_jobs)
+        p.max_jobs = s3_jobs;      /* every object in flight has its job */
     p.reserve = (size_t)nworkers * (JOB_CHUNKS + 1);
     p.write_batch = p.max_jobs / 4 < 32 ? p.max_jobs / 4 : 32;
     pthread_mutex_init(&p.mu, NULL);
@@ -1086,6 +1444,7 @@ int run_scan(const run_options *opt, run_report *report, FILE *errout)
         if (snprintf(ck_names[i], sizeof ck_names[i], "%s%s", opt->checkpoint, ck_files[i]) < (int)sizeof ck_names[i])
             own[wopt.nexclude++] = ck_names[i];
     wopt.exclude = own;
+    p.wopt = &wopt;
     walker *w = walk_create(paths, npaths, &wopt);
     if (w && !walk_total(w, &p.total_hint))   /* read it now: the reader thread owns the walker later */
         p.total_hint = 0;
@@ -1094,6 +1453,12 @@ int run_scan(const run_options *opt, run_report *report, FILE *errout)
     p.inputs_hash = FNV_OFFSET;
     if (opt->checkpoint && reads_stdin(opt)) {
         fprintf(errout, "orgtrail: --checkpoint: a stream on stdin cannot be resumed; give files or a folder\n");
+        report->refused = 1;
+        rc = -EINVAL;
+        goto out;
+    }
+    if (opt->checkpoint && reads_s3(opt)) {
+        fprintf(errout, "orgtrail: --checkpoint: s3:// inputs cannot be resumed yet; give a local mirror\n");
         report->refused = 1;
         rc = -EINVAL;
         goto out;
@@ -1176,7 +1541,8 @@ int run_scan(const run_options *opt, run_report *report, FILE *errout)
     p.queue = pool_queue_create(p.max_jobs);
     p.jobs = calloc(p.max_jobs, sizeof *p.jobs);
     p.ready = calloc(p.max_jobs, sizeof *p.ready);
-    if (!wargs || !threads || !w || !p.bufs || !p.queue || !p.jobs || !p.ready) {
+    p.s3objs = calloc(p.max_jobs, sizeof *p.s3objs);
+    if (!wargs || !threads || !w || !p.bufs || !p.queue || !p.jobs || !p.ready || !p.s3objs) {
         rc = -ENOMEM;
         goto out;
     }
@@ -1217,6 +1583,14 @@ out:
     }
     if (w) {   /* the writer has been joined: the counters are ours again */
         report->walk = walk_get_counts(w);
+        report->walk.skipped_digest += p.s3_walk.skipped_digest;
+        report->walk.skipped_insight += p.s3_walk.skipped_insight;
+        report->walk.files_pruned += p.s3_walk.files_pruned;
+        report->walk.dirs_pruned += p.s3_walk.dirs_pruned;
+        report->walk.files_other_shards += p.s3_walk.files_other_shards;
+        report->walk.skipped_other_files += p.s3_walk.skipped_other_files;
+        report->walk.skipped_other_dirs += p.s3_walk.skipped_other_dirs;
+        report->walk.skipped_own_files += p.s3_walk.skipped_own_files;
         report->stats.skipped_digest_files += report->walk.skipped_digest;
         report->stats.skipped_insight_files += report->walk.skipped_insight;
         char why[512];
@@ -1256,6 +1630,17 @@ out:
     }
     free(p.jobs);
     free(p.ready);
+    free(p.s3objs);
+    for (size_t i = 0; i < p.nfetchers; i++)
+        s3_fetcher_free(p.fetchers[i]);
+    free(p.fetchers);
+    if (p.s3) {
+        s3_counts c = s3_client_counts(p.s3);
+        report->s3_list_requests = c.s3_list_requests;
+        report->s3_get_requests = c.s3_get_requests;
+        report->s3_retries = c.s3_retries;
+    }
+    s3_client_free(p.s3);
     emit_dedupe_free(p.dedupe);
     checkpoint_inputs_close(p.inputs);
     free(p.pending.path);
@@ -1288,6 +1673,7 @@ void run_print_stats(const run_report *r, FILE *out)
             "\"errors\":%llu,\"skipped_digest_files\":%llu,\"skipped_insight_files\":%llu,\"skipped_other_files\":%llu,\"skipped_other_dirs\":%llu,"
             "\"outside_window\":%llu,\"below_min_severity\":%llu,\"files_pruned\":%llu,\"dirs_pruned\":%llu,\"files_other_shards\":%llu,"
             "\"resumed_from\":%llu,\"duplicates_dropped\":%llu,\"stdin_parts\":%llu,\"stdin_parts_in_order\":%llu,"
+            "\"s3_list_requests\":%llu,\"s3_get_requests\":%llu,\"s3_retries\":%llu,"
             "\"seconds\":%.3f,\"inflate\":\"%s\",\"io\":\"%s\",\"io_fallback\":%s,\"threads\":%u}\n",
             (unsigned long long)s->files, (unsigned long long)s->bytes_in,
             (unsigned long long)s->bytes_decoded, (unsigned long long)s->records_seen,
@@ -1299,7 +1685,8 @@ void run_print_stats(const run_report *r, FILE *out)
             (unsigned long long)s->below_min_severity, (unsigned long long)r->walk.files_pruned, (unsigned long long)r->walk.dirs_pruned,
             (unsigned long long)r->walk.files_other_shards, (unsigned long long)r->resumed_from,
             (unsigned long long)r->duplicates_dropped, (unsigned long long)r->stdin_parts,
-            (unsigned long long)r->stdin_parts_in_order, r->seconds, decode_inflate_backend(),
+            (unsigned long long)r->stdin_parts_in_order, (unsigned long long)r->s3_list_requests,
+            (unsigned long long)r->s3_get_requests, (unsigned long long)r->s3_retries, r->seconds, decode_inflate_backend(),
             r->io ? r->io : "none", why.data, r->workers);
     buf_free(&why);
 }

@@ -4,6 +4,7 @@
 
 #include <curl/curl.h>
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -741,6 +742,7 @@ struct s3_fetcher {
     queued *queue;
     size_t qhead, qlen, qcap;
     ot_buf url;
+    atomic_int woken;             /* s3_fetcher_wakeup was called: s3_fetcher_run returns */
 };
 
 s3_fetcher *s3_fetcher_create(s3_client *c, const char *bucket, unsigned concurrency, const s3_fetch_callbacks *cb,
@@ -1055,5 +1057,13 @@ int s3_fetcher_run(s3_fetcher *f, int timeout_ms)
         mc = curl_multi_poll(f->multi, NULL, 0, (int)(wait > 1000 ? 1000 : wait), NULL);
         if (mc != CURLM_OK)
             return -EIO;
+        if (atomic_exchange(&f->woken, 0))
+            return (int)s3_fetcher_pending(f);
     }
+}
+
+void s3_fetcher_wakeup(s3_fetcher *f)
+{
+    atomic_store(&f->woken, 1);
+    curl_multi_wakeup(f->multi);
 }

@@ -122,4 +122,8 @@ int s3_fetcher_resume(s3_fetcher *f, uint64_t seq);
  */
 int s3_fetcher_run(s3_fetcher *f, int timeout_ms);
 
+/* Makes a running (or the next) s3_fetcher_run return soon, so that its
+ * caller can resume paused objects. The one call that is thread-safe. */
+void s3_fetcher_wakeup(s3_fetcher *f);
+
 #endif

@@ -790,6 +790,10 @@ static int next_result(walker *w, const char **path, char *err, size_t errlen)
                 *path = NULL;
                 return WALK_INPUT;
             }
+            if (strncmp(arg, "s3://", 5) == 0) {
+                *path = arg;      /* run lists it (s3_lister, with these pruning and shard rules) */
+                return WALK_INPUT;
+            }
         } else {
             int rc = next_listed(w, &arg, err, errlen);
             if (rc != WALK_INPUT) {

@@ -72,8 +72,9 @@ walker *walk_create(const char *const *paths, size_t n, const walk_options *opt)
 void walk_free(walker *w);
 
 /*
- * The next input or error. *path stays valid until the next call. Returns
- * a walk_status, or -ENOMEM.
+ * The next input or error. *path stays valid until the next call. An
+ * argument "s3://..." is handed out as it is, for the caller to list.
+ * Returns a walk_status, or -ENOMEM.
  */
 int walk_next(walker *w, const char **path, char *err, size_t errlen);
 
