@@ -198,6 +198,11 @@ typedef struct {
     size_t nfetchers, cap_fetchers;
     _Atomic(s3_fetcher *) fetcher;  /* the one running: poke_reader wakes it */
     walk_counts s3_walk;        /* what the listings left out */
+    /* --checkpoint with s3:// inputs: the finished inputs are skipped as
+     * the walk and the listings give them (resume_skip), not before */
+    const checkpoint *resume;   /* the checkpoint resumed, or NULL */
+    uint64_t *resume_ids;       /* its finished inputs' identities */
+    uint64_t resume_next;       /* of those, the ones skipped so far */
 
     /* stdin in parts: the reader's side */
     stdin_cut *cut;             /* while stdin is being cut */
@@ -936,6 +941,38 @@ static void publish_walk_done(pipeline *p)
     pthread_mutex_unlock(&p->mu);
 }
 
+/*
+ * With --checkpoint over s3:// inputs (see run_scan): the next input is one
+ * the checkpointed run finished when the checkpoint says there are more;
+ * it must be the one it finished there. Returns 1 (skip it), 0 (read it),
+ * or -EINVAL when it is not that one (said; the run stops).
+ */
+static int resume_skip(pipeline *p, uint64_t identity, const char *name)
+{
+    if (!p->resume || p->resume_next >= p->resume->inputs_done)
+        return 0;
+    if (identity != p->resume_ids[p->resume_next]) {
+        checkpoint_say_mismatch(p->errout, p->opt->checkpoint, p->resume_next, name);
+        p->report->refused = 1;
+        atomic_store(&p->stop, 1);      /* the checkpoint stays as it is */
+        return -EINVAL;
+    }
+    p->resume_next++;
+    p->report->resumed_from++;
+    return 1;
+}
+
+/* The walk is over: every input the checkpoint finished must have come. */
+static int resume_end(pipeline *p)
+{
+    if (!p->resume || p->resume_next == p->resume->inputs_done)
+        return 0;
+    checkpoint_say_ended(p->errout, p->opt->checkpoint, p->resume, p->resume_next);
+    p->report->refused = 1;
+    atomic_store(&p->stop, 1);
+    return -EINVAL;
+}
+
 /* ---- s3:// inputs (see the top of the file) ---- */
 
 static int s3_pause(s3_object *o, size_t taken)
@@ -1172,12 +1209,24 @@ static int s3_read(pipeline *p, const char *url)
                 break;
             }
             sprintf(name, "s3://%s/%s", bucket, key);
+            uint64_t identity = p->opt->checkpoint ? checkpoint_s3_identity(name, size, s3_lister_version(l)) : 0;
+            int skip = resume_skip(p, identity, name);
+            if (skip) {
+                free(name);
+                if (skip < 0) {
+                    rc = skip;
+                    listed = 1;
+                    break;
+                }
+                continue;
+            }
             p->inputs_total++;
             pthread_mutex_lock(&p->mu);
             p->total = p->next_seq + 1;
             pthread_mutex_unlock(&p->mu);
             job *j = job_start(p, p->next_seq++, NULL);
             j->path = name;
+            j->identity = identity;
             p->s3objs[j->seq % p->max_jobs] = (s3_object){ .active = 1 };
             if (s3_fetcher_add(f, key, j->seq)) {
                 job_end_input(j, -ENOMEM, "cannot fetch", 0);
@@ -1267,12 +1316,21 @@ static int reader_loop(pipeline *p, walker *w)
             const char *path;
             char err[300];
             int st = next_input(p, w, &path, err, sizeof err);
+            if (st == WALK_END && (rc = resume_end(p)) != 0) {
+                walk_done = 1;       /* the checkpoint stays as it is */
+                break;
+            }
             if (st < 0 || st == WALK_END) {
                 rc = st < 0 ? st : 0;
                 walk_done = 1;
                 pthread_mutex_lock(&p->mu);
                 p->walk_complete = st == WALK_END;
                 pthread_mutex_unlock(&p->mu);
+                if (st == WALK_END && p->resume && p->resume->complete && p->next_seq == 0) {
+                    p->report->already_complete = 1;    /* a bucket that did not grow */
+                    if (!p->opt->quiet)
+                        checkpoint_say_complete(p->errout, p->opt->checkpoint, p->resume, p->opt->output);
+                }
                 break;
             }
             if (st == WALK_INPUT && path && strncmp(path, "s3://", 5) == 0) {
@@ -1282,8 +1340,18 @@ static int reader_loop(pipeline *p, walker *w)
                 }
                 break;
             }
-            p->inputs_total++;
             uint64_t identity = p->opt->checkpoint ? checkpoint_input_identity(path) : 0;
+            int skip = resume_skip(p, identity, path);
+            if (skip < 0) {
+                rc = skip;
+                walk_done = 1;
+                break;
+            }
+            if (skip) {
+                i--;                 /* the slot is still free */
+                continue;
+            }
+            p->inputs_total++;
             pthread_mutex_lock(&p->mu);
             p->total = p->next_seq + 1;
             pthread_mutex_unlock(&p->mu);
@@ -1457,14 +1525,8 @@ int run_scan(const run_options *opt, run_report *report, FILE *errout)
         rc = -EINVAL;
         goto out;
     }
-    if (opt->checkpoint && reads_s3(opt)) {
-        fprintf(errout, "orgtrail: --checkpoint: s3:// inputs cannot be resumed yet; give a local mirror\n");
-        report->refused = 1;
-        rc = -EINVAL;
-        goto out;
-    }
+    checkpoint cp;
     if (opt->checkpoint) {
-        checkpoint cp;
         int lrc = checkpoint_load(opt->checkpoint, &cp);
         if (lrc == 0 && cp.fingerprint != opt->fingerprint) {
             fprintf(errout, "orgtrail: %s: checkpoint of a different command (other inputs, options or rules); "
@@ -1473,6 +1535,11 @@ int run_scan(const run_options *opt, run_report *report, FILE *errout)
         } else if (lrc == -EINVAL) {
             fprintf(errout, "orgtrail: %s: not an orgtrail checkpoint (or one of an older orgtrail); "
                             "remove it to start over\n", opt->checkpoint);
+        } else if (lrc == 0 && w && reads_s3(opt)) {
+            /* Listing a bucket is the reader's work: it skips the finished
+             * inputs as they come (resume_skip), listing once. */
+            lrc = checkpoint_resume_ids(opt->checkpoint, &cp, errout, &p.resume_ids);
+            p.resume = lrc == 0 ? &cp : NULL;
         } else if (lrc == 0 && w) {
             lrc = checkpoint_resume(opt->checkpoint, &cp, w, opt->output, opt->quiet, errout,
                                     &report->resumed_from, &p.pending);
@@ -1631,6 +1698,7 @@ out:
     free(p.jobs);
     free(p.ready);
     free(p.s3objs);
+    free(p.resume_ids);
     for (size_t i = 0; i < p.nfetchers; i++)
         s3_fetcher_free(p.fetchers[i]);
     free(p.fetchers);

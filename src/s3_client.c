@@ -329,6 +329,7 @@ typedef struct {
     char *name;                   /* below the folder; a folder's without its '/' */
     int is_dir;
     uint64_t size;
+    uint64_t version;             /* FNV-1a of the ETag (else LastModified): changes when the object is rewritten */
 } list_entry;
 
 typedef struct {
@@ -345,6 +346,7 @@ struct s3_lister {
     list_frame *stack;
     size_t depth, cap;
     char *current;
+    uint64_t current_version;     /* of current: s3_lister_version */
     walk_counts counts;
     int started, failed;
 };
@@ -393,12 +395,26 @@ void s3_lister_free(s3_lister *l)
     free(l);
 }
 
+uint64_t s3_lister_version(const s3_lister *l)
+{
+    return l->current_version;
+}
+
 walk_counts s3_lister_counts(const s3_lister *l)
 {
     return l->counts;
 }
 
-static int frame_add(list_frame *f, const char *name, size_t len, int is_dir, uint64_t size)
+static uint64_t version_hash(const char *etag, const char *modified)
+{
+    const char *v = etag ? etag : modified ? modified : "";
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (; *v; v++)
+        h = (h ^ (uint8_t)*v) * 0x100000001b3ull;
+    return h;
+}
+
+static int frame_add(list_frame *f, const char *name, size_t len, int is_dir, uint64_t size, uint64_t version)
 {
     if (f->n == f->cap) {
         size_t cap = f->cap ? f->cap * 2 : 64;
@@ -411,7 +427,7 @@ static int frame_add(list_frame *f, const char *name, size_t len, int is_dir, ui
     char *n = strndup(name, len);
     if (!n)
         return -ENOMEM;
-    f->e[f->n++] = (list_entry){ n, is_dir, size };
+    f->e[f->n++] = (list_entry){ n, is_dir, size, version };
     return 0;
 }
 
@@ -463,10 +479,14 @@ static int list_folder(s3_lister *l, char *folder, char *err, size_t errlen)
         char *contents;
         while ((contents = s3_xml_text(resp.data, "Contents", &at)) != NULL) {
             char *key = s3_xml_text(contents, "Key", NULL), *size = s3_xml_text(contents, "Size", NULL);
+            char *etag = s3_xml_text(contents, "ETag", NULL), *modified = s3_xml_text(contents, "LastModified", NULL);
             if (key && strncmp(key, folder, fl) == 0 && key[fl] != '\0')   /* not the folder's own marker */
-                rc = frame_add(f, key + fl, strlen(key + fl), 0, size ? strtoull(size, NULL, 10) : 0);
+                rc = frame_add(f, key + fl, strlen(key + fl), 0, size ? strtoull(size, NULL, 10) : 0,
+                               version_hash(etag, modified));
             free(key);
             free(size);
+            free(etag);
+            free(modified);
             free(contents);
             if (rc < 0)
                 goto out;
@@ -477,7 +497,7 @@ static int list_folder(s3_lister *l, char *folder, char *err, size_t errlen)
             char *p = s3_xml_text(cp, "Prefix", NULL);
             size_t n = p ? strlen(p) : 0;
             if (p && n > fl + 1 && strncmp(p, folder, fl) == 0)
-                rc = frame_add(f, p + fl, n - fl - 1, 1, 0);
+                rc = frame_add(f, p + fl, n - fl - 1, 1, 0, 0);
             free(p);
             free(cp);
             if (rc < 0)
@@ -615,7 +635,7 @@ static int push_days(s3_lister *l, char *folder)
         civil_from_days(d, &y, &m, &dd);
         char name[16];
         int n = snprintf(name, sizeof name, "%04d/%02d/%02d", y, m, dd);
-        rc = frame_add(f, name, (size_t)n, 1, 0);
+        rc = frame_add(f, name, (size_t)n, 1, 0, 0);
         if (rc < 0)
             return rc;
     }
@@ -697,6 +717,7 @@ int s3_lister_next(s3_lister *l, const char **key, uint64_t *size, char *err, si
         }
         free(l->current);
         l->current = path;
+        l->current_version = e->version;
         *key = path;
         if (size)
             *size = e->size;

@@ -81,6 +81,10 @@ void s3_lister_free(s3_lister *l);
  * error; the listing cannot go on), or -ENOMEM.
  */
 int s3_lister_next(s3_lister *l, const char **key, uint64_t *size, char *err, size_t errlen);
+/* The last key's version: a hash of its ETag as listed (LastModified when
+ * the store gives none), which changes when the object is rewritten. For
+ * --checkpoint's identity of an input, in place of a stat's size and mtime. */
+uint64_t s3_lister_version(const s3_lister *l);
 /* What the listing left out, in walk.h's counters. */
 walk_counts s3_lister_counts(const s3_lister *l);
 
