@@ -62,7 +62,9 @@
     "  --accounts A,B     only these account folders of the S3 layout\n" \
     "  --regions R,S      only these region folders\n" \
     "  --org-regions      only the Organizations home regions (us-east-1, us-gov-west-1, cn-northwest-1)\n" \
-    "  --files-from FILE  read paths from FILE, one a line ('-': stdin; 'aws s3 ls --recursive' lines too)\n" \
+    "  --files-from FILE  read paths from FILE, one a line ('-': stdin; 'aws s3 ls --recursive' lines too;\n" \
+    "                     s3://bucket/key lines are objects, fetched directly)\n" \
+    "  --files-from-base B  put B before each listed path: s3://bucket/ for 'aws s3 ls --recursive' lines\n" \
     "  --checkpoint FILE  resume exactly where a killed run stopped (needs -o FILE; not with stdin)\n" \
     "  --checkpoint-interval SEC  how often the checkpoint is written (default 1; 0: after every input;\n" \
     "                     needs --checkpoint)\n" \
@@ -226,6 +228,7 @@ enum {
     OPT_REGIONS,
     OPT_ORG_REGIONS,
     OPT_FILES_FROM,
+    OPT_FILES_FROM_BASE,
     OPT_CHECKPOINT,
     OPT_CHECKPOINT_INTERVAL,
     OPT_SHARD,
@@ -265,6 +268,7 @@ static const struct option scan_options[] = {
     { "regions", required_argument, NULL, OPT_REGIONS },
     { "org-regions", no_argument, NULL, OPT_ORG_REGIONS },
     { "files-from", required_argument, NULL, OPT_FILES_FROM },
+    { "files-from-base", required_argument, NULL, OPT_FILES_FROM_BASE },
     { "checkpoint", required_argument, NULL, OPT_CHECKPOINT },
     { "checkpoint-interval", required_argument, NULL, OPT_CHECKPOINT_INTERVAL },
     { "shard", required_argument, NULL, OPT_SHARD },
@@ -417,6 +421,9 @@ static int scan_option(cli_options *o, int c, const char *v, int64_t now)
     }
     case OPT_ORG_REGIONS:
         o->org_regions = 1;
+        return 0;
+    case OPT_FILES_FROM_BASE:
+        o->files_from_base = v;
         return 0;
     case OPT_FILES_FROM:
         o->files_from = v;

@@ -54,6 +54,7 @@ typedef struct {
     unsigned shard_index, shard_count;   /* --shard I/N; count 0: none */
     unsigned shard_count_opt; /* --shard-count N, for --shard auto */
     const char *files_from;
+    const char *files_from_base;  /* --files-from-base: put before each listed path, or NULL */
     int progress;             /* -1 default (when stderr is a terminal), 1 --progress, 0 off (-q, --no-progress) */
     int no_dedupe;
     const char **rule_paths;  /* --rules PATH, repeatable (rules check/test: the PATH) */

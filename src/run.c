@@ -1131,14 +1131,48 @@ static void s3_fail(pipeline *p, const char *url, const char *err)
 }
 
 /*
- * Reads one s3:// input: lists it and fetches its objects, each a job in
- * listing order, until every one is handed to the workers. Returns 0, 1
- * when the listing failed (the run stops: its job says why), or a negative
- * errno.
+ * The next of a run of --files-from lines that are objects of bucket (the
+ * first is first_key): they are fetched together. Whatever the walk gives
+ * after them waits in p->pending for the reader's loop. Returns WALK_INPUT,
+ * WALK_END or -ENOMEM.
  */
-static int s3_read(pipeline *p, const char *url)
+static int next_object(pipeline *p, walker *w, const char *bucket, const char **first_key, const char **key)
+{
+    if (*first_key) {
+        *key = *first_key;
+        *first_key = NULL;
+        return WALK_INPUT;
+    }
+    const char *path;
+    char err[300];
+    size_t bl = strlen(bucket);
+    int st = next_input(p, w, &path, err, sizeof err);
+    if (st < 0)
+        return st;
+    if (st == WALK_INPUT && path && walk_is_object(w) && strncmp(path + 5, bucket, bl) == 0 && path[5 + bl] == '/') {
+        *key = path + 5 + bl + 1;
+        return WALK_INPUT;
+    }
+    char *kept = path ? strdup(path) : NULL;
+    if (path && !kept)
+        return -ENOMEM;
+    free(p->pending.path);
+    p->pending = (checkpoint_pending){ .set = 1, .status = st, .path = kept };
+    snprintf(p->pending.err, sizeof p->pending.err, "%s", err);
+    return WALK_END;
+}
+
+/*
+ * Reads one s3:// input: lists it and fetches its objects, each a job in
+ * listing order, until every one is handed to the workers. is_object: url
+ * is one object, a --files-from line, fetched with the lines after it that
+ * are objects of the same bucket (next_object). Returns 0, 1 when the
+ * listing failed (the run stops: its job says why), or a negative errno.
+ */
+static int s3_read(pipeline *p, walker *w, const char *url, int is_object)
 {
     char *bucket = NULL, *prefix = NULL, err[1024];
+    const char *first_key = NULL;
     s3_lister *l = NULL;
     s3_fetcher *f = NULL;
     unsigned conc = p->opt->s3_concurrency ? p->opt->s3_concurrency : 128;
@@ -1169,9 +1203,10 @@ static int s3_read(pipeline *p, const char *url)
         p->fetchers = n;
         p->cap_fetchers = cap;
     }
-    l = s3_lister_create(p->s3, bucket, prefix, p->wopt);
+    first_key = prefix;
+    l = is_object ? NULL : s3_lister_create(p->s3, bucket, prefix, p->wopt);
     f = s3_fetcher_create(p->s3, bucket, conc, &cb, p);
-    if (!l || !f) {
+    if ((!is_object && !l) || !f) {
         rc = -ENOMEM;
         goto out;
     }
@@ -1190,8 +1225,8 @@ static int s3_read(pipeline *p, const char *url)
                 break;
             }
             const char *key;
-            uint64_t size;
-            int st = s3_lister_next(l, &key, &size, err, sizeof err);
+            uint64_t size = 0;
+            int st = l ? s3_lister_next(l, &key, &size, err, sizeof err) : next_object(p, w, bucket, &first_key, &key);
             if (st < 0 || st == WALK_END || st == WALK_ERROR) {
                 listed = 1;
                 if (st < 0)
@@ -1209,7 +1244,10 @@ static int s3_read(pipeline *p, const char *url)
                 break;
             }
             sprintf(name, "s3://%s/%s", bucket, key);
-            uint64_t identity = p->opt->checkpoint ? checkpoint_s3_identity(name, size, s3_lister_version(l)) : 0;
+            /* a listed object is known by its size and ETag; a --files-from line by its name, as a local one */
+            uint64_t identity = !p->opt->checkpoint ? 0
+                                : l ? checkpoint_s3_identity(name, size, s3_lister_version(l))
+                                    : checkpoint_input_identity(name);
             int skip = resume_skip(p, identity, name);
             if (skip) {
                 free(name);
@@ -1259,7 +1297,7 @@ static int s3_read(pipeline *p, const char *url)
     }
     push_ready(p);
     atomic_store(&p->fetcher, NULL);
-    walk_counts c = s3_lister_counts(l);
+    walk_counts c = l ? s3_lister_counts(l) : (walk_counts){ 0 };
     p->s3_walk.skipped_digest += c.skipped_digest;
     p->s3_walk.skipped_insight += c.skipped_insight;
     p->s3_walk.files_pruned += c.files_pruned;
@@ -1291,6 +1329,7 @@ static int reader_loop(pipeline *p, walker *w)
     reader_event events[64];
     int walk_done = 0, published = 0, rc = 0;
     char *s3_next = NULL;       /* an s3:// input, read once every slot is free */
+    int s3_next_object = 0;     /* it is one object (walk_is_object) */
 
     for (;;) {
         /* Ask to be woken before looking, so that a worker that frees
@@ -1334,6 +1373,7 @@ static int reader_loop(pipeline *p, walker *w)
                 break;
             }
             if (st == WALK_INPUT && path && strncmp(path, "s3://", 5) == 0) {
+                s3_next_object = walk_is_object(w);
                 if (!(s3_next = strdup(path))) {
                     rc = -ENOMEM;
                     walk_done = 1;
@@ -1394,7 +1434,7 @@ static int reader_loop(pipeline *p, walker *w)
             /* Read here, between the local inputs before and after it:
              * its objects' jobs follow theirs in sequence order. */
             push_ready(p);
-            int src = s3_read(p, s3_next);
+            int src = s3_read(p, w, s3_next, s3_next_object);
             free(s3_next);
             s3_next = NULL;
             if (src) {                /* a listing that failed stops the run */

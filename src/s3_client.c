@@ -710,7 +710,9 @@ int s3_lister_next(s3_lister *l, const char **key, uint64_t *size, char *err, si
             }
             continue;
         }
-        if (l->opt.shard_count > 1 && walk_shard_of(path, l->opt.shard_count) != l->opt.shard_index) {
+        /* the shard of a mirror's file: by the key from AWSLogs/ on, else below the prefix listed */
+        if (l->opt.shard_count > 1 &&
+            walk_shard_of(walk_shard_key(path, path + strlen(l->root)), l->opt.shard_count) != l->opt.shard_index) {
             l->counts.files_other_shards++;
             free(path);
             continue;
