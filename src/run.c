@@ -13,6 +13,19 @@
  *     close calls then run on every worker instead of all on this thread,
  *     which on 2 cores was the part that did not scale (see the README's
  *     profile). stdin is always read here.
+ *     An s3:// input is read here too, once the local inputs before it are
+ *     all read (s3_read): an s3_lister gives its keys in a mirror's walk
+ *     order, each becomes a job at once (the next sequence number), and an
+ *     s3_fetcher keeps up to --s3-concurrency GETs in flight, run between
+ *     the reader's looks at its jobs (s3_fetcher_run; a worker's poke wakes
+ *     it with s3_fetcher_wakeup). Bodies land in pool buffers and go down
+ *     the job's channel like a file's reads; an object with no room (a
+ *     full channel, or no buffer under the reserve rule) is paused, and
+ *     resumed when the reader looks again. --files-from lines that are
+ *     s3:// objects are fetched the same way, a run of them at once.
+ *     With --checkpoint the finished inputs are skipped as they come
+ *     (resume_skip): a bucket is listed once, not once to check and again
+ *     to read.
  *   - N workers. Each owns a scanner (decoder, framer, prefilter, parser)
  *     and, with synchronous reads, one read buffer. A worker takes a job,
  *     pushes its bytes through the scanner as they come, gives each pool
@@ -37,6 +50,12 @@
  * more than `reserve` buffers are free; later chunks are read only once a
  * worker has taken the job, and may use the reserve. A worker waiting for
  * its next chunk holds no buffer, so the reserve always has one for it.
+ * An S3 object's job goes to the workers before its body comes (workers
+ * take jobs in order, so the taken ones are the oldest objects); until it
+ * is taken it holds at most JOB_CHUNKS + 1 buffers, and only while more
+ * than the reserve are free, so a taken object always gets one. The
+ * window (max_jobs) is at least --s3-concurrency + 4 per worker, so every
+ * object in flight has its job.
  * Every job but stdin's tail becomes done without the writer, so the
  * writer's batch always comes; a tail's worker tells the writer it waits.
  * The reader pushes what it made ready before every wait.
