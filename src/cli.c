@@ -686,10 +686,11 @@ void cli_free(cli_options *o)
 static const char verify_usage[] =
     "usage: orgtrail verify [--public-keys FILE] [--signatures FILE] [options] PATH...\n"
     "\n"
-    "Proves from CloudTrail's digest files that a local copy of a trail's bucket is complete and\n"
-    "unaltered: every digest's signature and its chain, every listed log file's SHA-256, and no\n"
+    "Proves from CloudTrail's digest files that a trail's bucket, or a local copy of it, is complete\n"
+    "and unaltered: every digest's signature and its chain, every listed log file's SHA-256, and no\n"
     "log file that no digest lists. A key AWSLogs/... a digest names is the file at that path\n"
-    "from the last AWSLogs/ of a PATH. Each problem is one NDJSON finding on stdout\n"
+    "from the last AWSLogs/ of a PATH. A PATH s3://bucket[/prefix] is listed and read over HTTPS\n"
+    "(the AWS credential chain); its newest digests' signatures come from their x-amz-meta-signature. Each problem is one NDJSON finding on stdout\n"
     "(integrity.log_modified, log_missing, log_unlisted, digest_missing, digest_invalid,\n"
     "delivery_gap); stderr ends with a summary.\n"
     "\n"
@@ -701,6 +702,7 @@ static const char verify_usage[] =
     "                     only the digests of that window, accounts and regions (as for scan)\n"
     "  -j N               hashing threads (default: one per online CPU)\n"
     "  --io=uring|sync    how files are read; --io-depth N files in flight (default 64)\n"
+    "  --s3-concurrency N, --endpoint-url URL  for s3:// PATHs, as for scan\n"
     "  -q, --quiet        no notes about unverified digests\n"
     "exit status: 0 no problem, 1 a problem or an input that could not be read, 2 usage error\n";
 
@@ -714,6 +716,8 @@ static const struct option verify_options[] = {
     { "regions", required_argument, NULL, OPT_REGIONS },
     { "io", required_argument, NULL, OPT_IO },
     { "io-depth", required_argument, NULL, OPT_IO_DEPTH },
+    { "s3-concurrency", required_argument, NULL, OPT_S3_CONCURRENCY },
+    { "endpoint-url", required_argument, NULL, OPT_ENDPOINT_URL },
     { "quiet", no_argument, NULL, 'q' },
     { "help", no_argument, NULL, 'h' },
     { NULL, 0, NULL, 0 },
@@ -789,6 +793,8 @@ int cli_parse_verify(int argc, char **argv, cli_verify_options *o)
     o->io_depth = scratch.io_depth;
     o->io = scratch.io;
     o->quiet = scratch.quiet;
+    o->s3_concurrency = scratch.s3_concurrency;
+    o->endpoint_url = scratch.endpoint_url;
     rc = 0;
 out:
     if (rc && scratch.error[0])

@@ -104,6 +104,8 @@ typedef struct {
     unsigned io_depth;
     int io;                   /* 0 auto, 1 uring, 2 sync */
     int quiet;
+    unsigned s3_concurrency;  /* --s3-concurrency; 0: 128 */
+    const char *endpoint_url; /* --endpoint-url, or NULL */
     const char *help;         /* set by --help: the text to print */
     char error[320];
 } cli_verify_options;

@@ -74,6 +74,8 @@ static int verify_main(int argc, char **argv)
         .io_depth = o.io_depth,
         .io = o.io == 1 ? READER_IO_URING : o.io == 2 ? READER_IO_SYNC : READER_IO_AUTO,
         .quiet = o.quiet,
+        .s3_concurrency = o.s3_concurrency,
+        .endpoint_url = o.endpoint_url,
     };
     verify_report rep;
     int rc = verify_run(&vo, &rep, stdout, stderr);

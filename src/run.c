@@ -1104,30 +1104,7 @@ static int s3_settle(pipeline *p, s3_fetcher *f)
  * err set when there are no credentials. */
 static int s3_start(pipeline *p, char *err, size_t errlen)
 {
-    if (p->s3)
-        return 0;
-    s3_config cfg;
-    s3_credentials creds;
-    char why[256] = "";
-    int rc = s3_config_resolve(&cfg, p->opt->endpoint_url);
-    if (rc)
-        return rc;
-    rc = s3_credentials_resolve(&creds, why, sizeof why);
-    if (rc == -ENOENT) {
-        snprintf(err, errlen, "no AWS credentials (looked for AWS_ACCESS_KEY_ID, AWS_PROFILE, web identity, "
-                              "container credentials and IMDS)");
-        rc = -EACCES;
-    } else if (rc == -ENOMEM) {
-        /* said by run_scan */
-    } else if (rc) {
-        snprintf(err, errlen, "credentials: %s", why);
-        rc = -EACCES;
-    } else if (!(p->s3 = s3_client_create(&cfg, &creds, NULL))) {
-        rc = -ENOMEM;
-    }
-    s3_credentials_clear(&creds);
-    s3_config_clear(&cfg);
-    return rc;
+    return p->s3 ? 0 : s3_client_from_env(p->opt->endpoint_url, &p->s3, err, errlen);
 }
 
 /* A finished job that says why an s3:// input could not be listed. err
@@ -1211,7 +1188,7 @@ static int s3_read(pipeline *p, walker *w, const char *url, int is_object)
     }
     if (rc)
         goto out;
-    static const s3_fetch_callbacks cb = { s3_on_data, s3_on_done };
+    static const s3_fetch_callbacks cb = { s3_on_data, s3_on_done, NULL };
     if (p->nfetchers == p->cap_fetchers) {
         size_t cap = p->cap_fetchers ? 2 * p->cap_fetchers : 4;
         s3_fetcher **n = realloc(p->fetchers, cap * sizeof *n);

@@ -2,6 +2,7 @@
 #include "s3_sign.h"
 #include "util.h"
 
+#include <ctype.h>
 #include <curl/curl.h>
 #include <errno.h>
 #include <stdatomic.h>
@@ -107,6 +108,34 @@ void s3_client_free(s3_client *c)
     curl_easy_cleanup(c->list_easy);
     free(c);
     curl_global_cleanup();        /* balances s3_client_create's init (counted by libcurl) */
+}
+
+int s3_client_from_env(const char *endpoint_url, s3_client **out, char *err, size_t errlen)
+{
+    s3_config cfg;
+    s3_credentials creds;
+    char why[256] = "";
+    int rc = s3_config_resolve(&cfg, endpoint_url);
+    if (rc) {
+        snprintf(err, errlen, "%s", rc == -ENOMEM ? "out of memory" : "bad --endpoint-url or AWS_ENDPOINT_URL_S3");
+        return rc == -ENOMEM ? rc : -EACCES;
+    }
+    rc = s3_credentials_resolve(&creds, why, sizeof why);
+    if (rc == -ENOENT) {
+        snprintf(err, errlen, "no AWS credentials (looked for AWS_ACCESS_KEY_ID, AWS_PROFILE, web identity, "
+                              "container credentials and IMDS)");
+        rc = -EACCES;
+    } else if (rc == -ENOMEM) {
+        snprintf(err, errlen, "out of memory");
+    } else if (rc) {
+        snprintf(err, errlen, "credentials: %s", why);
+        rc = -EACCES;
+    } else if (!(*out = s3_client_create(&cfg, &creds, NULL))) {
+        rc = -ENOMEM;
+    }
+    s3_credentials_clear(&creds);
+    s3_config_clear(&cfg);
+    return rc;
 }
 
 s3_counts s3_client_counts(const s3_client *c)
@@ -678,6 +707,8 @@ int s3_lister_next(s3_lister *l, const char **key, uint64_t *size, char *err, si
         if (!path)
             return -ENOMEM;
         int verdict = layout_verdict(path, e->is_dir);
+        if (verdict == SKIP_DIGEST && l->opt.include_digests)
+            verdict = KEEP;                /* verify reads them (pruned by account only, as walk.c) */
         if (verdict != KEEP) {
             if (verdict == SKIP_DIGEST)
                 l->counts.skipped_digest++;
@@ -869,10 +900,37 @@ int s3_fetcher_resume(s3_fetcher *f, uint64_t seq)
     return -ENOENT;
 }
 
+/* An x-amz-meta-* header line, to the caller's on_meta. */
+static void say_meta(fetch_slot *s, const char *data, size_t len)
+{
+    static const char prefix[] = "x-amz-meta-";
+    size_t pl = sizeof prefix - 1;
+    const char *colon = len > pl ? memchr(data, ':', len) : NULL;
+    if (!s->f->cb.on_meta || !colon || strncasecmp(data, prefix, pl) != 0)
+        return;
+    char name[128], value[2048];
+    size_t nl = (size_t)(colon - data) - pl, vl;
+    const char *v = colon + 1;
+    vl = len - (size_t)(v - data);
+    while (vl > 0 && (*v == ' ' || *v == '\t'))
+        v++, vl--;
+    while (vl > 0 && (v[vl - 1] == '\r' || v[vl - 1] == '\n' || v[vl - 1] == ' '))
+        vl--;
+    if (nl >= sizeof name || vl >= sizeof value)
+        return;
+    for (size_t i = 0; i < nl; i++)
+        name[i] = (char)tolower((unsigned char)data[pl + i]);
+    name[nl] = '\0';
+    memcpy(value, v, vl);
+    value[vl] = '\0';
+    s->f->cb.on_meta(s->f->ctx, s->seq, name, value);
+}
+
 static size_t on_header(char *data, size_t size, size_t n, void *userdata)
 {
     fetch_slot *s = userdata;
     size_t len = size * n;
+    say_meta(s, data, len);
     if (len > 5 && strncasecmp(data, "ETag:", 5) == 0) {
         const char *v = data + 5;
         size_t vl = len - 5;
