@@ -976,8 +976,7 @@ static int resume_skip(pipeline *p, uint64_t identity, const char *name)
         atomic_store(&p->stop, 1);      /* the checkpoint stays as it is */
         return -EINVAL;
     }
-    p->resume_next++;
-    p->report->resumed_from++;
+    p->resume_next++;           /* run_scan reports it: the writer's progress line reads resumed_from */
     return 1;
 }
 
@@ -1734,6 +1733,8 @@ out:
     free(p.jobs);
     free(p.ready);
     free(p.s3objs);
+    if (p.resume)
+        report->resumed_from = p.resume_next;
     free(p.resume_ids);
     for (size_t i = 0; i < p.nfetchers; i++)
         s3_fetcher_free(p.fetchers[i]);
