@@ -191,22 +191,56 @@ void checkpoint_inputs_close(checkpoint_inputs *in)
     free(in);
 }
 
-int checkpoint_resume(const char *ck, const checkpoint *cp, walker *w, const char *output, int quiet,
-                      FILE *errout, uint64_t *resumed, checkpoint_pending *next)
+uint64_t checkpoint_s3_identity(const char *url, uint64_t size, uint64_t version)
 {
-    uint64_t *ids, h = FNV_OFFSET;
-    int rc = checkpoint_inputs_load(ck, cp->inputs_done, &ids);
+    return identity_hash(url, 1, size, (int64_t)version);
+}
+
+int checkpoint_resume_ids(const char *ck, const checkpoint *cp, FILE *errout, uint64_t **ids)
+{
+    uint64_t h = FNV_OFFSET;
+    int rc = checkpoint_inputs_load(ck, cp->inputs_done, ids);
     if (rc == 0) {
         for (uint64_t i = 0; i < cp->inputs_done; i++)
-            h = checkpoint_inputs_hash(h, ids[i]);
+            h = checkpoint_inputs_hash(h, (*ids)[i]);
         if (h != cp->inputs_hash) {
-            free(ids);
+            free(*ids);
+            *ids = NULL;
             rc = -EINVAL;
         }
     }
     if (rc == -EINVAL)
         fprintf(errout, "orgtrail: %s.inputs: missing, or not the inputs this checkpoint finished; "
                         "remove the checkpoint to start over\n", ck);
+    return rc;
+}
+
+void checkpoint_say_ended(FILE *errout, const char *ck, const checkpoint *cp, uint64_t i)
+{
+    fprintf(errout, "orgtrail: %s: the inputs now end after %llu of the %llu that the checkpointed run "
+                    "finished (inputs were removed); remove the checkpoint to start over\n",
+            ck, (unsigned long long)i, (unsigned long long)cp->inputs_done);
+}
+
+void checkpoint_say_mismatch(FILE *errout, const char *ck, uint64_t i, const char *path)
+{
+    fprintf(errout, "orgtrail: %s: input %llu, %s, is not the one the checkpointed run finished there "
+                    "(an input was added, removed or changed at or before it); remove the checkpoint "
+                    "to start over\n", ck, (unsigned long long)i + 1, path ? path : "<stdin>");
+}
+
+void checkpoint_say_complete(FILE *errout, const char *ck, const checkpoint *cp, const char *output)
+{
+    fprintf(errout, "orgtrail: %s: already complete (%llu inputs, %llu bytes of findings in %s); "
+                    "nothing to do\n", ck, (unsigned long long)cp->inputs_done,
+            (unsigned long long)cp->output_bytes, output);
+}
+
+int checkpoint_resume(const char *ck, const checkpoint *cp, walker *w, const char *output, int quiet,
+                      FILE *errout, uint64_t *resumed, checkpoint_pending *next)
+{
+    uint64_t *ids;
+    int rc = checkpoint_resume_ids(ck, cp, errout, &ids);
     if (rc)
         return rc;
     const char *path;
@@ -216,14 +250,10 @@ int checkpoint_resume(const char *ck, const checkpoint *cp, walker *w, const cha
         if (st < 0) {
             rc = st;
         } else if (st == WALK_END) {
-            fprintf(errout, "orgtrail: %s: the inputs now end after %llu of the %llu that the checkpointed run "
-                            "finished (inputs were removed); remove the checkpoint to start over\n",
-                    ck, (unsigned long long)i, (unsigned long long)cp->inputs_done);
+            checkpoint_say_ended(errout, ck, cp, i);
             rc = -EINVAL;
         } else if (checkpoint_input_identity(path) != ids[i]) {
-            fprintf(errout, "orgtrail: %s: input %llu, %s, is not the one the checkpointed run finished there "
-                            "(an input was added, removed or changed at or before it); remove the checkpoint "
-                            "to start over\n", ck, (unsigned long long)i + 1, path ? path : "<stdin>");
+            checkpoint_say_mismatch(errout, ck, i, path);
             rc = -EINVAL;
         } else {
             (*resumed)++;
@@ -237,9 +267,7 @@ int checkpoint_resume(const char *ck, const checkpoint *cp, walker *w, const cha
         return st;
     if (st == WALK_END) {
         if (!quiet)
-            fprintf(errout, "orgtrail: %s: already complete (%llu inputs, %llu bytes of findings in %s); "
-                            "nothing to do\n", ck, (unsigned long long)cp->inputs_done,
-                    (unsigned long long)cp->output_bytes, output);
+            checkpoint_say_complete(errout, ck, cp, output);
         return 1;
     }
     next->set = 1;

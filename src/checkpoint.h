@@ -44,6 +44,9 @@ int checkpoint_save(const char *path, const checkpoint *cp);
 /* An input's identity: its name, and whether it exists with that size and
  * modification time (a stat now). NULL is stdin, named "<stdin>". Never 0. */
 uint64_t checkpoint_input_identity(const char *path);
+/* An s3:// object's identity: its URL, and the size and version
+ * (s3_lister_version: its ETag) its listing gave. Never 0. */
+uint64_t checkpoint_s3_identity(const char *url, uint64_t size, uint64_t version);
 /* The running hash of identities, in walk order (start with FNV_OFFSET). */
 uint64_t checkpoint_inputs_hash(uint64_t h, uint64_t identity);
 
@@ -70,6 +73,17 @@ typedef struct {
     char *path;                 /* malloc'd; NULL for stdin */
     char err[300];
 } checkpoint_pending;
+
+/* The identities of the checkpoint's inputs_done finished inputs, checked
+ * against its inputs_hash, into *ids (malloc'd, the caller frees). Returns
+ * 0, -EINVAL (said on errout, naming ck) or -errno. */
+int checkpoint_resume_ids(const char *ck, const checkpoint *cp, FILE *errout, uint64_t **ids);
+/* Say on errout why checkpoint ck does not resume: input i (0-based) is
+ * not the one finished there, or the inputs end before input i. */
+void checkpoint_say_mismatch(FILE *errout, const char *ck, uint64_t i, const char *path);
+void checkpoint_say_ended(FILE *errout, const char *ck, const checkpoint *cp, uint64_t i);
+/* Says that checkpoint ck's run had finished and nothing was added. */
+void checkpoint_say_complete(FILE *errout, const char *ck, const checkpoint *cp, const char *output);
 
 /*
  * Walks the inputs that the checkpoint says are finished, and checks that

@@ -22,7 +22,8 @@
 
 #define SCAN_TEXT \
     "Finds AWS Organizations events in CloudTrail logs and prints them as NDJSON findings.\n" \
-    "PATH is a file, a directory (walked recursively) or - for stdin; no PATH reads stdin.\n" \
+    "PATH is a file, a directory (walked recursively), s3://bucket[/prefix] (listed and read over\n" \
+    "HTTPS with the AWS credential chain) or - for stdin; no PATH reads stdin.\n" \
     "gzip, zstd and plain JSON are told apart by their bytes, in any mix.\n" \
     "Options may come before or after PATHs; -- ends them; --opt=value works for every value.\n" \
     "\n" \
@@ -44,6 +45,9 @@
     "  -j N               scanning threads (default: one per online CPU)\n" \
     "  --io=uring|sync    how files are read (default: io_uring, else synchronous reads)\n" \
     "  --io-depth N       files in flight (default 64)\n" \
+    "  --s3-concurrency N s3:// objects in flight (default 128)\n" \
+    "  --endpoint-url URL an S3-compatible store for s3:// inputs, path-style (default:\n" \
+    "                     AWS_ENDPOINT_URL_S3, else AWS_ENDPOINT_URL, else AWS's)\n" \
     "  --part-size SIZE   cut a gzip stream on stdin into parts of about SIZE compressed bytes,\n" \
     "                     at member boundaries, to decode them in parallel (default 256K, at most 4M;\n" \
     "                     0: do not)\n" \
@@ -59,7 +63,9 @@
     "  --accounts A,B     only these account folders of the S3 layout\n" \
     "  --regions R,S      only these region folders\n" \
     "  --org-regions      only the Organizations home regions (us-east-1, us-gov-west-1, cn-northwest-1)\n" \
-    "  --files-from FILE  read paths from FILE, one a line ('-': stdin; 'aws s3 ls --recursive' lines too)\n" \
+    "  --files-from FILE  read paths from FILE, one a line ('-': stdin; 'aws s3 ls --recursive' lines too;\n" \
+    "                     s3://bucket/key lines are objects, fetched directly)\n" \
+    "  --files-from-base B  put B before each listed path: s3://bucket/ for 'aws s3 ls --recursive' lines\n" \
     "  --checkpoint FILE  resume exactly where a killed run stopped (needs -o FILE; not with stdin)\n" \
     "  --checkpoint-interval SEC  how often the checkpoint is written (default 1; 0: after every input;\n" \
     "                     needs --checkpoint)\n" \
@@ -239,6 +245,8 @@ enum {
     OPT_MAX_RECORD,
     OPT_IO,
     OPT_IO_DEPTH,
+    OPT_S3_CONCURRENCY,
+    OPT_ENDPOINT_URL,
     OPT_PART_SIZE,
     OPT_SINCE,
     OPT_UNTIL,
@@ -247,6 +255,7 @@ enum {
     OPT_REGIONS,
     OPT_ORG_REGIONS,
     OPT_FILES_FROM,
+    OPT_FILES_FROM_BASE,
     OPT_CHECKPOINT,
     OPT_CHECKPOINT_INTERVAL,
     OPT_SHARD,
@@ -277,6 +286,8 @@ static const struct option scan_options[] = {
     { "max-record", required_argument, NULL, OPT_MAX_RECORD },
     { "io", required_argument, NULL, OPT_IO },
     { "io-depth", required_argument, NULL, OPT_IO_DEPTH },
+    { "s3-concurrency", required_argument, NULL, OPT_S3_CONCURRENCY },
+    { "endpoint-url", required_argument, NULL, OPT_ENDPOINT_URL },
     { "part-size", required_argument, NULL, OPT_PART_SIZE },
     { "quiet", no_argument, NULL, 'q' },
     { "since", required_argument, NULL, OPT_SINCE },
@@ -286,6 +297,7 @@ static const struct option scan_options[] = {
     { "regions", required_argument, NULL, OPT_REGIONS },
     { "org-regions", no_argument, NULL, OPT_ORG_REGIONS },
     { "files-from", required_argument, NULL, OPT_FILES_FROM },
+    { "files-from-base", required_argument, NULL, OPT_FILES_FROM_BASE },
     { "checkpoint", required_argument, NULL, OPT_CHECKPOINT },
     { "checkpoint-interval", required_argument, NULL, OPT_CHECKPOINT_INTERVAL },
     { "shard", required_argument, NULL, OPT_SHARD },
@@ -423,6 +435,12 @@ static int scan_option(cli_options *o, int c, const char *v, int64_t now)
         return parse_count(v, 1024, &o->workers) ? usage_error(o, "bad -j '%s' (want 1..1024)", v) : 0;
     case OPT_IO_DEPTH:
         return parse_count(v, 4096, &o->io_depth) ? usage_error(o, "bad --io-depth '%s' (want 1..4096)", v) : 0;
+    case OPT_S3_CONCURRENCY:
+        return parse_count(v, 1024, &o->s3_concurrency) ? usage_error(o, "bad --s3-concurrency '%s' (want 1..1024)", v)
+                                                        : 0;
+    case OPT_ENDPOINT_URL:
+        o->endpoint_url = v;
+        return 0;
     case OPT_IO:
         if (strcmp(v, "uring") == 0)
             o->io = 1;
@@ -448,6 +466,9 @@ static int scan_option(cli_options *o, int c, const char *v, int64_t now)
     }
     case OPT_ORG_REGIONS:
         o->org_regions = 1;
+        return 0;
+    case OPT_FILES_FROM_BASE:
+        o->files_from_base = v;
         return 0;
     case OPT_FILES_FROM:
         o->files_from = v;
@@ -630,6 +651,7 @@ int cli_parse(int argc, char **argv, cli_options *o)
     o->max_record = 64u << 20;
     o->part_size = 256u << 10;
     o->io_depth = 64;
+    o->s3_concurrency = 128;
     o->key_slack = 3600;
     o->checkpoint_interval = 1.0;
     o->progress = -1;
@@ -738,10 +760,11 @@ void cli_free(cli_options *o)
 static const char verify_usage[] =
     "usage: orgtrail verify [--public-keys FILE] [--signatures FILE] [options] PATH...\n"
     "\n"
-    "Proves from CloudTrail's digest files that a local copy of a trail's bucket is complete and\n"
-    "unaltered: every digest's signature and its chain, every listed log file's SHA-256, and no\n"
+    "Proves from CloudTrail's digest files that a trail's bucket, or a local copy of it, is complete\n"
+    "and unaltered: every digest's signature and its chain, every listed log file's SHA-256, and no\n"
     "log file that no digest lists. A key AWSLogs/... a digest names is the file at that path\n"
-    "from the last AWSLogs/ of a PATH. Each problem is one NDJSON finding on stdout\n"
+    "from the last AWSLogs/ of a PATH. A PATH s3://bucket[/prefix] is listed and read over HTTPS\n"
+    "(the AWS credential chain); its newest digests' signatures come from their x-amz-meta-signature. Each problem is one NDJSON finding on stdout\n"
     "(integrity.log_modified, log_missing, log_unlisted, digest_missing, digest_invalid,\n"
     "delivery_gap); stderr ends with a summary.\n"
     "\n"
@@ -753,6 +776,7 @@ static const char verify_usage[] =
     "                     only the digests of that window, accounts and regions (as for scan)\n"
     "  -j N               hashing threads (default: one per online CPU)\n"
     "  --io=uring|sync    how files are read; --io-depth N files in flight (default 64)\n"
+    "  --s3-concurrency N, --endpoint-url URL  for s3:// PATHs, as for scan\n"
     "  -q, --quiet        no notes about unverified digests\n"
     "exit status: 0 no problem, 1 a problem or an input that could not be read, 2 usage error\n";
 
@@ -766,6 +790,8 @@ static const struct option verify_options[] = {
     { "regions", required_argument, NULL, OPT_REGIONS },
     { "io", required_argument, NULL, OPT_IO },
     { "io-depth", required_argument, NULL, OPT_IO_DEPTH },
+    { "s3-concurrency", required_argument, NULL, OPT_S3_CONCURRENCY },
+    { "endpoint-url", required_argument, NULL, OPT_ENDPOINT_URL },
     { "quiet", no_argument, NULL, 'q' },
     { "help", no_argument, NULL, 'h' },
     { NULL, 0, NULL, 0 },
@@ -841,6 +867,8 @@ int cli_parse_verify(int argc, char **argv, cli_verify_options *o)
     o->io_depth = scratch.io_depth;
     o->io = scratch.io;
     o->quiet = scratch.quiet;
+    o->s3_concurrency = scratch.s3_concurrency;
+    o->endpoint_url = scratch.endpoint_url;
     rc = 0;
 out:
     if (rc && scratch.error[0])

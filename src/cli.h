@@ -34,6 +34,8 @@ typedef struct {
     size_t max_record;        /* bytes */
     unsigned workers;         /* -j; 0: one per online CPU */
     unsigned io_depth;        /* --io-depth: files in flight */
+    unsigned s3_concurrency;  /* --s3-concurrency: S3 objects in flight (default 128) */
+    const char *endpoint_url; /* --endpoint-url, or NULL (AWS_ENDPOINT_URL_S3, AWS's) */
     size_t part_size;         /* --part-size: compressed bytes a part of stdin; 0: no parts */
     int io;                   /* --io: 0 auto, 1 uring, 2 sync (reader_io's order) */
     int has_since, has_until;
@@ -53,6 +55,7 @@ typedef struct {
     unsigned shard_index, shard_count;   /* --shard I/N; count 0: none */
     unsigned shard_count_opt; /* --shard-count N, for --shard auto */
     const char *files_from;
+    const char *files_from_base;  /* --files-from-base: put before each listed path, or NULL */
     int progress;             /* -1 default (when stderr is a terminal), 1 --progress, 0 off (-q, --no-progress) */
     int no_dedupe;
     const char **rule_paths;  /* --rules PATH, repeatable (rules check/test: the PATH) */
@@ -104,6 +107,8 @@ typedef struct {
     unsigned io_depth;
     int io;                   /* 0 auto, 1 uring, 2 sync */
     int quiet;
+    unsigned s3_concurrency;  /* --s3-concurrency; 0: 128 */
+    const char *endpoint_url; /* --endpoint-url, or NULL */
     const char *help;         /* set by --help: the text to print */
     char error[320];
 } cli_verify_options;

@@ -157,6 +157,126 @@ static int on_read_event(reader *r, read_slot *slots, const reader_event *ev, ha
     return rc;
 }
 
+/* ---- s3:// items: fetched whole, then hashed like a file ---- */
+
+typedef struct {
+    hash_item *const *items;
+    ot_buf *bodies;               /* by item index */
+    hash_pool *hp;
+    size_t bucket_len;            /* of "s3://bucket/" */
+    int rc;                       /* -ENOMEM, -EPIPE: the run cannot go on */
+} s3_hash;
+
+static int s3_hash_data(void *ctx, uint64_t seq, const char *data, size_t len)
+{
+    s3_hash *h = ctx;
+    return buf_append(&h->bodies[seq], data, len) ? -ENOMEM : 0;
+}
+
+static void s3_hash_meta(void *ctx, uint64_t seq, const char *name, const char *value)
+{
+    s3_hash *h = ctx;
+    hash_item *f = h->items[seq];
+    if (strcmp(name, "signature") == 0) {
+        free(f->signature);
+        f->signature = strdup(value);    /* none when out of memory: the digest is then unverified */
+    }
+}
+
+static void s3_hash_done(void *ctx, uint64_t seq, int status, const char *err)
+{
+    s3_hash *h = ctx;
+    hash_item *f = h->items[seq];
+    ot_buf *b = &h->bodies[seq];
+    if (status) {
+        f->read_error = status;
+        /* err names the object as the item does: say the rest */
+        size_t pl = strlen(f->path);
+        snprintf(f->read_what, sizeof f->read_what, "%s",
+                 strncmp(err, f->path, pl) == 0 && strncmp(err + pl, ": ", 2) == 0 ? err + pl + 2 : err);
+        buf_free(b);
+        return;
+    }
+    hash_job *j = malloc(sizeof *j);
+    if (!j) {
+        h->rc = -ENOMEM;
+        buf_free(b);
+        return;
+    }
+    *j = (hash_job){ .f = f, .buf = (uint8_t *)b->data, .len = b->len };
+    *b = (ot_buf){ 0 };
+    /* blocks while the workers are busy: they wait on nothing but the queue */
+    if (pool_queue_push(h->hp->jobs, j) != 0) {
+        free(j->buf);
+        free(j);
+        h->rc = -EPIPE;
+    }
+}
+
+/* The bucket of an s3:// path: its length with the slash after it, or 0. */
+static size_t bucket_len(const char *path)
+{
+    const char *slash = strncmp(path, "s3://", 5) == 0 ? strchr(path + 5, '/') : NULL;
+    return slash ? (size_t)(slash - path) + 1 : 0;
+}
+
+/* Fetches the s3:// items, a bucket at a time, into the workers' queue.
+ * Returns 0 or -errno. */
+static int hash_s3(hash_item *const *items, size_t n, const hash_options *opt, hash_pool *hp)
+{
+    static const s3_fetch_callbacks cb = { s3_hash_data, s3_hash_done, s3_hash_meta };
+    unsigned conc = opt->s3_concurrency ? opt->s3_concurrency : 128;
+    s3_hash h = { .items = items, .hp = hp, .bodies = calloc(n ? n : 1, sizeof(ot_buf)) };
+    unsigned char *done = calloc(n ? n : 1, 1);
+    int rc = 0;
+    if (!h.bodies || !done) {
+        rc = -ENOMEM;
+        goto out;
+    }
+    for (size_t first = 0; first < n && rc == 0; first++) {
+        size_t bl = bucket_len(items[first]->path);
+        if (!bl || done[first])
+            continue;
+        char *bucket = strndup(items[first]->path + 5, bl - 6);
+        s3_fetcher *f = bucket ? s3_fetcher_create(opt->s3, bucket, conc, &cb, &h) : NULL;
+        free(bucket);
+        if (!f) {
+            rc = -ENOMEM;
+            break;
+        }
+        size_t next = first;
+        for (;;) {
+            /* a bounded queue of this bucket's items, in order */
+            for (; next < n && s3_fetcher_pending(f) < 2 * (size_t)conc; next++) {
+                const char *p = items[next]->path;
+                if (done[next] || bucket_len(p) != bl || strncmp(p, items[first]->path, bl) != 0)
+                    continue;
+                done[next] = 1;
+                if ((rc = s3_fetcher_add(f, p + bl, next)) != 0)
+                    break;
+            }
+            if (rc || h.rc)
+                break;
+            int left = s3_fetcher_run(f, 1000);
+            if (left < 0) {
+                rc = left;
+                break;
+            }
+            if (left == 0 && next == n)
+                break;
+        }
+        s3_fetcher_free(f);
+        if (!rc)
+            rc = h.rc;
+    }
+out:
+    for (size_t i = 0; h.bodies && i < n; i++)
+        buf_free(&h.bodies[i]);
+    free(h.bodies);
+    free(done);
+    return rc;
+}
+
 int hash_files(hash_item *const *items, size_t n, const hash_options *opt, uint64_t *bytes, FILE *err)
 {
     unsigned depth = opt->io_depth ? opt->io_depth : 1, workers = opt->workers ? opt->workers : 1;
@@ -193,6 +313,11 @@ int hash_files(hash_item *const *items, size_t n, const hash_options *opt, uint6
         for (unsigned i = 0; i < depth && next < n; i++) {
             if (slots[i].f)
                 continue;
+            if (bucket_len(items[next]->path)) {   /* fetched by hash_s3 */
+                next++;
+                i--;
+                continue;
+            }
             slots[i] = (read_slot){ .f = items[next++] };
             active++;
             rc = reader_open(r, i, slots[i].f->path);
@@ -201,6 +326,8 @@ int hash_files(hash_item *const *items, size_t n, const hash_options *opt, uint6
         }
         if (rc)
             break;
+        if (active == 0)
+            continue;                /* the rest are s3:// items */
         int got = reader_wait(r, events, sizeof events / sizeof events[0]);
         if (got < 0) {
             rc = got;
@@ -209,6 +336,8 @@ int hash_files(hash_item *const *items, size_t n, const hash_options *opt, uint6
         for (int e = 0; e < got && rc == 0; e++)
             rc = on_read_event(r, slots, &events[e], &hp, &active);
     }
+    if (rc == 0 && opt->s3)
+        rc = hash_s3(items, n, opt, &hp);
 out:
     if (hp.jobs)
         pool_queue_close(hp.jobs);

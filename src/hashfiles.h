@@ -20,12 +20,16 @@
 #include <stdio.h>
 
 #include "reader.h"
+#include "s3_client.h"
 #include "util.h"
 
-/* One file: the caller sets path and keep_text; hash_files the rest. */
+/* One file: the caller sets path and keep_text; hash_files the rest. A
+ * path "s3://bucket/key" is fetched through hash_options.s3. */
 typedef struct {
     char *path;                   /* owned by the caller */
     int keep_text;                /* keep the uncompressed text in text */
+    char *signature;              /* an s3:// object's x-amz-meta-signature, or NULL; the caller frees it */
+    char read_what[200];          /* an s3:// object's error ("HTTP 403 AccessDenied"), with read_error */
     char sha256[65];              /* lower-case hex, when it decoded cleanly */
     int read_error;               /* -errno of open or read, or 0 */
     char decode_error[96];        /* "" when the text decoded cleanly */
@@ -38,6 +42,8 @@ typedef struct {
     unsigned io_depth;            /* files in flight, >= 1 */
     enum reader_io io;
     int quiet;
+    s3_client *s3;                /* for s3:// items; NULL when there are none */
+    unsigned s3_concurrency;      /* s3:// objects in flight; 0: 128 */
 } hash_options;
 
 /*

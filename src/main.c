@@ -74,6 +74,8 @@ static int verify_main(int argc, char **argv)
         .io_depth = o.io_depth,
         .io = o.io == 1 ? READER_IO_URING : o.io == 2 ? READER_IO_SYNC : READER_IO_AUTO,
         .quiet = o.quiet,
+        .s3_concurrency = o.s3_concurrency,
+        .endpoint_url = o.endpoint_url,
     };
     verify_report rep;
     int rc = verify_run(&vo, &rep, stdout, stderr);
@@ -327,6 +329,10 @@ static uint64_t command_fingerprint(const cli_options *o, unsigned shard_index, 
     h = hash_list(h, "regions", o->regions, o->nregions);
     h = hash_number(h, "org-regions", o->org_regions);
     h = hash_field(h, "files-from", o->files_from);
+    if (o->files_from_base)    /* only when given: the checkpoints of runs without it still fit */
+        h = hash_field(h, "files-from-base", o->files_from_base);
+    if (o->endpoint_url)
+        h = hash_field(h, "endpoint-url", o->endpoint_url);
     h = hash_number(h, "no-dedupe", o->no_dedupe);
     h = hash_list(h, "rules", o->rule_paths, o->nrule_paths);
     h = hash_number(h, "no-builtin", o->no_builtin);
@@ -640,6 +646,8 @@ int main(int argc, char **argv)
         },
         .workers = o.workers,
         .io_depth = o.io_depth,
+        .s3_concurrency = o.s3_concurrency,
+        .endpoint_url = o.endpoint_url,
         .io = o.io == 1 ? READER_IO_URING : o.io == 2 ? READER_IO_SYNC : READER_IO_AUTO,
         .quiet = o.quiet,
         .walk = {
@@ -656,6 +664,7 @@ int main(int argc, char **argv)
             .shard_index = shard_index,
             .shard_count = shard_count,
             .files_from = o.files_from,
+            .files_from_base = o.files_from_base,
         },
         .part_size = o.part_size,
         .checkpoint = o.checkpoint,

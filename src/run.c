@@ -13,6 +13,19 @@
  *     close calls then run on every worker instead of all on this thread,
  *     which on 2 cores was the part that did not scale (see the README's
  *     profile). stdin is always read here.
+ *     An s3:// input is read here too, once the local inputs before it are
+ *     all read (s3_read): an s3_lister gives its keys in a mirror's walk
+ *     order, each becomes a job at once (the next sequence number), and an
+ *     s3_fetcher keeps up to --s3-concurrency GETs in flight, run between
+ *     the reader's looks at its jobs (s3_fetcher_run; a worker's poke wakes
+ *     it with s3_fetcher_wakeup). Bodies land in pool buffers and go down
+ *     the job's channel like a file's reads; an object with no room (a
+ *     full channel, or no buffer under the reserve rule) is paused, and
+ *     resumed when the reader looks again. --files-from lines that are
+ *     s3:// objects are fetched the same way, a run of them at once.
+ *     With --checkpoint the finished inputs are skipped as they come
+ *     (resume_skip): a bucket is listed once, not once to check and again
+ *     to read.
  *   - N workers. Each owns a scanner (decoder, framer, prefilter, parser)
  *     and, with synchronous reads, one read buffer. A worker takes a job,
  *     pushes its bytes through the scanner as they come, gives each pool
@@ -37,6 +50,12 @@
  * more than `reserve` buffers are free; later chunks are read only once a
  * worker has taken the job, and may use the reserve. A worker waiting for
  * its next chunk holds no buffer, so the reserve always has one for it.
+ * An S3 object's job goes to the workers before its body comes (workers
+ * take jobs in order, so the taken ones are the oldest objects); until it
+ * is taken it holds at most JOB_CHUNKS + 1 buffers, and only while more
+ * than the reserve are free, so a taken object always gets one. The
+ * window (max_jobs) is at least --s3-concurrency + 4 per worker, so every
+ * object in flight has its job.
  * Every job but stdin's tail becomes done without the writer, so the
  * writer's batch always comes; a tail's worker tells the writer it waits.
  * The reader pushes what it made ready before every wait.
@@ -90,6 +109,7 @@
 #include "correlate.h"
 #include "emit.h"
 #include "pool.h"
+#include "s3_client.h"
 #include "stdin_cut.h"
 #include "walk.h"
 
@@ -127,6 +147,7 @@ typedef struct {
     int eof;                /* no more chunks will come */
     int read_error;         /* -errno of a failed open or read */
     const char *read_what;  /* "cannot open" or "read error" */
+    char what_buf[200];     /* an s3:// object's error ("HTTP 403 AccessDenied"), said as it is */
     uint64_t read_offset;   /* bytes read before it failed */
     int taken;              /* a worker has the job */
     int worker_reads;       /* the worker reads the file itself (p->workers_read) */
@@ -135,6 +156,18 @@ typedef struct {
     scan_result result;
     int done;               /* guarded by the pipeline's mu */
 } job;
+
+/* An s3:// object being fetched into its job (see the top of the file). */
+typedef struct {
+    int active;             /* between s3_fetcher_add and job_end_input */
+    int paused;             /* on_data said S3_FETCH_PAUSE: resume it when a buffer or room may be free */
+    int ended;              /* on_done came; its last chunk waits for room in the channel */
+    int status;             /* on_done's */
+    uint8_t *cur;           /* the buffer being filled, from the pool */
+    size_t fill;
+    size_t skip;            /* of the chunk curl hands again after a pause, the bytes already taken */
+    uint64_t bytes;         /* body bytes taken */
+} s3_object;
 
 enum slot_state { SLOT_FREE, SLOT_OPENING, SLOT_IDLE, SLOT_READING };
 
@@ -188,6 +221,20 @@ typedef struct {
     uint64_t inputs_total;      /* inputs the walk gave (parts of stdin count once) */
     uint64_t inputs_written;
 
+    /* s3:// inputs: read on this thread between fetcher runs */
+    const walk_options *wopt;   /* the walk's pruning and shards, for the lister */
+    s3_client *s3;              /* made at the first s3:// input */
+    s3_object *s3objs;          /* one per job, by seq % max_jobs */
+    s3_fetcher **fetchers;      /* every one made, freed after the threads are joined (poke_reader) */
+    size_t nfetchers, cap_fetchers;
+    _Atomic(s3_fetcher *) fetcher;  /* the one running: poke_reader wakes it */
+    walk_counts s3_walk;        /* what the listings left out */
+    /* --checkpoint with s3:// inputs: the finished inputs are skipped as
+     * the walk and the listings give them (resume_skip), not before */
+    const checkpoint *resume;   /* the checkpoint resumed, or NULL */
+    uint64_t *resume_ids;       /* its finished inputs' identities */
+    uint64_t resume_next;       /* of those, the ones skipped so far */
+
     /* stdin in parts: the reader's side */
     stdin_cut *cut;             /* while stdin is being cut */
     job *cut_first;             /* stdin's job, for the first part */
@@ -221,8 +268,12 @@ static double now_seconds(void)
 /* Wakes the reader if it asked to be woken. */
 static void poke_reader(pipeline *p)
 {
-    if (atomic_exchange(&p->reader_wants_poke, 0))
+    if (atomic_exchange(&p->reader_wants_poke, 0)) {
         reader_notify(p->rd);
+        s3_fetcher *f = atomic_load(&p->fetcher);
+        if (f)
+            s3_fetcher_wakeup(f);
+    }
 }
 
 static const char *job_name(const job *j)
@@ -270,7 +321,9 @@ static int whole_part(const job *j)
 /* The end of a job's bytes: its read error, if any, then the end checks. */
 static void finish_input(scanner *sc, const job *j)
 {
-    if (j->read_error) {
+    if (j->read_error && j->what_buf[0]) {
+        scan_fail(sc, j->read_offset, j->what_buf);
+    } else if (j->read_error) {
         char what[160];
         snprintf(what, sizeof what, "%s: %s", j->read_what, strerror(-j->read_error));
         scan_fail(sc, j->read_offset, what);
@@ -717,6 +770,7 @@ static job *job_start(pipeline *p, uint64_t seq, const char *path)
     j->eof = j->taken = j->cancel = j->worker_reads = 0;
     j->read_error = 0;
     j->read_offset = 0;
+    j->what_buf[0] = '\0';
     scan_result_clear(&j->result);
     return j;
 }
@@ -996,6 +1050,358 @@ static void publish_walk_done(pipeline *p)
     pthread_mutex_unlock(&p->mu);
 }
 
+/*
+ * With --checkpoint over s3:// inputs (see run_scan): the next input is one
+ * the checkpointed run finished when the checkpoint says there are more;
+ * it must be the one it finished there. Returns 1 (skip it), 0 (read it),
+ * or -EINVAL when it is not that one (said; the run stops).
+ */
+static int resume_skip(pipeline *p, uint64_t identity, const char *name)
+{
+    if (!p->resume || p->resume_next >= p->resume->inputs_done)
+        return 0;
+    if (identity != p->resume_ids[p->resume_next]) {
+        checkpoint_say_mismatch(p->errout, p->opt->checkpoint, p->resume_next, name);
+        p->report->refused = 1;
+        atomic_store(&p->stop, 1);      /* the checkpoint stays as it is */
+        return -EINVAL;
+    }
+    p->resume_next++;           /* run_scan reports it: the writer's progress line reads resumed_from */
+    return 1;
+}
+
+/* The walk is over: every input the checkpoint finished must have come. */
+static int resume_end(pipeline *p)
+{
+    if (!p->resume || p->resume_next == p->resume->inputs_done)
+        return 0;
+    checkpoint_say_ended(p->errout, p->opt->checkpoint, p->resume, p->resume_next);
+    p->report->refused = 1;
+    atomic_store(&p->stop, 1);
+    return -EINVAL;
+}
+
+/* ---- s3:// inputs (see the top of the file) ---- */
+
+static int s3_pause(s3_object *o, size_t taken)
+{
+    o->skip = taken;
+    o->paused = 1;
+    return S3_FETCH_PAUSE;
+}
+
+/* A chunk of object seq's body goes into its job's buffer; a full buffer
+ * becomes a chunk of the job's channel. Pauses the object when the channel
+ * is full or no buffer may be taken (the reserve rule); curl hands the
+ * same chunk again after s3_fetcher_resume, and o->skip says how much of
+ * it was taken before. */
+static int s3_on_data(void *ctx, uint64_t seq, const char *data, size_t len)
+{
+    pipeline *p = ctx;
+    job *j = &p->jobs[seq % p->max_jobs];
+    s3_object *o = &p->s3objs[seq % p->max_jobs];
+    size_t size = pool_buffers_size(p->bufs), taken = o->skip;
+    pthread_mutex_lock(&j->mu);
+    int cancel = j->cancel, is_taken = j->taken;
+    unsigned count = j->count;
+    pthread_mutex_unlock(&j->mu);
+    if (cancel || atomic_load(&p->stop))
+        return -ECANCELED;
+    while (taken < len) {
+        if (o->cur && o->fill == size) {
+            if (count >= JOB_CHUNKS)
+                return s3_pause(o, taken);
+            count = job_push_chunk(j, o->cur, o->fill);
+            o->cur = NULL;
+        }
+        if (!o->cur) {
+            o->cur = pool_buffers_take(p->bufs, is_taken ? 0 : p->reserve);
+            if (!o->cur)
+                return s3_pause(o, taken);
+            o->fill = 0;
+        }
+        size_t n = size - o->fill < len - taken ? size - o->fill : len - taken;
+        memcpy(o->cur + o->fill, data + taken, n);
+        o->fill += n;
+        o->bytes += n;
+        taken += n;
+    }
+    o->skip = 0;
+    return 0;
+}
+
+/* Ends the object's job once its last chunk has room in the channel.
+ * Returns 1 when it did. */
+static int s3_try_end(pipeline *p, uint64_t seq)
+{
+    job *j = &p->jobs[seq % p->max_jobs];
+    s3_object *o = &p->s3objs[seq % p->max_jobs];
+    pthread_mutex_lock(&j->mu);
+    int cancel = j->cancel;
+    unsigned count = j->count;
+    pthread_mutex_unlock(&j->mu);
+    if (o->cur && (o->fill == 0 || cancel || o->status)) {
+        pool_buffers_give(p->bufs, o->cur);   /* a body that failed is not scanned on from its half */
+        o->cur = NULL;
+    }
+    if (o->cur) {
+        if (count >= JOB_CHUNKS)
+            return 0;
+        job_push_chunk(j, o->cur, o->fill);
+        o->cur = NULL;
+    }
+    int status = cancel || atomic_load(&p->stop) ? 0 : o->status;
+    job_end_input(j, status, "read error", o->bytes);
+    o->active = 0;
+    return 1;
+}
+
+static void s3_on_done(void *ctx, uint64_t seq, int status, const char *err)
+{
+    pipeline *p = ctx;
+    job *j = &p->jobs[seq % p->max_jobs];
+    s3_object *o = &p->s3objs[seq % p->max_jobs];
+    o->ended = 1;
+    o->status = status;
+    if (status) {
+        /* err names the object as the job does: the error line says it once */
+        size_t n = strlen(j->path);
+        const char *what = strncmp(err, j->path, n) == 0 && strncmp(err + n, ": ", 2) == 0 ? err + n + 2 : err;
+        snprintf(j->what_buf, sizeof j->what_buf, "%s", what);
+    }
+    s3_try_end(p, seq);
+}
+
+/* Ends the objects whose last chunk waited and lets the paused ones go
+ * on. Returns 1 while an end still waits. */
+static int s3_settle(pipeline *p, s3_fetcher *f)
+{
+    int waiting = 0;
+    for (size_t i = 0; i < p->max_jobs; i++) {
+        s3_object *o = &p->s3objs[i];
+        if (!o->active)
+            continue;
+        if (o->ended)
+            waiting |= !s3_try_end(p, p->jobs[i].seq);
+        else if (o->paused && s3_fetcher_resume(f, p->jobs[i].seq) == 0)
+            o->paused = 0;
+    }
+    return waiting;
+}
+
+/* The S3 client, made at the first s3:// input. Returns 0, or -EACCES with
+ * err set when there are no credentials. */
+static int s3_start(pipeline *p, char *err, size_t errlen)
+{
+    return p->s3 ? 0 : s3_client_from_env(p->opt->endpoint_url, &p->s3, err, errlen);
+}
+
+/* A finished job that says why an s3:// input could not be listed. err
+ * names what was listed ("s3://b/prefix/: listing failed: ..."): that
+ * part becomes the job's name. */
+static void s3_fail(pipeline *p, const char *url, const char *err)
+{
+    char name[1024];
+    const char *colon = strncmp(err, "s3://", 5) == 0 ? strstr(err, ": ") : NULL;
+    if (colon && (size_t)(colon - err) < sizeof name) {
+        memcpy(name, err, (size_t)(colon - err));
+        name[colon - err] = '\0';
+        url = name;
+        err = colon + 2;
+    }
+    pthread_mutex_lock(&p->mu);
+    p->total = p->next_seq + 1;
+    pthread_mutex_unlock(&p->mu);
+    job_walk_error(p, p->next_seq++, url, err, 0);
+}
+
+/*
+ * The next of a run of --files-from lines that are objects of bucket (the
+ * first is first_key): they are fetched together. Whatever the walk gives
+ * after them waits in p->pending for the reader's loop. Returns WALK_INPUT,
+ * WALK_END or -ENOMEM.
+ */
+static int next_object(pipeline *p, walker *w, const char *bucket, const char **first_key, const char **key)
+{
+    if (*first_key) {
+        *key = *first_key;
+        *first_key = NULL;
+        return WALK_INPUT;
+    }
+    const char *path;
+    char err[300];
+    size_t bl = strlen(bucket);
+    int st = next_input(p, w, &path, err, sizeof err);
+    if (st < 0)
+        return st;
+    if (st == WALK_INPUT && path && walk_is_object(w) && strncmp(path + 5, bucket, bl) == 0 && path[5 + bl] == '/') {
+        *key = path + 5 + bl + 1;
+        return WALK_INPUT;
+    }
+    char *kept = path ? strdup(path) : NULL;
+    if (path && !kept)
+        return -ENOMEM;
+    free(p->pending.path);
+    p->pending = (checkpoint_pending){ .set = 1, .status = st, .path = kept };
+    snprintf(p->pending.err, sizeof p->pending.err, "%s", err);
+    return WALK_END;
+}
+
+/*
+ * Reads one s3:// input: lists it and fetches its objects, each a job in
+ * listing order, until every one is handed to the workers. is_object: url
+ * is one object, a --files-from line, fetched with the lines after it that
+ * are objects of the same bucket (next_object). Returns 0, 1 when the
+ * listing failed (the run stops: its job says why), or a negative errno.
+ */
+static int s3_read(pipeline *p, walker *w, const char *url, int is_object)
+{
+    char *bucket = NULL, *prefix = NULL, err[1024];
+    const char *first_key = NULL;
+    s3_lister *l = NULL;
+    s3_fetcher *f = NULL;
+    unsigned conc = p->opt->s3_concurrency ? p->opt->s3_concurrency : 128;
+    int rc = s3_start(p, err, sizeof err), listed = 0, failed = 0;
+    if (rc == -EACCES) {
+        s3_fail(p, url, err);
+        rc = 1;
+        goto out;
+    }
+    if (rc)
+        goto out;
+    rc = s3_url_parse(url, &bucket, &prefix);
+    if (rc == -EINVAL) {
+        s3_fail(p, url, "not an s3://bucket[/prefix] URL");
+        rc = 1;
+        goto out;
+    }
+    if (rc)
+        goto out;
+    static const s3_fetch_callbacks cb = { s3_on_data, s3_on_done, NULL };
+    if (p->nfetchers == p->cap_fetchers) {
+        size_t cap = p->cap_fetchers ? 2 * p->cap_fetchers : 4;
+        s3_fetcher **n = realloc(p->fetchers, cap * sizeof *n);
+        if (!n) {
+            rc = -ENOMEM;
+            goto out;
+        }
+        p->fetchers = n;
+        p->cap_fetchers = cap;
+    }
+    first_key = prefix;
+    l = is_object ? NULL : s3_lister_create(p->s3, bucket, prefix, p->wopt);
+    f = s3_fetcher_create(p->s3, bucket, conc, &cb, p);
+    if ((!is_object && !l) || !f) {
+        rc = -ENOMEM;
+        goto out;
+    }
+    p->fetchers[p->nfetchers++] = f;
+    atomic_store(&p->fetcher, f);
+    for (;;) {
+        atomic_store(&p->reader_wants_poke, 1);   /* before looking, as reader_loop does */
+        while (!listed && s3_fetcher_pending(f) < conc) {
+            pthread_mutex_lock(&p->mu);
+            int window_full = p->next_seq >= p->written + p->max_jobs;
+            pthread_mutex_unlock(&p->mu);
+            if (window_full)
+                break;
+            if (atomic_load(&p->stop)) {
+                listed = 1;
+                break;
+            }
+            const char *key;
+            uint64_t size = 0;
+            int st = l ? s3_lister_next(l, &key, &size, err, sizeof err) : next_object(p, w, bucket, &first_key, &key);
+            if (st < 0 || st == WALK_END || st == WALK_ERROR) {
+                listed = 1;
+                if (st < 0)
+                    rc = st;
+                if (st == WALK_ERROR) {
+                    s3_fail(p, url, err);
+                    failed = 1;
+                }
+                break;
+            }
+            char *name = malloc(strlen(bucket) + strlen(key) + 7);
+            if (!name) {
+                rc = -ENOMEM;
+                listed = 1;
+                break;
+            }
+            sprintf(name, "s3://%s/%s", bucket, key);
+            /* a listed object is known by its size and ETag; a --files-from line by its name, as a local one */
+            uint64_t identity = !p->opt->checkpoint ? 0
+                                : l ? checkpoint_s3_identity(name, size, s3_lister_version(l))
+                                    : checkpoint_input_identity(name);
+            int skip = resume_skip(p, identity, name);
+            if (skip) {
+                free(name);
+                if (skip < 0) {
+                    rc = skip;
+                    listed = 1;
+                    break;
+                }
+                continue;
+            }
+            p->inputs_total++;
+            pthread_mutex_lock(&p->mu);
+            p->total = p->next_seq + 1;
+            pthread_mutex_unlock(&p->mu);
+            job *j = job_start(p, p->next_seq++, NULL);
+            j->path = name;
+            j->identity = identity;
+            p->s3objs[j->seq % p->max_jobs] = (s3_object){ .active = 1 };
+            if (s3_fetcher_add(f, key, j->seq)) {
+                job_end_input(j, -ENOMEM, "cannot fetch", 0);
+                p->s3objs[j->seq % p->max_jobs].active = 0;
+            }
+            /* the job goes out at once: the workers take jobs in order, so
+             * the earliest objects are the taken ones, which may use the
+             * reserve (see the top of the file) */
+            p->ready[p->nready++] = j;
+        }
+        int waiting = s3_settle(p, f);
+        if (listed && s3_fetcher_pending(f) == 0 && !waiting)
+            break;
+        push_ready(p);
+        int n = s3_fetcher_run(f, 1000);
+        if (n < 0) {
+            /* libcurl itself failed: the objects in flight end with an error, the run stops */
+            for (size_t i = 0; i < p->max_jobs; i++) {
+                s3_object *o = &p->s3objs[i];
+                if (o->active) {
+                    o->ended = 1;
+                    o->status = -EIO;
+                    snprintf(p->jobs[i].what_buf, sizeof p->jobs[i].what_buf, "transfer failed (libcurl)");
+                    s3_try_end(p, p->jobs[i].seq);
+                }
+            }
+            failed = 1;
+            break;
+        }
+    }
+    push_ready(p);
+    atomic_store(&p->fetcher, NULL);
+    walk_counts c = l ? s3_lister_counts(l) : (walk_counts){ 0 };
+    p->s3_walk.skipped_digest += c.skipped_digest;
+    p->s3_walk.skipped_insight += c.skipped_insight;
+    p->s3_walk.files_pruned += c.files_pruned;
+    p->s3_walk.dirs_pruned += c.dirs_pruned;
+    p->s3_walk.files_other_shards += c.files_other_shards;
+    p->s3_walk.skipped_other_files += c.skipped_other_files;
+    p->s3_walk.skipped_other_dirs += c.skipped_other_dirs;
+    p->s3_walk.skipped_own_files += c.skipped_own_files;
+    if (!rc)
+        rc = failed;
+out:
+    if (!f || p->nfetchers == 0 || p->fetchers[p->nfetchers - 1] != f)
+        s3_fetcher_free(f);
+    s3_lister_free(l);
+    free(bucket);
+    free(prefix);
+    return rc;
+}
+
 static int reader_loop(pipeline *p, walker *w)
 {
     unsigned nslots = p->opt->io_depth;
@@ -1007,6 +1413,8 @@ static int reader_loop(pipeline *p, walker *w)
         slots[i].fd = -1;
     reader_event events[64];
     int walk_done = 0, published = 0, rc = 0;
+    char *s3_next = NULL;       /* an s3:// input, read once every slot is free */
+    int s3_next_object = 0;     /* it is one object (walk_is_object) */
 
     for (;;) {
         /* Ask to be woken before looking, so that a worker that frees
@@ -1015,7 +1423,7 @@ static int reader_loop(pipeline *p, walker *w)
         atomic_store(&p->reader_wants_poke, 1);
         int blocked = 0;
         /* open more inputs while there is a free slot and room in the window */
-        for (unsigned i = 0; i < nslots && !walk_done && !p->cut; i++) {
+        for (unsigned i = 0; i < nslots && !walk_done && !p->cut && !s3_next; i++) {
             if (slots[i].state != SLOT_FREE)
                 continue;
             pthread_mutex_lock(&p->mu);
@@ -1032,16 +1440,43 @@ static int reader_loop(pipeline *p, walker *w)
             const char *path;
             char err[300];
             int st = next_input(p, w, &path, err, sizeof err);
+            if (st == WALK_END && (rc = resume_end(p)) != 0) {
+                walk_done = 1;       /* the checkpoint stays as it is */
+                break;
+            }
             if (st < 0 || st == WALK_END) {
                 rc = st < 0 ? st : 0;
                 walk_done = 1;
                 pthread_mutex_lock(&p->mu);
                 p->walk_complete = st == WALK_END;
                 pthread_mutex_unlock(&p->mu);
+                if (st == WALK_END && p->resume && p->resume->complete && p->next_seq == 0) {
+                    p->report->already_complete = 1;    /* a bucket that did not grow */
+                    if (!p->opt->quiet)
+                        checkpoint_say_complete(p->errout, p->opt->checkpoint, p->resume, p->opt->output);
+                }
                 break;
             }
-            p->inputs_total++;
+            if (st == WALK_INPUT && path && strncmp(path, "s3://", 5) == 0) {
+                s3_next_object = walk_is_object(w);
+                if (!(s3_next = strdup(path))) {
+                    rc = -ENOMEM;
+                    walk_done = 1;
+                }
+                break;
+            }
             uint64_t identity = p->opt->checkpoint ? checkpoint_input_identity(path) : 0;
+            int skip = resume_skip(p, identity, path);
+            if (skip < 0) {
+                rc = skip;
+                walk_done = 1;
+                break;
+            }
+            if (skip) {
+                i--;                 /* the slot is still free */
+                continue;
+            }
+            p->inputs_total++;
             pthread_mutex_lock(&p->mu);
             p->total = p->next_seq + 1;
             pthread_mutex_unlock(&p->mu);
@@ -1080,6 +1515,19 @@ static int reader_loop(pipeline *p, walker *w)
         }
         /* the jobs are all made once the walk is over and stdin, which
          * may yet be cut into parts, is read */
+        if (s3_next && !busy) {
+            /* Read here, between the local inputs before and after it:
+             * its objects' jobs follow theirs in sequence order. */
+            push_ready(p);
+            int src = s3_read(p, w, s3_next, s3_next_object);
+            free(s3_next);
+            s3_next = NULL;
+            if (src) {                /* a listing that failed stops the run */
+                rc = src < 0 ? src : 0;
+                walk_done = 1;
+            }
+            continue;
+        }
         if (walk_done && !stdin_busy && !published) {
             publish_walk_done(p);     /* the total is known now: the ETA can start */
             published = 1;
@@ -1098,6 +1546,7 @@ static int reader_loop(pipeline *p, walker *w)
             on_event(p, slots, &events[e]);
     }
     push_ready(p);
+    free(s3_next);
     free(slots);
     p->slots = NULL;
     publish_walk_done(p);
@@ -1172,6 +1621,15 @@ static int corr_open(pipeline *p, int resume, uint64_t bytes)
     return rc;
 }
 
+/* 1 when a PATH is an s3:// URL. */
+static int reads_s3(const run_options *opt)
+{
+    for (size_t i = 0; i < opt->npaths; i++)
+        if (strncmp(opt->paths[i], "s3://", 5) == 0)
+            return 1;
+    return 0;
+}
+
 /* 1 when the inputs include stdin. */
 static int reads_stdin(const run_options *opt)
 {
@@ -1200,6 +1658,9 @@ int run_scan(const run_options *opt, run_report *report, FILE *errout)
     o.io_depth = depth;
     p.opt = &o;
     p.max_jobs = 2 * (size_t)depth + 4 * (size_t)nworkers;
+    size_t s3_jobs = (size_t)(opt->s3_concurrency ? opt->s3_concurrency : 128) + 4 * (size_t)nworkers;
+    if (reads_s3(opt) && p.max_jobs < s3_jobs)
+        p.max_jobs = s3_jobs;      /* every object in flight has its job */
     p.reserve = (size_t)nworkers * (JOB_CHUNKS + 1);
     p.write_batch = p.max_jobs / 4 < 32 ? p.max_jobs / 4 : 32;
     pthread_mutex_init(&p.mu, NULL);
@@ -1224,6 +1685,7 @@ int run_scan(const run_options *opt, run_report *report, FILE *errout)
         if (snprintf(ck_names[i], sizeof ck_names[i], "%s%s", opt->checkpoint, ck_files[i]) < (int)sizeof ck_names[i])
             own[wopt.nexclude++] = ck_names[i];
     wopt.exclude = own;
+    p.wopt = &wopt;
     walker *w = walk_create(paths, npaths, &wopt);
     if (w && !walk_total(w, &p.total_hint))   /* read it now: the reader thread owns the walker later */
         p.total_hint = 0;
@@ -1260,8 +1722,8 @@ int run_scan(const run_options *opt, run_report *report, FILE *errout)
         rc = -EINVAL;
         goto out;
     }
+    checkpoint cp;
     if (opt->checkpoint) {
-        checkpoint cp;
         int lrc = checkpoint_load(opt->checkpoint, &cp);
         if (lrc == 0 && cp.fingerprint != opt->fingerprint) {
             fprintf(errout, "orgtrail: %s: checkpoint of a different command (other inputs, options or rules); "
@@ -1270,6 +1732,11 @@ int run_scan(const run_options *opt, run_report *report, FILE *errout)
         } else if (lrc == -EINVAL) {
             fprintf(errout, "orgtrail: %s: not an orgtrail checkpoint (or one of an older orgtrail); "
                             "remove it to start over\n", opt->checkpoint);
+        } else if (lrc == 0 && w && reads_s3(opt)) {
+            /* Listing a bucket is the reader's work: it skips the finished
+             * inputs as they come (resume_skip), listing once. */
+            lrc = checkpoint_resume_ids(opt->checkpoint, &cp, errout, &p.resume_ids);
+            p.resume = lrc == 0 ? &cp : NULL;
         } else if (lrc == 0 && w) {
             lrc = checkpoint_resume(opt->checkpoint, &cp, w, opt->output, opt->quiet, errout,
                                     &report->resumed_from, &p.pending);
@@ -1342,7 +1809,8 @@ int run_scan(const run_options *opt, run_report *report, FILE *errout)
     p.queue = pool_queue_create(p.max_jobs);
     p.jobs = calloc(p.max_jobs, sizeof *p.jobs);
     p.ready = calloc(p.max_jobs, sizeof *p.ready);
-    if (!wargs || !threads || !w || !p.bufs || !p.queue || !p.jobs || !p.ready) {
+    p.s3objs = calloc(p.max_jobs, sizeof *p.s3objs);
+    if (!wargs || !threads || !w || !p.bufs || !p.queue || !p.jobs || !p.ready || !p.s3objs) {
         rc = -ENOMEM;
         goto out;
     }
@@ -1383,6 +1851,14 @@ out:
     }
     if (w) {   /* the writer has been joined: the counters are ours again */
         report->walk = walk_get_counts(w);
+        report->walk.skipped_digest += p.s3_walk.skipped_digest;
+        report->walk.skipped_insight += p.s3_walk.skipped_insight;
+        report->walk.files_pruned += p.s3_walk.files_pruned;
+        report->walk.dirs_pruned += p.s3_walk.dirs_pruned;
+        report->walk.files_other_shards += p.s3_walk.files_other_shards;
+        report->walk.skipped_other_files += p.s3_walk.skipped_other_files;
+        report->walk.skipped_other_dirs += p.s3_walk.skipped_other_dirs;
+        report->walk.skipped_own_files += p.s3_walk.skipped_own_files;
         report->stats.skipped_digest_files += report->walk.skipped_digest;
         report->stats.skipped_insight_files += report->walk.skipped_insight;
         char why[512];
@@ -1429,6 +1905,20 @@ out:
     }
     free(p.jobs);
     free(p.ready);
+    free(p.s3objs);
+    if (p.resume)
+        report->resumed_from = p.resume_next;
+    free(p.resume_ids);
+    for (size_t i = 0; i < p.nfetchers; i++)
+        s3_fetcher_free(p.fetchers[i]);
+    free(p.fetchers);
+    if (p.s3) {
+        s3_counts c = s3_client_counts(p.s3);
+        report->s3_list_requests = c.s3_list_requests;
+        report->s3_get_requests = c.s3_get_requests;
+        report->s3_retries = c.s3_retries;
+    }
+    s3_client_free(p.s3);
     emit_dedupe_free(p.dedupe);
     checkpoint_inputs_close(p.inputs);
     free(p.pending.path);
@@ -1574,6 +2064,7 @@ void run_print_stats(const run_report *r, FILE *out)
             "\"errors\":%llu,\"skipped_digest_files\":%llu,\"skipped_insight_files\":%llu,\"skipped_other_files\":%llu,\"skipped_other_dirs\":%llu,"
             "\"outside_window\":%llu,\"below_min_severity\":%llu,\"files_pruned\":%llu,\"dirs_pruned\":%llu,\"files_other_shards\":%llu,"
             "\"resumed_from\":%llu,\"duplicates_dropped\":%llu,\"correlation_matches\":%llu,\"correlation_findings\":%llu,\"stdin_parts\":%llu,\"stdin_parts_in_order\":%llu,"
+            "\"s3_list_requests\":%llu,\"s3_get_requests\":%llu,\"s3_retries\":%llu,"
             "\"seconds\":%.3f,\"inflate\":\"%s\",\"io\":\"%s\",\"io_fallback\":%s,\"threads\":%u}\n",
             (unsigned long long)s->files, (unsigned long long)s->bytes_in,
             (unsigned long long)s->bytes_decoded, (unsigned long long)s->records_seen,
@@ -1586,7 +2077,8 @@ void run_print_stats(const run_report *r, FILE *out)
             (unsigned long long)r->walk.files_other_shards, (unsigned long long)r->resumed_from,
             (unsigned long long)r->duplicates_dropped, (unsigned long long)s->correlation_matches,
             (unsigned long long)s->correlation_findings, (unsigned long long)r->stdin_parts,
-            (unsigned long long)r->stdin_parts_in_order, r->seconds, decode_inflate_backend(),
+            (unsigned long long)r->stdin_parts_in_order, (unsigned long long)r->s3_list_requests,
+            (unsigned long long)r->s3_get_requests, (unsigned long long)r->s3_retries, r->seconds, decode_inflate_backend(),
             r->io ? r->io : "none", why.data, r->workers);
     buf_free(&why);
 }

@@ -21,6 +21,8 @@ typedef struct {
     scan_options scan;          /* rules must be set */
     unsigned workers;           /* scanning threads, >= 1 */
     unsigned io_depth;          /* files in flight, >= 1 */
+    unsigned s3_concurrency;    /* s3:// objects in flight; 0: 128 */
+    const char *endpoint_url;   /* --endpoint-url for s3:// inputs, or NULL (s3_config_resolve) */
     enum reader_io io;
     size_t read_size;           /* bytes per read; 0: 256 KiB */
     int quiet;                  /* no notices (the io_uring fallback) */
@@ -51,6 +53,7 @@ typedef struct {
     uint64_t duplicates_dropped;
     uint64_t stdin_parts;           /* parts a gzip stdin was cut into */
     uint64_t stdin_parts_in_order;  /* of those, scanned in order by the writer */
+    uint64_t s3_list_requests, s3_get_requests, s3_retries;   /* s3:// inputs' requests (s3_counts) */
 } run_report;
 
 /*

@@ -2,8 +2,10 @@
 #include "s3_sign.h"
 #include "util.h"
 
+#include <ctype.h>
 #include <curl/curl.h>
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -106,6 +108,34 @@ void s3_client_free(s3_client *c)
     curl_easy_cleanup(c->list_easy);
     free(c);
     curl_global_cleanup();        /* balances s3_client_create's init (counted by libcurl) */
+}
+
+int s3_client_from_env(const char *endpoint_url, s3_client **out, char *err, size_t errlen)
+{
+    s3_config cfg;
+    s3_credentials creds;
+    char why[256] = "";
+    int rc = s3_config_resolve(&cfg, endpoint_url);
+    if (rc) {
+        snprintf(err, errlen, "%s", rc == -ENOMEM ? "out of memory" : "bad --endpoint-url or AWS_ENDPOINT_URL_S3");
+        return rc == -ENOMEM ? rc : -EACCES;
+    }
+    rc = s3_credentials_resolve(&creds, why, sizeof why);
+    if (rc == -ENOENT) {
+        snprintf(err, errlen, "no AWS credentials (looked for AWS_ACCESS_KEY_ID, AWS_PROFILE, web identity, "
+                              "container credentials and IMDS)");
+        rc = -EACCES;
+    } else if (rc == -ENOMEM) {
+        snprintf(err, errlen, "out of memory");
+    } else if (rc) {
+        snprintf(err, errlen, "credentials: %s", why);
+        rc = -EACCES;
+    } else if (!(*out = s3_client_create(&cfg, &creds, NULL))) {
+        rc = -ENOMEM;
+    }
+    s3_credentials_clear(&creds);
+    s3_config_clear(&cfg);
+    return rc;
 }
 
 s3_counts s3_client_counts(const s3_client *c)
@@ -328,6 +358,7 @@ typedef struct {
     char *name;                   /* below the folder; a folder's without its '/' */
     int is_dir;
     uint64_t size;
+    uint64_t version;             /* FNV-1a of the ETag (else LastModified): changes when the object is rewritten */
 } list_entry;
 
 typedef struct {
@@ -344,6 +375,7 @@ struct s3_lister {
     list_frame *stack;
     size_t depth, cap;
     char *current;
+    uint64_t current_version;     /* of current: s3_lister_version */
     walk_counts counts;
     int started, failed;
 };
@@ -392,12 +424,26 @@ void s3_lister_free(s3_lister *l)
     free(l);
 }
 
+uint64_t s3_lister_version(const s3_lister *l)
+{
+    return l->current_version;
+}
+
 walk_counts s3_lister_counts(const s3_lister *l)
 {
     return l->counts;
 }
 
-static int frame_add(list_frame *f, const char *name, size_t len, int is_dir, uint64_t size)
+static uint64_t version_hash(const char *etag, const char *modified)
+{
+    const char *v = etag ? etag : modified ? modified : "";
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (; *v; v++)
+        h = (h ^ (uint8_t)*v) * 0x100000001b3ull;
+    return h;
+}
+
+static int frame_add(list_frame *f, const char *name, size_t len, int is_dir, uint64_t size, uint64_t version)
 {
     if (f->n == f->cap) {
         size_t cap = f->cap ? f->cap * 2 : 64;
@@ -410,7 +456,7 @@ static int frame_add(list_frame *f, const char *name, size_t len, int is_dir, ui
     char *n = strndup(name, len);
     if (!n)
         return -ENOMEM;
-    f->e[f->n++] = (list_entry){ n, is_dir, size };
+    f->e[f->n++] = (list_entry){ n, is_dir, size, version };
     return 0;
 }
 
@@ -462,10 +508,14 @@ static int list_folder(s3_lister *l, char *folder, char *err, size_t errlen)
         char *contents;
         while ((contents = s3_xml_text(resp.data, "Contents", &at)) != NULL) {
             char *key = s3_xml_text(contents, "Key", NULL), *size = s3_xml_text(contents, "Size", NULL);
+            char *etag = s3_xml_text(contents, "ETag", NULL), *modified = s3_xml_text(contents, "LastModified", NULL);
             if (key && strncmp(key, folder, fl) == 0 && key[fl] != '\0')   /* not the folder's own marker */
-                rc = frame_add(f, key + fl, strlen(key + fl), 0, size ? strtoull(size, NULL, 10) : 0);
+                rc = frame_add(f, key + fl, strlen(key + fl), 0, size ? strtoull(size, NULL, 10) : 0,
+                               version_hash(etag, modified));
             free(key);
             free(size);
+            free(etag);
+            free(modified);
             free(contents);
             if (rc < 0)
                 goto out;
@@ -476,7 +526,7 @@ static int list_folder(s3_lister *l, char *folder, char *err, size_t errlen)
             char *p = s3_xml_text(cp, "Prefix", NULL);
             size_t n = p ? strlen(p) : 0;
             if (p && n > fl + 1 && strncmp(p, folder, fl) == 0)
-                rc = frame_add(f, p + fl, n - fl - 1, 1, 0);
+                rc = frame_add(f, p + fl, n - fl - 1, 1, 0, 0);
             free(p);
             free(cp);
             if (rc < 0)
@@ -614,7 +664,7 @@ static int push_days(s3_lister *l, char *folder)
         civil_from_days(d, &y, &m, &dd);
         char name[16];
         int n = snprintf(name, sizeof name, "%04d/%02d/%02d", y, m, dd);
-        rc = frame_add(f, name, (size_t)n, 1, 0);
+        rc = frame_add(f, name, (size_t)n, 1, 0, 0);
         if (rc < 0)
             return rc;
     }
@@ -657,6 +707,8 @@ int s3_lister_next(s3_lister *l, const char **key, uint64_t *size, char *err, si
         if (!path)
             return -ENOMEM;
         int verdict = layout_verdict(path, e->is_dir);
+        if (verdict == SKIP_DIGEST && l->opt.include_digests)
+            verdict = KEEP;                /* verify reads them (pruned by account only, as walk.c) */
         if (verdict != KEEP) {
             if (verdict == SKIP_DIGEST)
                 l->counts.skipped_digest++;
@@ -689,13 +741,16 @@ int s3_lister_next(s3_lister *l, const char **key, uint64_t *size, char *err, si
             }
             continue;
         }
-        if (l->opt.shard_count > 1 && walk_shard_of(path, l->opt.shard_count) != l->opt.shard_index) {
+        /* the shard of a mirror's file: by the key from AWSLogs/ on, else below the prefix listed */
+        if (l->opt.shard_count > 1 &&
+            walk_shard_of(walk_shard_key(path, path + strlen(l->root)), l->opt.shard_count) != l->opt.shard_index) {
             l->counts.files_other_shards++;
             free(path);
             continue;
         }
         free(l->current);
         l->current = path;
+        l->current_version = e->version;
         *key = path;
         if (size)
             *size = e->size;
@@ -741,6 +796,7 @@ struct s3_fetcher {
     queued *queue;
     size_t qhead, qlen, qcap;
     ot_buf url;
+    atomic_int woken;             /* s3_fetcher_wakeup was called: s3_fetcher_run returns */
 };
 
 s3_fetcher *s3_fetcher_create(s3_client *c, const char *bucket, unsigned concurrency, const s3_fetch_callbacks *cb,
@@ -844,10 +900,37 @@ int s3_fetcher_resume(s3_fetcher *f, uint64_t seq)
     return -ENOENT;
 }
 
+/* An x-amz-meta-* header line, to the caller's on_meta. */
+static void say_meta(fetch_slot *s, const char *data, size_t len)
+{
+    static const char prefix[] = "x-amz-meta-";
+    size_t pl = sizeof prefix - 1;
+    const char *colon = len > pl ? memchr(data, ':', len) : NULL;
+    if (!s->f->cb.on_meta || !colon || strncasecmp(data, prefix, pl) != 0)
+        return;
+    char name[128], value[2048];
+    size_t nl = (size_t)(colon - data) - pl, vl;
+    const char *v = colon + 1;
+    vl = len - (size_t)(v - data);
+    while (vl > 0 && (*v == ' ' || *v == '\t'))
+        v++, vl--;
+    while (vl > 0 && (v[vl - 1] == '\r' || v[vl - 1] == '\n' || v[vl - 1] == ' '))
+        vl--;
+    if (nl >= sizeof name || vl >= sizeof value)
+        return;
+    for (size_t i = 0; i < nl; i++)
+        name[i] = (char)tolower((unsigned char)data[pl + i]);
+    name[nl] = '\0';
+    memcpy(value, v, vl);
+    value[vl] = '\0';
+    s->f->cb.on_meta(s->f->ctx, s->seq, name, value);
+}
+
 static size_t on_header(char *data, size_t size, size_t n, void *userdata)
 {
     fetch_slot *s = userdata;
     size_t len = size * n;
+    say_meta(s, data, len);
     if (len > 5 && strncasecmp(data, "ETag:", 5) == 0) {
         const char *v = data + 5;
         size_t vl = len - 5;
@@ -1055,5 +1138,13 @@ int s3_fetcher_run(s3_fetcher *f, int timeout_ms)
         mc = curl_multi_poll(f->multi, NULL, 0, (int)(wait > 1000 ? 1000 : wait), NULL);
         if (mc != CURLM_OK)
             return -EIO;
+        if (atomic_exchange(&f->woken, 0))
+            return (int)s3_fetcher_pending(f);
     }
+}
+
+void s3_fetcher_wakeup(s3_fetcher *f)
+{
+    atomic_store(&f->woken, 1);
+    curl_multi_wakeup(f->multi);
 }

@@ -56,6 +56,13 @@ s3_client *s3_client_create(const s3_config *cfg, const s3_credentials *creds, c
 /* Accepts NULL. Listers and fetchers must be freed first. */
 void s3_client_free(s3_client *c);
 s3_counts s3_client_counts(const s3_client *c);
+/*
+ * A client from the environment: the endpoint (endpoint_url, else
+ * s3_config_resolve's variables) and the credential chain. Returns 0 with
+ * *out set, -EACCES with err one line (no credentials at all, the chain
+ * failed, a bad endpoint) or -ENOMEM.
+ */
+int s3_client_from_env(const char *endpoint_url, s3_client **out, char *err, size_t errlen);
 
 /* Splits "s3://bucket[/prefix]" into malloc'ed strings. Returns 0, -EINVAL
  * when url is not one, or -ENOMEM. */
@@ -81,6 +88,10 @@ void s3_lister_free(s3_lister *l);
  * error; the listing cannot go on), or -ENOMEM.
  */
 int s3_lister_next(s3_lister *l, const char **key, uint64_t *size, char *err, size_t errlen);
+/* The last key's version: a hash of its ETag as listed (LastModified when
+ * the store gives none), which changes when the object is rewritten. For
+ * --checkpoint's identity of an input, in place of a stat's size and mtime. */
+uint64_t s3_lister_version(const s3_lister *l);
 /* What the listing left out, in walk.h's counters. */
 walk_counts s3_lister_counts(const s3_lister *l);
 
@@ -97,6 +108,10 @@ typedef struct {
      * 404, -EACCES for 403, -EIO else) with err one line
      * "s3://bucket/key: HTTP 403 AccessDenied". Called once per object. */
     void (*on_done)(void *ctx, uint64_t seq, int status, const char *err);
+    /* Optional (NULL: none): an x-amz-meta-NAME header of object seq's
+     * answer (name without the prefix, lower case), before its body. An
+     * object retried may say it again. */
+    void (*on_meta)(void *ctx, uint64_t seq, const char *name, const char *value);
 } s3_fetch_callbacks;
 
 typedef struct s3_fetcher s3_fetcher;
@@ -121,5 +136,9 @@ int s3_fetcher_resume(s3_fetcher *f, uint64_t seq);
  * Returns s3_fetcher_pending(), or a negative errno when libcurl failed.
  */
 int s3_fetcher_run(s3_fetcher *f, int timeout_ms);
+
+/* Makes a running (or the next) s3_fetcher_run return soon, so that its
+ * caller can resume paused objects. The one call that is thread-safe. */
+void s3_fetcher_wakeup(s3_fetcher *f);
 
 #endif

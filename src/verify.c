@@ -3,12 +3,15 @@
  *
  * Three steps:
  *   1. The walk (walk.c, digests included) lists every digest and log file
- *      under the PATHs; each gets its S3 key (from the last AWSLogs/ on).
+ *      under the PATHs, and s3_lister every object under an s3:// PATH;
+ *      each gets its S3 key (from the last AWSLogs/ on).
  *      Digests are pruned here by account, region and the end time in
  *      their name; log files by the walk, with two hours more slack, so
  *      every file a kept digest lists is still there.
  *   2. Hashing, in parallel (hashfiles.c): the SHA-256 of every file's
- *      uncompressed text, and the text of each digest.
+ *      uncompressed text, and the text of each digest; s3:// objects are
+ *      fetched (s3_fetcher) with their x-amz-meta-signature, which is the
+ *      signature of a chain's newest digest.
  *   3. The chains, on the calling thread: digests are parsed, linked by
  *      previousDigestS3Object, their signatures and hashes checked, and
  *      every listed log compared with its file. Findings are sorted before
@@ -29,6 +32,7 @@
 #include "digest.h"
 #include "hashfiles.h"
 #include "parse.h"
+#include "s3_client.h"
 #include "util.h"
 
 #define LOG_SLACK_EXTRA 7200      /* seconds: a digest lists logs of the hour before its end */
@@ -308,9 +312,84 @@ static vfile *file_by_key(vfile *files, size_t n, const char *key)
     return f;
 }
 
+/* Adds path (copied) to *files unless it is a digest pruned by the window.
+ * Returns 0 or -ENOMEM. */
+static int add_file(const verify_options *opt, vfile **files, size_t *n, size_t *cap, const char *path)
+{
+    const char *key = key_of(path);
+    ot_slice account, service, region;
+    int in_layout = key_folders(key, &account, &service, &region);
+    int is_digest = in_layout && slice_is(service, "CloudTrail-Digest");
+    int pruned = is_digest ? digest_pruned(&opt->walk, key) : DIGEST_KEPT;
+    if (pruned == DIGEST_PRUNED)
+        return 0;
+    if (*n == *cap) {
+        size_t c = *cap ? *cap * 2 : 256;
+        vfile *g = realloc(*files, c * sizeof *g);
+        if (!g)
+            return -ENOMEM;
+        *files = g;
+        *cap = c;
+    }
+    vfile *f = &(*files)[*n];
+    memset(f, 0, sizeof *f);
+    f->h.path = strdup(path);
+    if (!f->h.path)
+        return -ENOMEM;
+    f->key = key_of(f->h.path);
+    f->is_digest = is_digest;
+    f->next_only = pruned == DIGEST_NEXT_ONLY;
+    f->h.keep_text = is_digest;
+    (*n)++;
+    return 0;
+}
+
+/* Lists s3://bucket/prefix (digests included) into *files. A listing that
+ * fails is said and counted. Returns 0 or -errno. */
+static int list_s3(const verify_options *opt, s3_client *s3, const walk_options *wo, const char *url, vfile **files,
+                   size_t *n, size_t *cap, uint64_t *errors, FILE *err)
+{
+    char *bucket = NULL, *prefix = NULL, why[1024];
+    int rc = s3_url_parse(url, &bucket, &prefix);
+    if (rc == -EINVAL) {
+        fprintf(err, "orgtrail: %s: not an s3://bucket[/prefix] URL\n", url);
+        (*errors)++;
+        return 0;
+    }
+    if (rc)
+        return rc;
+    s3_lister *l = s3_lister_create(s3, bucket, prefix, wo);
+    ot_buf path = { 0 };
+    if (!l)
+        rc = -ENOMEM;
+    while (rc == 0) {
+        const char *key;
+        int st = s3_lister_next(l, &key, NULL, why, sizeof why);
+        if (st < 0) {
+            rc = st;
+        } else if (st == WALK_ERROR) {
+            fprintf(err, "orgtrail: %s\n", why);
+            (*errors)++;
+        } else if (st == WALK_INPUT) {
+            path.len = 0;
+            rc = buf_printf(&path, "s3://%s/%s%c", bucket, key, '\0');   /* an ot_buf is not a string */
+            if (!rc)
+                rc = add_file(opt, files, n, cap, path.data);
+            continue;
+        }
+        break;
+    }
+    buf_free(&path);
+    s3_lister_free(l);
+    free(bucket);
+    free(prefix);
+    return rc;
+}
+
 /* Walks the PATHs into *files (sorted by key). Walk errors are reported
- * and counted. Returns 0 or -errno. */
-static int list_files(const verify_options *opt, vfile **files, size_t *n, uint64_t *errors, FILE *err)
+ * and counted. s3:// PATHs are listed through s3. Returns 0 or -errno. */
+static int list_files(const verify_options *opt, s3_client *s3, vfile **files, size_t *n, uint64_t *errors,
+                      FILE *err)
 {
     walk_options wo = opt->walk;
     wo.include_digests = 1;
@@ -341,34 +420,12 @@ static int list_files(const verify_options *opt, vfile **files, size_t *n, uint6
         }
         if (!path)
             continue;                /* stdin: nothing to verify against */
-        const char *key = key_of(path);
-        ot_slice account, service, region;
-        int in_layout = key_folders(key, &account, &service, &region);
-        int is_digest = in_layout && slice_is(service, "CloudTrail-Digest");
-        int pruned = is_digest ? digest_pruned(&opt->walk, key) : DIGEST_KEPT;
-        if (pruned == DIGEST_PRUNED)
-            continue;
-        if (*n == cap) {
-            cap = cap ? cap * 2 : 256;
-            vfile *g = realloc(*files, cap * sizeof *g);
-            if (!g) {
-                rc = -ENOMEM;
-                break;
-            }
-            *files = g;
-        }
-        vfile *f = &(*files)[*n];
-        memset(f, 0, sizeof *f);
-        f->h.path = strdup(path);
-        if (!f->h.path) {
-            rc = -ENOMEM;
+        if (strncmp(path, "s3://", 5) == 0 && !walk_is_object(w))
+            rc = list_s3(opt, s3, &wo, path, files, n, &cap, errors, err);
+        else
+            rc = add_file(opt, files, n, &cap, path);
+        if (rc)
             break;
-        }
-        f->key = key_of(f->h.path);
-        f->is_digest = is_digest;
-        f->next_only = pruned == DIGEST_NEXT_ONLY;
-        f->h.keep_text = is_digest;
-        (*n)++;
     }
     walk_free(w);
     if (*n > 1)
@@ -570,7 +627,9 @@ static void check_digest(checker *c, vdigest *d, const digest_keys *keys, const 
         d->invalid = "the next digest's previousDigestHashValue differs from its SHA-256";
         return;
     }
-    const char *sig = next ? next->info.prev_signature : signature_of(sigs, nsigs, d->f->key);
+    /* the newest digest's is in its object's metadata: read with it from S3, else --signatures */
+    const char *sig = next ? next->info.prev_signature
+                    : d->f->h.signature ? d->f->h.signature : signature_of(sigs, nsigs, d->f->key);
     if (!sig || !keys) {
         d->unverified = 1;
         return;
@@ -744,7 +803,10 @@ static void report_file_errors(const vfile *files, size_t n, uint64_t *errors, F
 {
     for (size_t i = 0; i < n; i++) {
         const vfile *f = &files[i];
-        if (f->h.read_error) {
+        if (f->h.read_error && f->h.read_what[0]) {
+            fprintf(err, "orgtrail: %s: %s\n", f->h.path, f->h.read_what);
+            (*errors)++;
+        } else if (f->h.read_error) {
             fprintf(err, "orgtrail: %s: cannot read: %s\n", f->h.path, strerror(-f->h.read_error));
             (*errors)++;
         } else if (f->h.decode_error[0]) {
@@ -764,6 +826,7 @@ int verify_run(const verify_options *opt, verify_report *rep, FILE *out, FILE *e
     digest_keys *keys = NULL;
     vdigest **order = NULL;
     hash_item **items = NULL;
+    s3_client *s3 = NULL;         /* for s3:// PATHs */
     int rc = 0;
     parse_ctx *ctx = parse_create();
     if (!ctx) {
@@ -776,7 +839,21 @@ int verify_run(const verify_options *opt, verify_report *rep, FILE *out, FILE *e
         rc = load_signatures(ctx, opt->signatures, &sigs, &nsigs, &rep->errors, err);
     if (rc)
         goto out;
-    rc = list_files(opt, &c.files, &c.nfiles, &rep->errors, err);
+    for (size_t i = 0; i < opt->npaths && !s3; i++) {
+        char why[512];
+        if (strncmp(opt->paths[i], "s3://", 5) != 0)
+            continue;
+        rc = s3_client_from_env(opt->endpoint_url, &s3, why, sizeof why);
+        if (rc == -EACCES) {      /* nothing in the bucket can be read: the run stops */
+            fprintf(err, "orgtrail: %s: %s\n", opt->paths[i], why);
+            rep->errors++;
+            rc = 0;
+            goto out;
+        }
+        if (rc)
+            goto out;
+    }
+    rc = list_files(opt, s3, &c.files, &c.nfiles, &rep->errors, err);
     if (rc)
         goto out;
     items = c.nfiles ? calloc(c.nfiles, sizeof *items) : NULL;
@@ -786,7 +863,8 @@ int verify_run(const verify_options *opt, verify_report *rep, FILE *out, FILE *e
     }
     for (size_t i = 0; i < c.nfiles; i++)
         items[i] = &c.files[i].h;
-    hash_options ho = { .workers = opt->workers, .io_depth = opt->io_depth, .io = opt->io, .quiet = opt->quiet };
+    hash_options ho = { .workers = opt->workers, .io_depth = opt->io_depth, .io = opt->io, .quiet = opt->quiet,
+                        .s3 = s3, .s3_concurrency = opt->s3_concurrency };
     rc = hash_files(items, c.nfiles, &ho, &rep->bytes_hashed, err);
     if (rc)
         goto out;
@@ -931,9 +1009,11 @@ out:
     free(items);
     for (size_t i = 0; i < c.nfiles; i++) {
         free(c.files[i].h.path);
+        free(c.files[i].h.signature);
         buf_free(&c.files[i].h.text);
     }
     free(c.files);
+    s3_client_free(s3);
     for (size_t i = 0; i < nsigs; i++) {
         free(sigs[i].key);
         free(sigs[i].signature);

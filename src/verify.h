@@ -28,6 +28,8 @@ typedef struct {
     unsigned io_depth;            /* files in flight, >= 1 */
     enum reader_io io;
     int quiet;                    /* no notes about unverified digests */
+    unsigned s3_concurrency;      /* s3:// objects in flight; 0: 128 */
+    const char *endpoint_url;     /* for s3:// PATHs, or NULL (s3_config_resolve) */
 } verify_options;
 
 typedef struct {

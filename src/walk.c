@@ -62,6 +62,9 @@ struct walker {
     dir_frame *stack;
     size_t depth, cap;
     char *current;        /* the path handed out last */
+    int current_is_object;    /* it is one s3:// object (a --files-from line), not a prefix to list */
+    char *based;              /* a --files-from line after --files-from-base */
+    size_t based_cap;
     walk_counts counts;
     excluded *excl;
     size_t nexcl;
@@ -117,6 +120,7 @@ void walk_free(walker *w)
     if (w->list && !w->list_is_stdin)
         fclose(w->list);
     free(w->line);
+    free(w->based);
     for (size_t i = 0; i < w->nexcl; i++)
         free(w->excl[i].name);
     free(w->excl);
@@ -375,7 +379,7 @@ static int walker_prunes(walker *w, const char *path, int is_dir)
 /* The part of path a shard is chosen by: from its AWSLogs/ component on (the
  * S3 key, whatever the mount point, bucket prefix or list), else the path
  * relative to the argument it was found under. */
-static const char *shard_key(const char *path, const char *relative)
+const char *walk_shard_key(const char *path, const char *relative)
 {
     const char *key = last_awslogs(path);
     return key ? key : relative;
@@ -527,7 +531,7 @@ static int file_verdict(walker *w, const char *path, const char *relative, int l
     if (w->pruning && (record ? walker_prunes(w, path, 0) : walk_prunes(&w->opt, path, 0)))
         return SKIP_PRUNED;
     if (w->opt.shard_count > 1 &&
-        walk_shard_of(shard_key(path, relative), w->opt.shard_count) != w->opt.shard_index)
+        walk_shard_of(walk_shard_key(path, relative), w->opt.shard_count) != w->opt.shard_index)
         return SKIP_SHARD;
     return KEEP;
 }
@@ -761,6 +765,23 @@ out:
     fclose(f);
 }
 
+/* *arg becomes --files-from-base followed by *arg. Returns 0 or -ENOMEM. */
+static int prepend_base(walker *w, const char **arg)
+{
+    size_t bl = strlen(w->opt.files_from_base), al = strlen(*arg);
+    if (bl + al + 1 > w->based_cap) {
+        char *b = realloc(w->based, bl + al + 1);
+        if (!b)
+            return -ENOMEM;
+        w->based = b;
+        w->based_cap = bl + al + 1;
+    }
+    memcpy(w->based, w->opt.files_from_base, bl);
+    memcpy(w->based + bl, *arg, al + 1);
+    *arg = w->based;
+    return 0;
+}
+
 static int next_result(walker *w, const char **path, char *err, size_t errlen)
 {
     for (;;) {
@@ -790,12 +811,32 @@ static int next_result(walker *w, const char **path, char *err, size_t errlen)
                 *path = NULL;
                 return WALK_INPUT;
             }
+            if (strncmp(arg, "s3://", 5) == 0) {
+                *path = arg;      /* run lists it (s3_lister, with these pruning and shard rules) */
+                return WALK_INPUT;
+            }
         } else {
             int rc = next_listed(w, &arg, err, errlen);
             if (rc != WALK_INPUT) {
                 if (rc == WALK_ERROR)
                     *path = w->opt.files_from;
                 return rc;
+            }
+            if (w->opt.files_from_base && (rc = prepend_base(w, &arg)) < 0)
+                return rc;
+            if (strncmp(arg, "s3://", 5) == 0) {
+                /* one object: kept or left out by its key alone, as a listed file by its name */
+                char *p = strdup(arg);
+                if (!p)
+                    return -ENOMEM;
+                rc = visit_path(w, p, DT_REG, LAYOUT_UNKNOWN, err, errlen);
+                if (rc == WALK_INPUT) {
+                    *path = w->current;
+                    w->current_is_object = 1;
+                }
+                if (rc)
+                    return rc;
+                continue;
             }
         }
         char *p = strdup(arg);
@@ -811,6 +852,7 @@ static int next_result(walker *w, const char **path, char *err, size_t errlen)
 
 int walk_next(walker *w, const char **path, char *err, size_t errlen)
 {
+    w->current_is_object = 0;
     int rc = next_result(w, path, err, errlen);
     if (rc == WALK_INPUT || rc == WALK_ERROR)
         w->results++;
@@ -820,6 +862,11 @@ int walk_next(walker *w, const char **path, char *err, size_t errlen)
         w->total_known = 1;
     }
     return rc;
+}
+
+int walk_is_object(const walker *w)
+{
+    return w->current_is_object;
 }
 
 int walk_total(const walker *w, uint64_t *total)

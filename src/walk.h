@@ -33,6 +33,8 @@ typedef struct {
     unsigned shard_index;       /* this shard, 0-based */
     unsigned shard_count;       /* 0: no sharding */
     const char *files_from;     /* a file listing paths ("-": stdin), or NULL */
+    const char *files_from_base; /* put before each listed path ("s3://bucket/" for `aws s3 ls
+                                    --recursive` lines), or NULL */
     /* Files never to hand out (the run's own output and checkpoint files),
      * matched by their folder (device and inode) and name, so a file that
      * does not exist yet at walk_create, or is replaced by rename later, is
@@ -72,10 +74,20 @@ walker *walk_create(const char *const *paths, size_t n, const walk_options *opt)
 void walk_free(walker *w);
 
 /*
- * The next input or error. *path stays valid until the next call. Returns
- * a walk_status, or -ENOMEM.
+ * The next input or error. *path stays valid until the next call. An
+ * argument "s3://..." is handed out as it is, for the caller to list; a
+ * --files-from line that is one (after files_from_base) is one object,
+ * pruned and sharded by its key like a listed file (walk_is_object).
+ * Returns a walk_status, or -ENOMEM.
  */
 int walk_next(walker *w, const char **path, char *err, size_t errlen);
+/* 1 when the input walk_next just gave is one s3:// object to fetch, 0 when
+ * it is a local path or an s3:// prefix to list. */
+int walk_is_object(const walker *w);
+/* The part of path a shard is chosen by (walk_shard_of): from its last
+ * AWSLogs/ component on, else relative (the path below the argument, or
+ * the key below the listed prefix). */
+const char *walk_shard_key(const char *path, const char *relative);
 
 walk_counts walk_get_counts(const walker *w);
 

@@ -206,7 +206,7 @@ int main(int argc, char **argv)
         keys[nkeys++] = strdup(key);
     }
     if (strcmp(cmd, "fetch") == 0) {
-        s3_fetch_callbacks cb = { on_data, on_done };
+        s3_fetch_callbacks cb = { on_data, on_done, NULL };
         st.n = nkeys;
         st.md = calloc(nkeys + 1, sizeof *st.md);
         st.err = calloc(nkeys + 1, sizeof *st.err);
