@@ -97,6 +97,20 @@ struct parse_ctx {
         ot_slice value;
     } cache[512] = {};
     unsigned generation = 1;  /* bumped by every parse_record */
+
+    /* The current event's top-level members by key, built by one pass over
+     * the object at its first lookup: a finding asks for some 30 fields,
+     * and at_key is a linear scan of the ~20 members of a CloudTrail event.
+     * A slot is live when its generation is the event's, so nothing is
+     * cleared between records. */
+    struct top_field {
+        unsigned generation;
+        uint32_t len;
+        const char *key;
+        dom::element value;
+    } top[128] = {};
+    unsigned top_generation = 0;  /* the generation the index was built for */
+    bool top_indexed = false;     /* false: the event has too many members, use at_key */
 };
 
 namespace {
@@ -402,7 +416,14 @@ void forget_event(parse_ctx *ctx)
 {
     ctx->minified.clear();
     ctx->has_event = false;
-    ctx->generation++;
+    if (++ctx->generation == 0) {
+        /* wrapped: slots stamped 2^32 records ago must not look current */
+        std::memset(ctx->cache, 0, sizeof ctx->cache);
+        for (parse_ctx::top_field &t : ctx->top)
+            t.generation = 0;
+        ctx->generation = 1;
+        ctx->top_generation = 0;
+    }
     ctx->was_repaired = false;
     ctx->has_event_json = false;
     ctx->event_json = ot_slice{"", 0};
@@ -474,6 +495,64 @@ int parse_is_digest(const parse_ctx *ctx)
            !ctx->event.at_key("logFiles").error();
 }
 
+/* The slot where a key's probe starts. Its length and three of its bytes:
+ * hashing every byte cost more than the scan it replaces, and CloudTrail's
+ * keys differ in those (a collision only costs a probe). */
+static size_t top_hash(const char *key, size_t len)
+{
+    const unsigned char *k = reinterpret_cast<const unsigned char *>(key);
+    uint32_t h = uint32_t(len);
+    if (len)
+        h ^= uint32_t(k[0]) << 8 ^ uint32_t(k[len / 2]) << 16 ^ uint32_t(k[len - 1]) << 24;
+    return (h * 0x9E3779B1u) >> 25;     /* 7 bits: TOP_SLOTS */
+}
+
+constexpr size_t TOP_SLOTS = sizeof(((parse_ctx *)nullptr)->top) / sizeof(((parse_ctx *)nullptr)->top[0]);
+constexpr size_t TOP_MAX_FIELDS = TOP_SLOTS / 2;    /* keeps probe runs short */
+static_assert(TOP_SLOTS == 128, "top_hash gives 7 bits");
+
+/* Indexes the current event's members once per record. A repeated key
+ * keeps its first value, as at_key would find it. */
+static void index_top(parse_ctx *ctx)
+{
+    ctx->top_generation = ctx->generation;
+    ctx->top_indexed = false;
+    if (ctx->event.size() > TOP_MAX_FIELDS)
+        return;
+    for (dom::key_value_pair field : ctx->event) {
+        std::string_view k = field.key;
+        size_t slot = top_hash(k.data(), k.size()) & (TOP_SLOTS - 1);
+        for (;; slot = (slot + 1) & (TOP_SLOTS - 1)) {
+            parse_ctx::top_field &t = ctx->top[slot];
+            if (t.generation != ctx->generation) {
+                t = parse_ctx::top_field{ctx->generation, uint32_t(k.size()), k.data(), field.value};
+                break;
+            }
+            if (t.len == k.size() && std::memcmp(t.key, k.data(), k.size()) == 0)
+                break;  /* a repeated key: the first stays */
+        }
+    }
+    ctx->top_indexed = true;
+}
+
+/* The current event's member key, through the index. */
+static bool top_member(parse_ctx *ctx, const char *key, size_t len, dom::element &value)
+{
+    if (ctx->top_generation != ctx->generation)
+        index_top(ctx);
+    if (!ctx->top_indexed)
+        return !ctx->event.at_key(std::string_view(key, len)).get(value);
+    for (size_t slot = top_hash(key, len) & (TOP_SLOTS - 1);; slot = (slot + 1) & (TOP_SLOTS - 1)) {
+        const parse_ctx::top_field &t = ctx->top[slot];
+        if (t.generation != ctx->generation)
+            return false;
+        if (t.len == len && std::memcmp(t.key, key, len) == 0) {
+            value = t.value;
+            return true;
+        }
+    }
+}
+
 /* Walks a dotted path from obj, one object member a dot. */
 static bool find_path(dom::object obj, const char *path, dom::element &value)
 {
@@ -489,6 +568,19 @@ static bool find_path(dom::object obj, const char *path, dom::element &value)
             return false;
         segment = dot + 1;
     }
+}
+
+/* find_path from the current event, its first step through the index. */
+static bool find_event_path(parse_ctx *ctx, const char *path, dom::element &value)
+{
+    const char *dot = std::strchr(path, '.');
+    size_t len = dot ? size_t(dot - path) : std::strlen(path);
+    if (!top_member(ctx, path, len, value))
+        return false;
+    if (!dot)
+        return true;
+    dom::object obj;
+    return !value.get_object().get(obj) && find_path(obj, dot + 1, value);
 }
 
 /* A found value as parse_get hands it out. May throw (out of memory). */
@@ -558,7 +650,7 @@ enum parse_type parse_get(parse_ctx *ctx, const char *path, ot_slice *out)
     }
     if (ctx && ctx->has_event && path) {
         dom::element value;
-        type = answer(ctx, find_path(ctx->event, path, value) ? &value : nullptr, &result);
+        type = answer(ctx, find_event_path(ctx, path, value) ? &value : nullptr, &result);
     }
 
     if (slot) {
@@ -572,7 +664,7 @@ enum parse_type parse_get(parse_ctx *ctx, const char *path, ot_slice *out)
 enum parse_type parse_get_uncached(parse_ctx *ctx, const char *path, ot_slice *out)
 {
     dom::element value;
-    bool found = ctx && ctx->has_event && path && find_path(ctx->event, path, value);
+    bool found = ctx && ctx->has_event && path && find_event_path(ctx, path, value);
     return answer(ctx, found ? &value : nullptr, out);
 }
 
@@ -580,7 +672,7 @@ long parse_array_len(parse_ctx *ctx, const char *path)
 {
     dom::element value;
     dom::array array;
-    if (!ctx || !ctx->has_event || !path || !find_path(ctx->event, path, value) || value.get_array().get(array))
+    if (!ctx || !ctx->has_event || !path || !find_event_path(ctx, path, value) || value.get_array().get(array))
         return -1;
     return long(array.size());
 }
@@ -590,7 +682,7 @@ enum parse_type parse_get_element(parse_ctx *ctx, const char *path, size_t index
     dom::element value, element;
     dom::array array;
     dom::object obj;
-    bool found = ctx && ctx->has_event && path && find_path(ctx->event, path, value) &&
+    bool found = ctx && ctx->has_event && path && find_event_path(ctx, path, value) &&
                  !value.get_array().get(array) && !array.at(index).get(element);
     if (found && key)
         found = !element.get_object().get(obj) && find_path(obj, key, value);

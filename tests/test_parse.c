@@ -141,6 +141,40 @@ static const char HOSTILE_VALUE[] =
 
 /* ---- tests -------------------------------------------------------------- */
 
+/* The top-level members are found through an index built once per record
+ * (parse.cpp, index_top): it must give what a linear at_key gives. */
+static void test_top_level_index(parse_ctx *ctx)
+{
+    /* a repeated key: the first value wins, as simdjson's at_key finds it */
+    CHECK(parse_event(ctx, "{\"eventName\":\"First\",\"x\":1,\"eventName\":\"Second\"}") == 0);
+    CHECK(get_is(ctx, "eventName", PARSE_STRING, "First"));
+    /* keys alike in length and in their first, middle and last bytes share
+     * a probe start; each still finds its own value */
+    CHECK(parse_event(ctx, "{\"aXbYc\":\"1\",\"aYbXc\":\"2\",\"aZbZc\":\"3\",\"\":\"empty\",\"a\":\"4\"}") == 0);
+    CHECK(get_is(ctx, "aXbYc", PARSE_STRING, "1"));
+    CHECK(get_is(ctx, "aYbXc", PARSE_STRING, "2"));
+    CHECK(get_is(ctx, "aZbZc", PARSE_STRING, "3"));
+    CHECK(get_is(ctx, "a", PARSE_STRING, "4"));
+    CHECK(is_absent(ctx, "aWbWc"));
+    CHECK(is_absent(ctx, "eventName"));      /* the last record's members are gone */
+    /* more members than the index holds: found by a scan */
+    char big[8192];
+    size_t n = 0;
+    n += (size_t)snprintf(big + n, sizeof big - n, "{");
+    for (int i = 0; i < 300; i++)
+        n += (size_t)snprintf(big + n, sizeof big - n, "%s\"k%d\":%d", i ? "," : "", i, i);
+    snprintf(big + n, sizeof big - n, ",\"userIdentity\":{\"arn\":\"a\"}}");
+    CHECK(parse_event(ctx, big) == 0);
+    CHECK(get_is(ctx, "k0", PARSE_NUMBER, "0"));
+    CHECK(get_is(ctx, "k299", PARSE_NUMBER, "299"));
+    CHECK(get_is(ctx, "userIdentity.arn", PARSE_STRING, "a"));
+    CHECK(is_absent(ctx, "k300"));
+    /* and back to a small record: indexed again */
+    CHECK(parse_event(ctx, "{\"k299\":\"small\"}") == 0);
+    CHECK(get_is(ctx, "k299", PARSE_STRING, "small"));
+    CHECK(is_absent(ctx, "k0"));
+}
+
 static void test_plain_event(parse_ctx *ctx)
 {
     ot_slice s;
@@ -594,6 +628,7 @@ int main(void)
     }
 
     test_plain_event(ctx);
+    test_top_level_index(ctx);
     test_envelope(ctx);
     test_wrapped(ctx);
     test_wrapped_failures(ctx);
