@@ -444,6 +444,7 @@ int finding_append(ot_buf *out, finding_record *r, const rule *ru)
     int rc = r->shared_built ? 0 : build_shared(r);
     if (rc)
         return rc;
+    buf_take_spare(out);    /* an output buffer's first line: memory already touched */
     size_t start = out->len;
     if (r->opt.format == FINDING_OCSF) {
         rc = ocsf_append_head(out, ru, sev, &r->event_id, r->path, r->offset);

@@ -5,6 +5,7 @@
 #endif
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -172,6 +173,53 @@ void buf_free(ot_buf *b)
     free(b->data);
     b->data = NULL;
     b->len = b->cap = 0;
+}
+
+/* A job's findings grow to about a megabyte for a BIG file, and the run
+ * keeps one result per job slot (136 at -j2), so a run of a few hundred
+ * files wrote every byte of its output into fresh memory: 45,000 page
+ * faults, a fifth of the community set's CPU time. Kept buffers make the
+ * memory touched about what is in flight between workers and writer. */
+#define SPARES_MAX 32
+#define SPARE_MIN_BYTES ((size_t)64 << 10)
+#define SPARE_MAX_BYTES ((size_t)16 << 20)  /* one huge output need not stay */
+
+static pthread_mutex_t spares_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct { char *data; size_t cap; } spares[SPARES_MAX];
+static size_t nspares;
+
+void buf_recycle(ot_buf *b)
+{
+    if (b->cap >= SPARE_MIN_BYTES && b->cap <= SPARE_MAX_BYTES) {
+        pthread_mutex_lock(&spares_mu);
+        int kept = nspares < SPARES_MAX;
+        if (kept) {
+            spares[nspares].data = b->data;
+            spares[nspares].cap = b->cap;
+            nspares++;
+        }
+        pthread_mutex_unlock(&spares_mu);
+        if (kept) {
+            *b = (ot_buf){ 0 };
+            return;
+        }
+    }
+    buf_free(b);
+    b->failed = 0;
+}
+
+void buf_take_spare(ot_buf *b)
+{
+    if (b->cap != 0)
+        return;
+    pthread_mutex_lock(&spares_mu);
+    if (nspares > 0) {
+        nspares--;
+        b->data = spares[nspares].data;
+        b->cap = spares[nspares].cap;
+        b->len = 0;
+    }
+    pthread_mutex_unlock(&spares_mu);
 }
 
 int64_t days_from_civil(int64_t y, unsigned m, unsigned d)

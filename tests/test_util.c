@@ -175,6 +175,35 @@ static void test_buffer_growth(void)
     buf_free(&b);
 }
 
+/* buf_recycle keeps a big buffer's memory for the next buf_take_spare
+ * (output written into memory already touched: no page faults), frees a
+ * small one, and a taken spare is an empty buffer that grows as usual. */
+static void test_spare_buffers(void)
+{
+    ot_buf big = { 0 }, small = { 0 }, taker = { 0 }, busy = { 0 };
+    CHECK(buf_reserve(&big, 200u << 10) == 0);
+    memset(big.data, 'x', 100);
+    big.len = 100;
+    char *memory = big.data;
+    size_t cap = big.cap;
+    buf_recycle(&big);
+    CHECK(big.data == NULL && big.len == 0 && big.cap == 0);
+    CHECK(buf_append(&small, "abc", 3) == 0);
+    buf_recycle(&small);            /* too small to keep: freed */
+    CHECK(small.data == NULL && small.len == 0 && small.cap == 0);
+    CHECK(buf_append(&busy, "q", 1) == 0);
+    buf_take_spare(&busy);          /* a buffer in use keeps its own */
+    CHECK(busy.len == 1 && busy.data[0] == 'q');
+    buf_take_spare(&taker);
+    CHECK(taker.data == memory && taker.cap == cap && taker.len == 0);
+    CHECK(buf_append(&taker, "hello", 5) == 0 && taker.len == 5 && memcmp(taker.data, "hello", 5) == 0);
+    ot_buf none = { 0 };
+    buf_take_spare(&none);          /* nothing kept: stays empty */
+    CHECK(none.data == NULL && none.cap == 0);
+    buf_free(&taker);
+    buf_free(&busy);
+}
+
 static void test_printf(void)
 {
     check_context = "buf_printf";
@@ -506,6 +535,7 @@ int main(void)
     test_buffer_growth();
     test_printf();
     test_oracle();
+    test_spare_buffers();
     test_escape_fixed();
     test_escape_worst_case();
 
