@@ -80,7 +80,15 @@ struct parse_ctx {
     dom::parser parser;
     padded_buffer input;    /* the JSON text being parsed (record or inner event) */
     padded_buffer repaired; /* input with invalid UTF-8 replaced by U+FFFD */
-    std::deque<std::string> minified; /* texts handed out by parse_get/parse_event_json */
+    /* texts handed out by parse_get/parse_event_json: the first
+     * minified_used of minified. The strings stay from record to record,
+     * and so does the builder, so that a minified value costs no
+     * allocation (simdjson::minify grew a fresh vector a byte at a time,
+     * then copied it into a fresh string). */
+    std::deque<std::string> minified;
+    size_t minified_used = 0;
+    simdjson::internal::string_builder<> builder;
+    size_t builder_peak = 0;    /* the longest text built since the builder was new */
 
     dom::object event;    /* the current event; valid only when has_event */
     bool has_event = false;
@@ -392,11 +400,20 @@ bool parse_into_ctx(parse_ctx *ctx, const char *buf, size_t len, enum parse_kind
     return true;
 }
 
-/* Keeps s alive until the next parse and returns a slice of it. */
-ot_slice keep_text(parse_ctx *ctx, std::string &&s)
+/* value as minified JSON text, kept until the next parse. May throw (out
+ * of memory). */
+template <class T> ot_slice keep_minified(parse_ctx *ctx, T value)
 {
-    ctx->minified.push_back(std::move(s));
-    const std::string &kept = ctx->minified.back();
+    ctx->builder.clear();
+    ctx->builder.append(value);
+    std::string_view text = ctx->builder.str();
+    if (text.size() > ctx->builder_peak)
+        ctx->builder_peak = text.size();
+    if (ctx->minified_used == ctx->minified.size())
+        ctx->minified.emplace_back();
+    std::string &kept = ctx->minified[ctx->minified_used];
+    kept.assign(text.data(), text.size());
+    ctx->minified_used++;
     return ot_slice{kept.data(), kept.size()};
 }
 
@@ -410,11 +427,18 @@ void release_oversized(parse_ctx *ctx, size_t next_len)
         ctx->input.release();
     if (ctx->repaired.capacity > KEEP_BYTES)
         ctx->repaired.release();
+    if (ctx->builder_peak > KEEP_BYTES) {  /* and so may a kept text be */
+        ctx->builder = simdjson::internal::string_builder<>{};
+        ctx->builder_peak = 0;
+        for (std::string &kept : ctx->minified)
+            if (kept.capacity() > KEEP_BYTES)
+                std::string().swap(kept);
+    }
 }
 
 void forget_event(parse_ctx *ctx)
 {
-    ctx->minified.clear();
+    ctx->minified_used = 0;
     ctx->has_event = false;
     if (++ctx->generation == 0) {
         /* wrapped: slots stamped 2^32 records ago must not look current */
@@ -600,16 +624,16 @@ static enum parse_type describe(parse_ctx *ctx, dom::element value, ot_slice *re
     case dom::element_type::INT64:
     case dom::element_type::UINT64:
     case dom::element_type::DOUBLE:
-        *result = keep_text(ctx, simdjson::minify(value));
+        *result = keep_minified(ctx, value);
         return PARSE_NUMBER;
     case dom::element_type::BOOL:
-        *result = keep_text(ctx, simdjson::minify(value));
+        *result = keep_minified(ctx, value);
         return PARSE_BOOL;
     case dom::element_type::OBJECT:
-        *result = keep_text(ctx, simdjson::minify(value));
+        *result = keep_minified(ctx, value);
         return PARSE_OBJECT;
     case dom::element_type::ARRAY:
-        *result = keep_text(ctx, simdjson::minify(value));
+        *result = keep_minified(ctx, value);
         return PARSE_ARRAY;
     }
     return PARSE_ABSENT;
@@ -697,7 +721,7 @@ ot_slice parse_event_json(parse_ctx *ctx)
         return ot_slice{"", 0};
     if (!ctx->has_event_json) {
         try {
-            ctx->event_json = keep_text(ctx, simdjson::minify(ctx->event));
+            ctx->event_json = keep_minified(ctx, ctx->event);
             ctx->has_event_json = true;
         } catch (...) {
             return ot_slice{"", 0};
