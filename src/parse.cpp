@@ -21,8 +21,10 @@
 #include <cstdlib>
 #include <cstring>
 #include <deque>
+#include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace {
 
@@ -713,6 +715,112 @@ enum parse_type parse_get_element(parse_ctx *ctx, const char *path, size_t index
     else if (found)
         value = element;
     return answer(ctx, found ? &value : nullptr, out);
+}
+
+/* A node of a path set: one path segment. children holds the segments
+ * that follow it; result is the index of the path that ends here, or -1. */
+struct parse_pathset {
+    struct node {
+        std::string key;
+        long result = -1;
+        std::vector<size_t> children;   /* indexes into nodes */
+    };
+    std::vector<node> nodes;            /* nodes[0]: the root, the event itself */
+    std::vector<std::pair<size_t, size_t>> repeats;  /* (path, the earlier same path) */
+    size_t npaths = 0;
+};
+
+parse_pathset *parse_pathset_create(const char *const *paths, size_t n)
+{
+    try {
+        std::unique_ptr<parse_pathset> set(new parse_pathset());
+        set->nodes.emplace_back();
+        set->npaths = n;
+        for (size_t i = 0; i < n; i++) {
+            size_t at = 0;
+            const char *segment = paths[i];
+            for (;;) {
+                const char *dot = std::strchr(segment, '.');
+                std::string key(segment, dot ? size_t(dot - segment) : std::strlen(segment));
+                size_t next = 0;
+                for (size_t c : set->nodes[at].children)
+                    if (set->nodes[c].key == key)
+                        next = c;
+                if (!next) {
+                    next = set->nodes.size();
+                    set->nodes.emplace_back();
+                    set->nodes[next].key = key;
+                    set->nodes[at].children.push_back(next);
+                }
+                at = next;
+                if (!dot)
+                    break;
+                segment = dot + 1;
+            }
+            if (set->nodes[at].result < 0)
+                set->nodes[at].result = long(i);
+            else
+                set->repeats.emplace_back(i, size_t(set->nodes[at].result));
+        }
+        for (const parse_pathset::node &node : set->nodes)
+            if (node.children.size() > 64)  /* get_below's bit mask */
+                return nullptr;
+        return set.release();
+    } catch (...) {
+        return nullptr;
+    }
+}
+
+void parse_pathset_free(parse_pathset *set)
+{
+    delete set;
+}
+
+/* Fills the results below node from obj: each member is compared with the
+ * node's children once; the first member of a key is the one, as for
+ * at_key. A path whose value is a string or absent stops there. */
+static void get_below(parse_ctx *ctx, const parse_pathset *set, size_t at, dom::object obj,
+                      enum parse_type *types, ot_slice *out)
+{
+    const parse_pathset::node &node = set->nodes[at];
+    size_t left = node.children.size();
+    uint64_t seen = 0;      /* bit c: child c found (a later repeat is not the one) */
+    for (dom::key_value_pair field : obj) {
+        std::string_view k = field.key;
+        for (size_t c = 0; c < node.children.size(); c++) {
+            const parse_pathset::node &child = set->nodes[node.children[c]];
+            if ((seen >> c & 1) || child.key.size() != k.size() ||
+                std::memcmp(child.key.data(), k.data(), k.size()) != 0)
+                continue;
+            seen |= uint64_t(1) << c;
+            left--;
+            dom::element value = field.value;
+            if (child.result >= 0)
+                types[child.result] = answer(ctx, &value, &out[child.result]);
+            dom::object inner;
+            if (!child.children.empty() && !value.get_object().get(inner))
+                get_below(ctx, set, node.children[c], inner, types, out);
+            break;
+        }
+        if (left == 0)
+            break;
+    }
+}
+
+void parse_get_set(parse_ctx *ctx, const parse_pathset *set, enum parse_type *types, ot_slice *out)
+{
+    if (!set)
+        return;
+    for (size_t i = 0; i < set->npaths; i++) {
+        types[i] = PARSE_ABSENT;
+        out[i] = ot_slice{"", 0};
+    }
+    if (ctx && ctx->has_event)
+        get_below(ctx, set, 0, ctx->event, types, out);
+    for (const auto &repeat : set->repeats) {
+        types[repeat.first] = types[repeat.second];
+        out[repeat.first] = out[repeat.second];
+    }
 }
 
 ot_slice parse_event_json(parse_ctx *ctx)

@@ -141,6 +141,42 @@ static const char HOSTILE_VALUE[] =
 
 /* ---- tests -------------------------------------------------------------- */
 
+/* parse_get_set gives, for each path, exactly what parse_get gives. */
+static void test_get_set(parse_ctx *ctx)
+{
+    static const char *const paths[] = {
+        "eventName", "userIdentity", "userIdentity.arn", "userIdentity.sessionContext.sessionIssuer.arn",
+        "userIdentity.sessionContext.attributes.mfaAuthenticated", "requestParameters", "requestParameters.x",
+        "n", "missing", "missing.deeper", "eventName.x", "", "userIdentity.", "eventName",
+    };
+    static const char *const records[] = {
+        PLAIN,
+        "{\"eventName\":\"First\",\"userIdentity\":{\"arn\":\"a1\",\"arn\":\"a2\"},\"eventName\":\"Second\","
+        "\"userIdentity\":{\"arn\":\"later\"},\"requestParameters\":{\"x\":[1,{\"y\":null}]},\"n\":1e3,\"\":\"e\"}",
+        "{\"userIdentity\":\"not an object\",\"requestParameters\":null}",
+        "{}",
+    };
+    size_t n = sizeof paths / sizeof paths[0];
+    parse_pathset *set = parse_pathset_create(paths, n);
+    CHECK(set != NULL);
+    for (size_t r = 0; set && r < sizeof records / sizeof records[0]; r++) {
+        CHECK(parse_event(ctx, records[r]) == 0);
+        enum parse_type types[sizeof paths / sizeof paths[0]];
+        ot_slice got[sizeof paths / sizeof paths[0]];
+        parse_get_set(ctx, set, types, got);
+        for (size_t i = 0; i < n; i++) {
+            ot_slice want;
+            enum parse_type t = parse_get(ctx, paths[i], &want);
+            if (types[i] != t || got[i].len != want.len || memcmp(got[i].ptr, want.ptr, want.len) != 0) {
+                fprintf(stderr, "  record %zu, path \"%s\": differs from parse_get\n", r, paths[i]);
+                CHECK(0);
+            }
+        }
+    }
+    parse_pathset_free(set);
+    parse_pathset_free(NULL);
+}
+
 /* The top-level members are found through an index built once per record
  * (parse.cpp, index_top): it must give what a linear at_key gives. */
 static void test_top_level_index(parse_ctx *ctx)
@@ -629,6 +665,7 @@ int main(void)
 
     test_plain_event(ctx);
     test_top_level_index(ctx);
+    test_get_set(ctx);
     test_envelope(ctx);
     test_wrapped(ctx);
     test_wrapped_failures(ctx);
