@@ -16,6 +16,7 @@
 
 #include <simdjson.h>
 
+#include <algorithm>
 #include <cstdarg>
 #include <cstdio>
 #include <cstdlib>
@@ -717,6 +718,12 @@ enum parse_type parse_get_element(parse_ctx *ctx, const char *path, size_t index
     return answer(ctx, found ? &value : nullptr, out);
 }
 
+/* A member key's bucket among a path set node's children. */
+static size_t key_bucket(const char *key, size_t len)
+{
+    return len ? (len * 7 + (unsigned char)key[0] + (unsigned char)key[len - 1] * 3u) & 31 : 0;
+}
+
 /* A node of a path set: one path segment. children holds the segments
  * that follow it; result is the index of the path that ends here, or -1. */
 struct parse_pathset {
@@ -724,6 +731,10 @@ struct parse_pathset {
         std::string key;
         long result = -1;
         std::vector<size_t> children;   /* indexes into nodes */
+        /* the children by key_bucket: the first, then each one's next (-1: none) */
+        int head[32];
+        std::vector<int> next;
+        node() { std::fill(head, head + 32, -1); }
     };
     std::vector<node> nodes;            /* nodes[0]: the root, the event itself */
     std::vector<std::pair<size_t, size_t>> repeats;  /* (path, the earlier same path) */
@@ -762,9 +773,17 @@ parse_pathset *parse_pathset_create(const char *const *paths, size_t n)
             else
                 set->repeats.emplace_back(i, size_t(set->nodes[at].result));
         }
-        for (const parse_pathset::node &node : set->nodes)
+        for (parse_pathset::node &node : set->nodes) {
             if (node.children.size() > 64)  /* get_below's bit mask */
                 return nullptr;
+            node.next.assign(node.children.size(), -1);
+            for (size_t c = node.children.size(); c-- > 0;) {   /* chains in order */
+                const std::string &key = set->nodes[node.children[c]].key;
+                size_t b = key_bucket(key.data(), key.size());
+                node.next[c] = node.head[b];
+                node.head[b] = int(c);
+            }
+        }
         return set.release();
     } catch (...) {
         return nullptr;
@@ -787,8 +806,8 @@ static void get_below(parse_ctx *ctx, const parse_pathset *set, size_t at, dom::
     uint64_t seen = 0;      /* bit c: child c found (a later repeat is not the one) */
     for (dom::key_value_pair field : obj) {
         std::string_view k = field.key;
-        for (size_t c = 0; c < node.children.size(); c++) {
-            const parse_pathset::node &child = set->nodes[node.children[c]];
+        for (int c = node.head[key_bucket(k.data(), k.size())]; c >= 0; c = node.next[size_t(c)]) {
+            const parse_pathset::node &child = set->nodes[node.children[size_t(c)]];
             if ((seen >> c & 1) || child.key.size() != k.size() ||
                 std::memcmp(child.key.data(), k.data(), k.size()) != 0)
                 continue;
@@ -799,7 +818,7 @@ static void get_below(parse_ctx *ctx, const parse_pathset *set, size_t at, dom::
                 types[child.result] = answer(ctx, &value, &out[child.result]);
             dom::object inner;
             if (!child.children.empty() && !value.get_object().get(inner))
-                get_below(ctx, set, node.children[c], inner, types, out);
+                get_below(ctx, set, node.children[size_t(c)], inner, types, out);
             break;
         }
         if (left == 0)
