@@ -100,8 +100,9 @@ static size_t utf8_sequence_len(const unsigned char *s, size_t n)
 int buf_append_json_string(ot_buf *b, const char *s, size_t n)
 {
     static const char hex[] = "0123456789abcdef";
-    /* Worst case: every byte becomes \u00XX (6) or U+FFFD (3). */
-    int rc = buf_reserve(b, n * 6 + 2);
+    /* Worst case: every byte becomes \u00XX (6) or U+FFFD (3); and 16
+     * for the tail's whole-vector store. */
+    int rc = buf_reserve(b, n * 6 + 2 + 16);
     if (rc)
         return rc;
     char *o = b->data + b->len;
@@ -125,6 +126,28 @@ int buf_append_json_string(ot_buf *b, const char *s, size_t n)
         }
         if (p >= end)
             break;
+        /* the last 1..15 bytes: tested and stored as one vector too (from a
+         * copy, as reading past the end of s is not allowed); most strings
+         * here are shorter than 32 bytes, so this is often all of them */
+        if (end - p < 16) {
+            size_t tail = (size_t)(end - p);
+            unsigned char last[16];
+            memset(last, 'a', sizeof last);
+            memcpy(last, p, tail);
+            __m128i v = _mm_loadu_si128((const __m128i *)last);
+            __m128i bad = _mm_or_si128(_mm_cmplt_epi8(v, _mm_set1_epi8(0x20)),
+                                       _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')),
+                                                    _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))));
+            unsigned mask = (unsigned)_mm_movemask_epi8(bad);
+            _mm_storeu_si128((__m128i *)o, v);     /* the reserve has room */
+            if (mask == 0) {
+                o += tail;
+                break;
+            }
+            size_t clean = (size_t)__builtin_ctz(mask);    /* < tail: the padding is clean */
+            o += clean;
+            p += clean;
+        }
 #endif
         unsigned char c = *p;
         if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') {

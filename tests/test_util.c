@@ -388,6 +388,43 @@ static void test_escape_fixed(void)
     buf_free(&b);
 }
 
+/* Every length up to 40 with one byte to escape at every place: the
+ * escaper tests and stores 16 bytes at a time, and the last 1..15 from a
+ * copy, so each place of a tail must still be seen. */
+static void test_escape_tails(void)
+{
+    check_context = "escape: tails";
+    static const struct { char c; const char *escaped; } specials[] = {
+        { '"', "\\\"" }, { '\\', "\\\\" }, { '\x01', "\\u0001" }, { '\n', "\\n" }, { '\xff', "\xEF\xBF\xBD" },
+    };
+    for (size_t n = 1; n <= 40; n++) {
+        for (size_t at = 0; at <= n; at++) {     /* at == n: nothing to escape */
+            for (size_t k = 0; k < sizeof specials / sizeof specials[0]; k++) {
+                char in[41], want[64];
+                memset(in, 'a', n);
+                if (at < n)
+                    in[at] = specials[k].c;
+                size_t wl = 0;
+                want[wl++] = '"';
+                for (size_t i = 0; i < n; i++) {
+                    if (i == at) {
+                        size_t el = strlen(specials[k].escaped);
+                        memcpy(want + wl, specials[k].escaped, el);
+                        wl += el;
+                    } else {
+                        want[wl++] = 'a';
+                    }
+                }
+                want[wl++] = '"';
+                ot_buf b = {0};
+                CHECK(buf_append_json_string(&b, in, n) == 0);
+                CHECK(b.len == wl && memcmp(b.data, want, wl) == 0);
+                buf_free(&b);
+            }
+        }
+    }
+}
+
 /* The worst cases for the escaper's up-front reserve: every byte a \u00XX
  * escape, or every byte a 3-byte U+FFFD, onto a buffer with little room. */
 static void test_escape_worst_case(void)
@@ -537,6 +574,7 @@ int main(void)
     test_oracle();
     test_spare_buffers();
     test_escape_fixed();
+    test_escape_tails();
     test_escape_worst_case();
 
     parse_ctx *ctx = parse_create();
