@@ -420,6 +420,28 @@ static int append_context(ot_buf *out, const finding_facts *f)
  * pairs: the event's place, its actor, target and context, the request and
  * response, and where the record was. with_event adds the event itself.
  */
+/* ,"offset":N} by hand: vsnprintf was 2% of the community set's run */
+static int append_offset(ot_buf *out, uint64_t offset)
+{
+    char digits[20];
+    size_t n = 0;
+    do {
+        digits[n++] = (char)('0' + offset % 10);
+        offset /= 10;
+    } while (offset);
+    static const literal key = LITERAL(",\"offset\":");
+    if (buf_reserve(out, key.len + n + 1))
+        return -ENOMEM;
+    char *p = out->data + out->len;
+    memcpy(p, key.text, key.len);
+    p += key.len;
+    while (n)
+        *p++ = digits[--n];
+    *p++ = '}';
+    out->len = (size_t)(p - out->data);
+    return 0;
+}
+
 static int append_fields(ot_buf *out, const finding_record *r, parse_ctx *ev, int with_event)
 {
     static const struct { literal key; int field; } top[] = {
@@ -455,7 +477,7 @@ static int append_fields(ot_buf *out, const finding_record *r, parse_ctx *ev, in
     }
     rc = rc ? rc : buf_append_str(out, ",\"input\":{\"path\":");
     rc = rc ? rc : buf_append_json_string(out, r->path, strlen(r->path));
-    rc = rc ? rc : buf_printf(out, ",\"offset\":%llu}", (unsigned long long)r->offset);
+    rc = rc ? rc : append_offset(out, r->offset);
     if (!rc && with_event) {
         ot_slice all = parse_event_json(ev);
         rc = buf_append_str(out, ",\"event\":");
