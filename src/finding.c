@@ -311,6 +311,22 @@ static int append_literal(ot_buf *out, const literal *l)
     return buf_append(out, l->text, l->len);
 }
 
+/* A key literal and the field that follows it. */
+typedef struct {
+    literal key;
+    int field;
+} keyed_field;
+
+static int append_keyed(ot_buf *out, const finding_record *r, const keyed_field *list, size_t n)
+{
+    int rc = 0;
+    for (size_t i = 0; !rc && i < n; i++) {
+        rc = append_literal(out, &list[i].key);
+        rc = rc ? rc : append_field(out, r, list[i].field);
+    }
+    return rc;
+}
+
 static int append_key(ot_buf *out, int first, const char *key)
 {
     /* by hand, not buf_printf: this runs for every key of every finding */
@@ -341,7 +357,7 @@ static int append_cstr(ot_buf *out, const char *s)
 
 static int append_actor(ot_buf *out, const finding_record *r)
 {
-    static const struct { literal key; int field; } actor[] = {
+    static const keyed_field actor[] = {
         { LITERAL("{\"type\":"), F_ACTOR_TYPE },
         { LITERAL(",\"arn\":"), F_ACTOR_ARN },
         { LITERAL(",\"accountId\":"), F_ACTOR_ACCOUNT_ID },
@@ -351,11 +367,7 @@ static int append_actor(ot_buf *out, const finding_record *r)
         { LITERAL(",\"userName\":"), F_ACTOR_USER_NAME },
         { LITERAL(",\"invokedBy\":"), F_ACTOR_INVOKED_BY },
     };
-    int rc = 0;
-    for (size_t i = 0; !rc && i < sizeof actor / sizeof actor[0]; i++) {
-        rc = append_literal(out, &actor[i].key);
-        rc = rc ? rc : append_field(out, r, actor[i].field);
-    }
+    int rc = append_keyed(out, r, actor, sizeof actor / sizeof actor[0]);
     /* CloudTrail writes the flag as the string "true" or "false" */
     const ot_slice *mfa = &r->field[F_ACTOR_MFA];
     enum parse_type t = r->field_type[F_ACTOR_MFA];
@@ -444,7 +456,7 @@ static int append_offset(ot_buf *out, uint64_t offset)
 
 static int append_fields(ot_buf *out, const finding_record *r, parse_ctx *ev, int with_event)
 {
-    static const struct { literal key; int field; } top[] = {
+    static const keyed_field top[] = {
         { LITERAL(",\"eventTime\":"), F_EVENT_TIME },
         { LITERAL(",\"eventName\":"), F_EVENT_NAME },
         { LITERAL(",\"eventSource\":"), F_EVENT_SOURCE },
@@ -460,21 +472,14 @@ static int append_fields(ot_buf *out, const finding_record *r, parse_ctx *ev, in
         { LITERAL(",\"responseElements\":"), F_RESPONSE_ELEMENTS },
         { LITERAL(",\"serviceEventDetails\":"), F_SERVICE_EVENT_DETAILS },
     };
-    int rc = 0;
-    for (size_t i = 0; !rc && i < sizeof top / sizeof top[0]; i++) {
-        rc = append_literal(out, &top[i].key);
-        rc = rc ? rc : append_field(out, r, top[i].field);
-    }
+    int rc = append_keyed(out, r, top, sizeof top / sizeof top[0]);
     rc = rc ? rc : buf_append_str(out, ",\"actor\":");
     rc = rc ? rc : append_actor(out, r);
     rc = rc ? rc : buf_append_str(out, ",\"target\":");
     rc = rc ? rc : append_target(out, &r->facts.target);
     rc = rc ? rc : buf_append_str(out, ",\"context\":");
     rc = rc ? rc : append_context(out, &r->facts);
-    for (size_t i = 0; !rc && i < sizeof rest / sizeof rest[0]; i++) {
-        rc = append_literal(out, &rest[i].key);
-        rc = rc ? rc : append_field(out, r, rest[i].field);
-    }
+    rc = rc ? rc : append_keyed(out, r, rest, sizeof rest / sizeof rest[0]);
     rc = rc ? rc : buf_append_str(out, ",\"input\":{\"path\":");
     rc = rc ? rc : buf_append_json_string(out, r->path, strlen(r->path));
     rc = rc ? rc : append_offset(out, r->offset);
