@@ -141,6 +141,32 @@ static const char HOSTILE_VALUE[] =
 
 /* ---- tests -------------------------------------------------------------- */
 
+/* Objects and arrays come out byte for byte as simdjson::minify wrote them
+ * (the expected text is its output): numbers of every kind, escapes in
+ * keys and values, raw UTF-8, empty and nested containers. */
+static void test_minified_like_simdjson(parse_ctx *ctx)
+{
+    static const char record[] =
+        "{\"v\":{\"a\":[1,-2,18446744073709551615,-922337203685477580"
+        "8,1.5,-0.0,1e300,2.5e-7,0.1,100.0,1E2,true,false,null,[]"
+        ",{}],\"k\\\"\\\\\\u0001\\n\":\"x\\u0000y\\t\\u001f\\u007f\\u00e9\\u2028"
+        "\\ud83d\\ude00/\\\\/\",\"\":\"\", \"b\":[[[{\"c\":{}}]]]}}";
+    static const char minified[] =
+        "{\"a\":[1,-2,18446744073709551615,-9223372036854775808,1.5"
+        ",-0.0,1e+300,2.5e-07,0.1,100.0,100.0,true,false,null,[],"
+        "{}],\"k\\\"\\\\\\u0001\\n\":\"x\\u0000y\\t\\u001f\x7f\xc3\xa9\xe2\x80\xa8\xf0\x9f\x98\x80/\\\\/\",\"\":"
+        "\"\",\"b\":[[[{\"c\":{}}]]]}";
+    CHECK(parse_event(ctx, record) == 0);
+    ot_slice s;
+    CHECK(parse_get(ctx, "v", &s) == PARSE_OBJECT);
+    CHECK(slice_is(s, minified, sizeof minified - 1));
+    CHECK(get_is(ctx, "v.a", PARSE_ARRAY, "[1,-2,18446744073709551615,-9223372036854775808,1.5,-0.0,1e+300,"
+                                          "2.5e-07,0.1,100.0,100.0,true,false,null,[],{}]"));
+    s = parse_event_json(ctx);
+    CHECK(s.len == sizeof minified - 1 + 6 && memcmp(s.ptr, "{\"v\":", 5) == 0 &&
+          memcmp(s.ptr + 5, minified, sizeof minified - 1) == 0 && s.ptr[s.len - 1] == '}');
+}
+
 /* parse_get_set gives, for each path, exactly what parse_get gives. */
 static void test_get_set(parse_ctx *ctx)
 {
@@ -665,6 +691,7 @@ int main(void)
 
     test_plain_event(ctx);
     test_top_level_index(ctx);
+    test_minified_like_simdjson(ctx);
     test_get_set(ctx);
     test_envelope(ctx);
     test_wrapped(ctx);
