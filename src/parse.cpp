@@ -14,10 +14,6 @@
  */
 #include "parse.h"
 
-extern "C" {
-#include "util.h"
-}
-
 #include <simdjson.h>
 
 #include <algorithm>
@@ -94,14 +90,8 @@ struct parse_ctx {
      * then copied it into a fresh string). */
     std::deque<std::string> minified;
     size_t minified_used = 0;
-    simdjson::internal::string_builder<> builder;   /* for numbers: simdjson's own formatting */
-    ot_buf text = {};           /* the text being minified */
-    size_t builder_peak = 0;    /* the longest text built since text was new */
-
-    parse_ctx() = default;
-    parse_ctx(const parse_ctx &) = delete;
-    parse_ctx &operator=(const parse_ctx &) = delete;
-    ~parse_ctx() { buf_free(&text); }
+    simdjson::internal::string_builder<> builder;
+    size_t builder_peak = 0;    /* the longest text built since the builder was new */
 
     dom::object event;    /* the current event; valid only when has_event */
     bool has_event = false;
@@ -413,88 +403,19 @@ bool parse_into_ctx(parse_ctx *ctx, const char *buf, size_t len, enum parse_kind
     return true;
 }
 
-void append_or_throw(int rc)
-{
-    if (rc)
-        throw std::bad_alloc();
-}
-
-/*
- * Appends value as minified JSON, byte for byte what simdjson::minify
- * writes: strings through buf_append_json_string, which escapes the same
- * bytes the same way (quote, backslash, and below 0x20 as \b \t \n \f \r
- * or \u00xx) and, as the DOM's strings are valid UTF-8, replaces none;
- * numbers through simdjson's own formatter. minify's byte-at-a-time
- * vector was most of the cost of requestParameters and responseElements.
- */
-void minify_into(parse_ctx *ctx, ot_buf *out, dom::element value);
-
-void minify_into(parse_ctx *ctx, ot_buf *out, dom::object obj)
-{
-    append_or_throw(buf_append(out, "{", 1));
-    bool first = true;
-    for (dom::key_value_pair field : obj) {
-        if (!first)
-            append_or_throw(buf_append(out, ",", 1));
-        first = false;
-        append_or_throw(buf_append_json_string(out, field.key.data(), field.key.size()));
-        append_or_throw(buf_append(out, ":", 1));
-        minify_into(ctx, out, field.value);
-    }
-    append_or_throw(buf_append(out, "}", 1));
-}
-
-void minify_into(parse_ctx *ctx, ot_buf *out, dom::element value)
-{
-    switch (value.type()) {
-    case dom::element_type::OBJECT:
-        minify_into(ctx, out, dom::object(value));
-        return;
-    case dom::element_type::ARRAY: {
-        append_or_throw(buf_append(out, "[", 1));
-        bool first = true;
-        for (dom::element item : dom::array(value)) {
-            if (!first)
-                append_or_throw(buf_append(out, ",", 1));
-            first = false;
-            minify_into(ctx, out, item);
-        }
-        append_or_throw(buf_append(out, "]", 1));
-        return;
-    }
-    case dom::element_type::STRING: {
-        std::string_view str = std::string_view(value);
-        append_or_throw(buf_append_json_string(out, str.data(), str.size()));
-        return;
-    }
-    case dom::element_type::BOOL:
-        append_or_throw(bool(value) ? buf_append(out, "true", 4) : buf_append(out, "false", 5));
-        return;
-    case dom::element_type::NULL_VALUE:
-        append_or_throw(buf_append(out, "null", 4));
-        return;
-    default: {  /* the numbers */
-        ctx->builder.clear();
-        ctx->builder.append(value);
-        std::string_view text = ctx->builder.str();
-        append_or_throw(buf_append(out, text.data(), text.size()));
-        return;
-    }
-    }
-}
-
 /* value as minified JSON text, kept until the next parse. May throw (out
  * of memory). */
 template <class T> ot_slice keep_minified(parse_ctx *ctx, T value)
 {
-    ctx->text.len = 0;
-    minify_into(ctx, &ctx->text, value);
-    if (ctx->text.len > ctx->builder_peak)
-        ctx->builder_peak = ctx->text.len;
+    ctx->builder.clear();
+    ctx->builder.append(value);
+    std::string_view text = ctx->builder.str();
+    if (text.size() > ctx->builder_peak)
+        ctx->builder_peak = text.size();
     if (ctx->minified_used == ctx->minified.size())
         ctx->minified.emplace_back();
     std::string &kept = ctx->minified[ctx->minified_used];
-    kept.assign(ctx->text.data, ctx->text.len);
+    kept.assign(text.data(), text.size());
     ctx->minified_used++;
     return ot_slice{kept.data(), kept.size()};
 }
@@ -510,7 +431,7 @@ void release_oversized(parse_ctx *ctx, size_t next_len)
     if (ctx->repaired.capacity > KEEP_BYTES)
         ctx->repaired.release();
     if (ctx->builder_peak > KEEP_BYTES) {  /* and so may a kept text be */
-        buf_free(&ctx->text);
+        ctx->builder = simdjson::internal::string_builder<>{};
         ctx->builder_peak = 0;
         for (std::string &kept : ctx->minified)
             if (kept.capacity() > KEEP_BYTES)
