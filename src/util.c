@@ -206,20 +206,22 @@ void buf_free(ot_buf *b)
 #define SPARES_MAX 32
 #define SPARE_MIN_BYTES ((size_t)64 << 10)
 #define SPARE_MAX_BYTES ((size_t)16 << 20)  /* one huge output need not stay */
+#define SPARES_MAX_TOTAL ((size_t)64 << 20) /* nor many big ones */
 
 static pthread_mutex_t spares_mu = PTHREAD_MUTEX_INITIALIZER;
 static struct { char *data; size_t cap; } spares[SPARES_MAX];
-static size_t nspares;
+static size_t nspares, spares_bytes;
 
 void buf_recycle(ot_buf *b)
 {
     if (b->cap >= SPARE_MIN_BYTES && b->cap <= SPARE_MAX_BYTES) {
         pthread_mutex_lock(&spares_mu);
-        int kept = nspares < SPARES_MAX;
+        int kept = nspares < SPARES_MAX && spares_bytes + b->cap <= SPARES_MAX_TOTAL;
         if (kept) {
             spares[nspares].data = b->data;
             spares[nspares].cap = b->cap;
             nspares++;
+            spares_bytes += b->cap;
         }
         pthread_mutex_unlock(&spares_mu);
         if (kept) {
@@ -241,6 +243,7 @@ void buf_take_spare(ot_buf *b)
         b->data = spares[nspares].data;
         b->cap = spares[nspares].cap;
         b->len = 0;
+        spares_bytes -= b->cap;
     }
     pthread_mutex_unlock(&spares_mu);
 }
