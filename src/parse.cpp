@@ -16,13 +16,16 @@
 
 #include <simdjson.h>
 
+#include <algorithm>
 #include <cstdarg>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <deque>
+#include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace {
 
@@ -80,7 +83,15 @@ struct parse_ctx {
     dom::parser parser;
     padded_buffer input;    /* the JSON text being parsed (record or inner event) */
     padded_buffer repaired; /* input with invalid UTF-8 replaced by U+FFFD */
-    std::deque<std::string> minified; /* texts handed out by parse_get/parse_event_json */
+    /* texts handed out by parse_get/parse_event_json: the first
+     * minified_used of minified. The strings stay from record to record,
+     * and so does the builder, so that a minified value costs no
+     * allocation (simdjson::minify grew a fresh vector a byte at a time,
+     * then copied it into a fresh string). */
+    std::deque<std::string> minified;
+    size_t minified_used = 0;
+    simdjson::internal::string_builder<> builder;
+    size_t builder_peak = 0;    /* the longest text built since the builder was new */
 
     dom::object event;    /* the current event; valid only when has_event */
     bool has_event = false;
@@ -97,6 +108,20 @@ struct parse_ctx {
         ot_slice value;
     } cache[512] = {};
     unsigned generation = 1;  /* bumped by every parse_record */
+
+    /* The current event's top-level members by key, built by one pass over
+     * the object at its first lookup: a finding asks for some 30 fields,
+     * and at_key is a linear scan of the ~20 members of a CloudTrail event.
+     * A slot is live when its generation is the event's, so nothing is
+     * cleared between records. */
+    struct top_field {
+        unsigned generation;
+        uint32_t len;
+        const char *key;
+        dom::element value;
+    } top[128] = {};
+    unsigned top_generation = 0;  /* the generation the index was built for */
+    bool top_indexed = false;     /* false: the event has too many members, use at_key */
 };
 
 namespace {
@@ -378,11 +403,20 @@ bool parse_into_ctx(parse_ctx *ctx, const char *buf, size_t len, enum parse_kind
     return true;
 }
 
-/* Keeps s alive until the next parse and returns a slice of it. */
-ot_slice keep_text(parse_ctx *ctx, std::string &&s)
+/* value as minified JSON text, kept until the next parse. May throw (out
+ * of memory). */
+template <class T> ot_slice keep_minified(parse_ctx *ctx, T value)
 {
-    ctx->minified.push_back(std::move(s));
-    const std::string &kept = ctx->minified.back();
+    ctx->builder.clear();
+    ctx->builder.append(value);
+    std::string_view text = ctx->builder.str();
+    if (text.size() > ctx->builder_peak)
+        ctx->builder_peak = text.size();
+    if (ctx->minified_used == ctx->minified.size())
+        ctx->minified.emplace_back();
+    std::string &kept = ctx->minified[ctx->minified_used];
+    kept.assign(text.data(), text.size());
+    ctx->minified_used++;
     return ot_slice{kept.data(), kept.size()};
 }
 
@@ -396,13 +430,27 @@ void release_oversized(parse_ctx *ctx, size_t next_len)
         ctx->input.release();
     if (ctx->repaired.capacity > KEEP_BYTES)
         ctx->repaired.release();
+    if (ctx->builder_peak > KEEP_BYTES) {  /* and so may a kept text be */
+        ctx->builder = simdjson::internal::string_builder<>{};
+        ctx->builder_peak = 0;
+        for (std::string &kept : ctx->minified)
+            if (kept.capacity() > KEEP_BYTES)
+                std::string().swap(kept);
+    }
 }
 
 void forget_event(parse_ctx *ctx)
 {
-    ctx->minified.clear();
+    ctx->minified_used = 0;
     ctx->has_event = false;
-    ctx->generation++;
+    if (++ctx->generation == 0) {
+        /* wrapped: slots stamped 2^32 records ago must not look current */
+        std::memset(ctx->cache, 0, sizeof ctx->cache);
+        for (parse_ctx::top_field &t : ctx->top)
+            t.generation = 0;
+        ctx->generation = 1;
+        ctx->top_generation = 0;
+    }
     ctx->was_repaired = false;
     ctx->has_event_json = false;
     ctx->event_json = ot_slice{"", 0};
@@ -474,6 +522,64 @@ int parse_is_digest(const parse_ctx *ctx)
            !ctx->event.at_key("logFiles").error();
 }
 
+/* The slot where a key's probe starts. Its length and three of its bytes:
+ * hashing every byte cost more than the scan it replaces, and CloudTrail's
+ * keys differ in those (a collision only costs a probe). */
+static size_t top_hash(const char *key, size_t len)
+{
+    const unsigned char *k = reinterpret_cast<const unsigned char *>(key);
+    uint32_t h = uint32_t(len);
+    if (len)
+        h ^= uint32_t(k[0]) << 8 ^ uint32_t(k[len / 2]) << 16 ^ uint32_t(k[len - 1]) << 24;
+    return (h * 0x9E3779B1u) >> 25;     /* 7 bits: TOP_SLOTS */
+}
+
+constexpr size_t TOP_SLOTS = sizeof(((parse_ctx *)nullptr)->top) / sizeof(((parse_ctx *)nullptr)->top[0]);
+constexpr size_t TOP_MAX_FIELDS = TOP_SLOTS / 2;    /* keeps probe runs short */
+static_assert(TOP_SLOTS == 128, "top_hash gives 7 bits");
+
+/* Indexes the current event's members once per record. A repeated key
+ * keeps its first value, as at_key would find it. */
+static void index_top(parse_ctx *ctx)
+{
+    ctx->top_generation = ctx->generation;
+    ctx->top_indexed = false;
+    if (ctx->event.size() > TOP_MAX_FIELDS)
+        return;
+    for (dom::key_value_pair field : ctx->event) {
+        std::string_view k = field.key;
+        size_t slot = top_hash(k.data(), k.size()) & (TOP_SLOTS - 1);
+        for (;; slot = (slot + 1) & (TOP_SLOTS - 1)) {
+            parse_ctx::top_field &t = ctx->top[slot];
+            if (t.generation != ctx->generation) {
+                t = parse_ctx::top_field{ctx->generation, uint32_t(k.size()), k.data(), field.value};
+                break;
+            }
+            if (t.len == k.size() && std::memcmp(t.key, k.data(), k.size()) == 0)
+                break;  /* a repeated key: the first stays */
+        }
+    }
+    ctx->top_indexed = true;
+}
+
+/* The current event's member key, through the index. */
+static bool top_member(parse_ctx *ctx, const char *key, size_t len, dom::element &value)
+{
+    if (ctx->top_generation != ctx->generation)
+        index_top(ctx);
+    if (!ctx->top_indexed)
+        return !ctx->event.at_key(std::string_view(key, len)).get(value);
+    for (size_t slot = top_hash(key, len) & (TOP_SLOTS - 1);; slot = (slot + 1) & (TOP_SLOTS - 1)) {
+        const parse_ctx::top_field &t = ctx->top[slot];
+        if (t.generation != ctx->generation)
+            return false;
+        if (t.len == len && std::memcmp(t.key, key, len) == 0) {
+            value = t.value;
+            return true;
+        }
+    }
+}
+
 /* Walks a dotted path from obj, one object member a dot. */
 static bool find_path(dom::object obj, const char *path, dom::element &value)
 {
@@ -489,6 +595,19 @@ static bool find_path(dom::object obj, const char *path, dom::element &value)
             return false;
         segment = dot + 1;
     }
+}
+
+/* find_path from the current event, its first step through the index. */
+static bool find_event_path(parse_ctx *ctx, const char *path, dom::element &value)
+{
+    const char *dot = std::strchr(path, '.');
+    size_t len = dot ? size_t(dot - path) : std::strlen(path);
+    if (!top_member(ctx, path, len, value))
+        return false;
+    if (!dot)
+        return true;
+    dom::object obj;
+    return !value.get_object().get(obj) && find_path(obj, dot + 1, value);
 }
 
 /* A found value as parse_get hands it out. May throw (out of memory). */
@@ -508,16 +627,16 @@ static enum parse_type describe(parse_ctx *ctx, dom::element value, ot_slice *re
     case dom::element_type::INT64:
     case dom::element_type::UINT64:
     case dom::element_type::DOUBLE:
-        *result = keep_text(ctx, simdjson::minify(value));
+        *result = keep_minified(ctx, value);
         return PARSE_NUMBER;
     case dom::element_type::BOOL:
-        *result = keep_text(ctx, simdjson::minify(value));
+        *result = keep_minified(ctx, value);
         return PARSE_BOOL;
     case dom::element_type::OBJECT:
-        *result = keep_text(ctx, simdjson::minify(value));
+        *result = keep_minified(ctx, value);
         return PARSE_OBJECT;
     case dom::element_type::ARRAY:
-        *result = keep_text(ctx, simdjson::minify(value));
+        *result = keep_minified(ctx, value);
         return PARSE_ARRAY;
     }
     return PARSE_ABSENT;
@@ -558,7 +677,7 @@ enum parse_type parse_get(parse_ctx *ctx, const char *path, ot_slice *out)
     }
     if (ctx && ctx->has_event && path) {
         dom::element value;
-        type = answer(ctx, find_path(ctx->event, path, value) ? &value : nullptr, &result);
+        type = answer(ctx, find_event_path(ctx, path, value) ? &value : nullptr, &result);
     }
 
     if (slot) {
@@ -572,7 +691,7 @@ enum parse_type parse_get(parse_ctx *ctx, const char *path, ot_slice *out)
 enum parse_type parse_get_uncached(parse_ctx *ctx, const char *path, ot_slice *out)
 {
     dom::element value;
-    bool found = ctx && ctx->has_event && path && find_path(ctx->event, path, value);
+    bool found = ctx && ctx->has_event && path && find_event_path(ctx, path, value);
     return answer(ctx, found ? &value : nullptr, out);
 }
 
@@ -580,7 +699,7 @@ long parse_array_len(parse_ctx *ctx, const char *path)
 {
     dom::element value;
     dom::array array;
-    if (!ctx || !ctx->has_event || !path || !find_path(ctx->event, path, value) || value.get_array().get(array))
+    if (!ctx || !ctx->has_event || !path || !find_event_path(ctx, path, value) || value.get_array().get(array))
         return -1;
     return long(array.size());
 }
@@ -590,7 +709,7 @@ enum parse_type parse_get_element(parse_ctx *ctx, const char *path, size_t index
     dom::element value, element;
     dom::array array;
     dom::object obj;
-    bool found = ctx && ctx->has_event && path && find_path(ctx->event, path, value) &&
+    bool found = ctx && ctx->has_event && path && find_event_path(ctx, path, value) &&
                  !value.get_array().get(array) && !array.at(index).get(element);
     if (found && key)
         found = !element.get_object().get(obj) && find_path(obj, key, value);
@@ -599,13 +718,137 @@ enum parse_type parse_get_element(parse_ctx *ctx, const char *path, size_t index
     return answer(ctx, found ? &value : nullptr, out);
 }
 
+/* A member key's bucket among a path set node's children. */
+static size_t key_bucket(const char *key, size_t len)
+{
+    return len ? (len * 7 + (unsigned char)key[0] + (unsigned char)key[len - 1] * 3u) & 31 : 0;
+}
+
+/* A node of a path set: one path segment. children holds the segments
+ * that follow it; result is the index of the path that ends here, or -1. */
+struct parse_pathset {
+    struct node {
+        std::string key;
+        long result = -1;
+        std::vector<size_t> children;   /* indexes into nodes */
+        /* the children by key_bucket: the first, then each one's next (-1: none) */
+        int head[32];
+        std::vector<int> next;
+        node() { std::fill(head, head + 32, -1); }
+    };
+    std::vector<node> nodes;            /* nodes[0]: the root, the event itself */
+    std::vector<std::pair<size_t, size_t>> repeats;  /* (path, the earlier same path) */
+    size_t npaths = 0;
+};
+
+parse_pathset *parse_pathset_create(const char *const *paths, size_t n)
+{
+    try {
+        std::unique_ptr<parse_pathset> set(new parse_pathset());
+        set->nodes.emplace_back();
+        set->npaths = n;
+        for (size_t i = 0; i < n; i++) {
+            size_t at = 0;
+            const char *segment = paths[i];
+            for (;;) {
+                const char *dot = std::strchr(segment, '.');
+                std::string key(segment, dot ? size_t(dot - segment) : std::strlen(segment));
+                size_t next = 0;
+                for (size_t c : set->nodes[at].children)
+                    if (set->nodes[c].key == key)
+                        next = c;
+                if (!next) {
+                    next = set->nodes.size();
+                    set->nodes.emplace_back();
+                    set->nodes[next].key = key;
+                    set->nodes[at].children.push_back(next);
+                }
+                at = next;
+                if (!dot)
+                    break;
+                segment = dot + 1;
+            }
+            if (set->nodes[at].result < 0)
+                set->nodes[at].result = long(i);
+            else
+                set->repeats.emplace_back(i, size_t(set->nodes[at].result));
+        }
+        for (parse_pathset::node &node : set->nodes) {
+            if (node.children.size() > 64)  /* get_below's bit mask */
+                return nullptr;
+            node.next.assign(node.children.size(), -1);
+            for (size_t c = node.children.size(); c-- > 0;) {   /* chains in order */
+                const std::string &key = set->nodes[node.children[c]].key;
+                size_t b = key_bucket(key.data(), key.size());
+                node.next[c] = node.head[b];
+                node.head[b] = int(c);
+            }
+        }
+        return set.release();
+    } catch (...) {
+        return nullptr;
+    }
+}
+
+void parse_pathset_free(parse_pathset *set)
+{
+    delete set;
+}
+
+/* Fills the results below node from obj: each member is compared with the
+ * node's children once; the first member of a key is the one, as for
+ * at_key. A path whose value is a string or absent stops there. */
+static void get_below(parse_ctx *ctx, const parse_pathset *set, size_t at, dom::object obj,
+                      enum parse_type *types, ot_slice *out)
+{
+    const parse_pathset::node &node = set->nodes[at];
+    size_t left = node.children.size();
+    uint64_t seen = 0;      /* bit c: child c found (a later repeat is not the one) */
+    for (dom::key_value_pair field : obj) {
+        std::string_view k = field.key;
+        for (int c = node.head[key_bucket(k.data(), k.size())]; c >= 0; c = node.next[size_t(c)]) {
+            const parse_pathset::node &child = set->nodes[node.children[size_t(c)]];
+            if ((seen >> c & 1) || child.key.size() != k.size() ||
+                std::memcmp(child.key.data(), k.data(), k.size()) != 0)
+                continue;
+            seen |= uint64_t(1) << c;
+            left--;
+            dom::element value = field.value;
+            if (child.result >= 0)
+                types[child.result] = answer(ctx, &value, &out[child.result]);
+            dom::object inner;
+            if (!child.children.empty() && !value.get_object().get(inner))
+                get_below(ctx, set, node.children[size_t(c)], inner, types, out);
+            break;
+        }
+        if (left == 0)
+            break;
+    }
+}
+
+void parse_get_set(parse_ctx *ctx, const parse_pathset *set, enum parse_type *types, ot_slice *out)
+{
+    if (!set)
+        return;
+    for (size_t i = 0; i < set->npaths; i++) {
+        types[i] = PARSE_ABSENT;
+        out[i] = ot_slice{"", 0};
+    }
+    if (ctx && ctx->has_event)
+        get_below(ctx, set, 0, ctx->event, types, out);
+    for (const auto &repeat : set->repeats) {
+        types[repeat.first] = types[repeat.second];
+        out[repeat.first] = out[repeat.second];
+    }
+}
+
 ot_slice parse_event_json(parse_ctx *ctx)
 {
     if (!ctx || !ctx->has_event)
         return ot_slice{"", 0};
     if (!ctx->has_event_json) {
         try {
-            ctx->event_json = keep_text(ctx, simdjson::minify(ctx->event));
+            ctx->event_json = keep_minified(ctx, ctx->event);
             ctx->has_event_json = true;
         } catch (...) {
             return ot_slice{"", 0};

@@ -96,6 +96,23 @@ long parse_array_len(parse_ctx *ctx, const char *path);
  * key NULL: the element itself. Not cached; same lifetimes as parse_get. */
 enum parse_type parse_get_element(parse_ctx *ctx, const char *path, size_t index, const char *key, ot_slice *out);
 
+/*
+ * A set of dotted paths compiled once, for parse_get_set: the fields every
+ * finding shows. Returns NULL when out of memory. The paths are copied.
+ */
+typedef struct parse_pathset parse_pathset;
+parse_pathset *parse_pathset_create(const char *const *paths, size_t n);
+/* Accepts NULL. */
+void parse_pathset_free(parse_pathset *set);
+
+/*
+ * parse_get for each path of set at once: types[i] and out[i] are what
+ * parse_get(ctx, paths[i], &out[i]) would give (same texts, same
+ * lifetimes), found in one pass over the event's members and one over the
+ * members of each object the paths go into, instead of a scan per path.
+ */
+void parse_get_set(parse_ctx *ctx, const parse_pathset *set, enum parse_type *types, ot_slice *out);
+
 /* The whole current event as minified JSON. Same lifetime as parse_get. */
 ot_slice parse_event_json(parse_ctx *ctx);
 

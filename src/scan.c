@@ -95,7 +95,7 @@ void scan_stats_add(scan_stats *into, const scan_stats *s)
 
 void scan_result_clear(scan_result *r)
 {
-    r->findings.len = 0;
+    buf_recycle(&r->findings);      /* its lines are written: the next job to grow one reuses it */
     r->nlines = 0;
     r->corr.len = 0;
     r->ncorr = 0;

@@ -29,6 +29,16 @@ int buf_append_json_string(ot_buf *b, const char *s, size_t n);
 void buf_free(ot_buf *b);
 
 /*
+ * Spare buffers, shared by all threads: buf_recycle empties b and keeps its
+ * memory when it is big (else frees it); buf_take_spare gives an empty b
+ * (cap 0) the memory of a kept one, and does nothing when none is kept.
+ * For output that is written and then thrown away in large amounts: memory
+ * used again costs no page faults, fresh memory costs one per 4 KiB.
+ */
+void buf_recycle(ot_buf *b);
+void buf_take_spare(ot_buf *b);
+
+/*
  * Parses an RFC 3339 time ("2024-03-01T10:00:02Z", "2024-03-01T10:00:02.5+01:00";
  * a space for the T is accepted) or a bare date ("2024-03-01", midnight UTC),
  * n bytes of s. Returns 0 with *epoch (seconds since 1970, UTC, fraction

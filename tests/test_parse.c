@@ -141,6 +141,102 @@ static const char HOSTILE_VALUE[] =
 
 /* ---- tests -------------------------------------------------------------- */
 
+/* Objects and arrays come out byte for byte as simdjson::minify wrote them
+ * (the expected text is its output): numbers of every kind, escapes in
+ * keys and values, raw UTF-8, empty and nested containers. */
+static void test_minified_like_simdjson(parse_ctx *ctx)
+{
+    static const char record[] =
+        "{\"v\":{\"a\":[1,-2,18446744073709551615,-922337203685477580"
+        "8,1.5,-0.0,1e300,2.5e-7,0.1,100.0,1E2,true,false,null,[]"
+        ",{}],\"k\\\"\\\\\\u0001\\n\":\"x\\u0000y\\t\\u001f\\u007f\\u00e9\\u2028"
+        "\\ud83d\\ude00/\\\\/\",\"\":\"\", \"b\":[[[{\"c\":{}}]]]}}";
+    static const char minified[] =
+        "{\"a\":[1,-2,18446744073709551615,-9223372036854775808,1.5"
+        ",-0.0,1e+300,2.5e-07,0.1,100.0,100.0,true,false,null,[],"
+        "{}],\"k\\\"\\\\\\u0001\\n\":\"x\\u0000y\\t\\u001f\x7f\xc3\xa9\xe2\x80\xa8\xf0\x9f\x98\x80/\\\\/\",\"\":"
+        "\"\",\"b\":[[[{\"c\":{}}]]]}";
+    CHECK(parse_event(ctx, record) == 0);
+    ot_slice s;
+    CHECK(parse_get(ctx, "v", &s) == PARSE_OBJECT);
+    CHECK(slice_is(s, minified, sizeof minified - 1));
+    CHECK(get_is(ctx, "v.a", PARSE_ARRAY, "[1,-2,18446744073709551615,-9223372036854775808,1.5,-0.0,1e+300,"
+                                          "2.5e-07,0.1,100.0,100.0,true,false,null,[],{}]"));
+    s = parse_event_json(ctx);
+    CHECK(s.len == sizeof minified - 1 + 6 && memcmp(s.ptr, "{\"v\":", 5) == 0 &&
+          memcmp(s.ptr + 5, minified, sizeof minified - 1) == 0 && s.ptr[s.len - 1] == '}');
+}
+
+/* parse_get_set gives, for each path, exactly what parse_get gives. */
+static void test_get_set(parse_ctx *ctx)
+{
+    static const char *const paths[] = {
+        "eventName", "userIdentity", "userIdentity.arn", "userIdentity.sessionContext.sessionIssuer.arn",
+        "userIdentity.sessionContext.attributes.mfaAuthenticated", "requestParameters", "requestParameters.x",
+        "n", "missing", "missing.deeper", "eventName.x", "", "userIdentity.", "eventName",
+    };
+    static const char *const records[] = {
+        PLAIN,
+        "{\"eventName\":\"First\",\"userIdentity\":{\"arn\":\"a1\",\"arn\":\"a2\"},\"eventName\":\"Second\","
+        "\"userIdentity\":{\"arn\":\"later\"},\"requestParameters\":{\"x\":[1,{\"y\":null}]},\"n\":1e3,\"\":\"e\"}",
+        "{\"userIdentity\":\"not an object\",\"requestParameters\":null}",
+        "{}",
+    };
+    size_t n = sizeof paths / sizeof paths[0];
+    parse_pathset *set = parse_pathset_create(paths, n);
+    CHECK(set != NULL);
+    for (size_t r = 0; set && r < sizeof records / sizeof records[0]; r++) {
+        CHECK(parse_event(ctx, records[r]) == 0);
+        enum parse_type types[sizeof paths / sizeof paths[0]];
+        ot_slice got[sizeof paths / sizeof paths[0]];
+        parse_get_set(ctx, set, types, got);
+        for (size_t i = 0; i < n; i++) {
+            ot_slice want;
+            enum parse_type t = parse_get(ctx, paths[i], &want);
+            if (types[i] != t || got[i].len != want.len || memcmp(got[i].ptr, want.ptr, want.len) != 0) {
+                fprintf(stderr, "  record %zu, path \"%s\": differs from parse_get\n", r, paths[i]);
+                CHECK(0);
+            }
+        }
+    }
+    parse_pathset_free(set);
+    parse_pathset_free(NULL);
+}
+
+/* The top-level members are found through an index built once per record
+ * (parse.cpp, index_top): it must give what a linear at_key gives. */
+static void test_top_level_index(parse_ctx *ctx)
+{
+    /* a repeated key: the first value wins, as simdjson's at_key finds it */
+    CHECK(parse_event(ctx, "{\"eventName\":\"First\",\"x\":1,\"eventName\":\"Second\"}") == 0);
+    CHECK(get_is(ctx, "eventName", PARSE_STRING, "First"));
+    /* keys alike in length and in their first, middle and last bytes share
+     * a probe start; each still finds its own value */
+    CHECK(parse_event(ctx, "{\"aXbYc\":\"1\",\"aYbXc\":\"2\",\"aZbZc\":\"3\",\"\":\"empty\",\"a\":\"4\"}") == 0);
+    CHECK(get_is(ctx, "aXbYc", PARSE_STRING, "1"));
+    CHECK(get_is(ctx, "aYbXc", PARSE_STRING, "2"));
+    CHECK(get_is(ctx, "aZbZc", PARSE_STRING, "3"));
+    CHECK(get_is(ctx, "a", PARSE_STRING, "4"));
+    CHECK(is_absent(ctx, "aWbWc"));
+    CHECK(is_absent(ctx, "eventName"));      /* the last record's members are gone */
+    /* more members than the index holds: found by a scan */
+    char big[8192];
+    size_t n = 0;
+    n += (size_t)snprintf(big + n, sizeof big - n, "{");
+    for (int i = 0; i < 300; i++)
+        n += (size_t)snprintf(big + n, sizeof big - n, "%s\"k%d\":%d", i ? "," : "", i, i);
+    snprintf(big + n, sizeof big - n, ",\"userIdentity\":{\"arn\":\"a\"}}");
+    CHECK(parse_event(ctx, big) == 0);
+    CHECK(get_is(ctx, "k0", PARSE_NUMBER, "0"));
+    CHECK(get_is(ctx, "k299", PARSE_NUMBER, "299"));
+    CHECK(get_is(ctx, "userIdentity.arn", PARSE_STRING, "a"));
+    CHECK(is_absent(ctx, "k300"));
+    /* and back to a small record: indexed again */
+    CHECK(parse_event(ctx, "{\"k299\":\"small\"}") == 0);
+    CHECK(get_is(ctx, "k299", PARSE_STRING, "small"));
+    CHECK(is_absent(ctx, "k0"));
+}
+
 static void test_plain_event(parse_ctx *ctx)
 {
     ot_slice s;
@@ -594,6 +690,9 @@ int main(void)
     }
 
     test_plain_event(ctx);
+    test_top_level_index(ctx);
+    test_minified_like_simdjson(ctx);
+    test_get_set(ctx);
     test_envelope(ctx);
     test_wrapped(ctx);
     test_wrapped_failures(ctx);

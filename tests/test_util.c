@@ -175,6 +175,56 @@ static void test_buffer_growth(void)
     buf_free(&b);
 }
 
+/* buf_recycle keeps a big buffer's memory for the next buf_take_spare
+ * (output written into memory already touched: no page faults), frees a
+ * small one, and a taken spare is an empty buffer that grows as usual. */
+static void test_spare_buffers(void)
+{
+    ot_buf big = { 0 }, small = { 0 }, taker = { 0 }, busy = { 0 };
+    CHECK(buf_reserve(&big, 200u << 10) == 0);
+    memset(big.data, 'x', 100);
+    big.len = 100;
+    char *memory = big.data;
+    size_t cap = big.cap;
+    buf_recycle(&big);
+    CHECK(big.data == NULL && big.len == 0 && big.cap == 0);
+    CHECK(buf_append(&small, "abc", 3) == 0);
+    buf_recycle(&small);            /* too small to keep: freed */
+    CHECK(small.data == NULL && small.len == 0 && small.cap == 0);
+    CHECK(buf_append(&busy, "q", 1) == 0);
+    buf_take_spare(&busy);          /* a buffer in use keeps its own */
+    CHECK(busy.len == 1 && busy.data[0] == 'q');
+    buf_take_spare(&taker);
+    CHECK(taker.data == memory && taker.cap == cap && taker.len == 0);
+    CHECK(buf_append(&taker, "hello", 5) == 0 && taker.len == 5 && memcmp(taker.data, "hello", 5) == 0);
+    ot_buf none = { 0 };
+    buf_take_spare(&none);          /* nothing kept: stays empty */
+    CHECK(none.data == NULL && none.cap == 0);
+    buf_free(&taker);
+    buf_free(&busy);
+}
+
+/* The spares keep at most 64 MiB in all: a run of huge outputs does not
+ * leave them all behind. */
+static void test_spare_buffers_bounded(void)
+{
+    for (int i = 0; i < 5; i++) {
+        ot_buf b = { 0 };
+        CHECK(buf_reserve(&b, (16u << 20) - 300) == 0);     /* grows to 16 MiB: not touched */
+        buf_recycle(&b);
+    }
+    int taken = 0;
+    for (;;) {
+        ot_buf b = { 0 };
+        buf_take_spare(&b);
+        if (!b.data)
+            break;
+        taken++;
+        buf_free(&b);
+    }
+    CHECK(taken == 4);
+}
+
 static void test_printf(void)
 {
     check_context = "buf_printf";
@@ -359,6 +409,43 @@ static void test_escape_fixed(void)
     buf_free(&b);
 }
 
+/* Every length up to 40 with one byte to escape at every place: the
+ * escaper tests and stores 16 bytes at a time, and the last 1..15 from a
+ * copy, so each place of a tail must still be seen. */
+static void test_escape_tails(void)
+{
+    check_context = "escape: tails";
+    static const struct { char c; const char *escaped; } specials[] = {
+        { '"', "\\\"" }, { '\\', "\\\\" }, { '\x01', "\\u0001" }, { '\n', "\\n" }, { '\xff', "\xEF\xBF\xBD" },
+    };
+    for (size_t n = 1; n <= 40; n++) {
+        for (size_t at = 0; at <= n; at++) {     /* at == n: nothing to escape */
+            for (size_t k = 0; k < sizeof specials / sizeof specials[0]; k++) {
+                char in[41], want[64];
+                memset(in, 'a', n);
+                if (at < n)
+                    in[at] = specials[k].c;
+                size_t wl = 0;
+                want[wl++] = '"';
+                for (size_t i = 0; i < n; i++) {
+                    if (i == at) {
+                        size_t el = strlen(specials[k].escaped);
+                        memcpy(want + wl, specials[k].escaped, el);
+                        wl += el;
+                    } else {
+                        want[wl++] = 'a';
+                    }
+                }
+                want[wl++] = '"';
+                ot_buf b = {0};
+                CHECK(buf_append_json_string(&b, in, n) == 0);
+                CHECK(b.len == wl && memcmp(b.data, want, wl) == 0);
+                buf_free(&b);
+            }
+        }
+    }
+}
+
 /* The worst cases for the escaper's up-front reserve: every byte a \u00XX
  * escape, or every byte a 3-byte U+FFFD, onto a buffer with little room. */
 static void test_escape_worst_case(void)
@@ -506,7 +593,10 @@ int main(void)
     test_buffer_growth();
     test_printf();
     test_oracle();
+    test_spare_buffers();
+    test_spare_buffers_bounded();
     test_escape_fixed();
+    test_escape_tails();
     test_escape_worst_case();
 
     parse_ctx *ctx = parse_create();
