@@ -1228,8 +1228,8 @@ static int next_object(pipeline *p, walker *w, const char *bucket, const char **
         *first_key = NULL;
         return WALK_INPUT;
     }
-    const char *path;
-    char err[300];
+    const char *path = NULL;     /* walk_next sets neither at WALK_END */
+    char err[300] = "";
     size_t bl = strlen(bucket);
     int st = next_input(p, w, &path, err, sizeof err);
     if (st < 0)
