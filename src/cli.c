@@ -626,6 +626,9 @@ static int scan_check(cli_options *o)
         return usage_error(o, "%s", "--checkpoint needs -o FILE: the output is what gets resumed");
     if (o->has_checkpoint_interval && !o->checkpoint)
         return usage_error(o, "%s", "--checkpoint-interval needs --checkpoint FILE");
+    /* stdout is the findings': the state would be mixed into them */
+    if (o->correlation_state && strcmp(o->correlation_state, "-") == 0)
+        return usage_error(o, "%s", "--correlation-state needs a FILE ('-' would mix the state into the findings on stdout)");
     if (o->shard_count_opt && !o->shard_auto)
         return usage_error(o, "%s", "--shard-count needs --shard auto (--shard I/N gives N itself)");
     if (o->has_since && o->has_until && o->until <= o->since)
