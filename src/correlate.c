@@ -7,8 +7,6 @@
 #include <string.h>
 #include <time.h>
 
-#include "ocsf.h"
-
 /* ---- time ---------------------------------------------------------------- */
 
 int corr_time_ms(const char *s, size_t n, int64_t *ms)
@@ -252,7 +250,6 @@ struct corr_store {
     parse_ctx *check;           /* for an anchor's part, which pc's slices point into */
     ot_buf scratch;
     int header_bad;             /* the lines since the last header are another run's */
-    uint64_t rules_hash;
 };
 
 corr_store *corr_store_create(const corr_set *set, const corr_options *o)
@@ -264,7 +261,6 @@ corr_store *corr_store_create(const corr_set *set, const corr_options *o)
     s->opt = *o;
     if (!s->opt.max_matches)
         s->opt.max_matches = CORR_DEFAULT_MAX_MATCHES;
-    s->rules_hash = set->sources_hash;
     s->pc = parse_create();
     s->check = parse_create();
     if (!s->pc || !s->check) {
@@ -284,11 +280,6 @@ void corr_store_free(corr_store *s)
     parse_free(s->pc);
     parse_free(s->check);
     free(s);
-}
-
-uint64_t corr_store_matches(const corr_store *s)
-{
-    return s->n;
 }
 
 void corr_store_cap_message(const corr_store *s, char *msg, size_t n)
@@ -329,7 +320,7 @@ static int header_fits(corr_store *s)
         return 0;
     const char *want = s->opt.format == FINDING_OCSF ? "ocsf" : "ndjson";
     char hash[17];
-    snprintf(hash, sizeof hash, "%016" PRIx64, s->rules_hash);
+    snprintf(hash, sizeof hash, "%016" PRIx64, s->set.sources_hash);
     return f.len == strlen(want) && memcmp(f.ptr, want, f.len) == 0 && h.len == 16 && memcmp(h.ptr, hash, 16) == 0;
 }
 
@@ -612,20 +603,11 @@ static int produce(eval *e, const sigma_correlation *sc, const match *g, size_t 
     ot_buf *out = &e->lines;
     size_t start = out->len;
     int ocsf = e->s->opt.format == FINDING_OCSF;
-    int rc;
-    if (ocsf) {
-        rule head = { .id = sc->id, .title = sc->title, .level = sev };
-        ot_slice id = anchor->has_id ? (ot_slice){ ar + anchor->id.off, anchor->id.len } : (ot_slice){ NULL, 0 };
-        char path[4096];
-        snprintf(path, sizeof path, "%.*s", (int)anchor->path.len, ar + anchor->path.off);
-        rc = ocsf_append_head(out, &head, sev, &id, path, anchor->offset);
-    } else {
-        rc = buf_append_str(out, "{\"rule\":");
-        rc = rc ? rc : buf_append_json_string(out, sc->id, strlen(sc->id));
-        rc = rc ? rc : buf_append_str(out, ",\"title\":");
-        rc = rc ? rc : buf_append_json_string(out, sc->title, strlen(sc->title));
-        rc = rc ? rc : buf_printf(out, ",\"severity\":\"%s\"", severity_name(sev));
-    }
+    rule head = { .id = sc->id, .title = sc->title, .level = sev };
+    ot_slice id = anchor->has_id ? (ot_slice){ ar + anchor->id.off, anchor->id.len } : (ot_slice){ NULL, 0 };
+    char path[4096];
+    snprintf(path, sizeof path, "%.*s", (int)anchor->path.len, ar + anchor->path.off);
+    int rc = finding_append_head(out, e->s->opt.format, &head, sev, &id, path, anchor->offset);
     /* the anchor's shared part, its closing braces after the correlation */
     size_t tail = ocsf ? 3 : 2;
     rc = rc ? rc : buf_append(out, ar + anchor->shared.off, anchor->shared.len - tail);

@@ -103,8 +103,6 @@ void corr_store_free(corr_store *s);
  */
 int corr_store_add(corr_store *s, const char *buf, size_t len, const char *name, uint64_t base, FILE *errout,
                    uint64_t *bad);
-/* Matches held (duplicates included until evaluation). */
-uint64_t corr_store_matches(const corr_store *s);
 /* The one error line of -E2BIG, without "orgtrail: " and the newline. */
 void corr_store_cap_message(const corr_store *s, char *msg, size_t n);
 

@@ -536,6 +536,20 @@ int finding_shared(finding_record *r, ot_slice *out)
     return rc;
 }
 
+int finding_append_head(ot_buf *out, finding_format format, const rule *ru, severity sev, const ot_slice *event_id,
+                        const char *path, uint64_t offset)
+{
+    if (format == FINDING_OCSF)
+        return ocsf_append_head(out, ru, sev, event_id, path, offset);
+    int rc = buf_append_str(out, "{\"rule\":");
+    rc = rc ? rc : buf_append_json_string(out, ru->id, strlen(ru->id));
+    rc = rc ? rc : buf_append_str(out, ",\"title\":");
+    rc = rc ? rc : buf_append_json_string(out, ru->title, strlen(ru->title));
+    rc = rc ? rc : buf_append_str(out, ",\"severity\":\"");
+    rc = rc ? rc : buf_append_str(out, severity_name(sev));
+    return rc ? rc : buf_append(out, "\"", 1);
+}
+
 int finding_append(ot_buf *out, finding_record *r, const rule *ru)
 {
     severity sev = finding_severity(r, ru);
@@ -546,17 +560,7 @@ int finding_append(ot_buf *out, finding_record *r, const rule *ru)
         return rc;
     buf_take_spare(out);    /* an output buffer's first line: memory already touched */
     size_t start = out->len;
-    if (r->opt.format == FINDING_OCSF) {
-        rc = ocsf_append_head(out, ru, sev, &r->event_id, r->path, r->offset);
-    } else {
-        rc = buf_append_str(out, "{\"rule\":");
-        rc = rc ? rc : buf_append_json_string(out, ru->id, strlen(ru->id));
-        rc = rc ? rc : buf_append_str(out, ",\"title\":");
-        rc = rc ? rc : buf_append_json_string(out, ru->title, strlen(ru->title));
-        rc = rc ? rc : buf_append_str(out, ",\"severity\":\"");
-        rc = rc ? rc : buf_append_str(out, severity_name(sev));
-        rc = rc ? rc : buf_append(out, "\"", 1);
-    }
+    rc = finding_append_head(out, r->opt.format, ru, sev, &r->event_id, r->path, r->offset);
     rc = rc ? rc : buf_append(out, r->shared.data, r->shared.len);
     if (rc) {
         out->len = start;   /* never leave half a line behind */

@@ -80,6 +80,10 @@ severity finding_severity(const finding_record *r, const rule *ru);
  * when it was dropped, or -ENOMEM (nothing appended).
  */
 int finding_append(ot_buf *out, finding_record *r, const rule *ru);
+/* A finding line's head, before its shared part: rule, title and severity
+ * (NDJSON), or OCSF's opening with finding_info. Returns 0 or -ENOMEM. */
+int finding_append_head(ot_buf *out, finding_format format, const rule *ru, severity sev, const ot_slice *event_id,
+                        const char *path, uint64_t offset);
 
 /*
  * The part every finding line of the prepared record ends with, built now

@@ -1940,30 +1940,6 @@ out:
     return rc;
 }
 
-/* A state file in memory ("-": stdin). Returns 0 or -errno. */
-static int read_whole(const char *path, ot_buf *b)
-{
-    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
-    if (!f)
-        return -errno;
-    int rc = 0;
-    for (;;) {
-        if (buf_reserve(b, 1 << 16)) {
-            rc = -ENOMEM;
-            break;
-        }
-        size_t n = fread(b->data + b->len, 1, 1 << 16, f);
-        b->len += n;
-        if (n == 0) {
-            rc = ferror(f) ? -EIO : 0;
-            break;
-        }
-    }
-    if (f != stdin)
-        fclose(f);
-    return rc;
-}
-
 static const char state_header_key[] = "{\"orgtrail_correlation_state\"";
 
 int run_correlate(const correlate_options *opt, run_report *report, FILE *errout)
@@ -1988,7 +1964,7 @@ int run_correlate(const correlate_options *opt, run_report *report, FILE *errout
     for (size_t i = 0; i < opt->npaths && !over; i++) {
         const char *name = strcmp(opt->paths[i], "-") == 0 ? "<stdin>" : opt->paths[i];
         in.len = 0;
-        rc = read_whole(opt->paths[i], &in);
+        rc = buf_read_file(&in, strcmp(opt->paths[i], "-") == 0 ? "/dev/stdin" : opt->paths[i]);
         if (rc == -ENOMEM)
             goto out;
         st->files++;

@@ -110,17 +110,8 @@ static const char *env(const char *name)
 
 static char *read_file(const char *path)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
     ot_buf b = { 0 };
-    char chunk[4096];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
-        if (buf_append(&b, chunk, n) < 0)
-            break;
-    fclose(f);
-    if (s3_buf_terminate(&b) < 0) {
+    if (buf_read_file(&b, path) < 0 || s3_buf_terminate(&b) < 0) {
         buf_free(&b);
         return NULL;
     }

@@ -2579,41 +2579,15 @@ static int cmp_str(const void *a, const void *b)
 /* The whole file into *text (malloc'd, NUL-terminated). Returns 0 or -errno. */
 static int read_file(const char *path, char **text, size_t *len)
 {
-    int rc = 0;
-    size_t cap = 4096, n = 0;
-    char *buf = malloc(cap);
-    FILE *f = fopen(path, "rb");
-    if (!f || !buf) {
-        rc = f ? -ENOMEM : -errno;
-        goto out;
-    }
-    for (;;) {
-        if (cap - n < 2) {
-            char *b = realloc(buf, cap * 2);
-            if (!b) {
-                rc = -ENOMEM;
-                goto out;
-            }
-            buf = b;
-            cap *= 2;
-        }
-        size_t got = fread(buf + n, 1, cap - n - 1, f);
-        n += got;
-        if (got == 0)
-            break;
-    }
-    if (ferror(f))
-        rc = -EIO;
-out:
-    if (f)
-        fclose(f);
+    ot_buf b = { 0 };
+    int rc = buf_read_file(&b, path);
+    rc = rc ? rc : buf_append(&b, "", 1);
     if (rc) {
-        free(buf);
+        buf_free(&b);
         return rc;
     }
-    buf[n] = '\0';
-    *text = buf;
-    *len = n;
+    *text = b.data;
+    *len = b.len - 1;
     return 0;
 }
 

@@ -29,6 +29,28 @@ int buf_reserve(ot_buf *b, size_t extra)
     return 0;
 }
 
+int buf_read_file(ot_buf *b, const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return -errno;
+    int rc = 0;
+    for (;;) {
+        if (buf_reserve(b, 1 << 16)) {
+            rc = -ENOMEM;
+            break;
+        }
+        size_t n = fread(b->data + b->len, 1, 1 << 16, f);
+        b->len += n;
+        if (n == 0) {
+            rc = ferror(f) ? -EIO : 0;
+            break;
+        }
+    }
+    fclose(f);
+    return rc;
+}
+
 int buf_append(ot_buf *b, const void *p, size_t n)
 {
     if (n == 0)

@@ -26,6 +26,9 @@ int buf_printf(ot_buf *b, const char *fmt, ...) __attribute__((format(printf, 2,
  * control characters are escaped, and every invalid UTF-8 byte becomes
  * U+FFFD, so the result is valid JSON whatever s holds. */
 int buf_append_json_string(ot_buf *b, const char *s, size_t n);
+/* Appends the whole file at path to b. Returns 0 or -errno (-ENOMEM,
+ * -EIO, or open's). */
+int buf_read_file(ot_buf *b, const char *path);
 void buf_free(ot_buf *b);
 
 /*
