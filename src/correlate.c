@@ -1,6 +1,10 @@
 #define _GNU_SOURCE   /* qsort_r */
 #include "correlate.h"
 
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+
 #include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
@@ -71,6 +75,7 @@ struct corr_feeds {
     corr_set set;
     feed *feeds;                /* sorted by sigma pointer */
     size_t n;
+    unsigned what;              /* CORR_CAPTURE_LINES and/or CORR_CAPTURE_STORE */
 };
 
 static int by_sigma(const void *a, const void *b)
@@ -89,6 +94,7 @@ corr_feeds *corr_feeds_create(const corr_set *set)
     if (!f)
         return NULL;
     f->set = *set;
+    f->what = CORR_CAPTURE_LINES;
     size_t total = 0, nc = set->n;
     for (size_t c = 0; c < nc; c++)
         total += set->list[c]->nrules;
@@ -106,6 +112,11 @@ corr_feeds *corr_feeds_create(const corr_set *set)
     }
     qsort(f->feeds, f->n, sizeof *f->feeds, by_sigma);
     return f;
+}
+
+void corr_feeds_set_capture(corr_feeds *f, unsigned what)
+{
+    f->what = what & (CORR_CAPTURE_LINES | CORR_CAPTURE_STORE) ? what : CORR_CAPTURE_LINES;
 }
 
 void corr_feeds_free(corr_feeds *f)
@@ -187,6 +198,160 @@ static int capture_one(ot_buf *out, const sigma_correlation *sc, const feed *fd,
     return 1;
 }
 
+/*
+ * A capture for this process's own store (CORR_CAPTURE_STORE): a head, then
+ * its parts' bytes in the order of the lens. With CAP_FIELDS the parts are
+ * what add_line would keep of the capture's state line, so the store takes
+ * them as they are; without, the capture is its state line only (part
+ * P_LINE), which the store reads with every check. Never written anywhere:
+ * native layout, copied out with memcpy (no alignment).
+ */
+enum { P_ID, P_PATH, P_SHARED, P_VALUE, P_GROUP, P_LINE, NPARTS };
+#define CAP_ID 1u               /* has an eventID */
+#define CAP_VALUE 2u            /* has a counted value (value_count) */
+#define CAP_FIELDS 4u           /* the parts P_ID..P_GROUP are there */
+#define CAP_LINE 8u             /* its state line is there */
+
+typedef struct {
+    uint32_t corr, ref;
+    int64_t t;
+    uint64_t offset;
+    uint32_t flags;
+    uint32_t unused;
+    uint64_t len[NPARTS];
+} capture_head;
+
+/* An anchor's part past this size or this many '{' and '[' bytes goes
+ * through the checks: shared_fits's parse could refuse it (simdjson
+ * nests at most 1024 deep; a --raw event nested ~1022 deep is one). */
+#define TRUSTED_SHARED_MAX ((size_t)1 << 26)
+#define TRUSTED_OPENS_MAX 1000
+
+/* 1 when no byte of s is 0x80 or above: then the state line's escaping and
+ * simdjson's unescaping give back s exactly (invalid UTF-8 would become
+ * U+FFFD on the way; valid UTF-8 goes the checked way too, which is rare). */
+static int ascii(const char *s, size_t n)
+{
+    unsigned char any = 0;
+    for (size_t i = 0; i < n; i++)
+        any |= (unsigned char)s[i];
+    return any < 0x80;
+}
+
+/*
+ * 1 when the anchor's part surely passes shared_fits: no control byte but
+ * the last newline, ASCII only (so no UTF-8 repair), and too few brackets
+ * to pass simdjson's depth. It is our own finding_shared's output, valid
+ * JSON members by construction; anything unusual goes to the checks (0),
+ * which decide as they always did. How it opens and closes the store
+ * checks itself (its format decides).
+ */
+static int shared_trusted(const char *p, size_t n)
+{
+    if (n == 0 || n > TRUSTED_SHARED_MAX)
+        return 0;
+    size_t body = n - 1, i = 0, opens = 0;
+    unsigned bad = 0;
+#ifdef __SSE2__
+    /* a signed compare below 0x20 catches the bytes from 0x80 too */
+    for (; i + 16 <= body; i += 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(p + i));
+        bad |= (unsigned)_mm_movemask_epi8(_mm_cmplt_epi8(v, _mm_set1_epi8(0x20)));
+        unsigned o = (unsigned)_mm_movemask_epi8(
+            _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('{')), _mm_cmpeq_epi8(v, _mm_set1_epi8('['))));
+        opens += (size_t)__builtin_popcount(o);
+    }
+#endif
+    for (; i < body; i++) {
+        unsigned char c = (unsigned char)p[i];
+        bad |= c < 0x20 || c >= 0x80;
+        opens += c == '{' || c == '[';
+    }
+    return !bad && opens < TRUSTED_OPENS_MAX;
+}
+
+/* The parts of a trusted capture after its head (P_ID..P_GROUP). Returns
+ * 1, 0 when it takes no part, CHECKED_WAY when a value must go the
+ * checked way, or -ENOMEM. */
+#define CHECKED_WAY 2
+static int capture_fields(ot_buf *out, const sigma_correlation *sc, const feed *fd, parse_ctx *ev,
+                          capture_head *h, ot_slice shared, const char *path, size_t path_len, const ot_slice *id)
+{
+    ot_slice v;
+    int rc = id->ptr ? buf_append(out, id->ptr, id->len) : 0;
+    h->len[P_ID] = id->ptr ? id->len : 0;
+    rc = rc ? rc : buf_append(out, path, path_len);
+    rc = rc ? rc : buf_append(out, shared.ptr, shared.len);
+    h->len[P_PATH] = path_len;
+    h->len[P_SHARED] = shared.len;
+    if (!rc && sc->type == SIGMA_CORR_VALUE_COUNT) {
+        const char *field = sc->value_fields ? sc->value_fields[fd->ref] : NULL;
+        if (!field || !value_text(ev, field, &v))
+            return 0;   /* nothing to count */
+        if (!ascii(v.ptr, v.len))
+            return CHECKED_WAY;
+        rc = buf_append(out, v.ptr, v.len);
+        h->len[P_VALUE] = v.len;
+        h->flags |= CAP_VALUE;
+    }
+    /* the group, rendered as add_line renders it: the finding's {name: value} object */
+    size_t group = out->len;
+    rc = rc ? rc : buf_append(out, "{", 1);
+    for (size_t g = 0; !rc && g < sc->ngroup; g++) {
+        if (!value_text(ev, sc->group_fields[fd->ref * sc->ngroup + g], &v))
+            return 0;   /* lacks a group-by value: takes no part */
+        if (!ascii(v.ptr, v.len))
+            return CHECKED_WAY;
+        rc = g ? buf_append(out, ",", 1) : 0;
+        rc = rc ? rc : buf_append_json_string(out, sc->group_by[g], strlen(sc->group_by[g]));
+        rc = rc ? rc : buf_append(out, ":", 1);
+        rc = rc ? rc : buf_append_json_string(out, v.ptr, v.len);
+    }
+    rc = rc ? rc : buf_append(out, "}", 1);
+    h->len[P_GROUP] = out->len - group;
+    return rc ? rc : 1;
+}
+
+/* One capture for the store: its fields when they can be trusted, its
+ * state line when they cannot or when lines are wanted too. Returns 1, 0
+ * (takes no part: nothing appended) or -ENOMEM. */
+static int capture_record(ot_buf *out, unsigned what, const sigma_correlation *sc, const feed *fd, parse_ctx *ev,
+                          ot_slice shared, int trusted, const char *path, size_t path_len, uint64_t offset,
+                          int64_t ms, const ot_slice *id)
+{
+    size_t start = out->len;
+    capture_head h = { .corr = fd->corr, .ref = fd->ref, .t = ms, .offset = offset, .flags = id->ptr ? CAP_ID : 0 };
+    int rc = buf_append(out, &h, sizeof h);
+    if (rc)
+        return rc;
+    if (trusted) {
+        rc = capture_fields(out, sc, fd, ev, &h, shared, path, path_len, id);
+        if (rc == 0 || rc == -ENOMEM) {
+            out->len = start;
+            return rc;
+        }
+        if (rc == 1) {
+            h.flags |= CAP_FIELDS;
+        } else {    /* CHECKED_WAY: the line only */
+            out->len = start + sizeof h;
+            h.flags &= ~CAP_VALUE;
+            memset(h.len, 0, sizeof h.len);
+        }
+    }
+    if (!(h.flags & CAP_FIELDS) || (what & CORR_CAPTURE_LINES)) {
+        size_t line = out->len;
+        rc = capture_one(out, sc, fd, ev, shared, path, offset, ms, id);
+        if (rc <= 0) {
+            out->len = start;
+            return rc;
+        }
+        h.flags |= CAP_LINE;
+        h.len[P_LINE] = out->len - line;
+    }
+    memcpy(out->data + start, &h, sizeof h);
+    return 1;
+}
+
 int corr_capture(const corr_feeds *f, ot_buf *out, const rule *ru, parse_ctx *ev, finding_record *fr,
                  const char *path, uint64_t offset)
 {
@@ -206,9 +371,15 @@ int corr_capture(const corr_feeds *f, ot_buf *out, const rule *ru, parse_ctx *ev
     if (rc)
         return rc;
     size_t start = out->len;
-    int lines = 0;
+    int lines = 0, store = (f->what & CORR_CAPTURE_STORE) != 0, trusted = 0;
+    size_t path_len = strlen(path);
+    if (store)
+        trusted = ascii(path, path_len) && (!id.ptr || ascii(id.ptr, id.len)) &&
+                  shared_trusted(shared.ptr, shared.len);
     for (const feed *end = f->feeds + f->n; fd < end && fd->sigma == ru->sigma; fd++) {
-        rc = capture_one(out, f->set.list[fd->corr], fd, ev, shared, path, offset, ms, &id);
+        const sigma_correlation *sc = f->set.list[fd->corr];
+        rc = store ? capture_record(out, f->what, sc, fd, ev, shared, trusted, path, path_len, offset, ms, &id)
+                   : capture_one(out, sc, fd, ev, shared, path, offset, ms, &id);
         if (rc < 0) {
             out->len = start;
             return rc;
@@ -345,6 +516,60 @@ static int shared_fits(corr_store *s, const char *p, size_t n)
            !parse_repaired(s->check);
 }
 
+/* What a match is made of, before the store keeps it (slices borrowed). */
+typedef struct {
+    uint32_t corr, ref;
+    int64_t t;
+    uint64_t offset;
+    int has_id, has_value;
+    ot_slice id, path, shared, value, group;   /* group: the rendered {name: value} object */
+} match_parts;
+
+/* Keeps a new match. Returns 1, -E2BIG or -ENOMEM (nothing kept). */
+static int push_match(corr_store *s, const match_parts *in)
+{
+    if (s->n >= s->opt.max_matches)
+        return -E2BIG;
+    if (s->n == s->cap) {
+        size_t cap = s->cap ? s->cap * 2 : 256;
+        if (cap > s->opt.max_matches)
+            cap = (size_t)s->opt.max_matches;
+        match *m = realloc(s->m, cap * sizeof *m);
+        if (!m)
+            return -ENOMEM;
+        s->m = m;
+        s->cap = cap;
+    }
+    match *m = &s->m[s->n];
+    memset(m, 0, sizeof *m);
+    m->corr = in->corr;
+    m->ref = in->ref;
+    m->t = in->t;
+    m->has_id = in->has_id;
+    m->offset = in->offset;
+    size_t mark = s->arena.len;
+    int rc = m->has_id ? keep(s, in->id.ptr, in->id.len, &m->id) : 0;
+    rc = rc ? rc : keep(s, in->path.ptr, in->path.len, &m->path);
+    rc = rc ? rc : keep(s, in->shared.ptr, in->shared.len, &m->shared);
+    rc = rc ? rc : in->has_value ? keep(s, in->value.ptr, in->value.len, &m->value) : 0;
+    rc = rc ? rc : keep(s, in->group.ptr, in->group.len, &m->group);
+    if (rc) {
+        s->arena.len = mark;
+        return rc;
+    }
+    s->n++;
+    return 1;
+}
+
+/* 1 when an anchor's part opens and closes as finding_shared makes it for
+ * the store's format (its closing braces are cut off in produce). */
+static int shared_frames(const corr_store *s, const char *p, size_t n)
+{
+    const char *tail = s->opt.format == FINDING_OCSF ? "}}\n" : "}\n";
+    size_t tl = strlen(tail);
+    return n >= tl + 1 && p[0] == ',' && memcmp(p + n - tl, tail, tl) == 0;
+}
+
 /* Parses one state line into a new match. Returns 1 kept, 0 a header, -EINVAL
  * damaged, -E2BIG, -ENOMEM. */
 static int add_line(corr_store *s, const char *line, size_t len)
@@ -367,66 +592,55 @@ static int add_line(corr_store *s, const char *line, size_t len)
     const sigma_correlation *sc = s->set.list[c];
     if ((uint64_t)ref >= sc->nrules || parse_array_len(s->pc, "g") != (long)sc->ngroup)
         return -EINVAL;
-    ot_slice id, path, shared, value;
-    enum parse_type idt = parse_get(s->pc, "id", &id);
-    enum parse_type vt = parse_get(s->pc, "v", &value);
-    if ((idt != PARSE_STRING && idt != PARSE_NULL) || parse_get(s->pc, "p", &path) != PARSE_STRING ||
-        parse_get(s->pc, "a", &shared) != PARSE_STRING || (vt != PARSE_STRING && vt != PARSE_NULL))
+    match_parts in = { .corr = (uint32_t)c, .ref = (uint32_t)ref, .t = t, .offset = (uint64_t)offset };
+    enum parse_type idt = parse_get(s->pc, "id", &in.id);
+    enum parse_type vt = parse_get(s->pc, "v", &in.value);
+    if ((idt != PARSE_STRING && idt != PARSE_NULL) || parse_get(s->pc, "p", &in.path) != PARSE_STRING ||
+        parse_get(s->pc, "a", &in.shared) != PARSE_STRING || (vt != PARSE_STRING && vt != PARSE_NULL))
         return -EINVAL;
     /* the anchor's part must close the line as finding_shared says */
-    const char *tail = s->opt.format == FINDING_OCSF ? "}}\n" : "}\n";
-    size_t tl = strlen(tail);
-    if (shared.len < tl + 1 || shared.ptr[0] != ',' || memcmp(shared.ptr + shared.len - tl, tail, tl) != 0 ||
-        !shared_fits(s, shared.ptr, shared.len))
+    if (!shared_frames(s, in.shared.ptr, in.shared.len) || !shared_fits(s, in.shared.ptr, in.shared.len))
         return -EINVAL;
     if (sc->type == SIGMA_CORR_VALUE_COUNT && vt != PARSE_STRING)
         return -EINVAL;
     if (s->n >= s->opt.max_matches)
         return -E2BIG;
-    if (s->n == s->cap) {
-        size_t cap = s->cap ? s->cap * 2 : 256;
-        if (cap > s->opt.max_matches)
-            cap = (size_t)s->opt.max_matches;
-        match *m = realloc(s->m, cap * sizeof *m);
-        if (!m)
-            return -ENOMEM;
-        s->m = m;
-        s->cap = cap;
-    }
-    match *m = &s->m[s->n];
-    memset(m, 0, sizeof *m);
-    m->corr = (uint32_t)c;
-    m->ref = (uint32_t)ref;
-    m->t = t;
-    m->has_id = idt == PARSE_STRING;
-    m->offset = (uint64_t)offset;
-    size_t mark = s->arena.len;
-    int rc = m->has_id ? keep(s, id.ptr, id.len, &m->id) : 0;
-    rc = rc ? rc : keep(s, path.ptr, path.len, &m->path);
-    rc = rc ? rc : keep(s, shared.ptr, shared.len, &m->shared);
-    rc = rc ? rc : vt == PARSE_STRING ? keep(s, value.ptr, value.len, &m->value) : 0;
+    in.has_id = idt == PARSE_STRING;
+    in.has_value = vt == PARSE_STRING;
     /* the group, rendered once as the finding's {name: value} object */
-    m->group.off = s->arena.len;
-    rc = rc ? rc : buf_append(&s->arena, "{", 1);
-    for (size_t g = 0; !rc && g < sc->ngroup; g++) {
+    ot_buf *g = &s->scratch;
+    g->len = 0;
+    int rc = buf_append(g, "{", 1);
+    for (size_t i = 0; !rc && i < sc->ngroup; i++) {
         ot_slice gv;
-        if (parse_get_element(s->pc, "g", g, NULL, &gv) != PARSE_STRING) {
-            s->arena.len = mark;
+        if (parse_get_element(s->pc, "g", i, NULL, &gv) != PARSE_STRING)
             return -EINVAL;
-        }
-        rc = g ? buf_append(&s->arena, ",", 1) : 0;
-        rc = rc ? rc : buf_append_json_string(&s->arena, sc->group_by[g], strlen(sc->group_by[g]));
-        rc = rc ? rc : buf_append(&s->arena, ":", 1);
-        rc = rc ? rc : buf_append_json_string(&s->arena, gv.ptr, gv.len);
+        rc = i ? buf_append(g, ",", 1) : 0;
+        rc = rc ? rc : buf_append_json_string(g, sc->group_by[i], strlen(sc->group_by[i]));
+        rc = rc ? rc : buf_append(g, ":", 1);
+        rc = rc ? rc : buf_append_json_string(g, gv.ptr, gv.len);
     }
-    rc = rc ? rc : buf_append(&s->arena, "}", 1);
-    if (rc) {
-        s->arena.len = mark;
+    rc = rc ? rc : buf_append(g, "}", 1);
+    if (rc)
         return rc;
+    in.group = (ot_slice){ g->data, g->len };
+    return push_match(s, &in);
+}
+
+/* add_line, its error said as corr_store_add says it (bad line at base). */
+static int add_line_said(corr_store *s, const char *line, size_t n, const char *name, uint64_t base, FILE *errout,
+                         uint64_t *bad)
+{
+    int rc = add_line(s, line, n);
+    if (rc == -EINVAL || rc == -ESTALE) {
+        (*bad)++;
+        if (rc == -ESTALE)
+            fprintf(errout, "orgtrail: %s: correlation state made with other rules or another --format "
+                            "(at byte %" PRIu64 "); its matches are left out\n", name, base);
+        else
+            fprintf(errout, "orgtrail: %s: damaged correlation state line at byte %" PRIu64 "\n", name, base);
     }
-    m->group.len = s->arena.len - m->group.off;
-    s->n++;
-    return 1;
+    return rc;
 }
 
 int corr_store_add(corr_store *s, const char *buf, size_t len, const char *name, uint64_t base, FILE *errout,
@@ -438,20 +652,95 @@ int corr_store_add(corr_store *s, const char *buf, size_t len, const char *name,
         size_t end = nl ? (size_t)(nl - buf) : len;
         size_t n = end - at;
         if (n > 0) {
-            int rc = add_line(s, buf + at, n);
+            int rc = add_line_said(s, buf + at, n, name, base + at, errout, bad);
             if (rc == -E2BIG || rc == -ENOMEM)
                 return rc;
-            if (rc == -EINVAL || rc == -ESTALE) {
-                (*bad)++;
-                if (rc == -ESTALE)
-                    fprintf(errout, "orgtrail: %s: correlation state made with other rules or another --format "
-                                    "(at byte %" PRIu64 "); its matches are left out\n", name, base + at);
-                else
-                    fprintf(errout, "orgtrail: %s: damaged correlation state line at byte %" PRIu64 "\n", name,
-                            base + at);
-            }
         }
         at = end + 1;
+    }
+    return 0;
+}
+
+/* The capture at buf[at]: its head and where each part starts. Returns the
+ * offset past it, or 0 when buf holds no whole capture there. */
+static size_t read_capture(const char *buf, size_t len, size_t at, capture_head *h, const char **part)
+{
+    if (len - at < sizeof *h)
+        return 0;
+    memcpy(h, buf + at, sizeof *h);
+    size_t p = at + sizeof *h;
+    for (int i = 0; i < NPARTS; i++) {
+        if (h->len[i] > len - p)
+            return 0;
+        part[i] = buf + p;
+        p += (size_t)h->len[i];
+    }
+    return p;
+}
+
+int corr_captured_lines(const char *buf, size_t len, ot_buf *lines, uint64_t *n)
+{
+    *n = 0;
+    for (size_t at = 0; at < len;) {
+        capture_head h;
+        const char *part[NPARTS];
+        size_t next = read_capture(buf, len, at, &h, part);
+        if (!next || (lines && !(h.flags & CAP_LINE)))
+            return -EINVAL;
+        int rc = lines ? buf_append(lines, part[P_LINE], (size_t)h.len[P_LINE]) : 0;
+        if (rc)
+            return rc;
+        (*n)++;
+        at = next;
+    }
+    return 0;
+}
+
+/* A trusted capture's fields into a new match: no parse, no check but
+ * what the store's own state decides (a stale header, the bound, the
+ * format's closing braces). */
+static int add_trusted(corr_store *s, const capture_head *h, const char *const *part)
+{
+    if (s->header_bad)
+        return 0;
+    if (h->corr >= s->set.n || h->ref >= s->set.list[h->corr]->nrules ||
+        !shared_frames(s, part[P_SHARED], (size_t)h->len[P_SHARED]))
+        return -EINVAL;
+    match_parts in = {
+        .corr = h->corr, .ref = h->ref, .t = h->t, .offset = h->offset,
+        .has_id = (h->flags & CAP_ID) != 0, .has_value = (h->flags & CAP_VALUE) != 0,
+        .id = { part[P_ID], (size_t)h->len[P_ID] },
+        .path = { part[P_PATH], (size_t)h->len[P_PATH] },
+        .shared = { part[P_SHARED], (size_t)h->len[P_SHARED] },
+        .value = { part[P_VALUE], (size_t)h->len[P_VALUE] },
+        .group = { part[P_GROUP], (size_t)h->len[P_GROUP] },
+    };
+    return push_match(s, &in);
+}
+
+int corr_store_add_captured(corr_store *s, const char *buf, size_t len, FILE *errout, uint64_t *bad)
+{
+    for (size_t at = 0; at < len;) {
+        capture_head h;
+        const char *part[NPARTS];
+        size_t next = read_capture(buf, len, at, &h, part);
+        if (!next)
+            return -EINVAL;
+        int rc;
+        if (h.flags & CAP_FIELDS) {
+            rc = add_trusted(s, &h, part);
+            if (rc == -EINVAL) {
+                (*bad)++;
+                fprintf(errout, "orgtrail: <matches>: damaged correlation state line at byte %zu\n", at);
+            }
+        } else if (h.flags & CAP_LINE) {
+            rc = corr_store_add(s, part[P_LINE], (size_t)h.len[P_LINE], "<matches>", at, errout, bad);
+        } else {
+            return -EINVAL;     /* not a capture: the caller's mistake */
+        }
+        if (rc == -E2BIG || rc == -ENOMEM)
+            return rc;
+        at = next;
     }
     return 0;
 }

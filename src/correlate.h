@@ -6,7 +6,10 @@
  * last input the store evaluates every correlation and writes its findings
  * (corr_store_evaluate). The same lines are what `scan --correlation-state`
  * writes, what `orgtrail correlate` reads back, and what a --checkpoint run
- * keeps beside its checkpoint: one format, one reader.
+ * keeps beside its checkpoint: one format, one reader. Within one scan the
+ * workers hand the writer's store captures instead (the same fields, not
+ * escaped into a line to be parsed back: corr_store_add_captured), and
+ * state lines only where a file is written.
  *
  * Semantics (README "Correlation"): a group is the tuple of the group-by
  * values, compared as strings; a match lacking one, or a readable eventTime
@@ -61,12 +64,19 @@ int corr_feeds_any(const corr_feeds *f);
 /* 1 when ru feeds at least one correlation. */
 int corr_feeds_rule(const corr_feeds *f, const rule *ru);
 
+/* What corr_capture appends: set once, before any capture. */
+#define CORR_CAPTURE_LINES 1u   /* state lines, as a state file holds them (the default) */
+#define CORR_CAPTURE_STORE 2u   /* captures for corr_store_add_captured; with LINES too, each
+                                   also carries its state line (corr_captured_lines) */
+void corr_feeds_set_capture(corr_feeds *f, unsigned what);
+
 /*
- * Appends a state line to out for every correlation rule ru feeds, from the
+ * Appends a state line (or a capture, as corr_feeds_set_capture says) to out
+ * for every correlation rule ru feeds, from the
  * event the parse context holds (record at decoded byte offset of input
  * path); fr is that record, prepared (finding_prepare), for its shared
  * part. A match that takes no part appends nothing. Returns the number of
- * lines appended, or -ENOMEM (nothing appended for this call).
+ * lines (captures) appended, or -ENOMEM (nothing appended for this call).
  */
 int corr_capture(const corr_feeds *f, ot_buf *out, const rule *ru, parse_ctx *ev, finding_record *fr,
                  const char *path, uint64_t offset);
@@ -103,6 +113,25 @@ void corr_store_free(corr_store *s);
  */
 int corr_store_add(corr_store *s, const char *buf, size_t len, const char *name, uint64_t base, FILE *errout,
                    uint64_t *bad);
+/*
+ * Adds the captures in buf (len bytes, whole captures) that corr_capture
+ * made in this process with CORR_CAPTURE_STORE: the writer's way, which
+ * need not parse them back. They are this run's own, so their fields go in
+ * without the checks a state from elsewhere gets; a capture whose fields
+ * the worker could not vouch for (unusual bytes, deep nesting) carries its
+ * state line instead, read with every check as corr_store_add reads it
+ * (errors named "<matches>"). A state file or a checkpoint's matches file
+ * is never read this way. Returns as corr_store_add, or -EINVAL when buf
+ * holds no captures.
+ */
+int corr_store_add_captured(corr_store *s, const char *buf, size_t len, FILE *errout, uint64_t *bad);
+
+/* The state lines of captures made with CORR_CAPTURE_STORE and
+ * CORR_CAPTURE_LINES, appended to lines (NULL: only counted); *n gets the
+ * number of captures. Returns 0, -EINVAL (no captures, or one without its
+ * line) or -ENOMEM. */
+int corr_captured_lines(const char *buf, size_t len, ot_buf *lines, uint64_t *n);
+
 /* The one error line of -E2BIG, without "orgtrail: " and the newline. */
 void corr_store_cap_message(const corr_store *s, char *msg, size_t n);
 

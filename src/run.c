@@ -77,11 +77,13 @@
  * each other.
  *
  * Correlations: a scanner turns each match of a rule that feeds a
- * correlation into a state line (correlate.h) kept in the job's result. The
- * writer, taking jobs in sequence order, hands those lines to the
- * correlation store, which is its own (no lock); with --correlation-state it
- * writes them to that file instead, and with --checkpoint also to CKPT.corr,
- * whose length each checkpoint records once it is synced. After the last
+ * correlation into a capture (correlate.h) kept in the job's result. The
+ * writer, taking jobs in sequence order, hands those to the correlation
+ * store, which is its own (no lock) and takes them without parsing; with
+ * --checkpoint they carry their state lines too, which go to CKPT.corr,
+ * whose length each checkpoint records once it is synced. With
+ * --correlation-state the scanners make state lines only, and the writer
+ * writes them to that file instead. After the last
  * input the writer evaluates the store and writes the correlation findings
  * through the same emit writer and views. A checkpoint's output length stops
  * before them: a resumed run cuts them off and writes them again from every
@@ -253,6 +255,8 @@ typedef struct {
     corr_feeds *corr_feeds;     /* which rules feed them; NULL when none does */
     corr_store *corr;           /* the matches so far; NULL with --correlation-state or none */
     emit_writer *corr_out;      /* the matches file: --correlation-state, or the checkpoint's .corr */
+    int corr_captures;          /* the results hold captures (a store at the start), not state lines */
+    ot_buf corr_lines;          /* the captures' state lines on their way to corr_out */
     char corr_path[4096];
     int progress_shown;         /* a progress line is on the terminal */
     int findings_on_tty;        /* findings go to the terminal that shows the progress line */
@@ -476,13 +480,22 @@ static void take_matches(pipeline *p, const scan_result *r)
 {
     if (r->corr.len == 0 || atomic_load(&p->stop))
         return;
-    int rc = p->corr_out ? emit_write(p->corr_out, r->corr.data, r->corr.len) : 0;
-    if (!p->corr)   /* --correlation-state: the matches written are the ones counted */
+    int rc = 0;
+    uint64_t n = 0;
+    if (!p->corr_captures) {    /* --correlation-state: state lines as they are */
+        rc = p->corr_out ? emit_write(p->corr_out, r->corr.data, r->corr.len) : 0;
         for (size_t i = 0; i < r->corr.len; i++)
-            p->report->stats.correlation_matches += r->corr.data[i] == '\n';
+            n += r->corr.data[i] == '\n';
+    } else if (p->corr_out || !p->corr) {
+        p->corr_lines.len = 0;
+        rc = corr_captured_lines(r->corr.data, r->corr.len, p->corr_out ? &p->corr_lines : NULL, &n);
+        rc = rc || !p->corr_out ? rc : emit_write(p->corr_out, p->corr_lines.data, p->corr_lines.len);
+    }
+    if (!p->corr)   /* no store (--correlation-state, or past the cap): the matches written are the ones counted */
+        p->report->stats.correlation_matches += n;
     if (!rc && p->corr) {
         uint64_t bad = 0;
-        rc = corr_store_add(p->corr, r->corr.data, r->corr.len, "<matches>", 0, p->errout, &bad);
+        rc = corr_store_add_captured(p->corr, r->corr.data, r->corr.len, p->errout, &bad);
         if (rc == -E2BIG)
             rc = corr_over_cap(p);
     }
@@ -1716,6 +1729,10 @@ int run_scan(const run_options *opt, run_report *report, FILE *errout)
         snprintf(p.corr_path, sizeof p.corr_path, "%s", opt->correlation_state);
     else if (opt->checkpoint && p.corr)
         snprintf(p.corr_path, sizeof p.corr_path, "%s.corr", opt->checkpoint);
+    /* the store takes captures, not state lines to parse back: only a file gets lines */
+    p.corr_captures = p.corr != NULL;
+    if (p.corr)
+        corr_feeds_set_capture(p.corr_feeds, CORR_CAPTURE_STORE | (p.corr_path[0] ? CORR_CAPTURE_LINES : 0));
     if (opt->checkpoint && reads_stdin(opt)) {
         fprintf(errout, "orgtrail: --checkpoint: a stream on stdin cannot be resumed; give files or a folder\n");
         report->refused = 1;
@@ -1931,6 +1948,7 @@ out:
     stdin_cut_free(p.cut);
     scan_free(p.order_sc);
     corr_store_free(p.corr);
+    buf_free(&p.corr_lines);
     corr_feeds_free(p.corr_feeds);
     free((void *)p.corr_set.list);
     scan_result_free(&p.order_res);
