@@ -217,9 +217,10 @@ typedef struct {
     int64_t t;
     uint64_t offset;
     uint32_t flags;
-    uint32_t unused;
+    uint32_t magic;             /* CAPTURE_MAGIC: its NUL byte is in no state line (JSON text) */
     uint64_t len[NPARTS];
 } capture_head;
+#define CAPTURE_MAGIC 0x0043524fu
 
 /* An anchor's part past this size or this many '{' and '[' bytes goes
  * through the checks: shared_fits's parse could refuse it (simdjson
@@ -253,14 +254,22 @@ static int shared_trusted(const char *p, size_t n)
     size_t body = n - 1, i = 0, opens = 0;
     unsigned bad = 0;
 #ifdef __SSE2__
-    /* a signed compare below 0x20 catches the bytes from 0x80 too */
-    for (; i + 16 <= body; i += 16) {
-        __m128i v = _mm_loadu_si128((const __m128i *)(p + i));
-        bad |= (unsigned)_mm_movemask_epi8(_mm_cmplt_epi8(v, _mm_set1_epi8(0x20)));
-        unsigned o = (unsigned)_mm_movemask_epi8(
-            _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('{')), _mm_cmpeq_epi8(v, _mm_set1_epi8('['))));
-        opens += (size_t)__builtin_popcount(o);
+    /* a signed compare below 0x20 catches the bytes from 0x80 too; the
+     * brackets are counted per byte lane (a match is -1), summed before a
+     * lane can pass 255 */
+    __m128i low = _mm_setzero_si128();
+    while (i + 16 <= body) {
+        __m128i lanes = _mm_setzero_si128();
+        for (int k = 0; k < 255 && i + 16 <= body; k++, i += 16) {
+            __m128i v = _mm_loadu_si128((const __m128i *)(p + i));
+            low = _mm_or_si128(low, _mm_cmplt_epi8(v, _mm_set1_epi8(0x20)));
+            lanes = _mm_sub_epi8(lanes, _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('{')),
+                                                     _mm_cmpeq_epi8(v, _mm_set1_epi8('['))));
+        }
+        __m128i sums = _mm_sad_epu8(lanes, _mm_setzero_si128());
+        opens += (size_t)_mm_cvtsi128_si32(sums) + (size_t)_mm_cvtsi128_si32(_mm_srli_si128(sums, 8));
     }
+    bad = (unsigned)_mm_movemask_epi8(low);
 #endif
     for (; i < body; i++) {
         unsigned char c = (unsigned char)p[i];
@@ -320,7 +329,8 @@ static int capture_record(ot_buf *out, unsigned what, const sigma_correlation *s
                           int64_t ms, const ot_slice *id)
 {
     size_t start = out->len;
-    capture_head h = { .corr = fd->corr, .ref = fd->ref, .t = ms, .offset = offset, .flags = id->ptr ? CAP_ID : 0 };
+    capture_head h = { .corr = fd->corr, .ref = fd->ref, .t = ms, .offset = offset, .flags = id->ptr ? CAP_ID : 0,
+                       .magic = CAPTURE_MAGIC };
     int rc = buf_append(out, &h, sizeof h);
     if (rc)
         return rc;
@@ -668,6 +678,8 @@ static size_t read_capture(const char *buf, size_t len, size_t at, capture_head 
     if (len - at < sizeof *h)
         return 0;
     memcpy(h, buf + at, sizeof *h);
+    if (h->magic != CAPTURE_MAGIC)
+        return 0;
     size_t p = at + sizeof *h;
     for (int i = 0; i < NPARTS; i++) {
         if (h->len[i] > len - p)

@@ -449,6 +449,191 @@ static void test_capture_round_trip(void)
     corr_feeds_free(f);
 }
 
+/* Captures of evs[] (each with its path) for set's one feeding rule, made
+ * the way what says; *takes counts the matches that take part. */
+static void capture_all(const corr_set *set, unsigned what, finding_format format, int raw, const char *const *evs,
+                        const char *const *paths, size_t n, ot_buf *out, int *takes)
+{
+    corr_feeds *f = corr_feeds_create(set);
+    CHECK(f != NULL);
+    corr_feeds_set_capture(f, what);
+    parse_ctx *pc = parse_create();
+    finding_options fo = { .format = format, .raw = raw };
+    finding_record *fr = finding_record_create(&fo);
+    rule feeding = { .id = "base", .title = "Base", .sigma = set->list[0]->rules[0] };
+    char err[128];
+    size_t at;
+    *takes = 0;
+    for (size_t i = 0; i < n; i++) {
+        CHECK(parse_record(pc, evs[i], strlen(evs[i]), PARSE_KIND_EVENT, err, sizeof err, &at) == 0);
+        finding_prepare(fr, pc, paths[i], 10 * i);
+        int rc = corr_capture(f, out, &feeding, pc, fr, paths[i], 10 * i);
+        CHECK(rc >= 0);
+        *takes += rc;
+    }
+    finding_record_free(fr);
+    parse_free(pc);
+    corr_feeds_free(f);
+}
+
+/* The store's findings (and matches, bad lines) from captures or lines. */
+static void evaluate_from(const corr_set *set, finding_format format, const ot_buf *in, int captured, ot_buf *out,
+                          uint64_t *matches, uint64_t *bad)
+{
+    corr_options o = { format, SEV_INFO, 1, 0 };
+    corr_store *s = corr_store_create(set, &o);
+    FILE *err = fopen("/dev/null", "w");
+    uint64_t n, below;
+    *bad = 0;
+    int rc = captured ? corr_store_add_captured(s, in->data, in->len, err, bad)
+                      : corr_store_add(s, in->data, in->len, "state", 0, err, bad);
+    CHECK(rc == 0);
+    CHECK(corr_store_evaluate(s, out, matches, &n, &below) == 0);
+    fclose(err);
+    corr_store_free(s);
+}
+
+/*
+ * The writer's store takes the workers' captures without parsing them back:
+ * it must end where the state lines read back with every check end, for
+ * anything an event may hold. Unusual captures (non-ASCII, control bytes
+ * escaped, a --raw event nested too deep for the anchor check, a string of
+ * brackets, invalid UTF-8 in a path) must take the checked way and be
+ * refused or kept as a state line would be.
+ */
+static void test_captures_same_as_state_lines(void)
+{
+    static const char *fields[] = { "recipientAccountId", "requestParameters.n" };
+    static const char *value_field[] = { "userIdentity.arn" };
+    static const char *group_by[] = { "account", "n" };
+    static const char sig0 = 0;
+    const sigma_rule *refs[] = { (const sigma_rule *)&sig0 };
+    sigma_correlation ec = corr(SIGMA_CORR_EVENT_COUNT, 1, 60000);
+    ec.rules = refs;
+    ec.group_by = group_by;
+    ec.ngroup = 2;
+    ec.group_fields = fields;
+    cond(&ec, SIGMA_CMP_GTE, 2);
+    sigma_correlation vc = corr(SIGMA_CORR_VALUE_COUNT, 1, 60000);
+    vc.id = "test.values";
+    vc.rules = refs;
+    vc.value_fields = value_field;
+    vc.group_fields = fields;
+    cond(&vc, SIGMA_CMP_GTE, 2);
+    const sigma_correlation *list[] = { &ec, &vc };
+    corr_set set = { list, 2, 9 };
+
+    /* nested as deep as an event may be: deeper than the anchor check's parse takes it in --raw or OCSF */
+    ot_buf deep = { 0 }, brackets = { 0 };
+    buf_append_str(&deep, "{\"eventTime\":\"2024-05-01T00:00:05Z\",\"eventID\":\"deep\",\"recipientAccountId\":\"1\","
+                          "\"requestParameters\":{\"n\":5,\"x\":");
+    for (int i = 0; i < 1022; i++)
+        buf_append_str(&deep, "[");
+    for (int i = 0; i < 1022; i++)
+        buf_append_str(&deep, "]");
+    buf_append_str(&deep, "}}");
+    buf_append(&deep, "", 1);
+    /* as many brackets in a string: the checked way, which keeps it */
+    buf_append_str(&brackets, "{\"eventTime\":\"2024-05-01T00:00:06Z\",\"eventID\":\"brackets\","
+                              "\"recipientAccountId\":\"1\",\"userIdentity\":{\"arn\":\"");
+    for (int i = 0; i < 1200; i++)
+        buf_append_str(&brackets, "{");
+    buf_append_str(&brackets, "\"},\"requestParameters\":{\"n\":5}}");
+    buf_append(&brackets, "", 1);
+    const char *evs[] = {
+        "{\"eventTime\":\"2024-05-01T00:00:00Z\",\"eventID\":\"e1\",\"recipientAccountId\":\"1\","
+        "\"userIdentity\":{\"arn\":\"a\"},\"requestParameters\":{\"n\":5}}",
+        /* quotes, a backslash and control bytes: escaped in a line, plain ASCII in a capture */
+        "{\"eventTime\":\"2024-05-01T00:00:01.5Z\",\"eventID\":\"e\\\"2\\\\\\u0001\\n\",\"recipientAccountId\":\"1\","
+        "\"userIdentity\":{\"arn\":\"b\\tc\"},\"requestParameters\":{\"n\":5}}",
+        /* no eventID; a number and a bool as group values */
+        "{\"eventTime\":\"2024-05-01T00:00:02Z\",\"recipientAccountId\":7,\"userIdentity\":{\"arn\":\"a\"},"
+        "\"requestParameters\":{\"n\":true}}",
+        "{\"eventTime\":\"2024-05-01T00:00:02Z\",\"recipientAccountId\":7,\"userIdentity\":{\"arn\":\"z\"},"
+        "\"requestParameters\":{\"n\":true}}",
+        /* UTF-8 in the group, the counted value, the eventID, the anchor */
+        "{\"eventTime\":\"2024-05-01T00:00:03Z\",\"eventID\":\"\xc3\xa9\",\"recipientAccountId\":\"\xc3\x9c\","
+        "\"userIdentity\":{\"arn\":\"\xe2\x82\xac\"},\"requestParameters\":{\"n\":5}}",
+        "{\"eventTime\":\"2024-05-01T00:00:04Z\",\"eventID\":\"e6\",\"recipientAccountId\":\"\xc3\x9c\","
+        "\"userIdentity\":{\"arn\":\"\\u20ac\"},\"requestParameters\":{\"n\":5},\"eventName\":\"\xf0\x9f\x98\x80\"}",
+        deep.data,
+        brackets.data,
+        /* a lone surrogate, repaired when parsed */
+        "{\"eventTime\":\"2024-05-01T00:00:07Z\",\"eventID\":\"s\\ud800\",\"recipientAccountId\":\"1\","
+        "\"userIdentity\":{\"arn\":\"q\"},\"requestParameters\":{\"n\":5}}",
+        /* no group value, no counted value, no readable eventTime: no part */
+        "{\"eventTime\":\"2024-05-01T00:00:08Z\",\"eventID\":\"g\",\"userIdentity\":{\"arn\":\"q\"}}",
+        "{\"eventTime\":\"2024-05-01T00:00:08Z\",\"eventID\":\"h\",\"recipientAccountId\":\"1\","
+        "\"requestParameters\":{\"n\":5}}",
+        "{\"eventTime\":\"soon\",\"eventID\":\"i\",\"recipientAccountId\":\"1\",\"requestParameters\":{\"n\":5}}",
+    };
+    const char *paths[] = { "a.json", "in/\"q\"\\.json", "b.json", "b.json", "c\xff\xfe.json", "\xc3\xa9.json",
+                            "d.json", "e.json", "f.json", "g.json", "h.json", "i.json" };
+    size_t n = sizeof evs / sizeof *evs;
+    for (int format = 0; format < 2; format++)
+        for (int raw = 0; raw < 2; raw++) {
+            check_context = format ? raw ? "captures ocsf raw" : "captures ocsf" : raw ? "captures raw" : "captures";
+            finding_format ff = format ? FINDING_OCSF : FINDING_NDJSON;
+            ot_buf lines = { 0 }, caps = { 0 }, both = { 0 }, again = { 0 };
+            int t1, t2, t3;
+            capture_all(&set, CORR_CAPTURE_LINES, ff, raw, evs, paths, n, &lines, &t1);
+            capture_all(&set, CORR_CAPTURE_STORE, ff, raw, evs, paths, n, &caps, &t2);
+            capture_all(&set, CORR_CAPTURE_STORE | CORR_CAPTURE_LINES, ff, raw, evs, paths, n, &both, &t3);
+            CHECK(t1 == 18 && t2 == t1 && t3 == t1);
+            /* the lines a checkpoint's file gets are the state lines, byte for byte */
+            uint64_t count = 0;
+            CHECK(corr_captured_lines(both.data, both.len, &again, &count) == 0 && count == (uint64_t)t1);
+            CHECK(again.len == lines.len && memcmp(again.data, lines.data, lines.len) == 0);
+            CHECK(corr_captured_lines(caps.data, caps.len, NULL, &count) == 0 && count == (uint64_t)t1);
+            CHECK(corr_captured_lines(caps.data, caps.len, &again, &count) == -EINVAL);  /* without their lines */
+            ot_buf o1 = { 0 }, o2 = { 0 }, o3 = { 0 };
+            uint64_t m1, m2, m3, b1, b2, b3;
+            evaluate_from(&set, ff, &lines, 0, &o1, &m1, &b1);
+            evaluate_from(&set, ff, &caps, 1, &o2, &m2, &b2);
+            evaluate_from(&set, ff, &both, 1, &o3, &m3, &b3);
+            /* --raw, or OCSF (its unmapped nests deeper): the deep event's anchor is
+             * refused by simdjson's depth, either way */
+            CHECK(b1 == (raw || format ? 1u : 0u) && b2 == b1 && b3 == b1);
+            CHECK(m1 == (uint64_t)t1 - b1 && m2 == m1 && m3 == m1);
+            CHECK(o1.len > 0 && o2.len == o1.len && memcmp(o1.data, o2.data, o1.len) == 0);
+            CHECK(o3.len == o1.len && memcmp(o1.data, o3.data, o1.len) == 0);
+            buf_free(&o1);
+            buf_free(&o2);
+            buf_free(&o3);
+            buf_free(&lines);
+            buf_free(&caps);
+            buf_free(&both);
+            buf_free(&again);
+        }
+    buf_free(&deep);
+    buf_free(&brackets);
+}
+
+/* A state from elsewhere (JSON text) is never taken as this process's
+ * captures: the trusted way refuses it whole, keeping nothing. */
+static void test_state_lines_are_no_captures(void)
+{
+    check_context = "state lines are no captures";
+    sigma_correlation c = corr(SIGMA_CORR_EVENT_COUNT, 1, 1000);
+    cond(&c, SIGMA_CMP_GTE, 1);
+    const sigma_correlation *list[] = { &c };
+    corr_set set = { list, 1, 42 };
+    ot_buf in = { 0 };
+    for (int i = 0; i < 20; i++)
+        line(&in, 0, i, "a", "A", NULL);
+    corr_options o = { FINDING_NDJSON, SEV_INFO, 1, 0 };
+    corr_store *s = corr_store_create(&set, &o);
+    uint64_t bad = 0, m, n, below;
+    CHECK(corr_store_add_captured(s, in.data, in.len, stderr, &bad) == -EINVAL);
+    ot_buf out = { 0 };
+    CHECK(corr_store_evaluate(s, &out, &m, &n, &below) == 0 && m == 0 && n == 0 && out.len == 0);
+    uint64_t count;
+    CHECK(corr_captured_lines(in.data, in.len, NULL, &count) == -EINVAL);
+    corr_store_free(s);
+    buf_free(&in);
+    buf_free(&out);
+}
+
 static void test_time(void)
 {
     check_context = "time";
@@ -469,5 +654,7 @@ int main(void)
     test_temporal_ordered();
     test_cap_and_damage();
     test_capture_round_trip();
+    test_captures_same_as_state_lines();
+    test_state_lines_are_no_captures();
     return check_summary();
 }
