@@ -7,6 +7,9 @@
  * written, and the result does not depend on how the lines were handed
  * over (all at once, or cut in two at a line boundary, as the writer hands
  * them over input by input). The first byte picks the format and dedupe.
+ * The same bytes handed to the trusted way (corr_store_add_captured, for a
+ * scan's own captures only) never crash it, and a state (JSON text, no NUL
+ * byte) is never taken that way: refused whole, nothing kept.
  */
 #include "correlate.h"
 #include "fuzz_common.h"
@@ -69,6 +72,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     run(&set, &o, text, n, cut, devnull, &split, &nsplit);
     FUZZ_ASSERT(nwhole == nsplit && whole.len == split.len && (!whole.len || memcmp(whole.data, split.data, whole.len) == 0),
                 "cut at %zu: another result", cut);
+
+    corr_store *t = corr_store_create(&set, &o);
+    FUZZ_ASSERT(t, "corr_store_create");
+    uint64_t bad = 0, matches = 0, found = 0, below = 0;
+    int rc = corr_store_add_captured(t, text, n, devnull, &bad);
+    if (n > 0 && !memchr(text, '\0', n)) {
+        FUZZ_ASSERT(rc == -EINVAL, "a state taken as captures: %d", rc);
+        ot_buf none = { 0 };
+        FUZZ_ASSERT(corr_store_evaluate(t, &none, &matches, &found, &below) == 0 && matches == 0 && none.len == 0,
+                    "a state's matches kept as captures");
+        buf_free(&none);
+    }
+    corr_store_free(t);
 
     uint64_t lines = 0;
     for (size_t at = 0; at < whole.len;) {
