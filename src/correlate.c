@@ -637,20 +637,16 @@ static int add_line(corr_store *s, const char *line, size_t len)
     return push_match(s, &in);
 }
 
-/* add_line, its error said as corr_store_add says it (bad line at base). */
-static int add_line_said(corr_store *s, const char *line, size_t n, const char *name, uint64_t base, FILE *errout,
-                         uint64_t *bad)
+/* A line add_line refused (-EINVAL or -ESTALE), at byte at of name: said
+ * and counted. */
+static void say_bad(int rc, const char *name, uint64_t at, FILE *errout, uint64_t *bad)
 {
-    int rc = add_line(s, line, n);
-    if (rc == -EINVAL || rc == -ESTALE) {
-        (*bad)++;
-        if (rc == -ESTALE)
-            fprintf(errout, "orgtrail: %s: correlation state made with other rules or another --format "
-                            "(at byte %" PRIu64 "); its matches are left out\n", name, base);
-        else
-            fprintf(errout, "orgtrail: %s: damaged correlation state line at byte %" PRIu64 "\n", name, base);
-    }
-    return rc;
+    (*bad)++;
+    if (rc == -ESTALE)
+        fprintf(errout, "orgtrail: %s: correlation state made with other rules or another --format "
+                        "(at byte %" PRIu64 "); its matches are left out\n", name, at);
+    else
+        fprintf(errout, "orgtrail: %s: damaged correlation state line at byte %" PRIu64 "\n", name, at);
 }
 
 int corr_store_add(corr_store *s, const char *buf, size_t len, const char *name, uint64_t base, FILE *errout,
@@ -662,9 +658,11 @@ int corr_store_add(corr_store *s, const char *buf, size_t len, const char *name,
         size_t end = nl ? (size_t)(nl - buf) : len;
         size_t n = end - at;
         if (n > 0) {
-            int rc = add_line_said(s, buf + at, n, name, base + at, errout, bad);
+            int rc = add_line(s, buf + at, n);
             if (rc == -E2BIG || rc == -ENOMEM)
                 return rc;
+            if (rc == -EINVAL || rc == -ESTALE)
+                say_bad(rc, name, base + at, errout, bad);
         }
         at = end + 1;
     }
@@ -741,10 +739,8 @@ int corr_store_add_captured(corr_store *s, const char *buf, size_t len, FILE *er
         int rc;
         if (h.flags & CAP_FIELDS) {
             rc = add_trusted(s, &h, part);
-            if (rc == -EINVAL) {
-                (*bad)++;
-                fprintf(errout, "orgtrail: <matches>: damaged correlation state line at byte %zu\n", at);
-            }
+            if (rc == -EINVAL)
+                say_bad(rc, "<matches>", at, errout, bad);
         } else if (h.flags & CAP_LINE) {
             rc = corr_store_add(s, part[P_LINE], (size_t)h.len[P_LINE], "<matches>", at, errout, bad);
         } else {

@@ -352,20 +352,27 @@ static void test_cap_and_damage(void)
     buf_free(&in);
 }
 
-/* The capture from a parsed event, then read back: the state round trip. */
-static void test_capture_round_trip(void)
+/* event_count >= 2 of rule refs[0], grouped by the account and requestParameters.n */
+static sigma_correlation by_account_and_n(const sigma_rule **refs, int64_t span)
 {
-    check_context = "capture";
     static const char *fields[] = { "recipientAccountId", "requestParameters.n" };
     static const char *group_by[] = { "account", "n" };
-    static const char sig0 = 0, sig1 = 0;      /* stand-ins: feeds compare the pointers only */
-    const sigma_rule *refs[] = { (const sigma_rule *)&sig0 };
-    sigma_correlation c = corr(SIGMA_CORR_EVENT_COUNT, 1, 1000);
+    sigma_correlation c = corr(SIGMA_CORR_EVENT_COUNT, 1, span);
     c.rules = refs;
     c.group_by = group_by;
     c.ngroup = 2;
     c.group_fields = fields;
     cond(&c, SIGMA_CMP_GTE, 2);
+    return c;
+}
+
+/* The capture from a parsed event, then read back: the state round trip. */
+static void test_capture_round_trip(void)
+{
+    check_context = "capture";
+    static const char sig0 = 0, sig1 = 0;      /* stand-ins: feeds compare the pointers only */
+    const sigma_rule *refs[] = { (const sigma_rule *)&sig0 };
+    sigma_correlation c = by_account_and_n(refs, 1000);
     const sigma_correlation *list[] = { &c };
     corr_set set = { list, 1, 7 };
     corr_feeds *f = corr_feeds_create(&set);
@@ -503,22 +510,15 @@ static void evaluate_from(const corr_set *set, finding_format format, const ot_b
  */
 static void test_captures_same_as_state_lines(void)
 {
-    static const char *fields[] = { "recipientAccountId", "requestParameters.n" };
     static const char *value_field[] = { "userIdentity.arn" };
-    static const char *group_by[] = { "account", "n" };
     static const char sig0 = 0;
     const sigma_rule *refs[] = { (const sigma_rule *)&sig0 };
-    sigma_correlation ec = corr(SIGMA_CORR_EVENT_COUNT, 1, 60000);
-    ec.rules = refs;
-    ec.group_by = group_by;
-    ec.ngroup = 2;
-    ec.group_fields = fields;
-    cond(&ec, SIGMA_CMP_GTE, 2);
+    sigma_correlation ec = by_account_and_n(refs, 60000);
     sigma_correlation vc = corr(SIGMA_CORR_VALUE_COUNT, 1, 60000);
     vc.id = "test.values";
     vc.rules = refs;
     vc.value_fields = value_field;
-    vc.group_fields = fields;
+    vc.group_fields = ec.group_fields;  /* its one group: the account */
     cond(&vc, SIGMA_CMP_GTE, 2);
     const sigma_correlation *list[] = { &ec, &vc };
     corr_set set = { list, 2, 9 };
