@@ -80,6 +80,10 @@ severity finding_severity(const finding_record *r, const rule *ru);
  * when it was dropped, or -ENOMEM (nothing appended).
  */
 int finding_append(ot_buf *out, finding_record *r, const rule *ru);
+/* The dedupe key of rule ru's finding on the prepared record
+ * (emit_finding_key of its id and the event's eventID), or 0 when the event
+ * has no eventID string. */
+uint64_t finding_dedupe_key(finding_record *r, const rule *ru);
 /* A finding line's head, before its shared part: rule, title and severity
  * (NDJSON), or OCSF's opening with finding_info. Returns 0 or -ENOMEM. */
 int finding_append_head(ot_buf *out, finding_format format, const rule *ru, severity sev, const ot_slice *event_id,
