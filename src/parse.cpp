@@ -16,12 +16,18 @@
 
 #include <simdjson.h>
 
+extern "C" {
+#include "util.h"
+}
+
 #include <algorithm>
 #include <cstdarg>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <deque>
+#include <new>
+#include <type_traits>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -84,14 +90,21 @@ struct parse_ctx {
     padded_buffer input;    /* the JSON text being parsed (record or inner event) */
     padded_buffer repaired; /* input with invalid UTF-8 replaced by U+FFFD */
     /* texts handed out by parse_get/parse_event_json: the first
-     * minified_used of minified. The strings stay from record to record,
-     * and so does the builder, so that a minified value costs no
+     * minified_used of minified. The buffers stay from record to record,
+     * so that a minified value costs no
      * allocation (simdjson::minify grew a fresh vector a byte at a time,
      * then copied it into a fresh string). */
-    std::deque<std::string> minified;
+    struct kept_text {
+        ot_buf text = {};
+        kept_text() = default;
+        kept_text(const kept_text &) = delete;
+        kept_text &operator=(const kept_text &) = delete;
+        ~kept_text() { buf_free(&text); }
+    };
+    std::deque<kept_text> minified;     /* a deque: a kept text never moves */
     size_t minified_used = 0;
-    simdjson::internal::string_builder<> builder;
-    size_t builder_peak = 0;    /* the longest text built since the builder was new */
+    simdjson::internal::string_builder<> builder;   /* for doubles: simdjson's digits */
+    size_t builder_peak = 0;    /* the longest text kept since the buffers were released */
 
     dom::object event;    /* the current event; valid only when has_event */
     bool has_event = false;
@@ -403,21 +416,133 @@ bool parse_into_ctx(parse_ctx *ctx, const char *buf, size_t len, enum parse_kind
     return true;
 }
 
+/*
+ * Minified JSON written straight into a kept buffer, byte for byte what
+ * simdjson's string_builder<mini_formatter> writes (its vector grew by an
+ * insert per token and was then copied again): strings escaped as it does
+ * (quote, backslash, \b \t \n \f \r, \u00xx for other bytes below 0x20;
+ * a DOM string is valid UTF-8, which json_put_string copies as it is),
+ * integers in decimal, doubles through simdjson's own to_chars (the
+ * builder). May throw std::bad_alloc.
+ */
+void reserve_or_throw(ot_buf *b, size_t n)
+{
+    if (buf_reserve(b, n))
+        throw std::bad_alloc();
+}
+
+void put_text(ot_buf *b, const char *s, size_t n)
+{
+    reserve_or_throw(b, n);
+    std::memcpy(b->data + b->len, s, n);
+    b->len += n;
+}
+
+void put_string(ot_buf *b, std::string_view s, char after)
+{
+    reserve_or_throw(b, JSON_STRING_ROOM(s.size()) + 1);
+    char *o = json_put_string(b->data + b->len, s.data(), s.size());
+    if (after)
+        *o++ = after;
+    b->len = size_t(o - b->data);
+}
+
+void put_unsigned(ot_buf *b, uint64_t v, bool negative)
+{
+    char digits[24];
+    char *end = digits + sizeof digits, *p = end;
+    do {
+        *--p = char('0' + v % 10);
+        v /= 10;
+    } while (v);
+    if (negative)
+        *--p = '-';
+    put_text(b, p, size_t(end - p));
+}
+
+void put_element(parse_ctx *ctx, ot_buf *b, dom::element value);
+
+void put_object(parse_ctx *ctx, ot_buf *b, dom::object obj)
+{
+    put_text(b, "{", 1);
+    bool first = true;
+    for (dom::key_value_pair field : obj) {
+        if (!first)
+            put_text(b, ",", 1);
+        first = false;
+        put_string(b, field.key, ':');
+        put_element(ctx, b, field.value);
+    }
+    put_text(b, "}", 1);
+}
+
+/* Recursion is as deep as the document, which simdjson bounds (1024). */
+void put_element(parse_ctx *ctx, ot_buf *b, dom::element value)
+{
+    switch (value.type()) {
+    case dom::element_type::OBJECT:
+        put_object(ctx, b, dom::object(value));
+        return;
+    case dom::element_type::ARRAY: {
+        put_text(b, "[", 1);
+        bool first = true;
+        for (dom::element item : dom::array(value)) {
+            if (!first)
+                put_text(b, ",", 1);
+            first = false;
+            put_element(ctx, b, item);
+        }
+        put_text(b, "]", 1);
+        return;
+    }
+    case dom::element_type::STRING:
+        put_string(b, std::string_view(value), 0);
+        return;
+    case dom::element_type::INT64: {
+        int64_t v = int64_t(value);
+        uint64_t magnitude;
+        std::memcpy(&magnitude, &v, sizeof v);
+        put_unsigned(b, v < 0 ? ~magnitude + 1 : magnitude, v < 0);
+        return;
+    }
+    case dom::element_type::UINT64:
+        put_unsigned(b, uint64_t(value), false);
+        return;
+    case dom::element_type::DOUBLE: {
+        ctx->builder.clear();
+        ctx->builder.append(value);
+        std::string_view text = ctx->builder.str();
+        put_text(b, text.data(), text.size());
+        return;
+    }
+    case dom::element_type::BOOL:
+        if (bool(value))
+            put_text(b, "true", 4);
+        else
+            put_text(b, "false", 5);
+        return;
+    case dom::element_type::NULL_VALUE:
+        put_text(b, "null", 4);
+        return;
+    }
+}
+
 /* value as minified JSON text, kept until the next parse. May throw (out
  * of memory). */
 template <class T> ot_slice keep_minified(parse_ctx *ctx, T value)
 {
-    ctx->builder.clear();
-    ctx->builder.append(value);
-    std::string_view text = ctx->builder.str();
-    if (text.size() > ctx->builder_peak)
-        ctx->builder_peak = text.size();
     if (ctx->minified_used == ctx->minified.size())
         ctx->minified.emplace_back();
-    std::string &kept = ctx->minified[ctx->minified_used];
-    kept.assign(text.data(), text.size());
+    ot_buf *kept = &ctx->minified[ctx->minified_used].text;
+    kept->len = 0;
+    if constexpr (std::is_same_v<T, dom::object>)
+        put_object(ctx, kept, value);
+    else
+        put_element(ctx, kept, value);
+    if (kept->len > ctx->builder_peak)
+        ctx->builder_peak = kept->len;
     ctx->minified_used++;
-    return ot_slice{kept.data(), kept.size()};
+    return ot_slice{kept->data, kept->len};
 }
 
 void release_oversized(parse_ctx *ctx, size_t next_len)
@@ -433,9 +558,9 @@ void release_oversized(parse_ctx *ctx, size_t next_len)
     if (ctx->builder_peak > KEEP_BYTES) {  /* and so may a kept text be */
         ctx->builder = simdjson::internal::string_builder<>{};
         ctx->builder_peak = 0;
-        for (std::string &kept : ctx->minified)
-            if (kept.capacity() > KEEP_BYTES)
-                std::string().swap(kept);
+        for (parse_ctx::kept_text &kept : ctx->minified)
+            if (kept.text.cap > KEEP_BYTES)
+                buf_free(&kept.text);
     }
 }
 
@@ -834,8 +959,23 @@ void parse_get_set(parse_ctx *ctx, const parse_pathset *set, enum parse_type *ty
         types[i] = PARSE_ABSENT;
         out[i] = ot_slice{"", 0};
     }
-    if (ctx && ctx->has_event)
-        get_below(ctx, set, 0, ctx->event, types, out);
+    if (ctx && ctx->has_event) {
+        /* the event's members through its index (most records have it
+         * built by then, for the rules' lookups), then a walk of each
+         * object below that the paths go into */
+        const parse_pathset::node &root = set->nodes[0];
+        for (size_t c : root.children) {
+            const parse_pathset::node &child = set->nodes[c];
+            dom::element value;
+            if (!top_member(ctx, child.key.data(), child.key.size(), value))
+                continue;
+            if (child.result >= 0)
+                types[child.result] = answer(ctx, &value, &out[child.result]);
+            dom::object inner;
+            if (!child.children.empty() && !value.get_object().get(inner))
+                get_below(ctx, set, c, inner, types, out);
+        }
+    }
     for (const auto &repeat : set->repeats) {
         types[repeat.first] = types[repeat.second];
         out[repeat.first] = out[repeat.second];
