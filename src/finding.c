@@ -49,7 +49,7 @@ static const char *const field_paths[F_COUNT] = {
 struct finding_record {
     finding_options opt;
     parse_pathset *fields;      /* field_paths, compiled */
-    enum parse_type field_type[F_COUNT];    /* of the prepared record, once its shared part is built */
+    enum parse_type field_type[F_COUNT];    /* of the prepared record (finding_prepare) */
     ot_slice field[F_COUNT];
     finding_facts facts;
     parse_ctx *ev;
@@ -107,25 +107,34 @@ const finding_facts *finding_record_facts(const finding_record *r)
  * responseElements.<eventName> is "Failure" (a failed ConsoleLogin has only
  * an errorMessage beside it).
  */
-int finding_event_denied(parse_ctx *event)
+/* finding_event_denied, from the errorCode and eventName parse_get gave
+ * (types and values) and whether responseElements is an object. */
+static int denied_of(parse_ctx *event, enum parse_type error_code, enum parse_type name_type, const ot_slice *name,
+                     int response_is_object)
 {
-    ot_slice v;
-    enum parse_type t = parse_get(event, "errorCode", &v);
-    if (t != PARSE_ABSENT && t != PARSE_NULL)
+    if (error_code != PARSE_ABSENT && error_code != PARSE_NULL)
         return 1;
-    ot_slice name;
     char path[64] = "responseElements.";
     size_t at = strlen(path);
-    if (parse_get(event, "eventName", &name) != PARSE_STRING || name.len == 0 || name.len >= sizeof path - at)
-        return 0;
-    for (size_t i = 0; i < name.len; i++) {
-        char c = name.ptr[i];
+    if (!response_is_object || name_type != PARSE_STRING || name->len == 0 || name->len >= sizeof path - at)
+        return 0;   /* not an object: responseElements.<eventName> is absent */
+    for (size_t i = 0; i < name->len; i++) {
+        char c = name->ptr[i];
         if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')))
             return 0;       /* a dot would descend further */
     }
-    memcpy(path + at, name.ptr, name.len);
-    path[at + name.len] = '\0';
+    memcpy(path + at, name->ptr, name->len);
+    path[at + name->len] = '\0';
+    ot_slice v;
     return parse_get_uncached(event, path, &v) == PARSE_STRING && v.len == 7 && memcmp(v.ptr, "Failure", 7) == 0;
+}
+
+int finding_event_denied(parse_ctx *event)
+{
+    ot_slice v, name;
+    enum parse_type error_code = parse_get(event, "errorCode", &v);
+    enum parse_type name_type = parse_get(event, "eventName", &name);
+    return denied_of(event, error_code, name_type, &name, parse_get(event, "responseElements", &v) == PARSE_OBJECT);
 }
 
 /* ---- facts -------------------------------------------------------------- */
@@ -150,6 +159,12 @@ static ot_slice string_at(parse_ctx *ev, const char *path)
     if (parse_get(ev, path, &v) != PARSE_STRING)
         return (ot_slice){NULL, 0};
     return v;
+}
+
+/* A field of the record's set that is a string, or an absent slice. */
+static ot_slice string_field(const finding_record *r, int f)
+{
+    return r->field_type[f] == PARSE_STRING ? r->field[f] : (ot_slice){NULL, 0};
 }
 
 static void set_if(ot_slice *into, ot_slice v)
@@ -177,7 +192,8 @@ static const char *id_type(const ot_slice *id)
 
 /* Where each Organizations call names what it acted on: see the README's
  * target table and its sources. */
-static void find_target(finding_target *t, parse_ctx *ev, const ot_slice *name, const org_context *c)
+static void find_target(finding_target *t, const finding_record *r, parse_ctx *ev, const ot_slice *name,
+                        const org_context *c)
 {
     static const char *const account_in_request[] = {
         "RemoveAccountFromOrganization", "CloseAccount", "MoveAccount",
@@ -193,7 +209,7 @@ static void find_target(finding_target *t, parse_ctx *ev, const ot_slice *name, 
 
     memset(t, 0, sizeof *t);
     if (is_name(name, "LeaveOrganization"))
-        t->account_id = string_at(ev, "recipientAccountId");
+        t->account_id = string_field(r, F_RECIPIENT_ACCOUNT_ID);
     else if (is_one_of(name, account_in_request))
         t->account_id = string_at(ev, "requestParameters.accountId");
     else if (is_name(name, "CreateAccountResult"))
@@ -266,15 +282,16 @@ static void find_facts(finding_record *r, parse_ctx *ev)
     finding_facts *f = &r->facts;
     const org_context *c = r->opt.context;
     memset(f, 0, sizeof *f);
-    f->denied = finding_event_denied(ev);
+    f->denied = denied_of(ev, r->field_type[F_ERROR_CODE], r->field_type[F_EVENT_NAME], &r->field[F_EVENT_NAME],
+                          r->field_type[F_RESPONSE_ELEMENTS] == PARSE_OBJECT);
 
-    ot_slice arn = string_at(ev, "userIdentity.arn");
+    ot_slice arn = string_field(r, F_ACTOR_ARN);
     f->trusted = arn.ptr && context_is_trusted(c, arn.ptr, arn.len);
 
-    ot_slice source = string_at(ev, "eventSource"), name = string_at(ev, "eventName");
+    ot_slice source = string_field(r, F_EVENT_SOURCE), name = string_field(r, F_EVENT_NAME);
     if (!source.ptr || !name.ptr || !rules_is_org_source(source.ptr, source.len))
         return;     /* the target table is the Organizations calls' */
-    find_target(&f->target, ev, &name, c);
+    find_target(&f->target, r, ev, &name, c);
 
     const ot_slice *type = &f->target.policy_type;
     if (is_one_of(&name, policy_calls) && type->ptr && context_not_security_control(type->ptr, type->len)) {
@@ -522,7 +539,10 @@ int finding_prepare(finding_record *r, parse_ctx *ev, const char *path, uint64_t
     r->path = path;
     r->path_len = strlen(path);
     r->offset = offset;
-    r->event_id = string_at(ev, "eventID");
+    /* the fields every line shows, fetched once; the facts read theirs
+     * from them */
+    parse_get_set(ev, r->fields, r->field_type, r->field);
+    r->event_id = string_field(r, F_EVENT_ID);
     find_facts(r, ev);
     r->shared_built = 0;    /* built by the first finding that is kept */
     return 0;
@@ -534,7 +554,6 @@ static int build_shared(finding_record *r)
     parse_ctx *ev = r->ev;
     ot_buf *s = &r->shared;
     s->len = 0;
-    parse_get_set(ev, r->fields, r->field_type, r->field);
     const char *outcome = r->facts.denied ? "\"failure\"" : "\"success\"";
     int rc;
     if (r->opt.format == FINDING_OCSF) {
