@@ -425,9 +425,9 @@ bool parse_into_ctx(parse_ctx *ctx, const char *buf, size_t len, enum parse_kind
  * integers in decimal, doubles through simdjson's own to_chars (the
  * builder). May throw std::bad_alloc.
  */
-void reserve_or_throw(ot_buf *b, size_t n)
+inline void reserve_or_throw(ot_buf *b, size_t n)
 {
-    if (buf_reserve(b, n))
+    if (b->cap - b->len < n && buf_reserve(b, n))   /* the check inline: most calls have room */
         throw std::bad_alloc();
 }
 
@@ -438,10 +438,15 @@ void put_text(ot_buf *b, const char *s, size_t n)
     b->len += n;
 }
 
-void put_string(ot_buf *b, std::string_view s, char after)
+/* s as a JSON string, after the byte before and followed by after (0:
+ * none): a member's comma, key and colon in one reserve. */
+void put_string(ot_buf *b, char before, std::string_view s, char after)
 {
-    reserve_or_throw(b, JSON_STRING_ROOM(s.size()) + 1);
-    char *o = json_put_string(b->data + b->len, s.data(), s.size());
+    reserve_or_throw(b, JSON_STRING_ROOM(s.size()) + 2);
+    char *o = b->data + b->len;
+    if (before)
+        *o++ = before;
+    o = json_put_string(o, s.data(), s.size());
     if (after)
         *o++ = after;
     b->len = size_t(o - b->data);
@@ -467,10 +472,8 @@ void put_object(parse_ctx *ctx, ot_buf *b, dom::object obj)
     put_text(b, "{", 1);
     bool first = true;
     for (dom::key_value_pair field : obj) {
-        if (!first)
-            put_text(b, ",", 1);
+        put_string(b, first ? 0 : ',', field.key, ':');
         first = false;
-        put_string(b, field.key, ':');
         put_element(ctx, b, field.value);
     }
     put_text(b, "}", 1);
@@ -496,7 +499,7 @@ void put_element(parse_ctx *ctx, ot_buf *b, dom::element value)
         return;
     }
     case dom::element_type::STRING:
-        put_string(b, std::string_view(value), 0);
+        put_string(b, 0, std::string_view(value), 0);
         return;
     case dom::element_type::INT64: {
         int64_t v = int64_t(value);

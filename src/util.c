@@ -210,6 +210,29 @@ char *json_put_string(char *o, const char *s, size_t n)
     const unsigned char *end = p + n;
     *o++ = '"';
 #ifdef __SSE2__
+    /* The common case first: a string of 16 bytes or more with nothing to
+     * escape. While every byte so far was copied as it is, the last 1..16
+     * bytes are one load of the string's last 16, stored to end where the
+     * string's copy ends (rewriting copied bytes with themselves). */
+    if (n >= 16) {
+        while (end - p > 16) {
+            __m128i v = _mm_loadu_si128((const __m128i *)p);
+            if (special_lanes(v))
+                goto general;
+            _mm_storeu_si128((__m128i *)o, v);
+            o += 16;
+            p += 16;
+        }
+        size_t left = (size_t)(end - p);    /* 1..16 */
+        __m128i v = _mm_loadu_si128((const __m128i *)(end - 16));
+        if ((special_lanes(v) >> (16 - left)) == 0) {
+            _mm_storeu_si128((__m128i *)(o - (16 - left)), v);
+            o += left;
+            *o++ = '"';
+            return o;
+        }
+    }
+general:
     /* 16 bytes a step, each vector stored whole (the room has 16 bytes to
      * spare) and the output advanced past its plain lanes; the first lane
      * that is not plain goes to put_special, and the next vector starts
