@@ -923,6 +923,30 @@ void parse_pathset_free(parse_pathset *set)
     delete set;
 }
 
+/* memcmp(a, b, n) == 0 inline for the short keys of CloudTrail (a call
+ * to memcmp was a third of comparing a member): two overlapping loads of
+ * each, never reading past n bytes. */
+static inline bool same_bytes(const char *a, const char *b, size_t n)
+{
+    uint64_t x0, x1, y0, y1;
+    if (n >= 8 && n <= 16) {
+        std::memcpy(&x0, a, 8);
+        std::memcpy(&y0, b, 8);
+        std::memcpy(&x1, a + n - 8, 8);
+        std::memcpy(&y1, b + n - 8, 8);
+        return ((x0 ^ y0) | (x1 ^ y1)) == 0;
+    }
+    if (n >= 4 && n < 8) {
+        uint32_t p0, p1, q0, q1;
+        std::memcpy(&p0, a, 4);
+        std::memcpy(&q0, b, 4);
+        std::memcpy(&p1, a + n - 4, 4);
+        std::memcpy(&q1, b + n - 4, 4);
+        return ((p0 ^ q0) | (p1 ^ q1)) == 0;
+    }
+    return std::memcmp(a, b, n) == 0;
+}
+
 /* Fills the results below node from obj: each member is compared with the
  * node's children once; the first member of a key is the one, as for
  * at_key. A path whose value is a string or absent stops there. */
@@ -936,8 +960,7 @@ static void get_below(parse_ctx *ctx, const parse_pathset *set, size_t at, dom::
         std::string_view k = field.key;
         for (int c = node.head[key_bucket(k.data(), k.size())]; c >= 0; c = node.next[size_t(c)]) {
             const parse_pathset::node &child = set->nodes[node.children[size_t(c)]];
-            if ((seen >> c & 1) || child.key.size() != k.size() ||
-                std::memcmp(child.key.data(), k.data(), k.size()) != 0)
+            if ((seen >> c & 1) || child.key.size() != k.size() || !same_bytes(child.key.data(), k.data(), k.size()))
                 continue;
             seen |= uint64_t(1) << c;
             left--;

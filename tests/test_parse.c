@@ -217,6 +217,11 @@ static void test_get_set(parse_ctx *ctx)
         "{\"eventName\":null,\"userIdentity\":{\"arn\":null,\"sessionContext\":{\"sessionIssuer\":{\"arn\":7},"
         "\"attributes\":{\"mfaAuthenticated\":true}}},\"requestParameters\":{\"x\":null},\"n\":null,"
         "\"missing\":{\"deeper\":[\"\\\"\"]},\"\":null}",
+        /* keys one byte off the paths', at each end and inside, before the real ones */
+        "{\"userIdentity\":{\"arm\":\"no\",\"Arn\":\"no\",\"sessionContexx\":{\"sessionIssuer\":{\"arn\":\"no\"}},"
+        "\"sessionCOntext\":{},\"sessionContext\":{\"sessionIssuer\":{\"arN\":\"no\",\"arn\":\"yes\"},"
+        "\"attributes\":{\"mfaAuthenticateD\":\"no\",\"mfaAuthenticated\":\"true\"}},\"arn\":\"a\"},"
+        "\"requestParameterz\":1,\"requestParameters\":{\"y\":1,\"x\":2}}",
         NULL,   /* more members than the top-level index holds */
     };
     char big[16384];
