@@ -985,23 +985,8 @@ void parse_get_set(parse_ctx *ctx, const parse_pathset *set, enum parse_type *ty
         types[i] = PARSE_ABSENT;
         out[i] = ot_slice{"", 0};
     }
-    if (ctx && ctx->has_event) {
-        /* the event's members through its index (most records have it
-         * built by then, for the rules' lookups), then a walk of each
-         * object below that the paths go into */
-        const parse_pathset::node &root = set->nodes[0];
-        for (size_t c : root.children) {
-            const parse_pathset::node &child = set->nodes[c];
-            dom::element value;
-            if (!top_member(ctx, child.key.data(), child.key.size(), value))
-                continue;
-            if (child.result >= 0)
-                types[child.result] = answer(ctx, &value, &out[child.result]);
-            dom::object inner;
-            if (!child.children.empty() && !value.get_object().get(inner))
-                get_below(ctx, set, c, inner, types, out);
-        }
-    }
+    if (ctx && ctx->has_event)
+        get_below(ctx, set, 0, ctx->event, types, out);
     for (const auto &repeat : set->repeats) {
         types[repeat.first] = types[repeat.second];
         out[repeat.first] = out[repeat.second];
