@@ -472,9 +472,22 @@ void put_object(parse_ctx *ctx, ot_buf *b, dom::object obj)
     put_text(b, "{", 1);
     bool first = true;
     for (dom::key_value_pair field : obj) {
-        put_string(b, first ? 0 : ',', field.key, ':');
+        std::string_view text;
+        if (!field.value.get_string().get(text)) {
+            /* a string member, the most common, in one reserve */
+            reserve_or_throw(b, JSON_STRING_ROOM(field.key.size()) + JSON_STRING_ROOM(text.size()) + 2);
+            char *o = b->data + b->len;
+            if (!first)
+                *o++ = ',';
+            o = json_put_string(o, field.key.data(), field.key.size());
+            *o++ = ':';
+            o = json_put_string(o, text.data(), text.size());
+            b->len = size_t(o - b->data);
+        } else {
+            put_string(b, first ? 0 : ',', field.key, ':');
+            put_element(ctx, b, field.value);
+        }
         first = false;
-        put_element(ctx, b, field.value);
     }
     put_text(b, "}", 1);
 }
@@ -965,8 +978,13 @@ static void get_below(parse_ctx *ctx, const parse_pathset *set, size_t at, dom::
             seen |= uint64_t(1) << c;
             left--;
             dom::element value = field.value;
-            if (child.result >= 0)
+            std::string_view text;
+            if (child.result >= 0 && !value.get_string().get(text)) {
+                types[child.result] = PARSE_STRING;     /* describe's answer for a string, inline */
+                out[child.result] = ot_slice{text.data(), text.size()};
+            } else if (child.result >= 0) {
                 types[child.result] = answer(ctx, &value, &out[child.result]);
+            }
             dom::object inner;
             if (!child.children.empty() && !value.get_object().get(inner))
                 get_below(ctx, set, node.children[size_t(c)], inner, types, out);
