@@ -69,6 +69,11 @@ struct finding_record {
     } *heads;
     size_t heads_cap, nheads;
     ot_buf head_text;
+    /* the input path as a JSON string, escaped once for all the records of
+     * an input: path_json is valid when path_src holds the path's bytes
+     * (a copy: the path's memory may be reused for another one) */
+    ot_buf path_src, path_json;
+    int path_known;
 };
 
 finding_record *finding_record_create(const finding_options *o)
@@ -91,6 +96,8 @@ void finding_record_free(finding_record *r)
         return;
     buf_free(&r->shared);
     buf_free(&r->head_text);
+    buf_free(&r->path_src);
+    buf_free(&r->path_json);
     free(r->heads);
     parse_pathset_free(r->fields);
     free(r);
@@ -474,10 +481,26 @@ static const int event_fields[] = {
  * pairs: the event's place, its actor, target and context, the request and
  * response, and where the record was. with_event adds the event itself.
  */
-static int append_fields(ot_buf *out, const finding_record *r, parse_ctx *ev, int with_event)
+/* Makes r->path_json the prepared record's path as a JSON string. */
+static int escape_path(finding_record *r)
+{
+    if (r->path_known && r->path_src.len == r->path_len &&
+        (r->path_len == 0 || memcmp(r->path_src.data, r->path, r->path_len) == 0))
+        return 0;
+    r->path_known = 0;
+    r->path_src.len = r->path_json.len = 0;
+    if (buf_append(&r->path_src, r->path, r->path_len) || buf_append_json_string(&r->path_json, r->path, r->path_len))
+        return -ENOMEM;
+    r->path_known = 1;
+    return 0;
+}
+
+static int append_fields(ot_buf *out, finding_record *r, parse_ctx *ev, int with_event)
 {
     const finding_facts *f = &r->facts;
-    size_t room = FIELDS_FIXED_ROOM + target_room(&f->target) + cstr_room(f->note) + JSON_STRING_ROOM(r->path_len);
+    if (escape_path(r))
+        return -ENOMEM;
+    size_t room = FIELDS_FIXED_ROOM + target_room(&f->target) + cstr_room(f->note) + r->path_json.len;
     for (size_t i = 0; i < sizeof event_fields / sizeof event_fields[0]; i++)
         room += field_room(r, event_fields[i]);
     ot_slice all = { "", 0 };
@@ -522,7 +545,8 @@ static int append_fields(ot_buf *out, const finding_record *r, parse_ctx *ev, in
     o = PUT(o, ",\"serviceEventDetails\":");
     o = put_field(o, r, F_SERVICE_EVENT_DETAILS);
     o = PUT(o, ",\"input\":{\"path\":");
-    o = json_put_string(o, r->path, r->path_len);
+    memcpy(o, r->path_json.data, r->path_json.len);
+    o += r->path_json.len;
     o = put_offset(o, r->offset);
     if (with_event) {
         o = PUT(o, ",\"event\":");
