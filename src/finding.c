@@ -427,28 +427,26 @@ static char *put_target(char *o, const finding_target *t)
 {
     if (!t->any)
         return PUT(o, "null");
-    o = PUT(o, "{\"accountId\":");
-    o = put_slice(o, &t->account_id);
-    o = PUT(o, ",\"accountName\":");
-    o = put_cstr(o, t->account_name);
-    o = PUT(o, ",\"policyId\":");
-    o = put_slice(o, &t->policy_id);
-    o = PUT(o, ",\"policyType\":");
-    o = put_slice(o, &t->policy_type);
-    o = PUT(o, ",\"targetId\":");
-    o = put_slice(o, &t->target_id);
-    o = PUT(o, ",\"targetType\":");
-    o = put_cstr(o, t->target_type);
-    o = PUT(o, ",\"servicePrincipal\":");
-    o = put_slice(o, &t->service_principal);
-    o = PUT(o, ",\"createAccountRequestId\":");
-    o = put_slice(o, &t->create_account_request_id);
-    o = PUT(o, ",\"sourceParentId\":");
-    o = put_slice(o, &t->source_parent_id);
-    o = PUT(o, ",\"destinationParentId\":");
-    o = put_slice(o, &t->destination_parent_id);
-    o = PUT(o, ",\"handshakeId\":");
-    o = put_slice(o, &t->handshake_id);
+    /* by a table: only Organizations events have a target */
+    const struct { const char *key; const ot_slice *v; const char *s; } members[] = {
+        { "{\"accountId\":", &t->account_id, NULL },
+        { ",\"accountName\":", NULL, t->account_name },
+        { ",\"policyId\":", &t->policy_id, NULL },
+        { ",\"policyType\":", &t->policy_type, NULL },
+        { ",\"targetId\":", &t->target_id, NULL },
+        { ",\"targetType\":", NULL, t->target_type },
+        { ",\"servicePrincipal\":", &t->service_principal, NULL },
+        { ",\"createAccountRequestId\":", &t->create_account_request_id, NULL },
+        { ",\"sourceParentId\":", &t->source_parent_id, NULL },
+        { ",\"destinationParentId\":", &t->destination_parent_id, NULL },
+        { ",\"handshakeId\":", &t->handshake_id, NULL },
+    };
+    for (size_t i = 0; i < sizeof members / sizeof members[0]; i++) {
+        size_t n = strlen(members[i].key);
+        memcpy(o, members[i].key, n);
+        o += n;
+        o = members[i].v ? put_slice(o, members[i].v) : put_cstr(o, members[i].s);
+    }
     return PUT(o, "}");
 }
 
@@ -476,11 +474,6 @@ static const int event_fields[] = {
     F_REQUEST_PARAMETERS, F_RESPONSE_ELEMENTS, F_SERVICE_EVENT_DETAILS,
 };
 
-/*
- * The fields of orgtrail's own schema after "outcome", as `,"key":value`
- * pairs: the event's place, its actor, target and context, the request and
- * response, and where the record was. with_event adds the event itself.
- */
 /* Makes r->path_json the prepared record's path as a JSON string. */
 static int escape_path(finding_record *r)
 {
@@ -495,7 +488,14 @@ static int escape_path(finding_record *r)
     return 0;
 }
 
-static int append_fields(ot_buf *out, finding_record *r, parse_ctx *ev, int with_event)
+/*
+ * The end of the shared part: the outcome and the fields of orgtrail's own
+ * schema, as `,"key":value` pairs (the event's place, its actor, target and
+ * context, the request and response, and where the record was), closing
+ * the line; ocsf: inside "unmapped", closing it and the line. with_event
+ * adds the event itself.
+ */
+static int append_fields(ot_buf *out, finding_record *r, parse_ctx *ev, int with_event, int ocsf)
 {
     const finding_facts *f = &r->facts;
     if (escape_path(r))
@@ -511,6 +511,9 @@ static int append_fields(ot_buf *out, finding_record *r, parse_ctx *ev, int with
     if (buf_reserve(out, room))
         return -ENOMEM;
     char *o = out->data + out->len;
+    /* the outcome (OCSF: opening unmapped) */
+    o = ocsf ? PUT(o, ",\"unmapped\":{\"outcome\":") : PUT(o, ",\"outcome\":");
+    o = f->denied ? PUT(o, "\"failure\"") : PUT(o, "\"success\"");
     o = PUT(o, ",\"eventTime\":");
     o = put_field(o, r, F_EVENT_TIME);
     o = PUT(o, ",\"eventName\":");
@@ -553,6 +556,7 @@ static int append_fields(ot_buf *out, finding_record *r, parse_ctx *ev, int with
         memcpy(o, all.ptr, all.len);
         o += all.len;
     }
+    o = ocsf ? PUT(o, "}}\n") : PUT(o, "}\n");    /* closing unmapped and the line, or the line */
     out->len = (size_t)(o - out->data);
     return 0;
 }
@@ -578,19 +582,12 @@ static int build_shared(finding_record *r)
     parse_ctx *ev = r->ev;
     ot_buf *s = &r->shared;
     s->len = 0;
-    const char *outcome = r->facts.denied ? "\"failure\"" : "\"success\"";
     int rc;
     if (r->opt.format == FINDING_OCSF) {
         rc = ocsf_append_shared(s, &r->facts, ev, r->opt.raw);
-        rc = rc ? rc : buf_append_str(s, ",\"unmapped\":{\"outcome\":");
-        rc = rc ? rc : buf_append_str(s, outcome);
-        rc = rc ? rc : append_fields(s, r, ev, 0);
-        rc = rc ? rc : buf_append_str(s, "}}\n");
+        rc = rc ? rc : append_fields(s, r, ev, 0, 1);
     } else {
-        rc = buf_append_str(s, ",\"outcome\":");
-        rc = rc ? rc : buf_append_str(s, outcome);
-        rc = rc ? rc : append_fields(s, r, ev, r->opt.raw);
-        rc = rc ? rc : buf_append_str(s, "}\n");
+        rc = append_fields(s, r, ev, r->opt.raw, 0);
     }
     if (rc)
         s->len = 0;
