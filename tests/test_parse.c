@@ -199,6 +199,31 @@ static void test_minified_deep_and_long(parse_ctx *ctx)
     free(want);
 }
 
+/* A minified object's keys and string values with an escape at each
+ * place around the vector boundaries (the minifier writes a string member
+ * inline): already minified input comes back as it was. */
+static void test_minified_escape_places(parse_ctx *ctx)
+{
+    static const char *const escapes[] = { "\\\"", "\\\\", "\\n", "\\u0001", "\\u001f", "\xc3\xa9", "\xf0\x9f\x98\x80" };
+    for (size_t e = 0; e < sizeof escapes / sizeof escapes[0]; e++) {
+        for (int at = 0; at <= 40; at++) {
+            char value[256], rec[600];
+            int n = snprintf(value, sizeof value, "{\"%.*s%s\":\"%.*s%s%s\",\"n\":[\"%.*s%s\"]}", at,
+                             "kkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkk", escapes[e], at,
+                             "vvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvv", escapes[e], "tail", at,
+                             "wwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwww", escapes[e]);
+            snprintf(rec, sizeof rec, "{\"v\":%s}", value);
+            CHECK(parse_event(ctx, rec) == 0);
+            ot_slice got;
+            CHECK(parse_get(ctx, "v", &got) == PARSE_OBJECT);
+            int same = slice_is(got, value, (size_t)n);
+            CHECK(same);
+            if (!same && check_printed)
+                fprintf(stderr, "  escape %zu at %d: %.*s\n", e, at, (int)got.len, got.ptr);
+        }
+    }
+}
+
 /* parse_get_set gives, for each path, exactly what parse_get gives. */
 static void test_get_set(parse_ctx *ctx)
 {
@@ -740,6 +765,7 @@ int main(void)
     test_top_level_index(ctx);
     test_minified_like_simdjson(ctx);
     test_minified_deep_and_long(ctx);
+    test_minified_escape_places(ctx);
     test_get_set(ctx);
     test_envelope(ctx);
     test_wrapped(ctx);
