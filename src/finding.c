@@ -345,8 +345,8 @@ static size_t field_room(const finding_record *r, int f)
 }
 
 /* A field's value: strings re-escaped, other JSON as simdjson minified it,
- * absent as null. */
-/* inlined by force: 1.9 M calls, each a few instructions of work */
+ * absent as null. Inlined by force: 1.9 M calls a community run, each a
+ * few instructions besides the escape. */
 static inline __attribute__((always_inline)) char *put_field(char *o, const finding_record *r, int f)
 {
     const ot_slice *v = &r->field[f];
