@@ -1,5 +1,6 @@
 #include "finding.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -331,7 +332,7 @@ severity finding_severity(const finding_record *r, const rule *ru)
 #define PUT(o, lit) (memcpy((o), (lit), sizeof(lit) - 1), (o) + sizeof(lit) - 1)
 
 /* The bytes of append_fields' literals (keys, punctuation, the offset's
- * digits), with room to spare: they are about 560. */
+ * digits, put_target's keys), with room to spare: under 780 all told. */
 #define FIELDS_FIXED_ROOM 1024
 
 /* The room a field's value takes. */
@@ -558,6 +559,7 @@ static int append_fields(ot_buf *out, finding_record *r, parse_ctx *ev, int with
         o += all.len;
     }
     o = ocsf ? PUT(o, "}}\n") : PUT(o, "}\n");    /* closing unmapped and the line, or the line */
+    assert((size_t)(o - (out->data + out->len)) <= room);
     out->len = (size_t)(o - out->data);
     return 0;
 }
