@@ -76,10 +76,11 @@ severity finding_severity(const finding_record *r, const rule *ru);
 
 /*
  * Appends the line of rule ru's finding on the prepared record, unless its
- * severity is below min_severity. A rule's NDJSON head (its id and title,
- * escaped) is kept by its address: ru must stay where it is, unchanged,
- * while r lives (the rule set outlives the scanner that holds r). Returns 1 when a line was appended, 0
- * when it was dropped, or -ENOMEM (nothing appended).
+ * severity is below min_severity. Returns 1 when a line was appended, 0
+ * when it was dropped, or -ENOMEM (nothing appended). A rule's NDJSON head
+ * (its id and title, escaped) is kept by its address: ru must stay where
+ * it is, unchanged, while r lives (the rule set outlives the scanner that
+ * holds r).
  */
 int finding_append(ot_buf *out, finding_record *r, const rule *ru);
 /* The dedupe key of rule ru's finding on the prepared record
