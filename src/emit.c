@@ -11,12 +11,21 @@
 
 #include "util.h"
 
-static uint64_t finding_key(const char *rule_id, size_t rule_len, const char *event_id, size_t event_id_len)
+uint64_t emit_rule_hash(const char *rule_id, size_t rule_len)
 {
     uint64_t h = hash_bytes(FNV_OFFSET, rule_id, rule_len);
-    h = hash_bytes(h, "", 1);     /* the end of the rule id */
-    h = hash_bytes(h, event_id, event_id_len);
+    return hash_bytes(h, "", 1);     /* the end of the rule id */
+}
+
+uint64_t emit_finding_key_hashed(uint64_t rule_hash, const char *event_id, size_t event_id_len)
+{
+    uint64_t h = hash_bytes(rule_hash, event_id, event_id_len);
     return h ? h : 1;
+}
+
+static uint64_t finding_key(const char *rule_id, size_t rule_len, const char *event_id, size_t event_id_len)
+{
+    return emit_finding_key_hashed(emit_rule_hash(rule_id, rule_len), event_id, event_id_len);
 }
 
 uint64_t emit_finding_key(const char *rule_id, const char *event_id, size_t event_id_len)

@@ -14,6 +14,11 @@
 
 /* The dedupe key of a finding: its rule and eventID. Never 0. */
 uint64_t emit_finding_key(const char *rule_id, const char *event_id, size_t event_id_len);
+/* emit_finding_key in two steps, for a rule id hashed once for many
+ * findings: emit_finding_key_hashed(emit_rule_hash(id, strlen(id)), e, n)
+ * is emit_finding_key(id, e, n). */
+uint64_t emit_rule_hash(const char *rule_id, size_t rule_len);
+uint64_t emit_finding_key_hashed(uint64_t rule_hash, const char *event_id, size_t event_id_len);
 
 /* The set of finding keys already emitted. Memory grows with findings only. */
 typedef struct emit_dedupe emit_dedupe;

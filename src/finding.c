@@ -1,10 +1,12 @@
 #include "finding.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "emit.h"
 #include "ocsf.h"
 
 /* The event's fields a finding line shows, fetched in one parse_get_set. */
@@ -48,15 +50,31 @@ static const char *const field_paths[F_COUNT] = {
 struct finding_record {
     finding_options opt;
     parse_pathset *fields;      /* field_paths, compiled */
-    enum parse_type field_type[F_COUNT];    /* of the prepared record, once its shared part is built */
+    enum parse_type field_type[F_COUNT];    /* of the prepared record (finding_prepare) */
     ot_slice field[F_COUNT];
     finding_facts facts;
     parse_ctx *ev;
     const char *path;
+    size_t path_len;
     uint64_t offset;
     ot_slice event_id;          /* ptr NULL: the event has none */
     ot_buf shared;              /* what every finding line of the record ends with */
     int shared_built;           /* for the prepared record */
+    /* the NDJSON heads of the rules seen so far, by rule address
+     * (open addressing, half full at most): a rule's id and title are
+     * escaped, and its id hashed, once a run instead of once a finding */
+    struct rule_head {
+        const rule *ru;         /* NULL: an empty slot */
+        uint64_t id_hash;       /* emit_rule_hash of its id */
+        size_t off, len;        /* its {"rule":...,"severity":" in head_text */
+    } *heads;
+    size_t heads_cap, nheads;
+    ot_buf head_text;
+    /* the input path as a JSON string, escaped once for all the records of
+     * an input: path_json is valid when path_src holds the path's bytes
+     * (a copy: the path's memory may be reused for another one) */
+    ot_buf path_src, path_json;
+    int path_known;
 };
 
 finding_record *finding_record_create(const finding_options *o)
@@ -78,6 +96,10 @@ void finding_record_free(finding_record *r)
     if (!r)
         return;
     buf_free(&r->shared);
+    buf_free(&r->head_text);
+    buf_free(&r->path_src);
+    buf_free(&r->path_json);
+    free(r->heads);
     parse_pathset_free(r->fields);
     free(r);
 }
@@ -93,25 +115,34 @@ const finding_facts *finding_record_facts(const finding_record *r)
  * responseElements.<eventName> is "Failure" (a failed ConsoleLogin has only
  * an errorMessage beside it).
  */
-int finding_event_denied(parse_ctx *event)
+/* finding_event_denied, from the errorCode and eventName parse_get gave
+ * (types and values) and whether responseElements is an object. */
+static int denied_of(parse_ctx *event, enum parse_type error_code, enum parse_type name_type, const ot_slice *name,
+                     int response_is_object)
 {
-    ot_slice v;
-    enum parse_type t = parse_get(event, "errorCode", &v);
-    if (t != PARSE_ABSENT && t != PARSE_NULL)
+    if (error_code != PARSE_ABSENT && error_code != PARSE_NULL)
         return 1;
-    ot_slice name;
     char path[64] = "responseElements.";
     size_t at = strlen(path);
-    if (parse_get(event, "eventName", &name) != PARSE_STRING || name.len == 0 || name.len >= sizeof path - at)
-        return 0;
-    for (size_t i = 0; i < name.len; i++) {
-        char c = name.ptr[i];
+    if (!response_is_object || name_type != PARSE_STRING || name->len == 0 || name->len >= sizeof path - at)
+        return 0;   /* not an object: responseElements.<eventName> is absent */
+    for (size_t i = 0; i < name->len; i++) {
+        char c = name->ptr[i];
         if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')))
             return 0;       /* a dot would descend further */
     }
-    memcpy(path + at, name.ptr, name.len);
-    path[at + name.len] = '\0';
+    memcpy(path + at, name->ptr, name->len);
+    path[at + name->len] = '\0';
+    ot_slice v;
     return parse_get_uncached(event, path, &v) == PARSE_STRING && v.len == 7 && memcmp(v.ptr, "Failure", 7) == 0;
+}
+
+int finding_event_denied(parse_ctx *event)
+{
+    ot_slice v, name;
+    enum parse_type error_code = parse_get(event, "errorCode", &v);
+    enum parse_type name_type = parse_get(event, "eventName", &name);
+    return denied_of(event, error_code, name_type, &name, parse_get(event, "responseElements", &v) == PARSE_OBJECT);
 }
 
 /* ---- facts -------------------------------------------------------------- */
@@ -136,6 +167,12 @@ static ot_slice string_at(parse_ctx *ev, const char *path)
     if (parse_get(ev, path, &v) != PARSE_STRING)
         return (ot_slice){NULL, 0};
     return v;
+}
+
+/* A field of the record's set that is a string, or an absent slice. */
+static ot_slice string_field(const finding_record *r, int f)
+{
+    return r->field_type[f] == PARSE_STRING ? r->field[f] : (ot_slice){NULL, 0};
 }
 
 static void set_if(ot_slice *into, ot_slice v)
@@ -163,7 +200,8 @@ static const char *id_type(const ot_slice *id)
 
 /* Where each Organizations call names what it acted on: see the README's
  * target table and its sources. */
-static void find_target(finding_target *t, parse_ctx *ev, const ot_slice *name, const org_context *c)
+static void find_target(finding_target *t, const finding_record *r, parse_ctx *ev, const ot_slice *name,
+                        const org_context *c)
 {
     static const char *const account_in_request[] = {
         "RemoveAccountFromOrganization", "CloseAccount", "MoveAccount",
@@ -179,7 +217,7 @@ static void find_target(finding_target *t, parse_ctx *ev, const ot_slice *name, 
 
     memset(t, 0, sizeof *t);
     if (is_name(name, "LeaveOrganization"))
-        t->account_id = string_at(ev, "recipientAccountId");
+        t->account_id = string_field(r, F_RECIPIENT_ACCOUNT_ID);
     else if (is_one_of(name, account_in_request))
         t->account_id = string_at(ev, "requestParameters.accountId");
     else if (is_name(name, "CreateAccountResult"))
@@ -252,15 +290,16 @@ static void find_facts(finding_record *r, parse_ctx *ev)
     finding_facts *f = &r->facts;
     const org_context *c = r->opt.context;
     memset(f, 0, sizeof *f);
-    f->denied = finding_event_denied(ev);
+    f->denied = denied_of(ev, r->field_type[F_ERROR_CODE], r->field_type[F_EVENT_NAME], &r->field[F_EVENT_NAME],
+                          r->field_type[F_RESPONSE_ELEMENTS] == PARSE_OBJECT);
 
-    ot_slice arn = string_at(ev, "userIdentity.arn");
+    ot_slice arn = string_field(r, F_ACTOR_ARN);
     f->trusted = arn.ptr && context_is_trusted(c, arn.ptr, arn.len);
 
-    ot_slice source = string_at(ev, "eventSource"), name = string_at(ev, "eventName");
+    ot_slice source = string_field(r, F_EVENT_SOURCE), name = string_field(r, F_EVENT_NAME);
     if (!source.ptr || !name.ptr || !rules_is_org_source(source.ptr, source.len))
         return;     /* the target table is the Organizations calls' */
-    find_target(&f->target, ev, &name, c);
+    find_target(&f->target, r, ev, &name, c);
 
     const ot_slice *type = &f->target.policy_type;
     if (is_one_of(&name, policy_calls) && type->ptr && context_not_security_control(type->ptr, type->len)) {
@@ -284,156 +323,137 @@ severity finding_severity(const finding_record *r, const rule *ru)
     return s;
 }
 
-/* ---- the line ----------------------------------------------------------- */
+/* ---- the line -----------------------------------------------------------
+ * The shared part is written by reserving once for all of it and storing
+ * through a pointer: its ~40 appends each reserved, and strlen'd a
+ * literal, for about a third of the cost of a finding. */
+
+/* A literal at o: a constant-size copy the compiler turns into stores. */
+#define PUT(o, lit) (memcpy((o), (lit), sizeof(lit) - 1), (o) + sizeof(lit) - 1)
+
+/* The bytes of append_fields' literals (keys, punctuation, the offset's
+ * digits, put_target's keys), with room to spare: under 780 all told. */
+#define FIELDS_FIXED_ROOM 1024
+
+/* The room a field's value takes. */
+static size_t field_room(const finding_record *r, int f)
+{
+    switch (r->field_type[f]) {
+    case PARSE_STRING: return JSON_STRING_ROOM(r->field[f].len);
+    case PARSE_ABSENT: return 4;
+    default: return r->field[f].len;
+    }
+}
 
 /* A field's value: strings re-escaped, other JSON as simdjson minified it,
- * absent as null. */
-static int append_field(ot_buf *out, const finding_record *r, int f)
+ * absent as null. Inlined by force: 1.9 M calls a community run, each a
+ * few instructions besides the escape. */
+static inline __attribute__((always_inline)) char *put_field(char *o, const finding_record *r, int f)
 {
     const ot_slice *v = &r->field[f];
-    enum parse_type t = r->field_type[f];
-    if (t == PARSE_STRING)
-        return buf_append_json_string(out, v->ptr, v->len);
-    if (t == PARSE_ABSENT)
-        return buf_append(out, "null", 4);
-    return buf_append(out, v->ptr, v->len);
-}
-
-/* A literal, punctuation and key: ,"eventTime": */
-typedef struct {
-    const char *text;
-    size_t len;
-} literal;
-#define LITERAL(s) { s, sizeof s - 1 }
-
-static int append_literal(ot_buf *out, const literal *l)
-{
-    return buf_append(out, l->text, l->len);
-}
-
-/* A key literal and the field that follows it. */
-typedef struct {
-    literal key;
-    int field;
-} keyed_field;
-
-static int append_keyed(ot_buf *out, const finding_record *r, const keyed_field *list, size_t n)
-{
-    int rc = 0;
-    for (size_t i = 0; !rc && i < n; i++) {
-        rc = append_literal(out, &list[i].key);
-        rc = rc ? rc : append_field(out, r, list[i].field);
+    switch (r->field_type[f]) {
+    case PARSE_STRING: return json_put_string(o, v->ptr, v->len);
+    case PARSE_ABSENT: return PUT(o, "null");
+    default:
+        memcpy(o, v->ptr, v->len);
+        return o + v->len;
     }
-    return rc;
 }
 
-static int append_key(ot_buf *out, int first, const char *key)
+static size_t slice_room(const ot_slice *v)
 {
-    /* by hand, not buf_printf: this runs for every key of every finding */
-    size_t n = strlen(key);
-    if (buf_reserve(out, n + 4))
-        return -ENOMEM;
-    char *p = out->data + out->len;
-    if (!first)
-        *p++ = ',';
-    *p++ = '"';
-    memcpy(p, key, n);
-    p += n;
-    *p++ = '"';
-    *p++ = ':';
-    out->len = (size_t)(p - out->data);
-    return 0;
+    return v->ptr ? JSON_STRING_ROOM(v->len) : 4;
 }
 
-static int append_slice(ot_buf *out, const ot_slice *v)
+static char *put_slice(char *o, const ot_slice *v)
 {
-    return v->ptr ? buf_append_json_string(out, v->ptr, v->len) : buf_append_str(out, "null");
+    return v->ptr ? json_put_string(o, v->ptr, v->len) : PUT(o, "null");
 }
 
-static int append_cstr(ot_buf *out, const char *s)
+static size_t cstr_room(const char *s)
 {
-    return s ? buf_append_json_string(out, s, strlen(s)) : buf_append_str(out, "null");
+    return s ? JSON_STRING_ROOM(strlen(s)) : 4;
 }
 
-static int append_actor(ot_buf *out, const finding_record *r)
+static char *put_cstr(char *o, const char *s)
 {
-    static const keyed_field actor[] = {
-        { LITERAL("{\"type\":"), F_ACTOR_TYPE },
-        { LITERAL(",\"arn\":"), F_ACTOR_ARN },
-        { LITERAL(",\"accountId\":"), F_ACTOR_ACCOUNT_ID },
-        { LITERAL(",\"sessionIssuerArn\":"), F_ACTOR_ISSUER_ARN },
-        { LITERAL(",\"principalId\":"), F_ACTOR_PRINCIPAL_ID },
-        { LITERAL(",\"accessKeyId\":"), F_ACTOR_ACCESS_KEY_ID },
-        { LITERAL(",\"userName\":"), F_ACTOR_USER_NAME },
-        { LITERAL(",\"invokedBy\":"), F_ACTOR_INVOKED_BY },
-    };
-    int rc = append_keyed(out, r, actor, sizeof actor / sizeof actor[0]);
+    return s ? json_put_string(o, s, strlen(s)) : PUT(o, "null");
+}
+
+static char *put_actor(char *o, const finding_record *r)
+{
+    o = PUT(o, "{\"type\":");
+    o = put_field(o, r, F_ACTOR_TYPE);
+    o = PUT(o, ",\"arn\":");
+    o = put_field(o, r, F_ACTOR_ARN);
+    o = PUT(o, ",\"accountId\":");
+    o = put_field(o, r, F_ACTOR_ACCOUNT_ID);
+    o = PUT(o, ",\"sessionIssuerArn\":");
+    o = put_field(o, r, F_ACTOR_ISSUER_ARN);
+    o = PUT(o, ",\"principalId\":");
+    o = put_field(o, r, F_ACTOR_PRINCIPAL_ID);
+    o = PUT(o, ",\"accessKeyId\":");
+    o = put_field(o, r, F_ACTOR_ACCESS_KEY_ID);
+    o = PUT(o, ",\"userName\":");
+    o = put_field(o, r, F_ACTOR_USER_NAME);
+    o = PUT(o, ",\"invokedBy\":");
+    o = put_field(o, r, F_ACTOR_INVOKED_BY);
     /* CloudTrail writes the flag as the string "true" or "false" */
     const ot_slice *mfa = &r->field[F_ACTOR_MFA];
     enum parse_type t = r->field_type[F_ACTOR_MFA];
-    const char *flag = "null";
+    o = PUT(o, ",\"mfaAuthenticated\":");
     if ((t == PARSE_STRING || t == PARSE_BOOL) && mfa->len == 4 && memcmp(mfa->ptr, "true", 4) == 0)
-        flag = "true";
+        o = PUT(o, "true");
     else if ((t == PARSE_STRING || t == PARSE_BOOL) && mfa->len == 5 && memcmp(mfa->ptr, "false", 5) == 0)
-        flag = "false";
-    rc = rc ? rc : append_key(out, 0, "mfaAuthenticated");
-    rc = rc ? rc : buf_append_str(out, flag);
-    rc = rc ? rc : append_key(out, 0, "sourceIdentity");
-    if (!rc)
-        rc = append_field(out, r, r->field_type[F_ACTOR_SESSION_SOURCE_IDENTITY] != PARSE_ABSENT
-                                      ? F_ACTOR_SESSION_SOURCE_IDENTITY : F_ACTOR_SOURCE_IDENTITY);
-    return rc ? rc : buf_append_str(out, "}");
+        o = PUT(o, "false");
+    else
+        o = PUT(o, "null");
+    o = PUT(o, ",\"sourceIdentity\":");
+    o = put_field(o, r, r->field_type[F_ACTOR_SESSION_SOURCE_IDENTITY] != PARSE_ABSENT
+                            ? F_ACTOR_SESSION_SOURCE_IDENTITY : F_ACTOR_SOURCE_IDENTITY);
+    return PUT(o, "}");
 }
 
-static int append_target(ot_buf *out, const finding_target *t)
+static size_t target_room(const finding_target *t)
 {
     if (!t->any)
-        return buf_append_str(out, "null");
-    const struct { const char *key; const ot_slice *v; } keys[] = {
-        { "accountId", &t->account_id },
-        { "policyId", &t->policy_id },
-        { "policyType", &t->policy_type },
-        { "targetId", &t->target_id },
-    };
-    int rc = buf_append_str(out, "{");
-    for (size_t i = 0; !rc && i < sizeof keys / sizeof keys[0]; i++) {
-        rc = append_key(out, i == 0, keys[i].key);
-        rc = rc ? rc : append_slice(out, keys[i].v);
-        if (!rc && i == 0) {
-            rc = append_key(out, 0, "accountName");
-            rc = rc ? rc : append_cstr(out, t->account_name);
-        }
-    }
-    const struct { const char *key; const ot_slice *v; } more[] = {
-        { "servicePrincipal", &t->service_principal },
-        { "createAccountRequestId", &t->create_account_request_id },
-        { "sourceParentId", &t->source_parent_id },
-        { "destinationParentId", &t->destination_parent_id },
-        { "handshakeId", &t->handshake_id },
-    };
-    rc = rc ? rc : append_key(out, 0, "targetType");
-    rc = rc ? rc : append_cstr(out, t->target_type);
-    for (size_t i = 0; !rc && i < sizeof more / sizeof more[0]; i++) {
-        rc = append_key(out, 0, more[i].key);
-        rc = rc ? rc : append_slice(out, more[i].v);
-    }
-    return rc ? rc : buf_append_str(out, "}");
+        return 4;
+    return slice_room(&t->account_id) + cstr_room(t->account_name) + slice_room(&t->policy_id) +
+           slice_room(&t->policy_type) + slice_room(&t->target_id) + cstr_room(t->target_type) +
+           slice_room(&t->service_principal) + slice_room(&t->create_account_request_id) +
+           slice_room(&t->source_parent_id) + slice_room(&t->destination_parent_id) +
+           slice_room(&t->handshake_id);
 }
 
-static int append_context(ot_buf *out, const finding_facts *f)
+static char *put_target(char *o, const finding_target *t)
 {
-    int rc = buf_append_str(out, f->trusted ? "{\"trusted\":true,\"note\":" : "{\"trusted\":false,\"note\":");
-    rc = rc ? rc : (f->note[0] ? append_cstr(out, f->note) : buf_append_str(out, "null"));
-    return rc ? rc : buf_append_str(out, "}");
+    if (!t->any)
+        return PUT(o, "null");
+    /* by a table: only Organizations events have a target */
+    const struct { const char *key; const ot_slice *v; const char *s; } members[] = {
+        { "{\"accountId\":", &t->account_id, NULL },
+        { ",\"accountName\":", NULL, t->account_name },
+        { ",\"policyId\":", &t->policy_id, NULL },
+        { ",\"policyType\":", &t->policy_type, NULL },
+        { ",\"targetId\":", &t->target_id, NULL },
+        { ",\"targetType\":", NULL, t->target_type },
+        { ",\"servicePrincipal\":", &t->service_principal, NULL },
+        { ",\"createAccountRequestId\":", &t->create_account_request_id, NULL },
+        { ",\"sourceParentId\":", &t->source_parent_id, NULL },
+        { ",\"destinationParentId\":", &t->destination_parent_id, NULL },
+        { ",\"handshakeId\":", &t->handshake_id, NULL },
+    };
+    for (size_t i = 0; i < sizeof members / sizeof members[0]; i++) {
+        size_t n = strlen(members[i].key);
+        memcpy(o, members[i].key, n);
+        o += n;
+        o = members[i].v ? put_slice(o, members[i].v) : put_cstr(o, members[i].s);
+    }
+    return PUT(o, "}");
 }
 
-/*
- * The fields of orgtrail's own schema after "outcome", as `,"key":value`
- * pairs: the event's place, its actor, target and context, the request and
- * response, and where the record was. with_event adds the event itself.
- */
 /* ,"offset":N} by hand: vsnprintf was 2% of the community set's run */
-static int append_offset(ot_buf *out, uint64_t offset)
+static char *put_offset(char *o, uint64_t offset)
 {
     char digits[20];
     size_t n = 0;
@@ -441,62 +461,119 @@ static int append_offset(ot_buf *out, uint64_t offset)
         digits[n++] = (char)('0' + offset % 10);
         offset /= 10;
     } while (offset);
-    static const literal key = LITERAL(",\"offset\":");
-    if (buf_reserve(out, key.len + n + 1))
-        return -ENOMEM;
-    char *p = out->data + out->len;
-    memcpy(p, key.text, key.len);
-    p += key.len;
+    o = PUT(o, ",\"offset\":");
     while (n)
-        *p++ = digits[--n];
-    *p++ = '}';
-    out->len = (size_t)(p - out->data);
+        *o++ = digits[--n];
+    return PUT(o, "}");
+}
+
+/* The fields put_fields writes from the event, in its order. */
+static const int event_fields[] = {
+    F_EVENT_TIME, F_EVENT_NAME, F_EVENT_SOURCE, F_EVENT_ID, F_AWS_REGION, F_RECIPIENT_ACCOUNT_ID,
+    F_ACTOR_TYPE, F_ACTOR_ARN, F_ACTOR_ACCOUNT_ID, F_ACTOR_ISSUER_ARN, F_ACTOR_PRINCIPAL_ID,
+    F_ACTOR_ACCESS_KEY_ID, F_ACTOR_USER_NAME, F_ACTOR_INVOKED_BY, F_ACTOR_SESSION_SOURCE_IDENTITY,
+    F_ACTOR_SOURCE_IDENTITY, F_SOURCE_IP, F_USER_AGENT, F_ERROR_CODE, F_ERROR_MESSAGE,
+    F_REQUEST_PARAMETERS, F_RESPONSE_ELEMENTS, F_SERVICE_EVENT_DETAILS,
+};
+
+/* Makes r->path_json the prepared record's path as a JSON string. */
+static int escape_path(finding_record *r)
+{
+    if (r->path_known && r->path_src.len == r->path_len &&
+        (r->path_len == 0 || memcmp(r->path_src.data, r->path, r->path_len) == 0))
+        return 0;
+    r->path_known = 0;
+    r->path_src.len = r->path_json.len = 0;
+    if (buf_append(&r->path_src, r->path, r->path_len) || buf_append_json_string(&r->path_json, r->path, r->path_len))
+        return -ENOMEM;
+    r->path_known = 1;
     return 0;
 }
 
-static int append_fields(ot_buf *out, const finding_record *r, parse_ctx *ev, int with_event)
+/*
+ * The end of the shared part: the outcome and the fields of orgtrail's own
+ * schema, as `,"key":value` pairs (the event's place, its actor, target and
+ * context, the request and response, and where the record was), closing
+ * the line; ocsf: inside "unmapped", closing it and the line. with_event
+ * adds the event itself.
+ */
+static int append_fields(ot_buf *out, finding_record *r, parse_ctx *ev, int with_event, int ocsf)
 {
-    static const keyed_field top[] = {
-        { LITERAL(",\"eventTime\":"), F_EVENT_TIME },
-        { LITERAL(",\"eventName\":"), F_EVENT_NAME },
-        { LITERAL(",\"eventSource\":"), F_EVENT_SOURCE },
-        { LITERAL(",\"eventID\":"), F_EVENT_ID },
-        { LITERAL(",\"awsRegion\":"), F_AWS_REGION },
-        { LITERAL(",\"recipientAccountId\":"), F_RECIPIENT_ACCOUNT_ID },
-    }, rest[] = {
-        { LITERAL(",\"sourceIPAddress\":"), F_SOURCE_IP },
-        { LITERAL(",\"userAgent\":"), F_USER_AGENT },
-        { LITERAL(",\"errorCode\":"), F_ERROR_CODE },
-        { LITERAL(",\"errorMessage\":"), F_ERROR_MESSAGE },
-        { LITERAL(",\"requestParameters\":"), F_REQUEST_PARAMETERS },
-        { LITERAL(",\"responseElements\":"), F_RESPONSE_ELEMENTS },
-        { LITERAL(",\"serviceEventDetails\":"), F_SERVICE_EVENT_DETAILS },
-    };
-    int rc = append_keyed(out, r, top, sizeof top / sizeof top[0]);
-    rc = rc ? rc : buf_append_str(out, ",\"actor\":");
-    rc = rc ? rc : append_actor(out, r);
-    rc = rc ? rc : buf_append_str(out, ",\"target\":");
-    rc = rc ? rc : append_target(out, &r->facts.target);
-    rc = rc ? rc : buf_append_str(out, ",\"context\":");
-    rc = rc ? rc : append_context(out, &r->facts);
-    rc = rc ? rc : append_keyed(out, r, rest, sizeof rest / sizeof rest[0]);
-    rc = rc ? rc : buf_append_str(out, ",\"input\":{\"path\":");
-    rc = rc ? rc : buf_append_json_string(out, r->path, strlen(r->path));
-    rc = rc ? rc : append_offset(out, r->offset);
-    if (!rc && with_event) {
-        ot_slice all = parse_event_json(ev);
-        rc = buf_append_str(out, ",\"event\":");
-        rc = rc ? rc : buf_append(out, all.ptr, all.len);
+    const finding_facts *f = &r->facts;
+    if (escape_path(r))
+        return -ENOMEM;
+    size_t room = FIELDS_FIXED_ROOM + target_room(&f->target) + cstr_room(f->note) + r->path_json.len;
+    for (size_t i = 0; i < sizeof event_fields / sizeof event_fields[0]; i++)
+        room += field_room(r, event_fields[i]);
+    ot_slice all = { "", 0 };
+    if (with_event) {
+        all = parse_event_json(ev);
+        room += all.len;
     }
-    return rc;
+    if (buf_reserve(out, room))
+        return -ENOMEM;
+    char *o = out->data + out->len;
+    /* the outcome (OCSF: opening unmapped) */
+    o = ocsf ? PUT(o, ",\"unmapped\":{\"outcome\":") : PUT(o, ",\"outcome\":");
+    o = f->denied ? PUT(o, "\"failure\"") : PUT(o, "\"success\"");
+    o = PUT(o, ",\"eventTime\":");
+    o = put_field(o, r, F_EVENT_TIME);
+    o = PUT(o, ",\"eventName\":");
+    o = put_field(o, r, F_EVENT_NAME);
+    o = PUT(o, ",\"eventSource\":");
+    o = put_field(o, r, F_EVENT_SOURCE);
+    o = PUT(o, ",\"eventID\":");
+    o = put_field(o, r, F_EVENT_ID);
+    o = PUT(o, ",\"awsRegion\":");
+    o = put_field(o, r, F_AWS_REGION);
+    o = PUT(o, ",\"recipientAccountId\":");
+    o = put_field(o, r, F_RECIPIENT_ACCOUNT_ID);
+    o = PUT(o, ",\"actor\":");
+    o = put_actor(o, r);
+    o = PUT(o, ",\"target\":");
+    o = put_target(o, &f->target);
+    o = f->trusted ? PUT(o, ",\"context\":{\"trusted\":true,\"note\":") : PUT(o, ",\"context\":{\"trusted\":false,\"note\":");
+    o = f->note[0] ? json_put_string(o, f->note, strlen(f->note)) : PUT(o, "null");
+    o = PUT(o, "}");
+    o = PUT(o, ",\"sourceIPAddress\":");
+    o = put_field(o, r, F_SOURCE_IP);
+    o = PUT(o, ",\"userAgent\":");
+    o = put_field(o, r, F_USER_AGENT);
+    o = PUT(o, ",\"errorCode\":");
+    o = put_field(o, r, F_ERROR_CODE);
+    o = PUT(o, ",\"errorMessage\":");
+    o = put_field(o, r, F_ERROR_MESSAGE);
+    o = PUT(o, ",\"requestParameters\":");
+    o = put_field(o, r, F_REQUEST_PARAMETERS);
+    o = PUT(o, ",\"responseElements\":");
+    o = put_field(o, r, F_RESPONSE_ELEMENTS);
+    o = PUT(o, ",\"serviceEventDetails\":");
+    o = put_field(o, r, F_SERVICE_EVENT_DETAILS);
+    o = PUT(o, ",\"input\":{\"path\":");
+    memcpy(o, r->path_json.data, r->path_json.len);
+    o += r->path_json.len;
+    o = put_offset(o, r->offset);
+    if (with_event) {
+        o = PUT(o, ",\"event\":");
+        memcpy(o, all.ptr, all.len);
+        o += all.len;
+    }
+    o = ocsf ? PUT(o, "}}\n") : PUT(o, "}\n");    /* closing unmapped and the line, or the line */
+    assert((size_t)(o - (out->data + out->len)) <= room);
+    out->len = (size_t)(o - out->data);
+    return 0;
 }
 
 int finding_prepare(finding_record *r, parse_ctx *ev, const char *path, uint64_t offset)
 {
     r->ev = ev;
     r->path = path;
+    r->path_len = strlen(path);
     r->offset = offset;
-    r->event_id = string_at(ev, "eventID");
+    /* the fields every line shows, fetched once; the facts read theirs
+     * from them */
+    parse_get_set(ev, r->fields, r->field_type, r->field);
+    r->event_id = string_field(r, F_EVENT_ID);
     find_facts(r, ev);
     r->shared_built = 0;    /* built by the first finding that is kept */
     return 0;
@@ -508,20 +585,12 @@ static int build_shared(finding_record *r)
     parse_ctx *ev = r->ev;
     ot_buf *s = &r->shared;
     s->len = 0;
-    parse_get_set(ev, r->fields, r->field_type, r->field);
-    const char *outcome = r->facts.denied ? "\"failure\"" : "\"success\"";
     int rc;
     if (r->opt.format == FINDING_OCSF) {
         rc = ocsf_append_shared(s, &r->facts, ev, r->opt.raw);
-        rc = rc ? rc : buf_append_str(s, ",\"unmapped\":{\"outcome\":");
-        rc = rc ? rc : buf_append_str(s, outcome);
-        rc = rc ? rc : append_fields(s, r, ev, 0);
-        rc = rc ? rc : buf_append_str(s, "}}\n");
+        rc = rc ? rc : append_fields(s, r, ev, 0, 1);
     } else {
-        rc = buf_append_str(s, ",\"outcome\":");
-        rc = rc ? rc : buf_append_str(s, outcome);
-        rc = rc ? rc : append_fields(s, r, ev, r->opt.raw);
-        rc = rc ? rc : buf_append_str(s, "}\n");
+        rc = append_fields(s, r, ev, r->opt.raw, 0);
     }
     if (rc)
         s->len = 0;
@@ -550,6 +619,62 @@ int finding_append_head(ot_buf *out, finding_format format, const rule *ru, seve
     return rc ? rc : buf_append(out, "\"", 1);
 }
 
+static size_t head_slot(const rule *ru, size_t cap)
+{
+    return (size_t)(((uint64_t)(uintptr_t)ru * 0x9E3779B97F4A7C15ull) >> 32) & (cap - 1);
+}
+
+/* The head of rule ru's NDJSON findings, made at its first finding; NULL
+ * when out of memory. */
+static const struct rule_head *head_of(finding_record *r, const rule *ru)
+{
+    if (r->nheads * 2 >= r->heads_cap) {
+        size_t cap = r->heads_cap ? r->heads_cap * 2 : 64;
+        struct rule_head *h = calloc(cap, sizeof *h);
+        if (!h)
+            return NULL;
+        for (size_t i = 0; i < r->heads_cap; i++) {
+            if (!r->heads[i].ru)
+                continue;
+            size_t j = head_slot(r->heads[i].ru, cap);
+            while (h[j].ru)
+                j = (j + 1) & (cap - 1);
+            h[j] = r->heads[i];
+        }
+        free(r->heads);
+        r->heads = h;
+        r->heads_cap = cap;
+    }
+    size_t i = head_slot(ru, r->heads_cap);
+    for (; r->heads[i].ru; i = (i + 1) & (r->heads_cap - 1))
+        if (r->heads[i].ru == ru)
+            return &r->heads[i];
+    ot_buf *t = &r->head_text;
+    size_t off = t->len, id_len = strlen(ru->id);
+    int rc = buf_append_str(t, "{\"rule\":");
+    rc = rc ? rc : buf_append_json_string(t, ru->id, id_len);
+    rc = rc ? rc : buf_append_str(t, ",\"title\":");
+    rc = rc ? rc : buf_append_json_string(t, ru->title, strlen(ru->title));
+    rc = rc ? rc : buf_append_str(t, ",\"severity\":\"");
+    if (rc) {
+        t->len = off;
+        return NULL;
+    }
+    r->heads[i] = (struct rule_head){ ru, emit_rule_hash(ru->id, id_len), off, t->len - off };
+    r->nheads++;
+    return &r->heads[i];
+}
+
+uint64_t finding_dedupe_key(finding_record *r, const rule *ru)
+{
+    if (!r->event_id.ptr)
+        return 0;
+    const struct rule_head *h = head_of(r, ru);
+    if (!h)
+        return emit_finding_key(ru->id, r->event_id.ptr, r->event_id.len);
+    return emit_finding_key_hashed(h->id_hash, r->event_id.ptr, r->event_id.len);
+}
+
 int finding_append(ot_buf *out, finding_record *r, const rule *ru)
 {
     severity sev = finding_severity(r, ru);
@@ -560,6 +685,23 @@ int finding_append(ot_buf *out, finding_record *r, const rule *ru)
         return rc;
     buf_take_spare(out);    /* an output buffer's first line: memory already touched */
     size_t start = out->len;
+    if (r->opt.format == FINDING_NDJSON) {
+        /* finding_append_head's NDJSON head, from the rule's kept one */
+        const struct rule_head *h = head_of(r, ru);
+        const char *name = severity_name(sev);
+        size_t name_len = strlen(name);
+        if (!h || buf_reserve(out, h->len + name_len + 1 + r->shared.len))
+            return -ENOMEM;
+        char *o = out->data + out->len;
+        memcpy(o, r->head_text.data + h->off, h->len);
+        o += h->len;
+        memcpy(o, name, name_len);
+        o += name_len;
+        *o++ = '"';
+        memcpy(o, r->shared.data, r->shared.len);
+        out->len = (size_t)(o + r->shared.len - out->data);
+        return 1;
+    }
     rc = finding_append_head(out, r->opt.format, ru, sev, &r->event_id, r->path, r->offset);
     rc = rc ? rc : buf_append(out, r->shared.data, r->shared.len);
     if (rc) {

@@ -77,9 +77,16 @@ severity finding_severity(const finding_record *r, const rule *ru);
 /*
  * Appends the line of rule ru's finding on the prepared record, unless its
  * severity is below min_severity. Returns 1 when a line was appended, 0
- * when it was dropped, or -ENOMEM (nothing appended).
+ * when it was dropped, or -ENOMEM (nothing appended). A rule's NDJSON head
+ * (its id and title, escaped) is kept by its address: ru must stay where
+ * it is, unchanged, while r lives (the rule set outlives the scanner that
+ * holds r).
  */
 int finding_append(ot_buf *out, finding_record *r, const rule *ru);
+/* The dedupe key of rule ru's finding on the prepared record
+ * (emit_finding_key of its id and the event's eventID), or 0 when the event
+ * has no eventID string. */
+uint64_t finding_dedupe_key(finding_record *r, const rule *ru);
 /* A finding line's head, before its shared part: rule, title and severity
  * (NDJSON), or OCSF's opening with finding_info. Returns 0 or -ENOMEM. */
 int finding_append_head(ot_buf *out, finding_format format, const rule *ru, severity sev, const ot_slice *event_id,

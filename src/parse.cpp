@@ -16,12 +16,18 @@
 
 #include <simdjson.h>
 
+extern "C" {
+#include "util.h"
+}
+
 #include <algorithm>
 #include <cstdarg>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <deque>
+#include <new>
+#include <type_traits>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -84,14 +90,21 @@ struct parse_ctx {
     padded_buffer input;    /* the JSON text being parsed (record or inner event) */
     padded_buffer repaired; /* input with invalid UTF-8 replaced by U+FFFD */
     /* texts handed out by parse_get/parse_event_json: the first
-     * minified_used of minified. The strings stay from record to record,
-     * and so does the builder, so that a minified value costs no
+     * minified_used of minified. The buffers stay from record to record,
+     * so that a minified value costs no
      * allocation (simdjson::minify grew a fresh vector a byte at a time,
      * then copied it into a fresh string). */
-    std::deque<std::string> minified;
+    struct kept_text {
+        ot_buf text = {};
+        kept_text() = default;
+        kept_text(const kept_text &) = delete;
+        kept_text &operator=(const kept_text &) = delete;
+        ~kept_text() { buf_free(&text); }
+    };
+    std::deque<kept_text> minified;     /* a deque: a kept text never moves */
     size_t minified_used = 0;
-    simdjson::internal::string_builder<> builder;
-    size_t builder_peak = 0;    /* the longest text built since the builder was new */
+    simdjson::internal::string_builder<> builder;   /* for doubles: simdjson's digits */
+    size_t builder_peak = 0;    /* the longest text kept since the buffers were released */
 
     dom::object event;    /* the current event; valid only when has_event */
     bool has_event = false;
@@ -403,21 +416,149 @@ bool parse_into_ctx(parse_ctx *ctx, const char *buf, size_t len, enum parse_kind
     return true;
 }
 
+/*
+ * Minified JSON written straight into a kept buffer, byte for byte what
+ * simdjson's string_builder<mini_formatter> writes (its vector grew by an
+ * insert per token and was then copied again): strings escaped as it does
+ * (quote, backslash, \b \t \n \f \r, \u00xx for other bytes below 0x20;
+ * a DOM string is valid UTF-8, which json_put_string copies as it is),
+ * integers in decimal, doubles through simdjson's own to_chars (the
+ * builder). May throw std::bad_alloc.
+ */
+inline void reserve_or_throw(ot_buf *b, size_t n)
+{
+    if (b->cap - b->len < n && buf_reserve(b, n))   /* the check inline: most calls have room */
+        throw std::bad_alloc();
+}
+
+void put_text(ot_buf *b, const char *s, size_t n)
+{
+    reserve_or_throw(b, n);
+    std::memcpy(b->data + b->len, s, n);
+    b->len += n;
+}
+
+/* s as a JSON string, after the byte before and followed by after (0:
+ * none): a member's comma, key and colon in one reserve. */
+void put_string(ot_buf *b, char before, std::string_view s, char after)
+{
+    reserve_or_throw(b, JSON_STRING_ROOM(s.size()) + 2);
+    char *o = b->data + b->len;
+    if (before)
+        *o++ = before;
+    o = json_put_string(o, s.data(), s.size());
+    if (after)
+        *o++ = after;
+    b->len = size_t(o - b->data);
+}
+
+void put_unsigned(ot_buf *b, uint64_t v, bool negative)
+{
+    char digits[24];
+    char *end = digits + sizeof digits, *p = end;
+    do {
+        *--p = char('0' + v % 10);
+        v /= 10;
+    } while (v);
+    if (negative)
+        *--p = '-';
+    put_text(b, p, size_t(end - p));
+}
+
+void put_element(parse_ctx *ctx, ot_buf *b, dom::element value);
+
+void put_object(parse_ctx *ctx, ot_buf *b, dom::object obj)
+{
+    put_text(b, "{", 1);
+    bool first = true;
+    for (dom::key_value_pair field : obj) {
+        std::string_view text;
+        if (!field.value.get_string().get(text)) {
+            /* a string member, the most common, in one reserve */
+            reserve_or_throw(b, JSON_STRING_ROOM(field.key.size()) + JSON_STRING_ROOM(text.size()) + 2);
+            char *o = b->data + b->len;
+            if (!first)
+                *o++ = ',';
+            o = json_put_string(o, field.key.data(), field.key.size());
+            *o++ = ':';
+            o = json_put_string(o, text.data(), text.size());
+            b->len = size_t(o - b->data);
+        } else {
+            put_string(b, first ? 0 : ',', field.key, ':');
+            put_element(ctx, b, field.value);
+        }
+        first = false;
+    }
+    put_text(b, "}", 1);
+}
+
+/* Recursion is as deep as the document, which simdjson bounds (1024). */
+void put_element(parse_ctx *ctx, ot_buf *b, dom::element value)
+{
+    switch (value.type()) {
+    case dom::element_type::OBJECT:
+        put_object(ctx, b, dom::object(value));
+        return;
+    case dom::element_type::ARRAY: {
+        put_text(b, "[", 1);
+        bool first = true;
+        for (dom::element item : dom::array(value)) {
+            if (!first)
+                put_text(b, ",", 1);
+            first = false;
+            put_element(ctx, b, item);
+        }
+        put_text(b, "]", 1);
+        return;
+    }
+    case dom::element_type::STRING:
+        put_string(b, 0, std::string_view(value), 0);
+        return;
+    case dom::element_type::INT64: {
+        int64_t v = int64_t(value);
+        uint64_t magnitude;
+        std::memcpy(&magnitude, &v, sizeof v);
+        put_unsigned(b, v < 0 ? ~magnitude + 1 : magnitude, v < 0);
+        return;
+    }
+    case dom::element_type::UINT64:
+        put_unsigned(b, uint64_t(value), false);
+        return;
+    case dom::element_type::DOUBLE: {
+        ctx->builder.clear();
+        ctx->builder.append(value);
+        std::string_view text = ctx->builder.str();
+        put_text(b, text.data(), text.size());
+        return;
+    }
+    case dom::element_type::BOOL:
+        if (bool(value))
+            put_text(b, "true", 4);
+        else
+            put_text(b, "false", 5);
+        return;
+    case dom::element_type::NULL_VALUE:
+        put_text(b, "null", 4);
+        return;
+    }
+}
+
 /* value as minified JSON text, kept until the next parse. May throw (out
  * of memory). */
 template <class T> ot_slice keep_minified(parse_ctx *ctx, T value)
 {
-    ctx->builder.clear();
-    ctx->builder.append(value);
-    std::string_view text = ctx->builder.str();
-    if (text.size() > ctx->builder_peak)
-        ctx->builder_peak = text.size();
     if (ctx->minified_used == ctx->minified.size())
         ctx->minified.emplace_back();
-    std::string &kept = ctx->minified[ctx->minified_used];
-    kept.assign(text.data(), text.size());
+    ot_buf *kept = &ctx->minified[ctx->minified_used].text;
+    kept->len = 0;
+    if constexpr (std::is_same_v<T, dom::object>)
+        put_object(ctx, kept, value);
+    else
+        put_element(ctx, kept, value);
+    if (kept->len > ctx->builder_peak)
+        ctx->builder_peak = kept->len;
     ctx->minified_used++;
-    return ot_slice{kept.data(), kept.size()};
+    return ot_slice{kept->data, kept->len};
 }
 
 void release_oversized(parse_ctx *ctx, size_t next_len)
@@ -433,9 +574,9 @@ void release_oversized(parse_ctx *ctx, size_t next_len)
     if (ctx->builder_peak > KEEP_BYTES) {  /* and so may a kept text be */
         ctx->builder = simdjson::internal::string_builder<>{};
         ctx->builder_peak = 0;
-        for (std::string &kept : ctx->minified)
-            if (kept.capacity() > KEEP_BYTES)
-                std::string().swap(kept);
+        for (parse_ctx::kept_text &kept : ctx->minified)
+            if (kept.text.cap > KEEP_BYTES)
+                buf_free(&kept.text);
     }
 }
 
@@ -795,6 +936,30 @@ void parse_pathset_free(parse_pathset *set)
     delete set;
 }
 
+/* memcmp(a, b, n) == 0 inline for the short keys of CloudTrail (a call
+ * to memcmp was a third of comparing a member): two overlapping loads of
+ * each, never reading past n bytes. */
+static inline bool same_bytes(const char *a, const char *b, size_t n)
+{
+    uint64_t x0, x1, y0, y1;
+    if (n >= 8 && n <= 16) {
+        std::memcpy(&x0, a, 8);
+        std::memcpy(&y0, b, 8);
+        std::memcpy(&x1, a + n - 8, 8);
+        std::memcpy(&y1, b + n - 8, 8);
+        return ((x0 ^ y0) | (x1 ^ y1)) == 0;
+    }
+    if (n >= 4 && n < 8) {
+        uint32_t p0, p1, q0, q1;
+        std::memcpy(&p0, a, 4);
+        std::memcpy(&q0, b, 4);
+        std::memcpy(&p1, a + n - 4, 4);
+        std::memcpy(&q1, b + n - 4, 4);
+        return ((p0 ^ q0) | (p1 ^ q1)) == 0;
+    }
+    return std::memcmp(a, b, n) == 0;
+}
+
 /* Fills the results below node from obj: each member is compared with the
  * node's children once; the first member of a key is the one, as for
  * at_key. A path whose value is a string or absent stops there. */
@@ -808,14 +973,18 @@ static void get_below(parse_ctx *ctx, const parse_pathset *set, size_t at, dom::
         std::string_view k = field.key;
         for (int c = node.head[key_bucket(k.data(), k.size())]; c >= 0; c = node.next[size_t(c)]) {
             const parse_pathset::node &child = set->nodes[node.children[size_t(c)]];
-            if ((seen >> c & 1) || child.key.size() != k.size() ||
-                std::memcmp(child.key.data(), k.data(), k.size()) != 0)
+            if ((seen >> c & 1) || child.key.size() != k.size() || !same_bytes(child.key.data(), k.data(), k.size()))
                 continue;
             seen |= uint64_t(1) << c;
             left--;
             dom::element value = field.value;
-            if (child.result >= 0)
+            std::string_view text;
+            if (child.result >= 0 && !value.get_string().get(text)) {
+                types[child.result] = PARSE_STRING;     /* describe's answer for a string, inline */
+                out[child.result] = ot_slice{text.data(), text.size()};
+            } else if (child.result >= 0) {
                 types[child.result] = answer(ctx, &value, &out[child.result]);
+            }
             dom::object inner;
             if (!child.children.empty() && !value.get_object().get(inner))
                 get_below(ctx, set, node.children[size_t(c)], inner, types, out);

@@ -341,8 +341,6 @@ static int handle_record(scanner *s, const frame_record *rec, int candidate, uin
     int rc = finding_prepare(s->finding, s->pc, s->path, rec->start);
     if (rc)
         return rc;
-    ot_slice id;
-    int has_id = parse_get(s->pc, "eventID", &id) == PARSE_STRING;
     for (size_t i = 0; i < n; i++) {
         rc = s->opt.corr ? capture(s, matched[i], rec) : 0;
         if (rc)
@@ -355,7 +353,7 @@ static int handle_record(scanner *s, const frame_record *rec, int candidate, uin
             continue;
         }
         if (rc > 0)
-            rc = add_line(s->res, has_id ? emit_finding_key(matched[i]->id, id.ptr, id.len) : 0, rec->end);
+            rc = add_line(s->res, finding_dedupe_key(s->finding, matched[i]), rec->end);
         if (rc)
             return rc;
         st->findings++;

@@ -119,97 +119,171 @@ static size_t utf8_sequence_len(const unsigned char *s, size_t n)
     return len;
 }
 
-int buf_append_json_string(ot_buf *b, const char *s, size_t n)
+/* The escape of a byte below 0x20: two bytes (\n) or six (\u001f). */
+static char *put_control(char *o, unsigned char c)
 {
     static const char hex[] = "0123456789abcdef";
-    /* Worst case: every byte becomes \u00XX (6) or U+FFFD (3); and 16
-     * for the tail's whole-vector store. */
-    int rc = buf_reserve(b, n * 6 + 2 + 16);
-    if (rc)
-        return rc;
-    char *o = b->data + b->len;
+    *o++ = '\\';
+    switch (c) {
+    case '\n': *o++ = 'n'; break;
+    case '\r': *o++ = 'r'; break;
+    case '\t': *o++ = 't'; break;
+    case '\b': *o++ = 'b'; break;
+    case '\f': *o++ = 'f'; break;
+    default:
+        *o++ = 'u'; *o++ = '0'; *o++ = '0';
+        *o++ = hex[c >> 4]; *o++ = hex[c & 15];
+    }
+    return o;
+}
+
+/* The byte at *pp, which is not plain ASCII, as JSON: escaped, copied as
+ * a whole valid UTF-8 sequence, or U+FFFD for one invalid byte. */
+static char *put_special(char *o, const unsigned char **pp, const unsigned char *end)
+{
+    const unsigned char *p = *pp;
+    unsigned char c = *p;
+    if (c == '"' || c == '\\') {
+        *o++ = '\\';
+        *o++ = (char)c;
+        *pp = p + 1;
+        return o;
+    }
+    if (c < 0x20) {
+        *pp = p + 1;
+        return put_control(o, c);
+    }
+    if (c < 0x80) {
+        *o++ = (char)c;
+        *pp = p + 1;
+        return o;
+    }
+    size_t len = utf8_sequence_len(p, (size_t)(end - p));
+    if (len == 0) {
+        *o++ = (char)0xEF; *o++ = (char)0xBF; *o++ = (char)0xBD;
+        *pp = p + 1;
+        return o;
+    }
+    memcpy(o, p, len);
+    *pp = p + len;
+    return o + len;
+}
+
+#ifdef __SSE2__
+/* Lanes that need more than a copy: below 0x20 or from 0x80 (a signed
+ * compare catches both), a quote, a backslash. */
+static inline unsigned special_lanes(__m128i v)
+{
+    __m128i bad = _mm_or_si128(_mm_cmplt_epi8(v, _mm_set1_epi8(0x20)),
+                               _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')),
+                                            _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))));
+    return (unsigned)_mm_movemask_epi8(bad);
+}
+
+/* n (1..15) bytes at p as a vector's first n lanes, read without going
+ * past p + n: two overlapping loads, or-ed (an overlapped lane gets the
+ * same byte twice). The lanes from n on are zero. */
+static inline __m128i load_short(const unsigned char *p, size_t n)
+{
+    uint64_t lo, hi = 0;
+    if (n >= 8) {
+        memcpy(&lo, p, 8);
+        if (n > 8) {
+            memcpy(&hi, p + n - 8, 8);
+            hi >>= 8 * (16 - n);
+        }
+    } else if (n >= 4) {
+        uint32_t a, b;
+        memcpy(&a, p, 4);
+        memcpy(&b, p + n - 4, 4);
+        lo = a | (uint64_t)b << (8 * (n - 4));
+    } else {
+        lo = p[0] | (uint64_t)p[n / 2] << (8 * (n / 2)) | (uint64_t)p[n - 1] << (8 * (n - 1));
+    }
+    return _mm_set_epi64x((long long)hi, (long long)lo);
+}
+#endif
+
+char *json_put_string(char *o, const char *s, size_t n)
+{
     const unsigned char *p = (const unsigned char *)s;
     const unsigned char *end = p + n;
     *o++ = '"';
-    while (p < end) {
 #ifdef __SSE2__
-        /* 16 plain bytes at a time: none below 0x20 or from 0x80 (a signed
-         * compare catches both), no quote, no backslash */
-        while (end - p >= 16) {
+    /* The common case first: a string of 16 bytes or more with nothing to
+     * escape. While every byte so far was copied as it is, the last 1..16
+     * bytes are one load of the string's last 16, stored to end where the
+     * string's copy ends (rewriting copied bytes with themselves). */
+    if (n >= 16) {
+        while (end - p > 16) {
             __m128i v = _mm_loadu_si128((const __m128i *)p);
-            __m128i bad = _mm_or_si128(_mm_cmplt_epi8(v, _mm_set1_epi8(0x20)),
-                                       _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')),
-                                                    _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))));
-            if (_mm_movemask_epi8(bad))
-                break;
+            if (special_lanes(v))
+                goto general;
             _mm_storeu_si128((__m128i *)o, v);
             o += 16;
             p += 16;
         }
-        if (p >= end)
-            break;
-        /* the last 1..15 bytes: tested and stored as one vector too (from a
-         * copy, as reading past the end of s is not allowed); most strings
-         * here are shorter than 32 bytes, so this is often all of them */
-        if (end - p < 16) {
-            size_t tail = (size_t)(end - p);
-            unsigned char last[16];
-            memset(last, 'a', sizeof last);
-            memcpy(last, p, tail);
-            __m128i v = _mm_loadu_si128((const __m128i *)last);
-            __m128i bad = _mm_or_si128(_mm_cmplt_epi8(v, _mm_set1_epi8(0x20)),
-                                       _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')),
-                                                    _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))));
-            unsigned mask = (unsigned)_mm_movemask_epi8(bad);
-            _mm_storeu_si128((__m128i *)o, v);     /* the reserve has room */
-            if (mask == 0) {
-                o += tail;
-                break;
-            }
-            size_t clean = (size_t)__builtin_ctz(mask);    /* < tail: the padding is clean */
-            o += clean;
-            p += clean;
+        size_t left = (size_t)(end - p);    /* 1..16 */
+        __m128i v = _mm_loadu_si128((const __m128i *)(end - 16));
+        if ((special_lanes(v) >> (16 - left)) == 0) {
+            _mm_storeu_si128((__m128i *)(o - (16 - left)), v);
+            o += left;
+            *o++ = '"';
+            return o;
         }
-#endif
+    }
+general:
+    /* 16 bytes a step, each vector stored whole (the room has 16 bytes to
+     * spare) and the output advanced past its plain lanes; the first lane
+     * that is not plain goes to put_special, and the next vector starts
+     * after it. A string shorter than 16 bytes, or the tail of one, is one
+     * short load: most strings here are, and most need no escape. */
+    while (p < end) {
+        size_t left = (size_t)(end - p);
+        __m128i v;
+        unsigned mask;
+        size_t take;
+        if (left >= 16) {
+            v = _mm_loadu_si128((const __m128i *)p);
+            mask = special_lanes(v);
+            take = 16;
+        } else {
+            v = load_short(p, left);
+            mask = special_lanes(v) & ((1u << left) - 1);
+            take = left;
+        }
+        _mm_storeu_si128((__m128i *)o, v);
+        if (mask == 0) {
+            o += take;
+            p += take;
+            continue;
+        }
+        size_t clean = (size_t)__builtin_ctz(mask);
+        o += clean;
+        p += clean;
+        o = put_special(o, &p, end);
+    }
+#else
+    while (p < end) {
         unsigned char c = *p;
         if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') {
             *o++ = (char)c;
             p++;
-            continue;
+        } else {
+            o = put_special(o, &p, end);
         }
-        if (c == '"' || c == '\\') {
-            *o++ = '\\';
-            *o++ = (char)c;
-            p++;
-            continue;
-        }
-        if (c < 0x20) {
-            *o++ = '\\';
-            switch (c) {
-            case '\n': *o++ = 'n'; break;
-            case '\r': *o++ = 'r'; break;
-            case '\t': *o++ = 't'; break;
-            case '\b': *o++ = 'b'; break;
-            case '\f': *o++ = 'f'; break;
-            default:
-                *o++ = 'u'; *o++ = '0'; *o++ = '0';
-                *o++ = hex[c >> 4]; *o++ = hex[c & 15];
-            }
-            p++;
-            continue;
-        }
-        size_t len = utf8_sequence_len(p, (size_t)(end - p));
-        if (len == 0) {
-            *o++ = (char)0xEF; *o++ = (char)0xBF; *o++ = (char)0xBD;
-            p++;
-            continue;
-        }
-        memcpy(o, p, len);
-        o += len;
-        p += len;
     }
+#endif
     *o++ = '"';
-    b->len = (size_t)(o - b->data);
+    return o;
+}
+
+int buf_append_json_string(ot_buf *b, const char *s, size_t n)
+{
+    int rc = buf_reserve(b, JSON_STRING_ROOM(n));
+    if (rc)
+        return rc;
+    b->len = (size_t)(json_put_string(b->data + b->len, s, n) - b->data);
     return 0;
 }
 
@@ -367,9 +441,14 @@ int parse_when(const char *s, int64_t now, int64_t *epoch, enum when_kind *kind)
 uint64_t hash_bytes(uint64_t h, const void *p, size_t n)
 {
     const unsigned char *b = p;
-    for (size_t i = 0; i < n; i++) {
-        h ^= b[i];
-        h *= 1099511628211ULL;
+    size_t i = 0;
+    for (; i + 4 <= n; i += 4) {    /* unrolled: the loop's own work was half of it */
+        h = (h ^ b[i]) * 1099511628211ULL;
+        h = (h ^ b[i + 1]) * 1099511628211ULL;
+        h = (h ^ b[i + 2]) * 1099511628211ULL;
+        h = (h ^ b[i + 3]) * 1099511628211ULL;
     }
+    for (; i < n; i++)
+        h = (h ^ b[i]) * 1099511628211ULL;
     return h;
 }

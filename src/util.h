@@ -26,6 +26,13 @@ int buf_printf(ot_buf *b, const char *fmt, ...) __attribute__((format(printf, 2,
  * control characters are escaped, and every invalid UTF-8 byte becomes
  * U+FFFD, so the result is valid JSON whatever s holds. */
 int buf_append_json_string(ot_buf *b, const char *s, size_t n);
+/* The room json_put_string needs for n bytes: each byte may become six
+ * (\u001f), and its vector stores may run 16 bytes past what it writes. */
+#define JSON_STRING_ROOM(n) ((n) * 6 + 2 + 16)
+/* buf_append_json_string into o, which has JSON_STRING_ROOM(n) bytes of
+ * room; returns the end of what it wrote. For writers that reserve once
+ * for many strings. */
+char *json_put_string(char *o, const char *s, size_t n);
 /* Appends the whole file at path to b. Returns 0 or -errno (-ENOMEM,
  * -EIO, or open's). */
 int buf_read_file(ot_buf *b, const char *path);

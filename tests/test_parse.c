@@ -167,6 +167,63 @@ static void test_minified_like_simdjson(parse_ctx *ctx)
           memcmp(s.ptr + 5, minified, sizeof minified - 1) == 0 && s.ptr[s.len - 1] == '}');
 }
 
+/* Minified texts written by parse.cpp's own writer: deeper than
+ * simdjson's builder goes without recursing (16), long strings with
+ * escapes at vector boundaries, keys that need escaping; an already
+ * minified input comes back as it was. */
+static void test_minified_deep_and_long(parse_ctx *ctx)
+{
+    char *rec = malloc(1 << 16), *want = malloc(1 << 16);
+    size_t n = 0;
+    n += (size_t)sprintf(rec + n, "{\"v\":");
+    size_t start = n;
+    for (int i = 0; i < 40; i++)
+        n += (size_t)sprintf(rec + n, i % 2 ? "[1," : "{\"k\\\"%d\":", i);
+    n += (size_t)sprintf(rec + n, "\"");
+    for (int i = 0; i < 3000; i++)
+        n += (size_t)sprintf(rec + n, "%s", i % 17 == 0 ? "\\\"" : i % 29 == 0 ? "\\n" : i % 31 == 0 ? "\\u0001" : "x");
+    n += (size_t)sprintf(rec + n, "\"");
+    for (int i = 39; i >= 0; i--)
+        n += (size_t)sprintf(rec + n, i % 2 ? "]" : "}");
+    memcpy(want, rec + start, n - start);
+    size_t wl = n - start;
+    n += (size_t)sprintf(rec + n, "}");
+    rec[n] = '\0';
+    CHECK(parse_event(ctx, rec) == 0);
+    ot_slice s;
+    CHECK(parse_get(ctx, "v", &s) == PARSE_OBJECT);
+    CHECK(slice_is(s, want, wl));
+    s = parse_event_json(ctx);
+    CHECK(s.len == n && memcmp(s.ptr, rec, n) == 0);
+    free(rec);
+    free(want);
+}
+
+/* A minified object's keys and string values with an escape at each
+ * place around the vector boundaries (the minifier writes a string member
+ * inline): already minified input comes back as it was. */
+static void test_minified_escape_places(parse_ctx *ctx)
+{
+    static const char *const escapes[] = { "\\\"", "\\\\", "\\n", "\\u0001", "\\u001f", "\xc3\xa9", "\xf0\x9f\x98\x80" };
+    for (size_t e = 0; e < sizeof escapes / sizeof escapes[0]; e++) {
+        for (int at = 0; at <= 40; at++) {
+            char value[256], rec[600];
+            int n = snprintf(value, sizeof value, "{\"%.*s%s\":\"%.*s%s%s\",\"n\":[\"%.*s%s\"]}", at,
+                             "kkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkk", escapes[e], at,
+                             "vvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvv", escapes[e], "tail", at,
+                             "wwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwww", escapes[e]);
+            snprintf(rec, sizeof rec, "{\"v\":%s}", value);
+            CHECK(parse_event(ctx, rec) == 0);
+            ot_slice got;
+            CHECK(parse_get(ctx, "v", &got) == PARSE_OBJECT);
+            int same = slice_is(got, value, (size_t)n);
+            CHECK(same);
+            if (!same && check_printed)
+                fprintf(stderr, "  escape %zu at %d: %.*s\n", e, at, (int)got.len, got.ptr);
+        }
+    }
+}
+
 /* parse_get_set gives, for each path, exactly what parse_get gives. */
 static void test_get_set(parse_ctx *ctx)
 {
@@ -181,12 +238,27 @@ static void test_get_set(parse_ctx *ctx)
         "\"userIdentity\":{\"arn\":\"later\"},\"requestParameters\":{\"x\":[1,{\"y\":null}]},\"n\":1e3,\"\":\"e\"}",
         "{\"userIdentity\":\"not an object\",\"requestParameters\":null}",
         "{}",
+        /* every path there but null, or of another type than usual */
+        "{\"eventName\":null,\"userIdentity\":{\"arn\":null,\"sessionContext\":{\"sessionIssuer\":{\"arn\":7},"
+        "\"attributes\":{\"mfaAuthenticated\":true}}},\"requestParameters\":{\"x\":null},\"n\":null,"
+        "\"missing\":{\"deeper\":[\"\\\"\"]},\"\":null}",
+        /* keys one byte off the paths', at each end and inside, before the real ones */
+        "{\"userIdentity\":{\"arm\":\"no\",\"Arn\":\"no\",\"sessionContexx\":{\"sessionIssuer\":{\"arn\":\"no\"}},"
+        "\"sessionCOntext\":{},\"sessionContext\":{\"sessionIssuer\":{\"arN\":\"no\",\"arn\":\"yes\"},"
+        "\"attributes\":{\"mfaAuthenticateD\":\"no\",\"mfaAuthenticated\":\"true\"}},\"arn\":\"a\"},"
+        "\"requestParameterz\":1,\"requestParameters\":{\"y\":1,\"x\":2}}",
+        NULL,   /* more members than the top-level index holds */
     };
+    char big[16384];
+    size_t bl = (size_t)snprintf(big, sizeof big, "{");
+    for (int i = 0; i < 200; i++)
+        bl += (size_t)snprintf(big + bl, sizeof big - bl, "\"k%d\":%d,", i, i);
+    snprintf(big + bl, sizeof big - bl, "\"eventName\":\"E\",\"userIdentity\":{\"arn\":\"a\"},\"requestParameters\":[1]}");
     size_t n = sizeof paths / sizeof paths[0];
     parse_pathset *set = parse_pathset_create(paths, n);
     CHECK(set != NULL);
     for (size_t r = 0; set && r < sizeof records / sizeof records[0]; r++) {
-        CHECK(parse_event(ctx, records[r]) == 0);
+        CHECK(parse_event(ctx, records[r] ? records[r] : big) == 0);
         enum parse_type types[sizeof paths / sizeof paths[0]];
         ot_slice got[sizeof paths / sizeof paths[0]];
         parse_get_set(ctx, set, types, got);
@@ -692,6 +764,8 @@ int main(void)
     test_plain_event(ctx);
     test_top_level_index(ctx);
     test_minified_like_simdjson(ctx);
+    test_minified_deep_and_long(ctx);
+    test_minified_escape_places(ctx);
     test_get_set(ctx);
     test_envelope(ctx);
     test_wrapped(ctx);

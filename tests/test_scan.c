@@ -11,6 +11,8 @@
 #include <zlib.h>
 
 #include "check.h"
+#include "emit.h"
+#include "parse.h"
 #include "rules.h"
 #include "scan.h"
 
@@ -130,6 +132,52 @@ static void test_damaged_member_findings_split_independent(scanner *sc)
     free(in);
 }
 
+/* Each finding line's dedupe key is emit_finding_key of its rule and
+ * eventID (a rule's id hashed once, finding_dedupe_key), or 0 when the
+ * event has no eventID string; one record matched by two rules gets two
+ * keys. Checked against the keys the lines themselves give. */
+static void test_finding_keys_are_emit_keys(scanner *sc)
+{
+    check_context = "finding keys";
+    static const char text[] =
+        "{\"Records\":["
+        "{\"eventSource\":\"organizations.amazonaws.com\",\"eventName\":\"LeaveOrganization\",\"eventID\":\"e-1\"},"
+        "{\"eventSource\":\"organizations.amazonaws.com\",\"eventName\":\"LeaveOrganization\",\"eventID\":\"e-\\\"2\\\\\"},"
+        "{\"eventSource\":\"organizations.amazonaws.com\",\"eventName\":\"LeaveOrganization\",\"eventID\":3},"
+        "{\"eventSource\":\"organizations.amazonaws.com\",\"eventName\":\"LeaveOrganization\"},"
+        "{\"eventSource\":\"organizations.amazonaws.com\",\"eventName\":\"DeleteOrganization\",\"eventID\":\"e-5\"},"
+        "{\"eventSource\":\"organizations.amazonaws.com\",\"eventName\":\"LeaveOrganization\",\"eventID\":\"e-1\"}"
+        "]}";
+    scan_result res = { 0 };
+    scan_begin(sc, "input", &res);
+    CHECK(scan_feed(sc, (const uint8_t *)text, sizeof text - 1) == 0);
+    scan_end(sc);
+    CHECK(res.nlines >= 5);
+    parse_ctx *pc = parse_create();
+    size_t zero = 0;
+    for (size_t i = 0; i < res.nlines; i++) {
+        size_t start = i ? res.lines[i - 1].end : 0, end = res.lines[i].end;
+        char err[128];
+        size_t off;
+        CHECK(parse_record(pc, res.findings.data + start, end - start, PARSE_KIND_EVENT, err, sizeof err, &off) == 0);
+        ot_slice rule, id;
+        CHECK(parse_get(pc, "rule", &rule) == PARSE_STRING);
+        char rule_id[256];
+        snprintf(rule_id, sizeof rule_id, "%.*s", (int)rule.len, rule.ptr);
+        if (parse_get(pc, "eventID", &id) == PARSE_STRING) {
+            CHECK(res.lines[i].key == emit_finding_key(rule_id, id.ptr, id.len));
+            CHECK(emit_finding_key_hashed(emit_rule_hash(rule_id, strlen(rule_id)), id.ptr, id.len) ==
+                  emit_finding_key(rule_id, id.ptr, id.len));
+        } else {
+            CHECK(res.lines[i].key == 0);
+            zero++;
+        }
+    }
+    CHECK(zero == 2);     /* the numeric eventID and the missing one */
+    parse_free(pc);
+    scan_result_free(&res);
+}
+
 int main(void)
 {
     rules *r = rules_create(1);
@@ -140,6 +188,7 @@ int main(void)
                          .nneedles = nneedles };
     scanner *sc = scan_create(&opt);
     test_damaged_member_findings_split_independent(sc);
+    test_finding_keys_are_emit_keys(sc);
     scan_free(sc);
     rules_free(r);
     return check_summary();

@@ -446,6 +446,104 @@ static void test_escape_tails(void)
     }
 }
 
+/* The escaper's output for n bytes, one byte at a time: the plain
+ * reference the vector paths must agree with. */
+static size_t escape_reference(const uint8_t *s, size_t n, char *out)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t o = 0;
+    out[o++] = '"';
+    for (size_t i = 0; i < n;) {
+        uint8_t c = s[i];
+        size_t l = well_formed(s + i, n - i);
+        if (c == '"' || c == '\\') {
+            out[o++] = '\\';
+            out[o++] = (char)c;
+            i++;
+        } else if (c < 0x20) {
+            const char *e = c == '\n' ? "n" : c == '\r' ? "r" : c == '\t' ? "t" : c == '\b' ? "b" : c == '\f' ? "f" : NULL;
+            out[o++] = '\\';
+            if (e) {
+                out[o++] = e[0];
+            } else {
+                memcpy(out + o, "u00", 3);
+                o += 3;
+                out[o++] = hex[c >> 4];
+                out[o++] = hex[c & 15];
+            }
+            i++;
+        } else if (l == 0) {
+            memcpy(out + o, "\xEF\xBF\xBD", 3);
+            o += 3;
+            i++;
+        } else {
+            memcpy(out + o, s + i, l);
+            o += l;
+            i += l;
+        }
+    }
+    out[o++] = '"';
+    return o;
+}
+
+/* Each kind of byte that is not a plain copy (a quote, a backslash, a
+ * control byte, invalid UTF-8, a valid 2/3/4-byte sequence, one cut short)
+ * at each place of strings of every length up to 70, each in a heap block
+ * of exactly its length (ASan: the short loads never read past it), and
+ * through json_put_string into a buffer of exactly JSON_STRING_ROOM. */
+static void test_escape_every_place(void)
+{
+    check_context = "escape: every special at every place";
+    static const struct { const char *bytes; size_t len; } specials[] = {
+        { "\"", 1 }, { "\\", 1 }, { "\x01", 1 }, { "\x1f", 1 }, { "\n", 1 }, { "\x7f", 1 }, { "\x80", 1 },
+        { "\xff", 1 }, { "\xc3\xa9", 2 }, { "\xe2\x82\xac", 3 }, { "\xf0\x9f\x98\x80", 4 }, { "\xe2\x82", 2 },
+        { "\xed\xa0\x80", 3 }, { "\"\\", 2 },
+    };
+    for (size_t n = 0; n <= 70; n++) {
+        for (size_t k = 0; k < sizeof specials / sizeof specials[0]; k++) {
+            for (size_t at = 0; at <= n; at++) {
+                size_t sl = specials[k].len;
+                if (at + sl > n && at != n)
+                    continue;
+                uint8_t *in = malloc(n ? n : 1);
+                for (size_t i = 0; i < n; i++)
+                    in[i] = (uint8_t)('a' + i % 26);
+                if (at < n)
+                    memcpy(in + at, specials[k].bytes, sl);
+                char want[70 * 6 + 2];
+                size_t wl = escape_reference(in, n, want);
+                ot_buf b = {0};
+                CHECK(buf_append_json_string(&b, (const char *)in, n) == 0);
+                int same = b.len == wl && memcmp(b.data, want, wl) == 0;
+                CHECK(same);
+                if (!same && check_printed)
+                    fprintf(stderr, "  n %zu, special %zu at %zu\n", n, k, at);
+                char *room = malloc(JSON_STRING_ROOM(n));
+                char *end = json_put_string(room, (const char *)in, n);
+                CHECK((size_t)(end - room) == wl && memcmp(room, want, wl) == 0);
+                free(room);
+                buf_free(&b);
+                free(in);
+            }
+        }
+    }
+    /* long values: one special every few bytes, and none in 100,000 */
+    size_t n = 100000;
+    uint8_t *in = malloc(n);
+    char *want = malloc(n * 6 + 2);
+    for (int kind = 0; kind < 2; kind++) {
+        for (size_t i = 0; i < n; i++)
+            in[i] = kind == 0 ? (uint8_t)('a' + i % 26) : "ab\"c\\\x01\xc3\xa9\xff"[i % 9];
+        size_t wl = escape_reference(in, n, want);
+        ot_buf b = {0};
+        CHECK(buf_append_json_string(&b, (const char *)in, n) == 0);
+        CHECK(b.len == wl && memcmp(b.data, want, wl) == 0);
+        buf_free(&b);
+    }
+    free(want);
+    free(in);
+}
+
 /* The worst cases for the escaper's up-front reserve: every byte a \u00XX
  * escape, or every byte a 3-byte U+FFFD, onto a buffer with little room. */
 static void test_escape_worst_case(void)
@@ -597,6 +695,7 @@ int main(void)
     test_spare_buffers_bounded();
     test_escape_fixed();
     test_escape_tails();
+    test_escape_every_place();
     test_escape_worst_case();
 
     parse_ctx *ctx = parse_create();
