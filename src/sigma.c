@@ -80,6 +80,9 @@ typedef struct {
     char **lows;                /* MATCH, KEYWORDS: pats with ASCII letters lowered, what is compared */
     unsigned char *how;         /* MATCH, KEYWORDS: enum match_kind of each pattern; FIELDREF: of all */
     pcre2_code **res;           /* RE: shared by the workers, read-only (pats: their sources) */
+    char **re_lits;             /* RE: a run of bytes every match of res[k] contains, lowered (looked
+                                 * for ignoring case: a superset) before PCRE2 runs; NULL: none known */
+    size_t *re_lit_lens;
     int re_caseless;            /* RE: |i */
     int re_multiline;           /* RE: |m */
     cidr_net *nets;             /* CIDR */
@@ -520,7 +523,13 @@ static int value_matches(const item *it, const pcre2_match_context *mctx, size_t
             return t == PARSE_ABSENT || t == PARSE_NULL;
         return t != PARSE_ABSENT && t != PARSE_NULL && pattern_matches(it, k, v.ptr, v.len);
     case ITEM_RE:
-        return t != PARSE_ABSENT && t != PARSE_NULL && re_match(it->res[k], mctx, v);
+        if (t == PARSE_ABSENT || t == PARSE_NULL)
+            return 0;
+        /* a value without the literal every match holds cannot match: most
+         * values are turned down here for the price of a memmem */
+        if (it->re_lits[k] && !folded_contains(it->re_lits[k], it->re_lit_lens[k], v.ptr, v.len))
+            return 0;
+        return re_match(it->res[k], mctx, v);
     case ITEM_CIDR:
         return t == PARSE_STRING && cidr_match(&it->nets[k], v.ptr, v.len);
     default:
@@ -806,6 +815,8 @@ static int compile_fieldref(compiler *c, item *it, yaml_node_t **vals, const cha
     return 0;
 }
 
+static char *regex_required(compiler *c, const char *p, int caseless, int multiline, size_t *len);
+
 static int compile_item(compiler *c, const char *key, yaml_node_t *v, item *it)
 {
     /* field|mod|mod */
@@ -868,8 +879,13 @@ static int compile_item(compiler *c, const char *key, yaml_node_t *v, item *it)
     }
     it->pats = set_alloc(c->set, (it->n ? it->n : 1) * sizeof *it->pats);
     it->lens = set_alloc(c->set, (it->n ? it->n : 1) * sizeof *it->lens);
-    if (it->kind == ITEM_RE)
+    if (it->kind == ITEM_RE) {
         it->res = set_alloc(c->set, (it->n ? it->n : 1) * sizeof *it->res);
+        it->re_lits = set_alloc(c->set, (it->n ? it->n : 1) * sizeof *it->re_lits);
+        it->re_lit_lens = set_alloc(c->set, (it->n ? it->n : 1) * sizeof *it->re_lit_lens);
+        if (!it->re_lits || !it->re_lit_lens)
+            return unsupported(c, "out of memory");
+    }
     if (it->kind == ITEM_CIDR)
         it->nets = set_alloc(c->set, (it->n ? it->n : 1) * sizeof *it->nets);
     if (!it->pats || !it->lens || (it->kind == ITEM_RE && !it->res) || (it->kind == ITEM_CIDR && !it->nets))
@@ -912,6 +928,8 @@ static int compile_item(compiler *c, const char *key, yaml_node_t *v, item *it)
                 return unsupported(c, "out of memory");
             it->re_caseless = (re_flags & PCRE2_CASELESS) != 0;
             it->re_multiline = (re_flags & PCRE2_MULTILINE) != 0;
+            /* none found (out of memory too): the regex alone decides */
+            it->re_lits[k] = regex_required(c, s, it->re_caseless, it->re_multiline, &it->re_lit_lens[k]);
             /* no JIT (not built in, no executable memory): the interpreter runs it */
             (void)pcre2_jit_compile(it->res[k], PCRE2_JIT_COMPLETE);
         } else if (it->kind == ITEM_CIDR) {
@@ -1249,9 +1267,17 @@ static cond *compile_condition(compiler *c, sigma_rule *r, const char *text)
 
 /* ---- evaluation order: regexes and keyword searches last ---- */
 
+/* A regex with a literal for each value runs only where a folded search
+ * finds it: it costs about that search. */
 static unsigned item_cost(const item *it)
 {
-    unsigned per = it->kind == ITEM_RE || it->kind == ITEM_KEYWORDS ? 50 : it->kind == ITEM_CIDR ? 3 : 1;
+    int searched = it->kind == ITEM_RE;
+    for (size_t k = 0; searched && k < it->n; k++)
+        searched = it->re_lits[k] != NULL;
+    unsigned per = searched ? 2
+                   : it->kind == ITEM_RE || it->kind == ITEM_KEYWORDS ? 50
+                   : it->kind == ITEM_CIDR ? 3
+                                             : 1;
     return per * (unsigned)(it->n ? it->n : 1);
 }
 
@@ -1382,7 +1408,7 @@ static char *pattern_literal(compiler *c, const char *p, size_t n)
 typedef struct {
     char run[NEEDLE_MAX];       /* the run being read (at most NEEDLE_MAX bytes kept) */
     size_t len;                 /* bytes in run, past NEEDLE_MAX only counted */
-    char best[NEEDLE_MAX];
+    char best[NEEDLE_MAX + 1];  /* NUL-terminated (pattern_literal and strspn read it) */
     size_t best_len;
     int run_first;              /* the run starts the value (right after a leading ^) */
     int best_first;
@@ -1401,8 +1427,8 @@ static void re_end_run(re_runs *rr)
 }
 
 /* Past a {n}, {n,}, {n,m} or {,m} quantifier at p[*i] == '{': 1 with
- * *i moved past it and *min its minimum, or 0 when PCRE2 reads the brace
- * as a literal byte. */
+ * *i moved past it and *min its minimum (0 when unsure), or 0 when PCRE2
+ * reads the brace as a literal byte. */
 static int re_brace_quantifier(const char *p, size_t *i, unsigned long *min)
 {
     size_t j = *i + 1, digits = 0;
@@ -1420,10 +1446,19 @@ static int re_brace_quantifier(const char *p, size_t *i, unsigned long *min)
             after_comma++;
         }
     }
-    if (p[j] != '}' || (digits == 0 && after_comma == 0))
+    if (p[j] == '}' && (digits || after_comma)) {
+        *i = j + 1;
+        *min = m;
+        return 1;
+    }
+    /* PCRE2 10.43 also reads spaces inside the braces ({ 2 }, {1, 3}) as
+     * a quantifier, 10.42 as bytes: either way nothing in it is required */
+    for (j = *i + 1, digits = 0; (p[j] >= '0' && p[j] <= '9') || p[j] == ' ' || p[j] == ','; j++)
+        digits += p[j] >= '0' && p[j] <= '9';
+    if (p[j] != '}' || !digits)
         return 0;
     *i = j + 1;
-    *min = m;
+    *min = 0;
     return 1;
 }
 
@@ -1511,12 +1546,12 @@ static int re_plain_escape(char e)
     return e && strchr("dDwWsShHvVRXbBAzZGKntrfea", e) != NULL;
 }
 
-/* The literal, or NULL: see above. caseless: |i; multiline: |m. A leading
- * ^ (not multi-line) makes the run after it the value's start, which gains
- * the JSON string's opening quote as startswith does. */
-static char *regex_literal(compiler *c, const char *p, int caseless, int multiline)
+/* The longest run every match holds, in rr->best (rr->best_len 0: none
+ * known, or p is not read for sure). caseless: |i; multiline: |m. */
+static void regex_run(const char *p, int caseless, int multiline, re_runs *rr_out)
 {
     re_runs rr = { .len = 0 };
+    *rr_out = rr;                      /* until the whole pattern is read */
     size_t i = 0;
     if (strncmp(p, "(?i)", 4) == 0) {
         caseless = 1;
@@ -1534,20 +1569,20 @@ static char *regex_literal(compiler *c, const char *p, int caseless, int multili
             if (e && !((e >= '0' && e <= '9') || (e >= 'a' && e <= 'z') || (e >= 'A' && e <= 'Z'))) {
                 literal = (unsigned char)e;
             } else if (!re_plain_escape(e)) {
-                return NULL;
+                return;
             }
             i += 2;
         } else if (ch == '[') {
             if (re_skip_class(p, &i))
-                return NULL;
+                return;
         } else if (ch == '(') {
             if (re_skip_group(p, &i))
-                return NULL;
+                return;
         } else if (ch == '|' || ch == ')') {
-            return NULL;
+            return;
         } else if (ch == '*' || ch == '+' || ch == '?' ||
                    (ch == '{' && re_quantifier(p, &(size_t){ i }) >= 0)) {
-            return NULL;               /* a quantifier with nothing before it */
+            return;               /* a quantifier with nothing before it */
         } else {
             i++;
             if (ch != '.' && ch != '^' && ch != '$')
@@ -1567,6 +1602,36 @@ static char *regex_literal(compiler *c, const char *p, int caseless, int multili
             re_end_run(&rr);
     }
     re_end_run(&rr);
+    *rr_out = rr;
+}
+
+/* What the matcher looks for before it runs the regex: the run, lowered
+ * (found ignoring case, which holds for a case-sensitive pattern too), of
+ * any length and digits too (the regex and the look run on the same text),
+ * or NULL with *len 0. */
+static char *regex_required(compiler *c, const char *p, int caseless, int multiline, size_t *len)
+{
+    re_runs rr;
+    regex_run(p, caseless, multiline, &rr);
+    *len = 0;
+    if (rr.best_len == 0)
+        return NULL;
+    char *lit = set_alloc(c->set, rr.best_len + 1);
+    if (!lit)
+        return NULL;
+    for (size_t i = 0; i < rr.best_len; i++)
+        lit[i] = (char)lower((unsigned char)rr.best[i]);
+    *len = rr.best_len;
+    return lit;
+}
+
+/* The needle of a regex, or NULL: see above. A leading ^ (not multi-line)
+ * makes the run after it the value's start, which gains the JSON string's
+ * opening quote as startswith does. */
+static char *regex_literal(compiler *c, const char *p, int caseless, int multiline)
+{
+    re_runs rr;
+    regex_run(p, caseless, multiline, &rr);
     /* a number's text in the event is reformatted (minified): digits do not anchor */
     if (rr.best_len < MIN_NEEDLE || strspn(rr.best, "0123456789+-.eE") >= rr.best_len)
         return NULL;
@@ -1577,6 +1642,7 @@ static char *regex_literal(compiler *c, const char *p, int caseless, int multili
         memcpy(lit, rr.best, rr.best_len);
     return lit;
 }
+
 
 /* Fields whose values many records share: their literals anchor poorly. */
 static int broad_field(const char *field)
