@@ -128,7 +128,7 @@ struct sigma_rule {
     size_t nsels;
     cond *cond;
     char **needles;             /* NULL-terminated */
-    const char *index_field;    /* interned "eventName" or "eventSource", or NULL: see sigma_rule_index */
+    const char *index_field;    /* an interned field path, or NULL: see sigma_rule_index */
     char **index_values;        /* NULL-terminated */
     const pcre2_match_context *re_match;   /* the set's: PCRE2's limits */
 };
@@ -1850,7 +1850,32 @@ static char **reqs_list(compiler *c, needle_set ns)
     return list;
 }
 
-/* The rule's index: eventName's keys, else eventSource's, else none. */
+/* How many other fields index_rule weighs for a rule that requires no
+ * eventName nor eventSource (each costs a walk of the condition). */
+#define INDEX_OTHER_FIELDS 8
+
+/* The fields of the rule's plain-valued items, the first max of them,
+ * each once. */
+static size_t keyed_fields(const sigma_rule *r, const char **out, size_t max)
+{
+    size_t n = 0;
+    for (size_t s = 0; s < r->nsels; s++)
+        for (size_t g = 0; g < r->sels[s].n; g++)
+            for (size_t i = 0; i < r->sels[s].groups[g].n && n < max; i++) {
+                const item *it = &r->sels[s].groups[g].items[i];
+                size_t k = 0;
+                if (it->kind != ITEM_MATCH || !it->field)
+                    continue;
+                while (k < n && out[k] != it->field)
+                    k++;
+                if (k == n)
+                    out[n++] = it->field;
+            }
+    return n;
+}
+
+/* The rule's index: eventName's keys, else eventSource's, else the keys of
+ * the field among the next few that needs the fewest, else none. */
 static int index_rule(compiler *c, sigma_rule *r)
 {
     static const char *const fields[] = { "eventName", "eventSource" };
@@ -1866,7 +1891,23 @@ static int index_rule(compiler *c, sigma_rule *r)
             return r->index_values ? 0 : unsupported(c, "out of memory");
         }
     }
-    return 0;
+    const char *other[INDEX_OTHER_FIELDS];
+    size_t nother = keyed_fields(r, other, INDEX_OTHER_FIELDS);
+    needle_set best = { .none = 1 };
+    const char *best_field = NULL;
+    for (size_t f = 0; f < nother; f++) {
+        requirement keys = { item_keys, fewer, other[f] };
+        needle_set ns = cond_reqs(c, r, r->cond, &keys);
+        if (!ns.none && (best.none || ns.n < best.n)) {
+            best = ns;
+            best_field = other[f];
+        }
+    }
+    if (best.none)
+        return 0;
+    r->index_field = best_field;
+    r->index_values = reqs_list(c, best);
+    return r->index_values ? 0 : unsupported(c, "out of memory");
 }
 
 /* ---- rules ---- */
