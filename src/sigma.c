@@ -341,39 +341,81 @@ static int glob_match(const char *p, size_t pn, const char *s, size_t sn)
     return glob_match_case(p, pn, s, sn, 1);
 }
 
-/* s[0..n) equals low[0..n) with s's ASCII letters lowered (low is lowered). */
+/* Eight bytes with their ASCII letters lowered, all at once: bit 7 of
+ * each byte of ge_a (gt_z) says its low seven bits are >= 'A' (> 'Z'),
+ * and no sum carries into the next byte; bytes >= 0x80 stay as they are. */
+static uint64_t lower8(uint64_t x)
+{
+    const uint64_t ones = 0x0101010101010101ULL;
+    uint64_t low7 = x & (0x7F * ones);
+    uint64_t ge_a = low7 + (0x80 - 'A') * ones, gt_z = low7 + (0x7F - 'Z') * ones;
+    uint64_t upper = ge_a & ~gt_z & ~x & (0x80 * ones);
+    return x | upper >> 2;
+}
+
+static uint64_t load8(const char *p)
+{
+    uint64_t w;
+    memcpy(&w, p, 8);
+    return w;
+}
+
+/* s[0..n) equals low[0..n) with s's ASCII letters lowered (low is lowered):
+ * eight bytes a step, the last step overlapping the one before. */
 static int folded_eq(const char *low, const char *s, size_t n)
 {
+    if (n >= 8) {
+        for (size_t i = 0; i + 8 < n; i += 8)
+            if (lower8(load8(s + i)) != load8(low + i))
+                return 0;
+        return lower8(load8(s + n - 8)) == load8(low + n - 8);
+    }
     for (size_t i = 0; i < n; i++)
         if (lower((unsigned char)s[i]) != (unsigned char)low[i])
             return 0;
     return 1;
 }
 
-/* Whether s holds low[0..n) (lowered), ignoring ASCII case: its first
- * byte is looked for 16 at a time (a letter as b | 0x20, which only its
- * two cases give), the rest compared where it is. */
+/* Whether s holds low[0..n) (lowered), ignoring ASCII case: the places
+ * where both its first and its last byte are (a letter as b | 0x20, which
+ * only its two cases give) are found 16 at a time, the rest compared
+ * there; the last 16 places overlap the ones before (masked off). */
 static int folded_contains(const char *low, size_t n, const char *s, size_t sn)
 {
     if (n == 0)
         return 1;
     if (sn < n)
         return 0;
-    unsigned char first = (unsigned char)low[0];
-    unsigned char fold = first >= 'a' && first <= 'z' ? 0x20 : 0;
-    size_t last = sn - n, i = 0;   /* the last place it could start */
+    unsigned char first = (unsigned char)low[0], end = (unsigned char)low[n - 1];
+    unsigned char fold_first = first >= 'a' && first <= 'z' ? 0x20 : 0;
+    unsigned char fold_end = end >= 'a' && end <= 'z' ? 0x20 : 0;
+    size_t places = sn - n + 1, i = 0;   /* where it could start: [0, places) */
 #ifdef __SSE2__
-    __m128i want = _mm_set1_epi8((char)first), or = _mm_set1_epi8((char)fold);
-    for (; i + 16 <= last + 1; i += 16) {
-        __m128i b = _mm_or_si128(_mm_loadu_si128((const __m128i *)(const void *)(s + i)), or);
-        unsigned at = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(b, want));
-        for (; at; at &= at - 1)
-            if (folded_eq(low + 1, s + i + (unsigned)__builtin_ctz(at) + 1, n - 1))
-                return 1;
+    if (places >= 16) {
+        __m128i want_first = _mm_set1_epi8((char)first), or_first = _mm_set1_epi8((char)fold_first);
+        __m128i want_end = _mm_set1_epi8((char)end), or_end = _mm_set1_epi8((char)fold_end);
+        for (;;) {
+            unsigned skip = 0;          /* places of this step that an earlier one tried */
+            if (i + 16 > places) {
+                skip = (unsigned)(i + 16 - places);
+                i = places - 16;
+            }
+            __m128i b = _mm_or_si128(_mm_loadu_si128((const __m128i *)(const void *)(s + i)), or_first);
+            __m128i e = _mm_or_si128(_mm_loadu_si128((const __m128i *)(const void *)(s + i + n - 1)), or_end);
+            unsigned at = (unsigned)_mm_movemask_epi8(
+                _mm_and_si128(_mm_cmpeq_epi8(b, want_first), _mm_cmpeq_epi8(e, want_end)));
+            at &= ~0u << skip;
+            for (; at; at &= at - 1)
+                if (folded_eq(low, s + i + (unsigned)__builtin_ctz(at), n))
+                    return 1;
+            i += 16;
+            if (i >= places)
+                return 0;
+        }
     }
 #endif
-    for (; i <= last; i++)
-        if (((unsigned char)s[i] | fold) == first && folded_eq(low + 1, s + i + 1, n - 1))
+    for (; i < places; i++)
+        if (((unsigned char)s[i] | fold_first) == first && folded_eq(low, s + i, n))
             return 1;
     return 0;
 }
