@@ -6,6 +6,11 @@
 
 #include "util.h"
 
+/* sigma.c: the position in the set (sigma_at) of an earlier rule whose
+ * detection is the same as r's, or SIZE_MAX. Belongs in sigma.h, which
+ * this change does not edit. */
+size_t sigma_rule_twin(const sigma_rule *r);
+
 static const rule catch_all = { .id = "org.event",
                                 .title = "Organizations event",
                                 .level = SEV_INFO,
@@ -248,7 +253,9 @@ static int add_from(rules *r, size_t from)
                     .sigma = s,
                     .lower_when_denied = sigma_rule_has_tag(s, "orgtrail.denied_one_level_lower"),
                     /* until rules_link says otherwise */
-                    .silent = 0 };
+                    .silent = 0,
+                    /* the list holds the set's rules in its order */
+                    .twin = sigma_rule_twin(s) };
         if (add(r, ru))
             return -1;
     }
@@ -450,6 +457,10 @@ size_t rules_match(const rules *r, parse_ctx *event, uint64_t needles_seen, cons
     }
     for (size_t j = 0; j < nlists; j++)
         at[j] = 0;
+    /* the rules tried so far and their answers, for their twins */
+    size_t tried[32];
+    unsigned char answer[32];
+    size_t ntried = 0;
     size_t found = 0;
     while (found < max) {
         size_t k = SIZE_MAX;
@@ -464,7 +475,17 @@ size_t rules_match(const rules *r, parse_ctx *event, uint64_t needles_seen, cons
          * (UINT64_MAX: some of its needles are past the mask's reach) */
         if (need && need != UINT64_MAX && !(need & needles_seen))
             continue;
-        if (sigma_rule_matches(r->list[i].sigma, event))
+        /* a twin has the same needles and index keys: tried before this one, if at all */
+        size_t t = ntried;
+        if (r->list[i].twin != SIZE_MAX)
+            for (t = 0; t < ntried && tried[t] != r->list[i].twin; t++)
+                ;
+        int m = t < ntried ? answer[t] : sigma_rule_matches(r->list[i].sigma, event);
+        if (ntried < sizeof tried / sizeof tried[0]) {
+            tried[ntried] = i;
+            answer[ntried++] = (unsigned char)m;
+        }
+        if (m)
             out[found++] = &r->list[i];
     }
     return found;

@@ -83,6 +83,7 @@ typedef struct {
     char **re_lits;             /* RE: a run of bytes every match of res[k] contains, lowered (looked
                                  * for ignoring case: a superset) before PCRE2 runs; NULL: none known */
     size_t *re_lit_lens;
+    uint32_t re_flags;          /* RE: PCRE2's compile options */
     int re_caseless;            /* RE: |i */
     int re_multiline;           /* RE: |m */
     cidr_net *nets;             /* CIDR */
@@ -130,6 +131,8 @@ struct sigma_rule {
     char **needles;             /* NULL-terminated */
     const char *index_field;    /* an interned field path, or NULL: see sigma_rule_index */
     char **index_values;        /* NULL-terminated */
+    uint64_t shape;             /* a hash of the selections' fields, kinds and sizes: see find_twin */
+    size_t twin;                /* the set's position of an earlier rule with the same detection, or SIZE_MAX */
     const pcre2_match_context *re_match;   /* the set's: PCRE2's limits */
 };
 
@@ -302,6 +305,11 @@ const char *sigma_rule_index(const sigma_rule *r, const char *const **values)
 {
     *values = (const char *const *)r->index_values;
     return r->index_field;
+}
+
+size_t sigma_rule_twin(const sigma_rule *r)
+{
+    return r->twin;
 }
 
 /* ---- matching ---- */
@@ -979,6 +987,7 @@ static int compile_item(compiler *c, const char *key, yaml_node_t *v, item *it)
             it->pats[k] = set_strndup(c->set, s, strlen(s));   /* for its literal */
             if (!it->pats[k])
                 return unsupported(c, "out of memory");
+            it->re_flags = re_flags;
             it->re_caseless = (re_flags & PCRE2_CASELESS) != 0;
             it->re_multiline = (re_flags & PCRE2_MULTILINE) != 0;
             /* none found (out of memory too): the regex alone decides */
@@ -1903,6 +1912,135 @@ static char **reqs_list(compiler *c, needle_set ns)
     return list;
 }
 
+/* ---- twins: rules with the same detection ---- */
+
+/* Earlier rules find_twin compares a rule with (SigmaHQ's rules and their
+ * copies in suzaku-rules lie a few hundred apart). */
+#define TWIN_WINDOW 4096
+
+static uint64_t shape_mix(uint64_t h, uint64_t v)
+{
+    return (h ^ v) * 0x100000001B3ULL;   /* FNV-1a's prime */
+}
+
+static uint64_t shape_bytes(uint64_t h, const char *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        h = shape_mix(h, (unsigned char)p[i]);
+    return shape_mix(h, n);
+}
+
+/* A hash of what same_detection compares of the selections (not the
+ * condition): rules of one shape are twins but for a collision, so that
+ * each new rule is compared in full with hardly any other. */
+static uint64_t rule_shape(const sigma_rule *r)
+{
+    uint64_t h = shape_mix(FNV_OFFSET, r->nsels);
+    for (size_t s = 0; s < r->nsels; s++) {
+        h = shape_mix(h, r->sels[s].n);
+        for (size_t g = 0; g < r->sels[s].n; g++)
+            for (size_t i = 0; i < r->sels[s].groups[g].n; i++) {
+                const item *it = &r->sels[s].groups[g].items[i];
+                h = shape_mix(shape_mix(shape_mix(h, (uintptr_t)it->field), it->kind), it->n);
+                h = shape_mix(shape_mix(shape_mix(h, (uint64_t)it->all), (uint64_t)it->exists), it->re_flags);
+                for (size_t k = 0; k < it->n; k++)
+                    if (it->kind == ITEM_MATCH || it->kind == ITEM_KEYWORDS)
+                        h = it->pats[k] ? shape_bytes(h, it->pats[k], it->lens[k]) : shape_mix(h, 1);
+                    else if (it->kind == ITEM_RE)
+                        h = shape_bytes(h, it->pats[k], strlen(it->pats[k]));
+                    else if (it->kind == ITEM_FIELDREF)
+                        h = shape_mix(h, (uintptr_t)it->pats[k]);
+            }
+    }
+    return h;
+}
+
+static int same_item(const item *a, const item *b)
+{
+    if (a->field != b->field || a->kind != b->kind || a->all != b->all || a->n != b->n ||
+        a->exists != b->exists || a->re_flags != b->re_flags)
+        return 0;
+    if (a->kind == ITEM_FIELDREF && a->how[0] != b->how[0])
+        return 0;
+    for (size_t k = 0; k < a->n; k++) {
+        switch (a->kind) {
+        case ITEM_MATCH:
+        case ITEM_KEYWORDS:
+            if (!a->pats[k] != !b->pats[k] ||
+                (a->pats[k] && (a->lens[k] != b->lens[k] || a->how[k] != b->how[k] ||
+                                memcmp(a->pats[k], b->pats[k], a->lens[k]) != 0)))
+                return 0;
+            break;
+        case ITEM_FIELDREF:            /* interned */
+            if (a->pats[k] != b->pats[k])
+                return 0;
+            break;
+        case ITEM_RE:
+            if (strcmp(a->pats[k], b->pats[k]) != 0)
+                return 0;
+            break;
+        case ITEM_CIDR:
+            if (a->nets[k].family != b->nets[k].family || a->nets[k].bits != b->nets[k].bits ||
+                memcmp(a->nets[k].addr, b->nets[k].addr, sizeof a->nets[k].addr) != 0)
+                return 0;
+            break;
+        case ITEM_EXISTS:
+            break;
+        }
+    }
+    return 1;
+}
+
+/* Recurses once a nesting level of the condition: at most MAX_DEPTH. */
+static int same_cond(const cond *a, const cond *b)
+{
+    if (a->op != b->op || a->nkids != b->nkids || a->nsels != b->nsels || (a->op == C_SEL && a->sel != b->sel))
+        return 0;
+    for (size_t i = 0; i < a->nsels; i++)
+        if (a->sels[i] != b->sels[i])
+            return 0;
+    for (size_t i = 0; i < a->nkids; i++)
+        if (!same_cond(a->kids[i], b->kids[i]))
+            return 0;
+    return 1;
+}
+
+/* Whether a and b match the same events: the same compiled detection
+ * (items compared value by value; an order that differs only makes them
+ * not twins, which costs time, not matches). */
+static int same_detection(const sigma_rule *a, const sigma_rule *b)
+{
+    if (a->shape != b->shape || a->nsels != b->nsels || !same_cond(a->cond, b->cond))
+        return 0;
+    for (size_t s = 0; s < a->nsels; s++) {
+        if (a->sels[s].n != b->sels[s].n)
+            return 0;
+        for (size_t g = 0; g < a->sels[s].n; g++) {
+            const group *ga = &a->sels[s].groups[g], *gb = &b->sels[s].groups[g];
+            if (ga->n != gb->n)
+                return 0;
+            for (size_t i = 0; i < ga->n; i++)
+                if (!same_item(&ga->items[i], &gb->items[i]))
+                    return 0;
+        }
+    }
+    return 1;
+}
+
+/* r's twin: the nearest of the last TWIN_WINDOW rules of the set with the
+ * same detection, whose match a record's evaluation can reuse. */
+static void find_twin(compiler *c, sigma_rule *r)
+{
+    const sigma_set *s = c->set;
+    r->shape = rule_shape(r);
+    r->twin = SIZE_MAX;
+    for (size_t j = s->n; j-- > 0 && s->n - j <= TWIN_WINDOW;)
+        if (same_detection(s->rules[j], r)) {
+            r->twin = s->rules[j]->twin != SIZE_MAX ? s->rules[j]->twin : j;
+            return;
+        }
+}
+
 /* How many other fields index_rule weighs for a rule that requires no
  * eventName nor eventSource (each costs a walk of the condition). */
 #define INDEX_OTHER_FIELDS 8
@@ -1928,10 +2066,12 @@ static size_t keyed_fields(const sigma_rule *r, const char **out, size_t max)
 }
 
 /* The rule's index: eventName's keys, else eventSource's, else the keys of
- * the field among the next few that needs the fewest, else none. */
+ * the field among the next few that needs the fewest, else none; and its
+ * twin. */
 static int index_rule(compiler *c, sigma_rule *r)
 {
     static const char *const fields[] = { "eventName", "eventSource" };
+    find_twin(c, r);
     for (size_t f = 0; f < sizeof fields / sizeof fields[0]; f++) {
         char *field = intern_field(c->set, fields[f], strlen(fields[f]));
         if (!field)
