@@ -29,6 +29,8 @@ static const char *const rule_files[][2] = {
     { "ra.yml", "  sel:\n    userAgent: KALI\n" },                          /* by userAgent */
     { "rb.yml", "  sel:\n    userAgent: '" LONG_UA "'\n" },                 /* a key past the length mask */
     { "rc.yml", "  sel:\n    userAgent|re: 'kal[iy]'\n" },                  /* unindexed: a regex */
+    { "rd.yml", "  sel:\n    eventName: GetObject\n" },                      /* r2's twin */
+    { "re.yml", "  sel:\n    userAgent|re: 'kal[iy]'\n" },                  /* rc's twin */
 };
 #define NRULES (sizeof rule_files / sizeof rule_files[0])
 
@@ -66,16 +68,23 @@ static void test_index_same_matches_in_list_order(const char *dir)
 {
     rules *r = rules_create(0);
     CHECK(rules_add_sigma(r, dir, NULL, NULL) == (int)NRULES);
+    /* rd and re are twins of r2 and rc (their answers reused), the others of none */
+    for (size_t i = 0; i < rules_count(r); i++) {
+        const char *id = rules_at(r, i)->id;
+        size_t twin = rules_at(r, i)->twin;
+        const char *of = twin < rules_count(r) ? rules_at(r, twin)->id : "";
+        CHECK(strcmp(of, strcmp(id, "rd") == 0 ? "r2" : strcmp(id, "re") == 0 ? "rc" : "") == 0);
+    }
     static const char *const cases[][2] = {
         { "{\"eventName\":\"GetObject\",\"eventSource\":\"s3.amazonaws.com\",\"errorCode\":\"AccessDenied\","
-          "\"userAgent\":\"KALI linux\"}", "r1 r2 r3 r4" },
-        { "{\"eventName\":\"GETOBJECT\",\"eventSource\":\"S3.amazonaws.com\"}", "r2 r4" },
+          "\"userAgent\":\"KALI linux\"}", "r1 r2 r3 r4 rd" },
+        { "{\"eventName\":\"GETOBJECT\",\"eventSource\":\"S3.amazonaws.com\"}", "r2 r4 rd" },
         { "{\"eventName\":\"PutObject\",\"eventSource\":\"s3.amazonaws.com\"}", "r4 r5" },
         { "{\"eventName\":\"PutObject\",\"eventSource\":\"ec2.amazonaws.com\"}", "r4" },
         { "{\"eventSource\":\"s3.amazonaws.com\",\"errorCode\":\"AccessDenied\"}", "r3" },
-        { "{\"eventName\":null,\"userAgent\":\"kali\"}", "r1 ra rc" },
+        { "{\"eventName\":null,\"userAgent\":\"kali\"}", "r1 ra rc re" },
         { "{\"eventName\":42}", "r6" },
-        { "{\"eventName\":\"DeleteBucket\",\"userAgent\":\"kali\"}", "r1 r7 ra rc" },
+        { "{\"eventName\":\"DeleteBucket\",\"userAgent\":\"kali\"}", "r1 r7 ra rc re" },
         { "{\"eventName\":\"DeleteBucket\"}", "" },
         { "{\"eventName\":{\"a\":1}}", "" },
         /* other fields: the index's, any case; a deep path; parents missing or not objects */
@@ -92,7 +101,7 @@ static void test_index_same_matches_in_list_order(const char *dir)
         { "{\"userIdentity\":{\"sessionContext\":\"Role\",\"type\":\"Root\"}}", "r8" },
         /* userAgent: a key's length but not a key; no key's length; a long key, and one byte off it */
         { "{\"userAgent\":\"KALX\"}", "" },
-        { "{\"userAgent\":\"kaly\"}", "rc" },
+        { "{\"userAgent\":\"kaly\"}", "rc re" },
         { "{\"userAgent\":\"" LONG_UA "\"}", "rb" },
         { "{\"userAgent\":\"" LONG_UA "x\"}", "" },
         { "{\"userAgent\":\"AWS-SDK-JAVA/1.12.0 LINUX/5.10 OPENJDK_64-BIT_SERVER_VM/25.0 JAVA/1.8.0 VENDOR/AMAZON\"}",

@@ -508,6 +508,59 @@ static void test_nested_paths(void)
     CHECK_RULE("  sel:\n    k79: 79\n    k0: 0\n  condition: sel", ev, 1);
 }
 
+/* sigma.c; sigma.h does not declare it yet (see rules.c). */
+size_t sigma_rule_twin(const sigma_rule *r);
+
+/* Whether the second of two rules is the first's twin (its detection the
+ * same: the same matches, so a record's evaluation reuses the answer). */
+static int twins(const char *det_a, const char *det_b)
+{
+    char text[4096];
+    snprintf(text, sizeof text,
+             "title: a\nid: a\nlogsource: {product: aws, service: cloudtrail}\ndetection:\n%s\n---\n"
+             "title: b\nid: b\nlevel: low\nlogsource: {product: aws, service: cloudtrail}\ndetection:\n%s\n",
+             det_a, det_b);
+    sigma_set *s = sigma_set_create();
+    sigma_load_text(s, "test", text, strlen(text), NULL, NULL);
+    int got = sigma_count(s) == 2 ? sigma_rule_twin(sigma_at(s, 1)) == 0 : -1;
+    CHECK(sigma_count(s) < 2 || sigma_rule_twin(sigma_at(s, 0)) == (size_t)-1);
+    sigma_set_free(s);
+    return got;
+}
+
+static void test_twins(void)
+{
+    const char *imds = "  selection:\n    userIdentity.arn|re: '.+:assumed-role/aws:.+'\n  filter:\n"
+                       "    - eventSource: ssm.amazonaws.com\n    - sourceIPAddress: AWS Internal\n"
+                       "  condition: selection and not 1 of filter*";
+    CHECK(twins(imds, imds) == 1);
+    CHECK(twins("  sel:\n    eventName: A\n  condition: sel", "  sel:\n    eventName: A\n  condition: sel") == 1);
+    /* another name for a selection is the same detection */
+    CHECK(twins("  sel:\n    eventName: A\n  condition: sel", "  other:\n    eventName: A\n  condition: other") == 1);
+    /* a value, its case, a modifier, the regex flags, a null, the condition: not twins */
+    CHECK(twins("  sel:\n    eventName: A\n  condition: sel", "  sel:\n    eventName: B\n  condition: sel") == 0);
+    CHECK(twins("  sel:\n    eventName: abc\n  condition: sel", "  sel:\n    eventName: abd\n  condition: sel") == 0);
+    CHECK(twins("  sel:\n    eventName: A\n  condition: sel", "  sel:\n    eventName|contains: A\n  condition: sel") == 0);
+    CHECK(twins("  sel:\n    eventName: A\n  condition: sel", "  sel:\n    eventSource: A\n  condition: sel") == 0);
+    CHECK(twins("  sel:\n    userAgent|re: 'ab+'\n  condition: sel", "  sel:\n    userAgent|re|i: 'ab+'\n  condition: sel") == 0);
+    CHECK(twins("  sel:\n    userAgent|re: 'ab+'\n  condition: sel", "  sel:\n    userAgent|re|s: 'ab+'\n  condition: sel") == 0);
+    CHECK(twins("  sel:\n    userAgent|re: 'ab+'\n  condition: sel", "  sel:\n    userAgent|re: 'ab*'\n  condition: sel") == 0);
+    CHECK(twins("  sel:\n    errorCode: null\n  condition: sel", "  sel:\n    errorCode: 'null'\n  condition: sel") == 0);
+    CHECK(twins("  sel:\n    errorCode|exists: true\n  condition: sel", "  sel:\n    errorCode|exists: false\n  condition: sel") == 0);
+    CHECK(twins("  sel:\n    a|cidr: 10.0.0.0/8\n  condition: sel", "  sel:\n    a|cidr: 10.0.0.0/16\n  condition: sel") == 0);
+    CHECK(twins("  sel:\n    a|fieldref: b\n  condition: sel", "  sel:\n    a|fieldref: c\n  condition: sel") == 0);
+    CHECK(twins("  sel:\n    a|fieldref: b\n  condition: sel", "  sel:\n    a|fieldref|contains: b\n  condition: sel") == 0);
+    CHECK(twins("  sel:\n    a: [x, y]\n  condition: sel", "  sel:\n    a|all: [x, y]\n  condition: sel") == 0);
+    CHECK(twins("  a:\n    x: 1\n  b:\n    y: 2\n  condition: a and b", "  a:\n    x: 1\n  b:\n    y: 2\n  condition: a or b") == 0);
+    CHECK(twins("  a:\n    x: 1\n  b:\n    y: 2\n  condition: a and b", "  a:\n    x: 1\n  b:\n    y: 2\n  condition: a and not b") == 0);
+    CHECK(twins("  a:\n    x: 1\n  b:\n    y: 2\n  condition: a and not b", "  a:\n    x: 1\n  b:\n    y: 2\n  condition: b and not a") == 0);
+    CHECK(twins("  a:\n    - x: 1\n    - y: 2\n  condition: a", "  a:\n    x: 1\n    y: 2\n  condition: a") == 0);
+    CHECK(twins("  k:\n    - mimikatz\n  condition: k", "  k:\n    - mimikatx\n  condition: k") == 0);
+    CHECK(twins(imds, "  selection:\n    userIdentity.arn|re: '.+:assumed-role/aws:.+'\n  filter:\n"
+                      "    - eventSource: ssm.amazonaws.com\n    - sourceIPAddress: AWS Internal\n"
+                      "  condition: selection") == 0);
+}
+
 /* The bugs of issue 10, as the community rules have them. */
 static void test_important_change_anchors_on_event_names(void)
 {
@@ -1091,6 +1144,7 @@ int main(void)
     test_regex_required_literal();
     test_folded_compares_every_place();
     test_nested_paths();
+    test_twins();
     test_important_change_anchors_on_event_names();
     test_assumed_role_regex_anchored();
     test_unsupported();
