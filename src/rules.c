@@ -75,8 +75,9 @@ static uint64_t lower8(uint64_t x)
     return x | (ge_a & ~gt_z & ~x & (0x80 * ones)) >> 2;
 }
 
-/* The lowered word of p[i..i+8), or of p[i..n) zero-padded when shorter. */
-static uint64_t lowered_word(const char *p, size_t i, size_t n)
+/* The lowered word of p[i..i+8), or of p[i..n) zero-padded when shorter
+ * (inlined: every lookup hashes and compares with it). */
+__attribute__((always_inline)) static inline uint64_t lowered_word(const char *p, size_t i, size_t n)
 {
     uint64_t w = 0;
     if (i + 8 <= n)
