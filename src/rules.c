@@ -6,6 +6,11 @@
 
 #include "util.h"
 
+/* sigma.c: the position in the set (sigma_at) of an earlier rule whose
+ * detection is the same as r's, or SIZE_MAX. Belongs in sigma.h, which
+ * this change does not edit. */
+size_t sigma_rule_twin(const sigma_rule *r);
+
 static const rule catch_all = { .id = "org.event",
                                 .title = "Organizations event",
                                 .level = SEV_INFO,
@@ -13,13 +18,14 @@ static const rule catch_all = { .id = "org.event",
 
 /*
  * The rule index. Most rules require eventName (or, failing that,
- * eventSource) to be one of a few plain values (sigma_rule_index), so a
- * record need only be tried against the rules its own eventName and
- * eventSource admit, plus the few rules that require neither. Each key is
- * a value as a rule gives it, found by a hash of its ASCII-lowered bytes
- * and compared ignoring ASCII case, which is how Sigma compares it; each
- * slot lists its rules in list order, so that a record's candidates merge
- * back into list order.
+ * eventSource, or failing that some other field such as userIdentity.type)
+ * to be one of a few plain values (sigma_rule_index), so a record need
+ * only be tried against the rules its own values of those fields admit,
+ * plus the few rules that require none. Each key is a value as a rule
+ * gives it, found by a hash of its ASCII-lowered bytes and compared
+ * ignoring ASCII case, which is how Sigma compares it; each slot lists its
+ * rules in list order, so that a record's candidates merge back into list
+ * order.
  */
 typedef struct {
     const char *key;          /* NULL: a free slot */
@@ -33,12 +39,18 @@ typedef struct {
     const char *field;        /* the set's interned field: its parse_get is cached */
     index_slot *slots;        /* open addressing; cap a power of two, at most half used */
     size_t cap, used;
+    uint64_t lens;            /* bit n: a key n bytes long (bit 63: 63 or more), so that most
+                               * values (a userAgent) are turned down without a hash */
 } rule_index;
 
 typedef struct {
     size_t *v;
     size_t n, cap;
 } index_list;
+
+/* Fields indexed at most (each costs every record a lookup); a rule
+ * indexed by a further field is tried on every record. */
+#define MAX_INDEXES 16
 
 struct rules {
     rule *list;               /* the built-in pack (copied), then one per Sigma rule */
@@ -47,29 +59,54 @@ struct rules {
     sigma_set *sigma;
     const char **needles;     /* rules_needles' last answer */
     size_t nneedles;
-    rule_index by_name;       /* rules indexed by eventName */
-    rule_index by_source;     /* by eventSource (none of eventName) */
+    rule_index indexes[MAX_INDEXES];   /* one a field, in the order the list first names them */
+    size_t nindexes;
     index_list unindexed;     /* the others: tried on every record */
 };
 
-static int lower_ascii(int c)
+/* Eight bytes with their ASCII letters lowered, all at once (as sigma.c
+ * lowers them): bit 7 of each byte of ge_a (gt_z) says its low seven bits
+ * are >= 'A' (> 'Z'); no sum carries into the next byte. */
+static uint64_t lower8(uint64_t x)
 {
-    return c >= 'A' && c <= 'Z' ? c + 32 : c;
+    const uint64_t ones = 0x0101010101010101ULL;
+    uint64_t low7 = x & (0x7F * ones);
+    uint64_t ge_a = low7 + (0x80 - 'A') * ones, gt_z = low7 + (0x7F - 'Z') * ones;
+    return x | (ge_a & ~gt_z & ~x & (0x80 * ones)) >> 2;
 }
 
+/* The lowered word of p[i..i+8), or of p[i..n) zero-padded when shorter
+ * (inlined: every lookup hashes and compares with it). */
+__attribute__((always_inline)) static inline uint64_t lowered_word(const char *p, size_t i, size_t n)
+{
+    uint64_t w = 0;
+    if (i + 8 <= n)
+        memcpy(&w, p + i, 8);
+    else
+        for (size_t k = i; k < n; k++)
+            w |= (uint64_t)(unsigned char)p[k] << 8 * (k - i);
+    return lower8(w);
+}
+
+/* A hash of p[0..n) with ASCII letters lowered, eight bytes a step (the
+ * last step overlaps the one before when n >= 8). */
 static uint64_t hash_lowered(const char *p, size_t n)
 {
-    uint64_t h = FNV_OFFSET;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ (uint64_t)lower_ascii((unsigned char)p[i])) * 1099511628211ULL;   /* FNV-1a prime */
+    uint64_t h = FNV_OFFSET ^ n;
+    for (size_t i = 0; i < n; i += 8) {
+        h = (h ^ lowered_word(p, n >= 8 && i + 8 > n ? n - 8 : i, n)) * 0x9E3779B97F4A7C15ULL;
+        h ^= h >> 29;
+    }
     return h;
 }
 
 static int same_folded(const char *a, const char *b, size_t n)
 {
-    for (size_t i = 0; i < n; i++)
-        if (lower_ascii((unsigned char)a[i]) != lower_ascii((unsigned char)b[i]))
+    for (size_t i = 0; i < n; i += 8) {
+        size_t at = n >= 8 && i + 8 > n ? n - 8 : i;
+        if (lowered_word(a, at, n) != lowered_word(b, at, n))
             return 0;
+    }
     return 1;
 }
 
@@ -108,7 +145,7 @@ static index_slot *index_find(const rule_index *x, const char *p, size_t n, uint
 static int index_grow(rule_index *x)
 {
     rule_index bigger = { x->field, calloc(x->cap ? x->cap * 2 : 64, sizeof(index_slot)),
-                          x->cap ? x->cap * 2 : 64, x->used };
+                          x->cap ? x->cap * 2 : 64, x->used, x->lens };
     if (!bigger.slots)
         return -1;
     for (size_t i = 0; i < x->cap; i++)
@@ -126,6 +163,7 @@ static int index_add(rule_index *x, const char *key, size_t i)
         return -1;
     size_t n = strlen(key);
     uint64_t h = hash_lowered(key, n);
+    x->lens |= 1ULL << (n < 63 ? n : 63);
     index_slot *s = index_find(x, key, n, h);
     if (!s->key) {
         *s = (index_slot){ key, n, h, NULL, 0, 0 };
@@ -145,13 +183,19 @@ static int index_add(rule_index *x, const char *key, size_t i)
 /* Rebuilds the index over the whole list. */
 static int index_build(rules *r)
 {
-    index_clear(&r->by_name);
-    index_clear(&r->by_source);
+    for (size_t k = 0; k < r->nindexes; k++)
+        index_clear(&r->indexes[k]);
+    r->nindexes = 0;
     r->unindexed.n = 0;
     for (size_t i = 0; i < r->n; i++) {
         const char *const *values;
         const char *field = sigma_rule_index(r->list[i].sigma, &values);
-        rule_index *x = !field ? NULL : strcmp(field, "eventName") == 0 ? &r->by_name : &r->by_source;
+        rule_index *x = NULL;
+        for (size_t k = 0; field && !x && k < r->nindexes; k++)
+            if (r->indexes[k].field == field)   /* interned: one pointer a path */
+                x = &r->indexes[k];
+        if (field && !x && r->nindexes < MAX_INDEXES)
+            x = &r->indexes[r->nindexes++];
         if (!x) {
             if (list_add(&r->unindexed, i))
                 return -1;
@@ -175,6 +219,8 @@ static const size_t *index_lookup(const rule_index *x, parse_ctx *event, size_t 
     enum parse_type t = parse_get(event, x->field, &v);
     if (t == PARSE_ABSENT || t == PARSE_NULL)
         return NULL;   /* the rules compare it with a string: no match */
+    if (!(x->lens >> (v.len < 63 ? v.len : 63) & 1))
+        return NULL;
     const index_slot *s = index_find(x, v.ptr, v.len, hash_lowered(v.ptr, v.len));
     if (!s->key)
         return NULL;
@@ -208,7 +254,9 @@ static int add_from(rules *r, size_t from)
                     .sigma = s,
                     .lower_when_denied = sigma_rule_has_tag(s, "orgtrail.denied_one_level_lower"),
                     /* until rules_link says otherwise */
-                    .silent = 0 };
+                    .silent = 0,
+                    /* the list holds the set's rules in its order */
+                    .twin = sigma_rule_twin(s) };
         if (add(r, ru))
             return -1;
     }
@@ -270,8 +318,8 @@ void rules_free(rules *r)
     if (!r)
         return;
     sigma_set_free(r->sigma);
-    index_clear(&r->by_name);
-    index_clear(&r->by_source);
+    for (size_t k = 0; k < r->nindexes; k++)
+        index_clear(&r->indexes[k]);
     free(r->unindexed.v);
     free(r->needles);
     free(r->list);
@@ -396,21 +444,31 @@ int rules_is_org_source(const char *s, size_t n)
 
 size_t rules_match(const rules *r, parse_ctx *event, uint64_t needles_seen, const rule **out, size_t max)
 {
-    /* the candidates: three ascending lists (a rule is in one), merged
-     * back into list order */
-    const size_t *lists[3];
-    size_t lens[3], at[3] = { 0, 0, 0 };
-    lists[0] = r->unindexed.v;
-    lens[0] = r->unindexed.n;
-    lists[1] = index_lookup(&r->by_name, event, &lens[1]);
-    lists[2] = index_lookup(&r->by_source, event, &lens[2]);
+    /* the candidates: ascending lists (a rule is in one), the empty ones
+     * left out, merged back into list order */
+    const size_t *lists[MAX_INDEXES + 1];
+    size_t lens[MAX_INDEXES + 1], at[MAX_INDEXES + 1], nlists = 0;
+    if (r->unindexed.n) {
+        lists[nlists] = r->unindexed.v;
+        lens[nlists++] = r->unindexed.n;
+    }
+    for (size_t k = 0; k < r->nindexes; k++) {
+        lists[nlists] = index_lookup(&r->indexes[k], event, &lens[nlists]);
+        nlists += lens[nlists] > 0;
+    }
+    for (size_t j = 0; j < nlists; j++)
+        at[j] = 0;
+    /* the rules tried so far and their answers, for their twins */
+    size_t tried[32];
+    unsigned char answer[32];
+    size_t ntried = 0;
     size_t found = 0;
     while (found < max) {
-        int k = -1;
-        for (int j = 0; j < 3; j++)
-            if (at[j] < lens[j] && (k < 0 || lists[j][at[j]] < lists[k][at[k]]))
+        size_t k = SIZE_MAX;
+        for (size_t j = 0; j < nlists; j++)
+            if (at[j] < lens[j] && (k == SIZE_MAX || lists[j][at[j]] < lists[k][at[k]]))
                 k = j;
-        if (k < 0)
+        if (k == SIZE_MAX)
             break;
         size_t i = lists[k][at[k]++];
         uint64_t need = r->list[i].needle_mask;
@@ -418,7 +476,17 @@ size_t rules_match(const rules *r, parse_ctx *event, uint64_t needles_seen, cons
          * (UINT64_MAX: some of its needles are past the mask's reach) */
         if (need && need != UINT64_MAX && !(need & needles_seen))
             continue;
-        if (sigma_rule_matches(r->list[i].sigma, event))
+        /* a twin has the same needles and index keys: tried before this one, if at all */
+        size_t t = ntried;
+        if (r->list[i].twin != SIZE_MAX)
+            for (t = 0; t < ntried && tried[t] != r->list[i].twin; t++)
+                ;
+        int m = t < ntried ? answer[t] : sigma_rule_matches(r->list[i].sigma, event);
+        if (ntried < sizeof tried / sizeof tried[0]) {
+            tried[ntried] = i;
+            answer[ntried++] = (unsigned char)m;
+        }
+        if (m)
             out[found++] = &r->list[i];
     }
     return found;

@@ -34,6 +34,8 @@ typedef struct {
     int silent;                   /* a correlation's base rule only: matches feed it, no finding of its own */
     uint64_t needle_mask;         /* bit i: needle i of rules_needles() is one it requires;
                                    * 0: unanchored (set by rules_needles) */
+    size_t twin;                  /* an earlier rule of the list with the same detection (so the
+                                   * same matches), or SIZE_MAX */
 } rule;
 
 /* A Sigma file compiled into the binary (see CMakeLists.txt). */

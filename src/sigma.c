@@ -80,6 +80,10 @@ typedef struct {
     char **lows;                /* MATCH, KEYWORDS: pats with ASCII letters lowered, what is compared */
     unsigned char *how;         /* MATCH, KEYWORDS: enum match_kind of each pattern; FIELDREF: of all */
     pcre2_code **res;           /* RE: shared by the workers, read-only (pats: their sources) */
+    char **re_lits;             /* RE: a run of bytes every match of res[k] contains, lowered (looked
+                                 * for ignoring case: a superset) before PCRE2 runs; NULL: none known */
+    size_t *re_lit_lens;
+    uint32_t re_flags;          /* RE: PCRE2's compile options */
     int re_caseless;            /* RE: |i */
     int re_multiline;           /* RE: |m */
     cidr_net *nets;             /* CIDR */
@@ -125,8 +129,10 @@ struct sigma_rule {
     size_t nsels;
     cond *cond;
     char **needles;             /* NULL-terminated */
-    const char *index_field;    /* interned "eventName" or "eventSource", or NULL: see sigma_rule_index */
+    const char *index_field;    /* an interned field path, or NULL: see sigma_rule_index */
     char **index_values;        /* NULL-terminated */
+    uint64_t shape;             /* a hash of the selections' fields, kinds and sizes: see find_twin */
+    size_t twin;                /* the set's position of an earlier rule with the same detection, or SIZE_MAX */
     const pcre2_match_context *re_match;   /* the set's: PCRE2's limits */
 };
 
@@ -301,6 +307,11 @@ const char *sigma_rule_index(const sigma_rule *r, const char *const **values)
     return r->index_field;
 }
 
+size_t sigma_rule_twin(const sigma_rule *r)
+{
+    return r->twin;
+}
+
 /* ---- matching ---- */
 
 static int lower(int c)
@@ -338,46 +349,90 @@ static int glob_match(const char *p, size_t pn, const char *s, size_t sn)
     return glob_match_case(p, pn, s, sn, 1);
 }
 
-/* s[0..n) equals low[0..n) with s's ASCII letters lowered (low is lowered). */
-static int folded_eq(const char *low, const char *s, size_t n)
+/* Eight bytes with their ASCII letters lowered, all at once: bit 7 of
+ * each byte of ge_a (gt_z) says its low seven bits are >= 'A' (> 'Z'),
+ * and no sum carries into the next byte; bytes >= 0x80 stay as they are. */
+static uint64_t lower8(uint64_t x)
 {
+    const uint64_t ones = 0x0101010101010101ULL;
+    uint64_t low7 = x & (0x7F * ones);
+    uint64_t ge_a = low7 + (0x80 - 'A') * ones, gt_z = low7 + (0x7F - 'Z') * ones;
+    uint64_t upper = ge_a & ~gt_z & ~x & (0x80 * ones);
+    return x | upper >> 2;
+}
+
+static uint64_t load8(const char *p)
+{
+    uint64_t w;
+    memcpy(&w, p, 8);
+    return w;
+}
+
+/* s[0..n) equals low[0..n) with s's ASCII letters lowered (low is lowered):
+ * eight bytes a step, the last step overlapping the one before. */
+__attribute__((always_inline)) static inline int folded_eq(const char *low, const char *s, size_t n)
+{
+    if (n >= 8) {
+        for (size_t i = 0; i + 8 < n; i += 8)
+            if (lower8(load8(s + i)) != load8(low + i))
+                return 0;
+        return lower8(load8(s + n - 8)) == load8(low + n - 8);
+    }
     for (size_t i = 0; i < n; i++)
         if (lower((unsigned char)s[i]) != (unsigned char)low[i])
             return 0;
     return 1;
 }
 
-/* Whether s holds low[0..n) (lowered), ignoring ASCII case: its first
- * byte is looked for 16 at a time (a letter as b | 0x20, which only its
- * two cases give), the rest compared where it is. */
+/* Whether s holds low[0..n) (lowered), ignoring ASCII case: the places
+ * where both its first and its last byte are (a letter as b | 0x20, which
+ * only its two cases give) are found 16 at a time, the rest compared
+ * there; the last 16 places overlap the ones before (masked off). */
 static int folded_contains(const char *low, size_t n, const char *s, size_t sn)
 {
     if (n == 0)
         return 1;
     if (sn < n)
         return 0;
-    unsigned char first = (unsigned char)low[0];
-    unsigned char fold = first >= 'a' && first <= 'z' ? 0x20 : 0;
-    size_t last = sn - n, i = 0;   /* the last place it could start */
+    unsigned char first = (unsigned char)low[0], end = (unsigned char)low[n - 1];
+    unsigned char fold_first = first >= 'a' && first <= 'z' ? 0x20 : 0;
+    unsigned char fold_end = end >= 'a' && end <= 'z' ? 0x20 : 0;
+    size_t places = sn - n + 1, i = 0;   /* where it could start: [0, places) */
 #ifdef __SSE2__
-    __m128i want = _mm_set1_epi8((char)first), or = _mm_set1_epi8((char)fold);
-    for (; i + 16 <= last + 1; i += 16) {
-        __m128i b = _mm_or_si128(_mm_loadu_si128((const __m128i *)(const void *)(s + i)), or);
-        unsigned at = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(b, want));
-        for (; at; at &= at - 1)
-            if (folded_eq(low + 1, s + i + (unsigned)__builtin_ctz(at) + 1, n - 1))
-                return 1;
+    if (places >= 16) {
+        __m128i want_first = _mm_set1_epi8((char)first), or_first = _mm_set1_epi8((char)fold_first);
+        __m128i want_end = _mm_set1_epi8((char)end), or_end = _mm_set1_epi8((char)fold_end);
+        for (;;) {
+            unsigned skip = 0;          /* places of this step that an earlier one tried */
+            if (i + 16 > places) {
+                skip = (unsigned)(i + 16 - places);
+                i = places - 16;
+            }
+            __m128i b = _mm_or_si128(_mm_loadu_si128((const __m128i *)(const void *)(s + i)), or_first);
+            __m128i e = _mm_or_si128(_mm_loadu_si128((const __m128i *)(const void *)(s + i + n - 1)), or_end);
+            unsigned at = (unsigned)_mm_movemask_epi8(
+                _mm_and_si128(_mm_cmpeq_epi8(b, want_first), _mm_cmpeq_epi8(e, want_end)));
+            at &= ~0u << skip;
+            for (; at; at &= at - 1)
+                if (folded_eq(low, s + i + (unsigned)__builtin_ctz(at), n))
+                    return 1;
+            i += 16;
+            if (i >= places)
+                return 0;
+        }
     }
 #endif
-    for (; i <= last; i++)
-        if (((unsigned char)s[i] | fold) == first && folded_eq(low + 1, s + i + 1, n - 1))
+    for (; i < places; i++)
+        if (((unsigned char)s[i] | fold_first) == first && folded_eq(low, s + i, n))
             return 1;
     return 0;
 }
 
 /* One pattern of a MATCH or KEYWORDS item against a value: the kind chosen
- * at compile time says which part of lows[k] is the literal. */
-static int pattern_matches(const item *it, size_t k, const char *s, size_t sn)
+ * at compile time says which part of lows[k] is the literal. It and
+ * folded_eq are inlined: every value compared runs them (measured: 3% of
+ * the matching's instructions were the calls). */
+__attribute__((always_inline)) static inline int pattern_matches(const item *it, size_t k, const char *s, size_t sn)
 {
     const char *low = it->lows[k];
     size_t n = it->lens[k];
@@ -520,7 +575,13 @@ static int value_matches(const item *it, const pcre2_match_context *mctx, size_t
             return t == PARSE_ABSENT || t == PARSE_NULL;
         return t != PARSE_ABSENT && t != PARSE_NULL && pattern_matches(it, k, v.ptr, v.len);
     case ITEM_RE:
-        return t != PARSE_ABSENT && t != PARSE_NULL && re_match(it->res[k], mctx, v);
+        if (t == PARSE_ABSENT || t == PARSE_NULL)
+            return 0;
+        /* a value without the literal every match holds cannot match: most
+         * values are turned down here for the price of a memmem */
+        if (it->re_lits[k] && !folded_contains(it->re_lits[k], it->re_lit_lens[k], v.ptr, v.len))
+            return 0;
+        return re_match(it->res[k], mctx, v);
     case ITEM_CIDR:
         return t == PARSE_STRING && cidr_match(&it->nets[k], v.ptr, v.len);
     default:
@@ -563,6 +624,15 @@ static int selection_matches(const sigma_rule *r, const selection *sel, parse_ct
     return 0;
 }
 
+static int cond_eval(const sigma_rule *r, const cond *c, parse_ctx *ev);
+
+/* An operand of an AND or OR: most are a selection, tested without a
+ * level of recursion. */
+static int kid_eval(const sigma_rule *r, const cond *c, parse_ctx *ev)
+{
+    return c->op == C_SEL ? selection_matches(r, &r->sels[c->sel], ev) : cond_eval(r, c, ev);
+}
+
 /* Recurses once a nesting level of the condition: at most MAX_DEPTH. */
 static int cond_eval(const sigma_rule *r, const cond *c, parse_ctx *ev)
 {
@@ -571,12 +641,12 @@ static int cond_eval(const sigma_rule *r, const cond *c, parse_ctx *ev)
         return selection_matches(r, &r->sels[c->sel], ev);
     case C_AND:   /* the cheaper operands first; all are pure */
         for (size_t i = 0; i < c->nkids; i++)
-            if (!cond_eval(r, c->kids[i], ev))
+            if (!kid_eval(r, c->kids[i], ev))
                 return 0;
         return 1;
     case C_OR:
         for (size_t i = 0; i < c->nkids; i++)
-            if (cond_eval(r, c->kids[i], ev))
+            if (kid_eval(r, c->kids[i], ev))
                 return 1;
         return 0;
     case C_NOT:
@@ -597,7 +667,7 @@ static int cond_eval(const sigma_rule *r, const cond *c, parse_ctx *ev)
 
 int sigma_rule_matches(const sigma_rule *r, parse_ctx *ev)
 {
-    return cond_eval(r, r->cond, ev);
+    return kid_eval(r, r->cond, ev);
 }
 
 /* ---- compiling ---- */
@@ -806,6 +876,8 @@ static int compile_fieldref(compiler *c, item *it, yaml_node_t **vals, const cha
     return 0;
 }
 
+static char *regex_required(compiler *c, const char *p, int caseless, int multiline, size_t *len);
+
 static int compile_item(compiler *c, const char *key, yaml_node_t *v, item *it)
 {
     /* field|mod|mod */
@@ -868,8 +940,13 @@ static int compile_item(compiler *c, const char *key, yaml_node_t *v, item *it)
     }
     it->pats = set_alloc(c->set, (it->n ? it->n : 1) * sizeof *it->pats);
     it->lens = set_alloc(c->set, (it->n ? it->n : 1) * sizeof *it->lens);
-    if (it->kind == ITEM_RE)
+    if (it->kind == ITEM_RE) {
         it->res = set_alloc(c->set, (it->n ? it->n : 1) * sizeof *it->res);
+        it->re_lits = set_alloc(c->set, (it->n ? it->n : 1) * sizeof *it->re_lits);
+        it->re_lit_lens = set_alloc(c->set, (it->n ? it->n : 1) * sizeof *it->re_lit_lens);
+        if (!it->re_lits || !it->re_lit_lens)
+            return unsupported(c, "out of memory");
+    }
     if (it->kind == ITEM_CIDR)
         it->nets = set_alloc(c->set, (it->n ? it->n : 1) * sizeof *it->nets);
     if (!it->pats || !it->lens || (it->kind == ITEM_RE && !it->res) || (it->kind == ITEM_CIDR && !it->nets))
@@ -910,8 +987,11 @@ static int compile_item(compiler *c, const char *key, yaml_node_t *v, item *it)
             it->pats[k] = set_strndup(c->set, s, strlen(s));   /* for its literal */
             if (!it->pats[k])
                 return unsupported(c, "out of memory");
+            it->re_flags = re_flags;
             it->re_caseless = (re_flags & PCRE2_CASELESS) != 0;
             it->re_multiline = (re_flags & PCRE2_MULTILINE) != 0;
+            /* none found (out of memory too): the regex alone decides */
+            it->re_lits[k] = regex_required(c, s, it->re_caseless, it->re_multiline, &it->re_lit_lens[k]);
             /* no JIT (not built in, no executable memory): the interpreter runs it */
             (void)pcre2_jit_compile(it->res[k], PCRE2_JIT_COMPLETE);
         } else if (it->kind == ITEM_CIDR) {
@@ -1249,9 +1329,17 @@ static cond *compile_condition(compiler *c, sigma_rule *r, const char *text)
 
 /* ---- evaluation order: regexes and keyword searches last ---- */
 
+/* A regex with a literal for each value runs only where a folded search
+ * finds it: it costs about that search. */
 static unsigned item_cost(const item *it)
 {
-    unsigned per = it->kind == ITEM_RE || it->kind == ITEM_KEYWORDS ? 50 : it->kind == ITEM_CIDR ? 3 : 1;
+    int searched = it->kind == ITEM_RE;
+    for (size_t k = 0; searched && k < it->n; k++)
+        searched = it->re_lits[k] != NULL;
+    unsigned per = searched ? 2
+                   : it->kind == ITEM_RE || it->kind == ITEM_KEYWORDS ? 50
+                   : it->kind == ITEM_CIDR ? 3
+                                             : 1;
     return per * (unsigned)(it->n ? it->n : 1);
 }
 
@@ -1382,7 +1470,7 @@ static char *pattern_literal(compiler *c, const char *p, size_t n)
 typedef struct {
     char run[NEEDLE_MAX];       /* the run being read (at most NEEDLE_MAX bytes kept) */
     size_t len;                 /* bytes in run, past NEEDLE_MAX only counted */
-    char best[NEEDLE_MAX];
+    char best[NEEDLE_MAX + 1];  /* NUL-terminated (pattern_literal and strspn read it) */
     size_t best_len;
     int run_first;              /* the run starts the value (right after a leading ^) */
     int best_first;
@@ -1401,8 +1489,8 @@ static void re_end_run(re_runs *rr)
 }
 
 /* Past a {n}, {n,}, {n,m} or {,m} quantifier at p[*i] == '{': 1 with
- * *i moved past it and *min its minimum, or 0 when PCRE2 reads the brace
- * as a literal byte. */
+ * *i moved past it and *min its minimum (0 when unsure), or 0 when PCRE2
+ * reads the brace as a literal byte. */
 static int re_brace_quantifier(const char *p, size_t *i, unsigned long *min)
 {
     size_t j = *i + 1, digits = 0;
@@ -1420,10 +1508,19 @@ static int re_brace_quantifier(const char *p, size_t *i, unsigned long *min)
             after_comma++;
         }
     }
-    if (p[j] != '}' || (digits == 0 && after_comma == 0))
+    if (p[j] == '}' && (digits || after_comma)) {
+        *i = j + 1;
+        *min = m;
+        return 1;
+    }
+    /* PCRE2 10.43 also reads spaces inside the braces ({ 2 }, {1, 3}) as
+     * a quantifier, 10.42 as bytes: either way nothing in it is required */
+    for (j = *i + 1, digits = 0; (p[j] >= '0' && p[j] <= '9') || p[j] == ' ' || p[j] == ','; j++)
+        digits += p[j] >= '0' && p[j] <= '9';
+    if (p[j] != '}' || !digits)
         return 0;
     *i = j + 1;
-    *min = m;
+    *min = 0;
     return 1;
 }
 
@@ -1511,12 +1608,12 @@ static int re_plain_escape(char e)
     return e && strchr("dDwWsShHvVRXbBAzZGKntrfea", e) != NULL;
 }
 
-/* The literal, or NULL: see above. caseless: |i; multiline: |m. A leading
- * ^ (not multi-line) makes the run after it the value's start, which gains
- * the JSON string's opening quote as startswith does. */
-static char *regex_literal(compiler *c, const char *p, int caseless, int multiline)
+/* The longest run every match holds, in rr->best (rr->best_len 0: none
+ * known, or p is not read for sure). caseless: |i; multiline: |m. */
+static void regex_run(const char *p, int caseless, int multiline, re_runs *rr_out)
 {
     re_runs rr = { .len = 0 };
+    *rr_out = rr;                      /* until the whole pattern is read */
     size_t i = 0;
     if (strncmp(p, "(?i)", 4) == 0) {
         caseless = 1;
@@ -1534,20 +1631,20 @@ static char *regex_literal(compiler *c, const char *p, int caseless, int multili
             if (e && !((e >= '0' && e <= '9') || (e >= 'a' && e <= 'z') || (e >= 'A' && e <= 'Z'))) {
                 literal = (unsigned char)e;
             } else if (!re_plain_escape(e)) {
-                return NULL;
+                return;
             }
             i += 2;
         } else if (ch == '[') {
             if (re_skip_class(p, &i))
-                return NULL;
+                return;
         } else if (ch == '(') {
             if (re_skip_group(p, &i))
-                return NULL;
+                return;
         } else if (ch == '|' || ch == ')') {
-            return NULL;
+            return;
         } else if (ch == '*' || ch == '+' || ch == '?' ||
                    (ch == '{' && re_quantifier(p, &(size_t){ i }) >= 0)) {
-            return NULL;               /* a quantifier with nothing before it */
+            return;               /* a quantifier with nothing before it */
         } else {
             i++;
             if (ch != '.' && ch != '^' && ch != '$')
@@ -1567,6 +1664,36 @@ static char *regex_literal(compiler *c, const char *p, int caseless, int multili
             re_end_run(&rr);
     }
     re_end_run(&rr);
+    *rr_out = rr;
+}
+
+/* What the matcher looks for before it runs the regex: the run, lowered
+ * (found ignoring case, which holds for a case-sensitive pattern too), of
+ * any length and digits too (the regex and the look run on the same text),
+ * or NULL with *len 0. */
+static char *regex_required(compiler *c, const char *p, int caseless, int multiline, size_t *len)
+{
+    re_runs rr;
+    regex_run(p, caseless, multiline, &rr);
+    *len = 0;
+    if (rr.best_len == 0)
+        return NULL;
+    char *lit = set_alloc(c->set, rr.best_len + 1);
+    if (!lit)
+        return NULL;
+    for (size_t i = 0; i < rr.best_len; i++)
+        lit[i] = (char)lower((unsigned char)rr.best[i]);
+    *len = rr.best_len;
+    return lit;
+}
+
+/* The needle of a regex, or NULL: see above. A leading ^ (not multi-line)
+ * makes the run after it the value's start, which gains the JSON string's
+ * opening quote as startswith does. */
+static char *regex_literal(compiler *c, const char *p, int caseless, int multiline)
+{
+    re_runs rr;
+    regex_run(p, caseless, multiline, &rr);
     /* a number's text in the event is reformatted (minified): digits do not anchor */
     if (rr.best_len < MIN_NEEDLE || strspn(rr.best, "0123456789+-.eE") >= rr.best_len)
         return NULL;
@@ -1577,6 +1704,7 @@ static char *regex_literal(compiler *c, const char *p, int caseless, int multili
         memcpy(lit, rr.best, rr.best_len);
     return lit;
 }
+
 
 /* Fields whose values many records share: their literals anchor poorly. */
 static int broad_field(const char *field)
@@ -1784,10 +1912,166 @@ static char **reqs_list(compiler *c, needle_set ns)
     return list;
 }
 
-/* The rule's index: eventName's keys, else eventSource's, else none. */
+/* ---- twins: rules with the same detection ---- */
+
+/* Earlier rules find_twin compares a rule with (SigmaHQ's rules and their
+ * copies in suzaku-rules lie a few hundred apart). */
+#define TWIN_WINDOW 4096
+
+static uint64_t shape_mix(uint64_t h, uint64_t v)
+{
+    return (h ^ v) * 0x100000001B3ULL;   /* FNV-1a's prime */
+}
+
+static uint64_t shape_bytes(uint64_t h, const char *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        h = shape_mix(h, (unsigned char)p[i]);
+    return shape_mix(h, n);
+}
+
+/* A hash of what same_detection compares of the selections (not the
+ * condition): rules of one shape are twins but for a collision, so that
+ * each new rule is compared in full with hardly any other. */
+static uint64_t rule_shape(const sigma_rule *r)
+{
+    uint64_t h = shape_mix(FNV_OFFSET, r->nsels);
+    for (size_t s = 0; s < r->nsels; s++) {
+        h = shape_mix(h, r->sels[s].n);
+        for (size_t g = 0; g < r->sels[s].n; g++)
+            for (size_t i = 0; i < r->sels[s].groups[g].n; i++) {
+                const item *it = &r->sels[s].groups[g].items[i];
+                h = shape_mix(shape_mix(shape_mix(h, (uintptr_t)it->field), it->kind), it->n);
+                h = shape_mix(shape_mix(shape_mix(h, (uint64_t)it->all), (uint64_t)it->exists), it->re_flags);
+                for (size_t k = 0; k < it->n; k++)
+                    if (it->kind == ITEM_MATCH || it->kind == ITEM_KEYWORDS)
+                        h = it->pats[k] ? shape_bytes(h, it->pats[k], it->lens[k]) : shape_mix(h, 1);
+                    else if (it->kind == ITEM_RE)
+                        h = shape_bytes(h, it->pats[k], strlen(it->pats[k]));
+                    else if (it->kind == ITEM_FIELDREF)
+                        h = shape_mix(h, (uintptr_t)it->pats[k]);
+            }
+    }
+    return h;
+}
+
+static int same_item(const item *a, const item *b)
+{
+    if (a->field != b->field || a->kind != b->kind || a->all != b->all || a->n != b->n ||
+        a->exists != b->exists || a->re_flags != b->re_flags)
+        return 0;
+    if (a->kind == ITEM_FIELDREF && a->how[0] != b->how[0])
+        return 0;
+    for (size_t k = 0; k < a->n; k++) {
+        switch (a->kind) {
+        case ITEM_MATCH:
+        case ITEM_KEYWORDS:
+            if (!a->pats[k] != !b->pats[k] ||
+                (a->pats[k] && (a->lens[k] != b->lens[k] || a->how[k] != b->how[k] ||
+                                memcmp(a->pats[k], b->pats[k], a->lens[k]) != 0)))
+                return 0;
+            break;
+        case ITEM_FIELDREF:            /* interned */
+            if (a->pats[k] != b->pats[k])
+                return 0;
+            break;
+        case ITEM_RE:
+            if (strcmp(a->pats[k], b->pats[k]) != 0)
+                return 0;
+            break;
+        case ITEM_CIDR:
+            if (a->nets[k].family != b->nets[k].family || a->nets[k].bits != b->nets[k].bits ||
+                memcmp(a->nets[k].addr, b->nets[k].addr, sizeof a->nets[k].addr) != 0)
+                return 0;
+            break;
+        case ITEM_EXISTS:
+            break;
+        }
+    }
+    return 1;
+}
+
+/* Recurses once a nesting level of the condition: at most MAX_DEPTH. */
+static int same_cond(const cond *a, const cond *b)
+{
+    if (a->op != b->op || a->nkids != b->nkids || a->nsels != b->nsels || (a->op == C_SEL && a->sel != b->sel))
+        return 0;
+    for (size_t i = 0; i < a->nsels; i++)
+        if (a->sels[i] != b->sels[i])
+            return 0;
+    for (size_t i = 0; i < a->nkids; i++)
+        if (!same_cond(a->kids[i], b->kids[i]))
+            return 0;
+    return 1;
+}
+
+/* Whether a and b match the same events: the same compiled detection
+ * (items compared value by value; an order that differs only makes them
+ * not twins, which costs time, not matches). */
+static int same_detection(const sigma_rule *a, const sigma_rule *b)
+{
+    if (a->shape != b->shape || a->nsels != b->nsels || !same_cond(a->cond, b->cond))
+        return 0;
+    for (size_t s = 0; s < a->nsels; s++) {
+        if (a->sels[s].n != b->sels[s].n)
+            return 0;
+        for (size_t g = 0; g < a->sels[s].n; g++) {
+            const group *ga = &a->sels[s].groups[g], *gb = &b->sels[s].groups[g];
+            if (ga->n != gb->n)
+                return 0;
+            for (size_t i = 0; i < ga->n; i++)
+                if (!same_item(&ga->items[i], &gb->items[i]))
+                    return 0;
+        }
+    }
+    return 1;
+}
+
+/* r's twin: the nearest of the last TWIN_WINDOW rules of the set with the
+ * same detection, whose match a record's evaluation can reuse. */
+static void find_twin(compiler *c, sigma_rule *r)
+{
+    const sigma_set *s = c->set;
+    r->shape = rule_shape(r);
+    r->twin = SIZE_MAX;
+    for (size_t j = s->n; j-- > 0 && s->n - j <= TWIN_WINDOW;)
+        if (same_detection(s->rules[j], r)) {
+            r->twin = s->rules[j]->twin != SIZE_MAX ? s->rules[j]->twin : j;
+            return;
+        }
+}
+
+/* How many other fields index_rule weighs for a rule that requires no
+ * eventName nor eventSource (each costs a walk of the condition). */
+#define INDEX_OTHER_FIELDS 8
+
+/* The fields of the rule's plain-valued items, the first max of them,
+ * each once. */
+static size_t keyed_fields(const sigma_rule *r, const char **out, size_t max)
+{
+    size_t n = 0;
+    for (size_t s = 0; s < r->nsels; s++)
+        for (size_t g = 0; g < r->sels[s].n; g++)
+            for (size_t i = 0; i < r->sels[s].groups[g].n && n < max; i++) {
+                const item *it = &r->sels[s].groups[g].items[i];
+                size_t k = 0;
+                if (it->kind != ITEM_MATCH || !it->field)
+                    continue;
+                while (k < n && out[k] != it->field)
+                    k++;
+                if (k == n)
+                    out[n++] = it->field;
+            }
+    return n;
+}
+
+/* The rule's index: eventName's keys, else eventSource's, else the keys of
+ * the field among the next few that needs the fewest, else none; and its
+ * twin. */
 static int index_rule(compiler *c, sigma_rule *r)
 {
     static const char *const fields[] = { "eventName", "eventSource" };
+    find_twin(c, r);
     for (size_t f = 0; f < sizeof fields / sizeof fields[0]; f++) {
         char *field = intern_field(c->set, fields[f], strlen(fields[f]));
         if (!field)
@@ -1800,7 +2084,23 @@ static int index_rule(compiler *c, sigma_rule *r)
             return r->index_values ? 0 : unsupported(c, "out of memory");
         }
     }
-    return 0;
+    const char *other[INDEX_OTHER_FIELDS];
+    size_t nother = keyed_fields(r, other, INDEX_OTHER_FIELDS);
+    needle_set best = { .none = 1 };
+    const char *best_field = NULL;
+    for (size_t f = 0; f < nother; f++) {
+        requirement keys = { item_keys, fewer, other[f] };
+        needle_set ns = cond_reqs(c, r, r->cond, &keys);
+        if (!ns.none && (best.none || ns.n < best.n)) {
+            best = ns;
+            best_field = other[f];
+        }
+    }
+    if (best.none)
+        return 0;
+    r->index_field = best_field;
+    r->index_values = reqs_list(c, best);
+    return r->index_values ? 0 : unsupported(c, "out of memory");
 }
 
 /* ---- rules ---- */

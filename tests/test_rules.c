@@ -1,6 +1,8 @@
-/* rules: the index by eventName and eventSource gives the same matches, in
- * the same list order, as trying every rule: rules indexed each way and not
- * at all, case, a value two rules share, absent and non-string fields. */
+/* rules: the index by eventName, eventSource and other fields gives the
+ * same matches, in the same list order, as trying every rule: rules indexed
+ * each way and not at all, case, a value two rules share, absent and
+ * non-string fields, values of a length no key has, keys of 63 bytes or
+ * more. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +13,8 @@
 #include "parse.h"
 #include "rules.h"
 
+#define LONG_UA "aws-sdk-java/1.12.0 Linux/5.10 OpenJDK_64-Bit_Server_VM/25.0 java/1.8.0 vendor/Amazon"
+
 static const char *const rule_files[][2] = {
     { "r1.yml", "  sel:\n    userAgent|contains: kali\n" },                       /* unindexed */
     { "r2.yml", "  sel:\n    eventName: GetObject\n" },                          /* by eventName */
@@ -19,6 +23,14 @@ static const char *const rule_files[][2] = {
     { "r5.yml", "  sel:\n    eventSource: s3.amazonaws.com\n    eventName: PutObject\n" },
     { "r6.yml", "  sel:\n    eventName: '42'\n" },                               /* a number's text */
     { "r7.yml", "  sel:\n    userAgent|contains: kali\n    eventName: DeleteBucket\n" },
+    { "r8.yml", "  sel:\n    userIdentity.type: Root\n" },                   /* by userIdentity.type */
+    { "r9.yml", "  sel:\n    userIdentity.type: [AssumedRole, Root]\n"        /* by the deep one: fewer */
+                "    userIdentity.sessionContext.sessionIssuer.type: Role\n" },
+    { "ra.yml", "  sel:\n    userAgent: KALI\n" },                          /* by userAgent */
+    { "rb.yml", "  sel:\n    userAgent: '" LONG_UA "'\n" },                 /* a key past the length mask */
+    { "rc.yml", "  sel:\n    userAgent|re: 'kal[iy]'\n" },                  /* unindexed: a regex */
+    { "rd.yml", "  sel:\n    eventName: GetObject\n" },                      /* r2's twin */
+    { "re.yml", "  sel:\n    userAgent|re: 'kal[iy]'\n" },                  /* rc's twin */
 };
 #define NRULES (sizeof rule_files / sizeof rule_files[0])
 
@@ -38,30 +50,72 @@ static void matched(rules *r, const char *event, char *out, size_t cap)
     parse_free(pc);
 }
 
+/* The same, trying every rule of the list in turn (no index). */
+static void matched_one_by_one(rules *r, const char *event, char *out, size_t cap)
+{
+    parse_ctx *pc = parse_create();
+    char err[128];
+    size_t off;
+    out[0] = '\0';
+    if (parse_record(pc, event, strlen(event), PARSE_KIND_EVENT, err, sizeof err, &off) == 0)
+        for (size_t i = 0; i < rules_count(r); i++)
+            if (sigma_rule_matches(rules_at(r, i)->sigma, pc))
+                snprintf(out + strlen(out), cap - strlen(out), "%s%s", out[0] ? " " : "", rules_at(r, i)->id);
+    parse_free(pc);
+}
+
 static void test_index_same_matches_in_list_order(const char *dir)
 {
     rules *r = rules_create(0);
     CHECK(rules_add_sigma(r, dir, NULL, NULL) == (int)NRULES);
+    /* rd and re are twins of r2 and rc (their answers reused), the others of none */
+    for (size_t i = 0; i < rules_count(r); i++) {
+        const char *id = rules_at(r, i)->id;
+        size_t twin = rules_at(r, i)->twin;
+        const char *of = twin < rules_count(r) ? rules_at(r, twin)->id : "";
+        CHECK(strcmp(of, strcmp(id, "rd") == 0 ? "r2" : strcmp(id, "re") == 0 ? "rc" : "") == 0);
+    }
     static const char *const cases[][2] = {
         { "{\"eventName\":\"GetObject\",\"eventSource\":\"s3.amazonaws.com\",\"errorCode\":\"AccessDenied\","
-          "\"userAgent\":\"KALI linux\"}", "r1 r2 r3 r4" },
-        { "{\"eventName\":\"GETOBJECT\",\"eventSource\":\"S3.amazonaws.com\"}", "r2 r4" },
+          "\"userAgent\":\"KALI linux\"}", "r1 r2 r3 r4 rd" },
+        { "{\"eventName\":\"GETOBJECT\",\"eventSource\":\"S3.amazonaws.com\"}", "r2 r4 rd" },
         { "{\"eventName\":\"PutObject\",\"eventSource\":\"s3.amazonaws.com\"}", "r4 r5" },
         { "{\"eventName\":\"PutObject\",\"eventSource\":\"ec2.amazonaws.com\"}", "r4" },
         { "{\"eventSource\":\"s3.amazonaws.com\",\"errorCode\":\"AccessDenied\"}", "r3" },
-        { "{\"eventName\":null,\"userAgent\":\"kali\"}", "r1" },
+        { "{\"eventName\":null,\"userAgent\":\"kali\"}", "r1 ra rc re" },
         { "{\"eventName\":42}", "r6" },
-        { "{\"eventName\":\"DeleteBucket\",\"userAgent\":\"kali\"}", "r1 r7" },
+        { "{\"eventName\":\"DeleteBucket\",\"userAgent\":\"kali\"}", "r1 r7 ra rc re" },
         { "{\"eventName\":\"DeleteBucket\"}", "" },
         { "{\"eventName\":{\"a\":1}}", "" },
+        /* other fields: the index's, any case; a deep path; parents missing or not objects */
+        { "{\"userIdentity\":{\"type\":\"ROOT\"}}", "r8" },
+        { "{\"userIdentity\":{\"type\":\"root\",\"sessionContext\":{\"sessionIssuer\":{\"type\":\"ROLE\"}}}}",
+          "r8 r9" },
+        { "{\"userIdentity\":{\"type\":\"AssumedRole\",\"sessionContext\":{\"sessionIssuer\":{\"type\":\"Role\"}}}}",
+          "r9" },
+        { "{\"userIdentity\":{\"type\":\"IAMUser\",\"sessionContext\":{\"sessionIssuer\":{\"type\":\"Role\"}}}}",
+          "" },
+        { "{\"userIdentity\":{\"type\":\"Root\",\"type\":\"IAMUser\"}}", "r8" },
+        { "{\"userIdentity\":\"Root\"}", "" },
+        { "{\"userIdentity\":[{\"type\":\"Root\"}]}", "" },
+        { "{\"userIdentity\":{\"sessionContext\":\"Role\",\"type\":\"Root\"}}", "r8" },
+        /* userAgent: a key's length but not a key; no key's length; a long key, and one byte off it */
+        { "{\"userAgent\":\"KALX\"}", "" },
+        { "{\"userAgent\":\"kaly\"}", "rc re" },
+        { "{\"userAgent\":\"" LONG_UA "\"}", "rb" },
+        { "{\"userAgent\":\"" LONG_UA "x\"}", "" },
+        { "{\"userAgent\":\"AWS-SDK-JAVA/1.12.0 LINUX/5.10 OPENJDK_64-BIT_SERVER_VM/25.0 JAVA/1.8.0 VENDOR/AMAZON\"}",
+          "rb" },
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        char got[128];
+        char got[128], every[128];
         matched(r, cases[i][0], got, sizeof got);
+        matched_one_by_one(r, cases[i][0], every, sizeof every);
         check_context = cases[i][0];
-        if (strcmp(got, cases[i][1]) != 0)
-            fprintf(stderr, "  got '%s' want '%s'\n", got, cases[i][1]);
+        if (strcmp(got, cases[i][1]) != 0 || strcmp(every, cases[i][1]) != 0)
+            fprintf(stderr, "  got '%s', one by one '%s', want '%s'\n", got, every, cases[i][1]);
         CHECK(strcmp(got, cases[i][1]) == 0);
+        CHECK(strcmp(every, cases[i][1]) == 0);
     }
     check_context = "";
     rules_free(r);

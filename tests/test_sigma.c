@@ -237,6 +237,10 @@ static void test_regex_literals(void)
     RE("wxyzq{0,3}rstu", "wxyz");
     RE("wxyzq{2}rstu", "wxyzq");
     RE("abcd{x}efg", "abcd{x}efg");       /* not a quantifier: PCRE2 reads the braces as bytes */
+    /* PCRE2 10.43 reads spaces in braces as a quantifier, 10.42 as bytes: the byte before may be optional */
+    RE("abcd{1, 3}efgh", "efgh");
+    RE("wxyz{ 2}abcd", "abcd");
+    RE("{ 2}abcd", "");
     /* case-sensitive: the literal as written (searched ignoring case: a superset) */
     RE("aws-sdk-go", "aws-sdk-go");
     /* caseless: k and s end runs (PCRE2 in UTF mode folds them with the Kelvin sign and long s) */
@@ -279,6 +283,16 @@ static void test_index(void)
         { "  a:\n    eventName: null\n  condition: a", NULL, "" },
         /* a list of maps: each of its maps names one */
         { "  a:\n    - eventName: A1\n    - eventName: B1\n      userAgent: x\n  condition: a", "eventName", "A1|B1" },
+        /* neither eventName nor eventSource: another field's plain values, the field needing fewest */
+        { "  a:\n    userIdentity.type: Root\n  b:\n    eventType: AwsServiceEvent\n  condition: a and not b",
+          "userIdentity.type", "Root" },
+        { "  a:\n    userIdentity.type: [AssumedRole, Root]\n    userIdentity.sessionContext.sessionIssuer.type: Role\n"
+          "  condition: a", "userIdentity.sessionContext.sessionIssuer.type", "Role" },
+        { "  a:\n    userAgent: [x, y]\n    errorCode: z\n  condition: a", "errorCode", "z" },
+        { "  a:\n    userAgent: x\n  b:\n    userAgent: [y, X]\n  condition: a or b", "userAgent", "x|y" },
+        { "  a:\n    userAgent: x\n  b:\n    errorCode: y\n  condition: a or b", NULL, "" },
+        { "  a:\n    userAgent|contains: kali\n  condition: a", NULL, "" },
+        { "  a:\n    userAgent|re: '^kali$'\n  condition: a", NULL, "" },
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         sigma_set *s = load(cases[i].det);
@@ -340,6 +354,211 @@ static void test_compiled_matchers_every_position(void)
                 }
         sigma_set_free(s);
     }
+}
+
+/* A regex runs only where a run of bytes every match holds is (looked for
+ * ignoring case): that literal there but no match, the literal in another
+ * case, caseless patterns (whose runs the Kelvin sign and the long s
+ * break: PCRE2 folds them with k and s), alternations without a literal. */
+static void test_regex_required_literal(void)
+{
+#define UA(ua) "{\"userAgent\":\"" ua "\",\"n\":42,\"errorCode\":null}"
+    const char *imds = "  sel:\n    userAgent|re: '.+:assumed-role/aws:.+'\n  condition: sel";
+    CHECK_RULE(imds, UA("arn:aws:sts::1:assumed-role/aws:ec2/i-1"), 1);
+    CHECK_RULE(imds, UA(":assumed-role/aws:"), 0);                  /* the literal, not a match */
+    CHECK_RULE(imds, UA("x:assumed-role/aws:"), 0);
+    CHECK_RULE(imds, UA("x:ASSUMED-ROLE/AWS:y"), 0);                /* case-sensitive: PCRE2 says no */
+    CHECK_RULE(imds, UA("x:assumed-role/awz:y"), 0);
+    CHECK_RULE("  sel:\n    userAgent|re|i: 'evilcorp'\n  condition: sel", UA("x EVILCORP y"), 1);
+    CHECK_RULE("  sel:\n    userAgent|re: '(?i)evilcorp'\n  condition: sel", UA("x eViLcOrP y"), 1);
+    CHECK_RULE("  sel:\n    userAgent|re: 'EvilCorp'\n  condition: sel", UA("x evilcorp y"), 0);
+    CHECK_RULE("  sel:\n    userAgent|re: 'EvilCorp'\n  condition: sel", UA("EvilCorp"), 1);
+    CHECK_RULE("  sel:\n    userAgent|re|i: 'kelvin'\n  condition: sel", UA("\\u212aelvin"), 1);
+    CHECK_RULE("  sel:\n    userAgent|re|i: 'password'\n  condition: sel", UA("pa\\u017f\\u017fword"), 1);
+    CHECK_RULE("  sel:\n    userAgent|re: '(?i)kelvin'\n  condition: sel", UA("\\u212aELVIN"), 1);
+    CHECK_RULE("  sel:\n    userAgent|re: 'sqlmap|nikto'\n  condition: sel", UA("Nikto nikto/2"), 1);
+    CHECK_RULE("  sel:\n    userAgent|re: 'sqlmap|nikto'\n  condition: sel", UA("Nikto"), 0);
+    CHECK_RULE("  sel:\n    userAgent|re: '(kali|parrot)linux'\n  condition: sel", UA("parrotlinux"), 1);
+    CHECK_RULE("  sel:\n    userAgent|re: '(kali|parrot)linux'\n  condition: sel", UA("parrot linux"), 0);
+    /* a leading ^: the literal is looked for anywhere, the regex anchors */
+    CHECK_RULE("  sel:\n    userAgent|re: '^evil\\.example'\n  condition: sel", UA("not evil.example"), 0);
+    CHECK_RULE("  sel:\n    userAgent|re|m: '^evil\\.example'\n  condition: sel", UA("x\\nevil.example"), 1);
+    /* a number's text; any value of a list */
+    CHECK_RULE("  sel:\n    n|re: '^42$'\n  condition: sel", UA("x"), 1);
+    CHECK_RULE("  sel:\n    n|re: '^4$'\n  condition: sel", UA("4"), 0);
+    CHECK_RULE("  sel:\n    userAgent|re:\n      - 'nomatch-here'\n      - 'Python'\n  condition: sel",
+               UA("aws-cli/2.0 Python"), 1);
+    /* null and absent fields match no regex */
+    CHECK_RULE("  sel:\n    errorCode|re: 'null'\n  condition: sel", UA("x"), 0);
+    CHECK_RULE("  sel:\n    missing|re: '.*'\n  condition: sel", UA("x"), 0);
+    /* the regex, cheap now, runs before the not: the same answer */
+    CHECK_RULE("  sel:\n    userAgent|re: 'aws-cli'\n  f:\n    n: 42\n  condition: sel and not f", UA("aws-cli"), 0);
+    CHECK_RULE("  sel:\n    userAgent|re: 'aws-cli'\n  f:\n    n: 41\n  condition: sel and not f", UA("aws-cli"), 1);
+#undef UA
+}
+
+/* The reference: does s hold lit, ignoring ASCII case? */
+static int naive_folded_contains(const char *s, const char *lit)
+{
+    size_t n = strlen(lit), sn = strlen(s);
+    for (size_t i = 0; i + n <= sn; i++) {
+        size_t k = 0;
+        while (k < n && ((s[i + k] >= 'A' && s[i + k] <= 'Z' ? s[i + k] + 32 : s[i + k]) ==
+                         (lit[k] >= 'A' && lit[k] <= 'Z' ? lit[k] + 32 : lit[k])))
+            k++;
+        if (k == n)
+            return 1;
+    }
+    return 0;
+}
+
+/* The folded compares take eight bytes a step and contains looks for a
+ * literal's first and last byte 16 places a step: literals of 1 to 20
+ * bytes at every place of values up to 70 bytes, in the other case, and
+ * with a byte (first, middle, last) changed to the one 0x20 away that is
+ * not its other case ('@' and '`', '[' and '{'), or to another letter. */
+static void test_folded_compares_every_place(void)
+{
+    static const char alphabet[] = "K@a[Z`q{9/mT";
+    static const size_t lens[] = { 1, 2, 3, 5, 7, 8, 9, 15, 16, 17, 20 };
+    for (size_t li = 0; li < sizeof lens / sizeof lens[0]; li++) {
+        size_t n = lens[li];
+        char lit[32];
+        for (size_t k = 0; k < n; k++)
+            lit[k] = alphabet[(k * 5 + li) % (sizeof alphabet - 1)];
+        lit[n] = '\0';
+        for (int exact = 0; exact < 2; exact++) {
+            char det[128];
+            snprintf(det, sizeof det, "  sel:\n    userAgent%s: '%s'\n  condition: sel", exact ? "" : "|contains", lit);
+            sigma_set *s = load(det);
+            CHECK(sigma_count(s) == 1);
+            for (size_t len = n; len <= 70 && sigma_count(s) == 1; len++)
+                for (size_t at = 0; at + n <= len; at++)
+                    for (int change = 0; change < 5; change++) {
+                        char ua[80], ev[160];
+                        memset(ua, '.', len);
+                        memcpy(ua + at, lit, n);
+                        ua[len] = '\0';
+                        size_t where = change == 1 ? 0 : change == 2 ? n / 2 : n - 1;
+                        char *c = &ua[at + where];
+                        if (change == 4) {
+                            for (size_t k = 0; k < n; k++)   /* the other case */
+                                if ((ua[at + k] | 0x20) >= 'a' && (ua[at + k] | 0x20) <= 'z')
+                                    ua[at + k] ^= 0x20;
+                        } else if (change && (*c | 0x20) >= 'a' && (*c | 0x20) <= 'z') {
+                            *c = (char)((*c | 0x20) == 'z' ? *c - 1 : *c + 1);
+                        } else if (change) {
+                            *c ^= 0x20;            /* '@' <-> '`', '[' <-> '{', '9' <-> 0x19 */
+                            if ((unsigned char)*c < 0x20)
+                                *c = '?';
+                        }
+                        int want = exact ? len == n && naive_folded_contains(ua, lit) : naive_folded_contains(ua, lit);
+                        snprintf(ev, sizeof ev, "{\"userAgent\":\"%s\"}", ua);
+                        parse_ctx *pc = parse_create();
+                        char err[128];
+                        size_t off;
+                        int got = parse_record(pc, ev, strlen(ev), PARSE_KIND_EVENT, err, sizeof err, &off) == 0 &&
+                                  sigma_rule_matches(sigma_at(s, 0), pc);
+                        parse_free(pc);
+                        if (got != want && failed < 5)
+                            fprintf(stderr, "  %s on '%s': got %d\n", det, ua, got);
+                        CHECK(got == want);
+                    }
+            sigma_set_free(s);
+        }
+    }
+}
+
+/* Dotted paths: the first of repeated keys counts at every level; a
+ * missing parent, or one that is not an object, is an absent field; an
+ * event of more members than the top-level index holds is looked up by
+ * scanning, with the same answers. */
+static void test_nested_paths(void)
+{
+    const char *root = "  sel:\n    userIdentity.type: Root\n  condition: sel";
+    const char *deep = "  sel:\n    userIdentity.sessionContext.sessionIssuer.type: Role\n  condition: sel";
+    const char *absent = "  sel:\n    userIdentity.type: null\n  condition: sel";
+    CHECK_RULE(root, "{\"userIdentity\":{\"type\":\"IAMUser\",\"type\":\"Root\"}}", 0);
+    CHECK_RULE(root, "{\"userIdentity\":{\"type\":\"Root\",\"type\":\"IAMUser\"}}", 1);
+    CHECK_RULE(root, "{\"userIdentity\":{\"type\":\"Root\"},\"userIdentity\":{\"type\":\"IAMUser\"}}", 1);
+    CHECK_RULE(root, "{\"userIdentity\":{\"type\":\"IAMUser\"},\"userIdentity\":{\"type\":\"Root\"}}", 0);
+    CHECK_RULE(root, "{\"userIdentity\":{\"arn\":\"x\"},\"type\":\"Root\"}", 0);
+    CHECK_RULE(root, "{\"eventName\":\"x\"}", 0);
+    CHECK_RULE(root, "{\"userIdentity\":\"Root\"}", 0);
+    CHECK_RULE(root, "{\"userIdentity\":[{\"type\":\"Root\"}]}", 0);
+    CHECK_RULE(root, "{\"userIdentity\":null}", 0);
+    CHECK_RULE(root, "{\"userIdentity.type\":\"Root\"}", 0);      /* a dotted key is not a path */
+    CHECK_RULE(absent, "{\"userIdentity\":\"Root\"}", 1);
+    CHECK_RULE(absent, "{\"userIdentity\":{\"type\":\"Root\"}}", 0);
+    CHECK_RULE(deep, "{\"userIdentity\":{\"sessionContext\":{\"sessionIssuer\":{\"type\":\"role\"}}}}", 1);
+    CHECK_RULE(deep, "{\"userIdentity\":{\"sessionContext\":{\"sessionIssuer\":{\"type\":\"Role\"},"
+                     "\"sessionIssuer\":{\"type\":\"User\"}}}}", 1);
+    CHECK_RULE(deep, "{\"userIdentity\":{\"sessionContext\":{\"sessionIssuer\":null}}}", 0);
+    CHECK_RULE(deep, "{\"userIdentity\":{\"sessionContext\":{\"sessionIssuer\":\"Role\"}}}", 0);
+    CHECK_RULE(deep, "{\"userIdentity\":{\"sessionContext\":{}},\"type\":\"Role\"}", 0);
+    /* 80 members, userIdentity twice among them */
+    char ev[2048] = "{";
+    for (int i = 0; i < 80; i++) {
+        if (i == 70)
+            strcat(ev, "\"userIdentity\":{\"type\":\"Root\"},");
+        snprintf(ev + strlen(ev), sizeof ev - strlen(ev), "\"k%d\":%d,", i, i);
+    }
+    strcat(ev, "\"userIdentity\":{\"type\":\"IAMUser\"}}");
+    CHECK_RULE(root, ev, 1);
+    CHECK_RULE("  sel:\n    k79: 79\n    k0: 0\n  condition: sel", ev, 1);
+}
+
+/* sigma.c; sigma.h does not declare it yet (see rules.c). */
+size_t sigma_rule_twin(const sigma_rule *r);
+
+/* Whether the second of two rules is the first's twin (its detection the
+ * same: the same matches, so a record's evaluation reuses the answer). */
+static int twins(const char *det_a, const char *det_b)
+{
+    char text[4096];
+    snprintf(text, sizeof text,
+             "title: a\nid: a\nlogsource: {product: aws, service: cloudtrail}\ndetection:\n%s\n---\n"
+             "title: b\nid: b\nlevel: low\nlogsource: {product: aws, service: cloudtrail}\ndetection:\n%s\n",
+             det_a, det_b);
+    sigma_set *s = sigma_set_create();
+    sigma_load_text(s, "test", text, strlen(text), NULL, NULL);
+    int got = sigma_count(s) == 2 ? sigma_rule_twin(sigma_at(s, 1)) == 0 : -1;
+    CHECK(sigma_count(s) < 2 || sigma_rule_twin(sigma_at(s, 0)) == (size_t)-1);
+    sigma_set_free(s);
+    return got;
+}
+
+static void test_twins(void)
+{
+    const char *imds = "  selection:\n    userIdentity.arn|re: '.+:assumed-role/aws:.+'\n  filter:\n"
+                       "    - eventSource: ssm.amazonaws.com\n    - sourceIPAddress: AWS Internal\n"
+                       "  condition: selection and not 1 of filter*";
+    CHECK(twins(imds, imds) == 1);
+    CHECK(twins("  sel:\n    eventName: A\n  condition: sel", "  sel:\n    eventName: A\n  condition: sel") == 1);
+    /* another name for a selection is the same detection */
+    CHECK(twins("  sel:\n    eventName: A\n  condition: sel", "  other:\n    eventName: A\n  condition: other") == 1);
+    /* a value, its case, a modifier, the regex flags, a null, the condition: not twins */
+    CHECK(twins("  sel:\n    eventName: A\n  condition: sel", "  sel:\n    eventName: B\n  condition: sel") == 0);
+    CHECK(twins("  sel:\n    eventName: abc\n  condition: sel", "  sel:\n    eventName: abd\n  condition: sel") == 0);
+    CHECK(twins("  sel:\n    eventName: A\n  condition: sel", "  sel:\n    eventName|contains: A\n  condition: sel") == 0);
+    CHECK(twins("  sel:\n    eventName: A\n  condition: sel", "  sel:\n    eventSource: A\n  condition: sel") == 0);
+    CHECK(twins("  sel:\n    userAgent|re: 'ab+'\n  condition: sel", "  sel:\n    userAgent|re|i: 'ab+'\n  condition: sel") == 0);
+    CHECK(twins("  sel:\n    userAgent|re: 'ab+'\n  condition: sel", "  sel:\n    userAgent|re|s: 'ab+'\n  condition: sel") == 0);
+    CHECK(twins("  sel:\n    userAgent|re: 'ab+'\n  condition: sel", "  sel:\n    userAgent|re: 'ab*'\n  condition: sel") == 0);
+    CHECK(twins("  sel:\n    errorCode: null\n  condition: sel", "  sel:\n    errorCode: 'null'\n  condition: sel") == 0);
+    CHECK(twins("  sel:\n    errorCode|exists: true\n  condition: sel", "  sel:\n    errorCode|exists: false\n  condition: sel") == 0);
+    CHECK(twins("  sel:\n    a|cidr: 10.0.0.0/8\n  condition: sel", "  sel:\n    a|cidr: 10.0.0.0/16\n  condition: sel") == 0);
+    CHECK(twins("  sel:\n    a|fieldref: b\n  condition: sel", "  sel:\n    a|fieldref: c\n  condition: sel") == 0);
+    CHECK(twins("  sel:\n    a|fieldref: b\n  condition: sel", "  sel:\n    a|fieldref|contains: b\n  condition: sel") == 0);
+    CHECK(twins("  sel:\n    a: [x, y]\n  condition: sel", "  sel:\n    a|all: [x, y]\n  condition: sel") == 0);
+    CHECK(twins("  a:\n    x: 1\n  b:\n    y: 2\n  condition: a and b", "  a:\n    x: 1\n  b:\n    y: 2\n  condition: a or b") == 0);
+    CHECK(twins("  a:\n    x: 1\n  b:\n    y: 2\n  condition: a and b", "  a:\n    x: 1\n  b:\n    y: 2\n  condition: a and not b") == 0);
+    CHECK(twins("  a:\n    x: 1\n  b:\n    y: 2\n  condition: a and not b", "  a:\n    x: 1\n  b:\n    y: 2\n  condition: b and not a") == 0);
+    CHECK(twins("  a:\n    - x: 1\n    - y: 2\n  condition: a", "  a:\n    x: 1\n    y: 2\n  condition: a") == 0);
+    CHECK(twins("  k:\n    - mimikatz\n  condition: k", "  k:\n    - mimikatx\n  condition: k") == 0);
+    CHECK(twins(imds, "  selection:\n    userIdentity.arn|re: '.+:assumed-role/aws:.+'\n  filter:\n"
+                      "    - eventSource: ssm.amazonaws.com\n    - sourceIPAddress: AWS Internal\n"
+                      "  condition: selection") == 0);
 }
 
 /* The bugs of issue 10, as the community rules have them. */
@@ -922,6 +1141,10 @@ int main(void)
     test_regex_literals();
     test_index();
     test_compiled_matchers_every_position();
+    test_regex_required_literal();
+    test_folded_compares_every_place();
+    test_nested_paths();
+    test_twins();
     test_important_change_anchors_on_event_names();
     test_assumed_role_regex_anchored();
     test_unsupported();
