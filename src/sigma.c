@@ -12,6 +12,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <yaml.h>
 #ifdef __SSE2__
 #include <emmintrin.h>
@@ -2506,14 +2507,71 @@ static void report_bad_file(sigma_report_fn report, void *arg, const char *path,
     report(arg, path, line ? at : NULL, SIGMA_BAD_FILE, why);
 }
 
+/* The YAML error that ended a source's stream. problem is libyaml's (a
+ * string constant), NULL when it ran out of memory. */
+static void report_yaml_error(sigma_report_fn report, void *arg, const char *source, size_t line,
+                              const char *problem)
+{
+    report_bad_file(report, arg, source, line, "YAML error: %s", problem ? problem : "out of memory");
+}
+
+/* Compiles one document of a source and reports it (a correlation that
+ * compiles is reported by sigma_set_link instead); frees doc. src is the
+ * set's copy of source. Returns 1 when it added a rule, else 0. */
+static int load_doc(sigma_set *s, const char *source, const char *src, yaml_document_t *doc, int docno,
+                    sigma_report_fn report, void *arg)
+{
+    yaml_node_t *root = yaml_document_get_root_node(doc);
+    compiler c = { .set = s, .doc = doc };
+    sigma_rule *r = NULL;
+    corr_doc *corr = NULL;
+    int is_corr = map_get(&c, root, "correlation") != NULL;
+    sigma_status st = is_corr ? compile_correlation(&c, root, src, &corr) : compile_rule(&c, root, &r);
+    const char *id = r ? r->id : corr ? corr->id_raw : NULL, *title = r ? r->title : corr ? corr->pub.title : NULL;
+    char name[160];
+    snprintf(name, sizeof name, "%s", id ? id : title ? title : "");
+    if (!name[0])
+        snprintf(name, sizeof name, "document %d", docno);
+    if (st == SIGMA_LOADED && (is_corr ? add_corr(s, corr) : add_rule(s, r)) != 0) {
+        st = SIGMA_UNSUPPORTED;
+        snprintf(c.reason, sizeof c.reason, "out of memory");
+    }
+    yaml_document_delete(doc);
+    if (st == SIGMA_LOADED && is_corr)
+        return 0;                    /* sigma_set_link reports it, once its references are resolved */
+    if (st == SIGMA_LOADED) {
+        r->re_match = s->re_match;
+        r->source = src;
+    }
+    printable(name);
+    printable(c.reason);
+    if (report)
+        report(arg, source, name, st, c.reason);
+    return st == SIGMA_LOADED;
+}
+
+/* What every load of a source does first: its name and text go into the
+ * sources hash, and the set keeps one copy of its name (what a
+ * correlation's references look for first). Returns that copy, or NULL
+ * after reporting that memory ran out. */
+static const char *load_begin(sigma_set *s, const char *source, const char *text, size_t len,
+                              sigma_report_fn report, void *arg)
+{
+    s->sources_hash = hash_bytes(hash_bytes(s->sources_hash, source, strlen(source) + 1), text, len);
+    const char *src = set_strndup(s, source, strlen(source));
+    if (!src)
+        report_bad_file(report, arg, source, 0, "out of memory");
+    return src;
+}
+
 int sigma_load_text(sigma_set *s, const char *source, const char *text, size_t len, sigma_report_fn report,
                     void *arg)
 {
-    s->sources_hash = hash_bytes(hash_bytes(s->sources_hash, source, strlen(source) + 1), text, len);
-    /* one copy a load: what a correlation's references look for first */
-    const char *src = set_strndup(s, source, strlen(source));
+    const char *src = load_begin(s, source, text, len, report, arg);
+    if (!src)
+        return -1;
     yaml_parser_t parser;
-    if (!src || !yaml_parser_initialize(&parser)) {
+    if (!yaml_parser_initialize(&parser)) {
         report_bad_file(report, arg, source, 0, "out of memory");
         return -1;
     }
@@ -2522,44 +2580,15 @@ int sigma_load_text(sigma_set *s, const char *source, const char *text, size_t l
     for (int docno = 1;; docno++) {
         yaml_document_t doc;
         if (!yaml_parser_load(&parser, &doc)) {
-            report_bad_file(report, arg, source, parser.problem_mark.line + 1, "YAML error: %s",
-                            parser.problem ? parser.problem : "out of memory");
+            report_yaml_error(report, arg, source, parser.problem_mark.line + 1, parser.problem);
             loaded = -1;
             break;
         }
-        yaml_node_t *root = yaml_document_get_root_node(&doc);
-        if (!root) {
+        if (!yaml_document_get_root_node(&doc)) {
             yaml_document_delete(&doc);
             break;                       /* end of the stream */
         }
-        compiler c = { .set = s, .doc = &doc };
-        sigma_rule *r = NULL;
-        corr_doc *corr = NULL;
-        int is_corr = map_get(&c, root, "correlation") != NULL;
-        sigma_status st = is_corr ? compile_correlation(&c, root, src, &corr) : compile_rule(&c, root, &r);
-        const char *id = r ? r->id : corr ? corr->id_raw : NULL, *title = r ? r->title : corr ? corr->pub.title : NULL;
-        char name[160];
-        snprintf(name, sizeof name, "%s", id ? id : title ? title : "");
-        if (!name[0])
-            snprintf(name, sizeof name, "document %d", docno);
-        if (st == SIGMA_LOADED && (is_corr ? add_corr(s, corr) : add_rule(s, r)) != 0) {
-            st = SIGMA_UNSUPPORTED;
-            snprintf(c.reason, sizeof c.reason, "out of memory");
-        }
-        if (st == SIGMA_LOADED) {
-            if (is_corr) {           /* sigma_set_link reports it, once its references are resolved */
-                yaml_document_delete(&doc);
-                continue;
-            }
-            loaded++;
-            r->re_match = s->re_match;
-            r->source = src;
-        }
-        printable(name);
-        printable(c.reason);
-        if (report)
-            report(arg, source, name, st, c.reason);
-        yaml_document_delete(&doc);
+        loaded += load_doc(s, source, src, &doc, docno, report, arg);
     }
     yaml_parser_delete(&parser);
     return loaded;
@@ -2591,94 +2620,9 @@ static int read_file(const char *path, char **text, size_t *len)
     return 0;
 }
 
-/* The directories from the walk's root down to here: a symlink back up
- * would otherwise be walked forever. */
-typedef struct dir_seen {
-    dev_t dev;
-    ino_t ino;
-    const struct dir_seen *up;
-} dir_seen;
-
-static int load_path(sigma_set *s, const char *path, const dir_seen *up, sigma_report_fn report, void *arg);
-
-/* Returns the number loaded, or -1 when some file under path was bad (the
- * rest still load). */
-static int load_dir(sigma_set *s, const char *path, const struct stat *st, const dir_seen *up,
-                    sigma_report_fn report, void *arg)
+/* One file, read and loaded by the calling thread. */
+static int load_file(sigma_set *s, const char *path, sigma_report_fn report, void *arg)
 {
-    for (const dir_seen *d = up; d; d = d->up)
-        if (d->dev == st->st_dev && d->ino == st->st_ino) {
-            report_bad_file(report, arg, path, 0, "cannot read: a directory loop (a link back to a parent)");
-            return -1;
-        }
-    dir_seen here = { st->st_dev, st->st_ino, up };
-    DIR *d = opendir(path);
-    if (!d) {
-        report_bad_file(report, arg, path, 0, "cannot read: %s", strerror(errno));
-        return -1;
-    }
-    char **names = NULL;
-    size_t n = 0, cap = 0;
-    int total = 0, bad = 0;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        if (e->d_name[0] == '.')
-            continue;
-        if (n == cap) {
-            cap = cap ? cap * 2 : 32;
-            char **nn = realloc(names, cap * sizeof *nn);
-            if (!nn) {
-                bad = 1;
-                break;
-            }
-            names = nn;
-        }
-        names[n] = strdup(e->d_name);
-        if (!names[n]) {
-            bad = 1;
-            break;
-        }
-        n++;
-    }
-    closedir(d);
-    if (bad)
-        report_bad_file(report, arg, path, 0, "cannot read: out of memory");
-    if (n)
-        qsort(names, n, sizeof *names, cmp_str);
-    for (size_t i = 0; i < n; i++) {
-        char *child = malloc(strlen(path) + strlen(names[i]) + 2);
-        if (!child) {
-            report_bad_file(report, arg, path, 0, "cannot read: out of memory");
-            bad = 1;
-        } else {
-            sprintf(child, "%s/%s", path, names[i]);
-            struct stat cst;
-            int is_dir = stat(child, &cst) == 0 && S_ISDIR(cst.st_mode);
-            /* a .yml that stat cannot see (a dangling link) is reported by load_path */
-            if (is_dir || has_yaml_suffix(names[i])) {
-                int got = load_path(s, child, &here, report, arg);
-                if (got < 0)
-                    bad = 1;
-                else
-                    total += got;
-            }
-            free(child);
-        }
-        free(names[i]);
-    }
-    free(names);
-    return bad ? -1 : total;
-}
-
-static int load_path(sigma_set *s, const char *path, const dir_seen *up, sigma_report_fn report, void *arg)
-{
-    struct stat st;
-    if (stat(path, &st) != 0) {
-        report_bad_file(report, arg, path, 0, "cannot read: %s", strerror(errno));
-        return -1;
-    }
-    if (S_ISDIR(st.st_mode))
-        return load_dir(s, path, &st, up, report, arg);
     char *text;
     size_t len;
     int rc = read_file(path, &text, &len);
@@ -2691,7 +2635,391 @@ static int load_path(sigma_set *s, const char *path, const dir_seen *up, sigma_r
     return rc;
 }
 
+/*
+ * Loading a directory on several threads. Nearly all of a rule set's load
+ * is libyaml's parse (80% of the community set's instructions), which
+ * needs nothing but the file; the compile writes the set (interned fields,
+ * its allocations, the rules' order) and reports. So the calling thread
+ * first walks the tree (names sorted, as the serial load visits them) into
+ * a list of items: the files, and the walk's own errors at the place they
+ * are met. Then threads take the items in list order, read each file and
+ * parse all its documents, while the calling thread compiles the items in
+ * list order, each once it is parsed (taking an item itself when it would
+ * otherwise wait). Every report, the rules' order and the sources hash are
+ * those of a serial load, for any number of threads.
+ *
+ * Memory: at most LOAD_WINDOW_PER_THREAD x threads items past the one
+ * being compiled may be taken, and a thread parses ahead only files of at
+ * most LOAD_AHEAD_MAX_BYTES. libyaml's documents take up to ~60 times
+ * their text (a flow list of empty maps), so the items waiting hold at
+ * most ~4 MiB each. A bigger file is read and parsed by the compiling
+ * thread when its turn comes, one document at a time, as a serial load
+ * does. libyaml does not expand aliases (a node refers to its anchor), so
+ * an alias bomb parses in the memory of its text; the compile's bounds
+ * (MAX_EXPANDED) catch it as before.
+ */
+#define LOAD_MAX_THREADS 8
+#define LOAD_WINDOW_PER_THREAD 2
+#define LOAD_AHEAD_MAX_BYTES (64u << 10)
+
+enum load_what {
+    LOAD_FILE,                  /* a file to load */
+    LOAD_LOOP,                  /* a directory that links back to a parent */
+    LOAD_ERRNO,                 /* stat or opendir failed with err */
+    LOAD_NOMEM,                 /* the walk of path ran out of memory */
+};
+
+typedef struct {
+    char *path;
+    enum load_what what;
+    int err;                    /* LOAD_ERRNO */
+    off_t size;                 /* LOAD_FILE: at the walk */
+    /* set by the thread that takes it, read by the compiling thread once
+     * ready (under the loader's lock) */
+    int ready;
+    int parsed;                 /* read and parsed ahead: the fields below hold; else the compile reads it */
+    int read_rc;                /* 0, or -errno: it cannot be read (no text) */
+    char *text;
+    size_t len;
+    yaml_document_t *docs;      /* the documents before the end of the stream or the YAML error */
+    size_t ndocs;
+    int yaml_failed;            /* the stream ends in a YAML error at err_line: problem */
+    size_t err_line;
+    const char *problem;        /* libyaml's: a string constant, or NULL (out of memory) */
+} load_item;
+
+typedef struct {
+    load_item *items;
+    size_t n, cap;
+    int nomem;                  /* an item could not be added: the load reports it at the end */
+} load_list;
+
+/* The directories from the walk's root down to here: a symlink back up
+ * would otherwise be walked forever. */
+typedef struct dir_seen {
+    dev_t dev;
+    ino_t ino;
+    const struct dir_seen *up;
+} dir_seen;
+
+static void load_list_add(load_list *l, const char *path, enum load_what what, int err, off_t size)
+{
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 64;
+        load_item *v = realloc(l->items, cap * sizeof *v);
+        if (!v) {
+            l->nomem = 1;
+            return;
+        }
+        l->items = v;
+        l->cap = cap;
+    }
+    load_item *it = &l->items[l->n];
+    *it = (load_item){ .path = strdup(path), .what = what, .err = err, .size = size };
+    if (!it->path)
+        l->nomem = 1;
+    else
+        l->n++;
+}
+
+static void walk_path(load_list *l, const char *path, const dir_seen *up);
+
+static void walk_dir(load_list *l, const char *path, const struct stat *st, const dir_seen *up)
+{
+    for (const dir_seen *d = up; d; d = d->up)
+        if (d->dev == st->st_dev && d->ino == st->st_ino) {
+            load_list_add(l, path, LOAD_LOOP, 0, 0);
+            return;
+        }
+    dir_seen here = { st->st_dev, st->st_ino, up };
+    DIR *d = opendir(path);
+    if (!d) {
+        load_list_add(l, path, LOAD_ERRNO, errno, 0);
+        return;
+    }
+    char **names = NULL;
+    size_t n = 0, cap = 0;
+    int nomem = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.')
+            continue;
+        if (n == cap) {
+            cap = cap ? cap * 2 : 32;
+            char **nn = realloc(names, cap * sizeof *nn);
+            if (!nn) {
+                nomem = 1;
+                break;
+            }
+            names = nn;
+        }
+        names[n] = strdup(e->d_name);
+        if (!names[n]) {
+            nomem = 1;
+            break;
+        }
+        n++;
+    }
+    closedir(d);
+    if (nomem)
+        load_list_add(l, path, LOAD_NOMEM, 0, 0);
+    if (n)
+        qsort(names, n, sizeof *names, cmp_str);
+    for (size_t i = 0; i < n; i++) {
+        char *child = malloc(strlen(path) + strlen(names[i]) + 2);
+        if (!child) {
+            load_list_add(l, path, LOAD_NOMEM, 0, 0);
+        } else {
+            sprintf(child, "%s/%s", path, names[i]);
+            struct stat cst;
+            int is_dir = stat(child, &cst) == 0 && S_ISDIR(cst.st_mode);
+            /* a .yml that stat cannot see (a dangling link) is reported by walk_path */
+            if (is_dir || has_yaml_suffix(names[i]))
+                walk_path(l, child, &here);
+            free(child);
+        }
+        free(names[i]);
+    }
+    free(names);
+}
+
+static void walk_path(load_list *l, const char *path, const dir_seen *up)
+{
+    struct stat st;
+    if (stat(path, &st) != 0)
+        load_list_add(l, path, LOAD_ERRNO, errno, 0);
+    else if (S_ISDIR(st.st_mode))
+        walk_dir(l, path, &st, up);
+    else
+        load_list_add(l, path, LOAD_FILE, 0, st.st_size);
+}
+
+/* Reads and parses a small file ahead of its compile; leaves a big one
+ * (or one whose parse runs out of memory) to the compiling thread. */
+static void load_ahead(load_item *it)
+{
+    if (it->what != LOAD_FILE || it->size > (off_t)LOAD_AHEAD_MAX_BYTES)
+        return;
+    char *text;
+    size_t len;
+    int rc = read_file(it->path, &text, &len);
+    if (rc) {
+        it->read_rc = rc;
+        it->parsed = 1;
+        return;
+    }
+    yaml_parser_t parser;
+    /* a file that grew past the bound since the walk is the compiling thread's too */
+    if (len > LOAD_AHEAD_MAX_BYTES || !yaml_parser_initialize(&parser)) {
+        free(text);
+        return;
+    }
+    yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
+    size_t cap = 0;
+    for (;;) {
+        yaml_document_t doc;
+        if (!yaml_parser_load(&parser, &doc)) {
+            it->yaml_failed = 1;
+            it->err_line = parser.problem_mark.line + 1;
+            it->problem = parser.problem;
+            break;
+        }
+        if (!yaml_document_get_root_node(&doc)) {
+            yaml_document_delete(&doc);
+            break;
+        }
+        if (it->ndocs == cap) {
+            cap = cap ? cap * 2 : 4;
+            yaml_document_t *v = realloc(it->docs, cap * sizeof *v);
+            if (!v) {
+                yaml_document_delete(&doc);
+                goto out_nomem;
+            }
+            it->docs = v;
+        }
+        it->docs[it->ndocs++] = doc;
+    }
+    yaml_parser_delete(&parser);
+    it->text = text;
+    it->len = len;
+    it->parsed = 1;
+    return;
+out_nomem:
+    yaml_parser_delete(&parser);
+    for (size_t i = 0; i < it->ndocs; i++)
+        yaml_document_delete(&it->docs[i]);
+    free(it->docs);
+    it->docs = NULL;
+    it->ndocs = 0;
+    free(text);
+}
+
+/* Compiles one item of the list and frees what it held. Returns as
+ * load_path. */
+static int load_item_compile(sigma_set *s, load_item *it, sigma_report_fn report, void *arg)
+{
+    int loaded = -1;
+    switch (it->what) {
+    case LOAD_LOOP:
+        report_bad_file(report, arg, it->path, 0, "cannot read: a directory loop (a link back to a parent)");
+        break;
+    case LOAD_ERRNO:
+        report_bad_file(report, arg, it->path, 0, "cannot read: %s", strerror(it->err));
+        break;
+    case LOAD_NOMEM:
+        report_bad_file(report, arg, it->path, 0, "cannot read: out of memory");
+        break;
+    case LOAD_FILE:
+        if (!it->parsed) {
+            loaded = load_file(s, it->path, report, arg);
+        } else if (it->read_rc) {
+            report_bad_file(report, arg, it->path, 0, "cannot read: %s", strerror(-it->read_rc));
+        } else {
+            const char *src = load_begin(s, it->path, it->text, it->len, report, arg);
+            size_t i = 0;
+            loaded = 0;
+            for (; src && i < it->ndocs; i++)
+                loaded += load_doc(s, it->path, src, &it->docs[i], (int)i + 1, report, arg);
+            for (; i < it->ndocs; i++)
+                yaml_document_delete(&it->docs[i]);
+            if (!src) {
+                loaded = -1;
+            } else if (it->yaml_failed) {
+                report_yaml_error(report, arg, it->path, it->err_line, it->problem);
+                loaded = -1;
+            }
+        }
+        break;
+    }
+    free(it->docs);
+    free(it->text);
+    free(it->path);
+    return loaded;
+}
+
+typedef struct {
+    load_item *items;
+    size_t n;
+    size_t next_take;           /* the first item no thread has taken */
+    size_t next_compile;        /* the item the compiling thread is at */
+    size_t window;              /* items past next_compile that may be taken */
+    pthread_mutex_t lock;
+    pthread_cond_t ready;       /* an item is ready (the compiling thread waits) */
+    pthread_cond_t room;        /* next_compile moved (the loader threads wait) */
+} loader;
+
+/* Takes the next item and parses it; called and returns with the lock held. */
+static void loader_take(loader *L)
+{
+    load_item *it = &L->items[L->next_take++];
+    pthread_mutex_unlock(&L->lock);
+    load_ahead(it);
+    pthread_mutex_lock(&L->lock);
+    it->ready = 1;
+    pthread_cond_broadcast(&L->ready);
+}
+
+static void *loader_thread(void *arg)
+{
+    loader *L = arg;
+    pthread_mutex_lock(&L->lock);
+    for (;;) {
+        while (L->next_take < L->n && L->next_take >= L->next_compile + L->window)
+            pthread_cond_wait(&L->room, &L->lock);
+        if (L->next_take >= L->n)
+            break;
+        loader_take(L);
+    }
+    pthread_mutex_unlock(&L->lock);
+    return NULL;
+}
+
+/* Loads the items in order, threads of them (the calling thread counts)
+ * reading and parsing ahead. Returns the number loaded, or -1 if some item
+ * was bad. */
+static int load_items(sigma_set *s, load_item *items, size_t n, unsigned threads, sigma_report_fn report,
+                      void *arg)
+{
+    loader L = { .items = items, .n = n, .window = (size_t)threads * LOAD_WINDOW_PER_THREAD };
+    pthread_t tid[LOAD_MAX_THREADS - 1];
+    unsigned started = 0;
+    int total = 0, bad = 0;
+    if (threads > 1 && pthread_mutex_init(&L.lock, NULL) == 0) {
+        if (pthread_cond_init(&L.ready, NULL) == 0) {
+            if (pthread_cond_init(&L.room, NULL) == 0) {
+                /* a thread that does not start leaves its share to the others */
+                while (started < threads - 1 && pthread_create(&tid[started], NULL, loader_thread, &L) == 0)
+                    started++;
+                if (!started)
+                    pthread_cond_destroy(&L.room);
+            }
+            if (!started)
+                pthread_cond_destroy(&L.ready);
+        }
+        if (!started)
+            pthread_mutex_destroy(&L.lock);
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (started) {
+            pthread_mutex_lock(&L.lock);
+            while (!items[i].ready) {
+                /* rather than wait, parse what a loader thread would take next */
+                if (L.next_take < n && L.next_take < L.next_compile + L.window)
+                    loader_take(&L);
+                else
+                    pthread_cond_wait(&L.ready, &L.lock);
+            }
+            pthread_mutex_unlock(&L.lock);
+        }
+        int got = load_item_compile(s, &items[i], report, arg);
+        if (got < 0)
+            bad = 1;
+        else
+            total += got;
+        if (started) {
+            pthread_mutex_lock(&L.lock);
+            L.next_compile = i + 1;
+            pthread_cond_broadcast(&L.room);
+            pthread_mutex_unlock(&L.lock);
+        }
+    }
+    if (started) {
+        for (unsigned t = 0; t < started; t++)
+            pthread_join(tid[t], NULL);
+        pthread_cond_destroy(&L.room);
+        pthread_cond_destroy(&L.ready);
+        pthread_mutex_destroy(&L.lock);
+    }
+    return bad ? -1 : total;
+}
+
+/* 0: one per online CPU, at most LOAD_MAX_THREADS. */
+static unsigned load_threads(unsigned threads)
+{
+    if (!threads) {
+        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+        threads = cpus > 0 ? (unsigned)cpus : 1;
+    }
+    return threads < LOAD_MAX_THREADS ? threads : LOAD_MAX_THREADS;
+}
+
+int sigma_load_path_threads(sigma_set *s, const char *path, unsigned threads, sigma_report_fn report, void *arg)
+{
+    load_list l = { 0 };
+    walk_path(&l, path, NULL);
+    threads = load_threads(threads);
+    if (threads > l.n)
+        threads = l.n ? (unsigned)l.n : 1;
+    int rc = load_items(s, l.items, l.n, threads, report, arg);
+    free(l.items);
+    if (l.nomem) {
+        report_bad_file(report, arg, path, 0, "cannot read: out of memory");
+        rc = -1;
+    }
+    return rc;
+}
+
 int sigma_load_path(sigma_set *s, const char *path, sigma_report_fn report, void *arg)
 {
-    return load_path(s, path, NULL, report, arg);
+    return sigma_load_path_threads(s, path, 0, report, arg);
 }
