@@ -2516,8 +2516,8 @@ static void report_yaml_error(sigma_report_fn report, void *arg, const char *sou
 }
 
 /* Compiles one document of a source and reports it (a correlation that
- * compiles is reported by sigma_set_link instead); frees doc. src is the
- * set's copy of source. Returns 1 when it added a rule, else 0. */
+ * compiles is reported by sigma_set_link instead). src is the set's copy
+ * of source. Returns 1 when it added a rule, else 0. */
 static int load_doc(sigma_set *s, const char *source, const char *src, yaml_document_t *doc, int docno,
                     sigma_report_fn report, void *arg)
 {
@@ -2536,7 +2536,6 @@ static int load_doc(sigma_set *s, const char *source, const char *src, yaml_docu
         st = SIGMA_UNSUPPORTED;
         snprintf(c.reason, sizeof c.reason, "out of memory");
     }
-    yaml_document_delete(doc);
     if (st == SIGMA_LOADED && is_corr)
         return 0;                    /* sigma_set_link reports it, once its references are resolved */
     if (st == SIGMA_LOADED) {
@@ -2589,6 +2588,7 @@ int sigma_load_text(sigma_set *s, const char *source, const char *text, size_t l
             break;                       /* end of the stream */
         }
         loaded += load_doc(s, source, src, &doc, docno, report, arg);
+        yaml_document_delete(&doc);
     }
     yaml_parser_delete(&parser);
     return loaded;
@@ -2661,6 +2661,8 @@ static int load_file(sigma_set *s, const char *path, sigma_report_fn report, voi
 #define LOAD_MAX_THREADS 8
 #define LOAD_WINDOW_PER_THREAD 2
 #define LOAD_AHEAD_MAX_BYTES (64u << 10)
+#define LOAD_CHUNK_BYTES (64u << 10)
+#define LOAD_CHUNK_ITEMS 64
 
 enum load_what {
     LOAD_FILE,                  /* a file to load */
@@ -2722,7 +2724,7 @@ static void load_list_add(load_list *l, const char *path, enum load_what what, i
         l->n++;
 }
 
-static void walk_path(load_list *l, const char *path, const dir_seen *up);
+static void walk_stat(load_list *l, const char *path, const struct stat *st, int err, const dir_seen *up);
 
 static void walk_dir(load_list *l, const char *path, const struct stat *st, const dir_seen *up)
 {
@@ -2771,11 +2773,12 @@ static void walk_dir(load_list *l, const char *path, const struct stat *st, cons
             load_list_add(l, path, LOAD_NOMEM, 0, 0);
         } else {
             sprintf(child, "%s/%s", path, names[i]);
+            /* one stat a name (the serial load's walk made two): a .yml
+             * that stat cannot see (a dangling link) is reported */
             struct stat cst;
-            int is_dir = stat(child, &cst) == 0 && S_ISDIR(cst.st_mode);
-            /* a .yml that stat cannot see (a dangling link) is reported by walk_path */
-            if (is_dir || has_yaml_suffix(names[i]))
-                walk_path(l, child, &here);
+            int seen = stat(child, &cst) == 0, err = errno;
+            if ((seen && S_ISDIR(cst.st_mode)) || has_yaml_suffix(names[i]))
+                walk_stat(l, child, seen ? &cst : NULL, err, &here);
             free(child);
         }
         free(names[i]);
@@ -2783,34 +2786,45 @@ static void walk_dir(load_list *l, const char *path, const struct stat *st, cons
     free(names);
 }
 
-static void walk_path(load_list *l, const char *path, const dir_seen *up)
+/* Adds a file, or a directory's items, given path's stat (NULL when it
+ * failed with err). */
+static void walk_stat(load_list *l, const char *path, const struct stat *st, int err, const dir_seen *up)
 {
-    struct stat st;
-    if (stat(path, &st) != 0)
-        load_list_add(l, path, LOAD_ERRNO, errno, 0);
-    else if (S_ISDIR(st.st_mode))
-        walk_dir(l, path, &st, up);
+    if (!st)
+        load_list_add(l, path, LOAD_ERRNO, err, 0);
+    else if (S_ISDIR(st->st_mode))
+        walk_dir(l, path, st, up);
     else
-        load_list_add(l, path, LOAD_FILE, 0, st.st_size);
+        load_list_add(l, path, LOAD_FILE, 0, st->st_size);
 }
 
+static void load_item_release(load_item *it);
+
 /* Reads and parses a small file ahead of its compile; leaves a big one
- * (or one whose parse runs out of memory) to the compiling thread. */
-static void load_ahead(load_item *it)
+ * (or one whose parse runs out of memory) to the compiling thread. scratch
+ * is the thread's read buffer: the text kept is a copy of its exact size
+ * (buf_read_file's buffer is 64 KiB bigger than the file, and past
+ * malloc's mmap threshold once many are held). */
+static void load_ahead(load_item *it, ot_buf *scratch)
 {
     if (it->what != LOAD_FILE || it->size > (off_t)LOAD_AHEAD_MAX_BYTES)
         return;
-    char *text;
-    size_t len;
-    int rc = read_file(it->path, &text, &len);
+    scratch->len = 0;
+    int rc = buf_read_file(scratch, it->path);
     if (rc) {
         it->read_rc = rc;
         it->parsed = 1;
         return;
     }
-    yaml_parser_t parser;
+    size_t len = scratch->len;
     /* a file that grew past the bound since the walk is the compiling thread's too */
-    if (len > LOAD_AHEAD_MAX_BYTES || !yaml_parser_initialize(&parser)) {
+    char *text = len <= LOAD_AHEAD_MAX_BYTES ? malloc(len + 1) : NULL;
+    if (!text)
+        return;
+    memcpy(text, scratch->data, len);
+    text[len] = '\0';
+    yaml_parser_t parser;
+    if (!yaml_parser_initialize(&parser)) {
         free(text);
         return;
     }
@@ -2846,16 +2860,15 @@ static void load_ahead(load_item *it)
     return;
 out_nomem:
     yaml_parser_delete(&parser);
-    for (size_t i = 0; i < it->ndocs; i++)
-        yaml_document_delete(&it->docs[i]);
-    free(it->docs);
+    it->text = text;
+    load_item_release(it);
+    it->text = NULL;
     it->docs = NULL;
     it->ndocs = 0;
-    free(text);
 }
 
-/* Compiles one item of the list and frees what it held. Returns as
- * load_path. */
+/* Compiles one item of the list (load_item_release frees what it was
+ * parsed into). Returns as load_path. */
 static int load_item_compile(sigma_set *s, load_item *it, sigma_report_fn report, void *arg)
 {
     int loaded = -1;
@@ -2876,12 +2889,9 @@ static int load_item_compile(sigma_set *s, load_item *it, sigma_report_fn report
             report_bad_file(report, arg, it->path, 0, "cannot read: %s", strerror(-it->read_rc));
         } else {
             const char *src = load_begin(s, it->path, it->text, it->len, report, arg);
-            size_t i = 0;
             loaded = 0;
-            for (; src && i < it->ndocs; i++)
+            for (size_t i = 0; src && i < it->ndocs; i++)
                 loaded += load_doc(s, it->path, src, &it->docs[i], (int)i + 1, report, arg);
-            for (; i < it->ndocs; i++)
-                yaml_document_delete(&it->docs[i]);
             if (!src) {
                 loaded = -1;
             } else if (it->yaml_failed) {
@@ -2891,47 +2901,154 @@ static int load_item_compile(sigma_set *s, load_item *it, sigma_report_fn report
         }
         break;
     }
-    free(it->docs);
-    free(it->text);
     free(it->path);
     return loaded;
 }
 
-typedef struct {
-    load_item *items;
-    size_t n;
-    size_t next_take;           /* the first item no thread has taken */
-    size_t next_compile;        /* the item the compiling thread is at */
-    size_t window;              /* items past next_compile that may be taken */
-    pthread_mutex_t lock;
-    pthread_cond_t ready;       /* an item is ready (the compiling thread waits) */
-    pthread_cond_t room;        /* next_compile moved (the loader threads wait) */
-} loader;
-
-/* Takes the next item and parses it; called and returns with the lock held. */
-static void loader_take(loader *L)
+/* Frees what load_ahead made of the item. */
+static void load_item_release(load_item *it)
 {
-    load_item *it = &L->items[L->next_take++];
-    pthread_mutex_unlock(&L->lock);
-    load_ahead(it);
-    pthread_mutex_lock(&L->lock);
-    it->ready = 1;
-    pthread_cond_broadcast(&L->ready);
+    for (size_t i = 0; i < it->ndocs; i++)
+        yaml_document_delete(&it->docs[i]);
+    free(it->docs);
+    free(it->text);
 }
 
+/* The threads take items in runs (a chunk: consecutive items of at most
+ * LOAD_CHUNK_BYTES of files parsed ahead, at most LOAD_CHUNK_ITEMS of
+ * them): one handover a chunk, not a file, as a file parses in ~50 us.
+ * The thread that parsed a chunk frees it once compiled: freeing into
+ * another thread's malloc arena would contend with that thread's
+ * allocations. */
+typedef struct {
+    size_t first, end;          /* items[first..end) */
+    int ready;                  /* taken and parsed */
+    unsigned owner;             /* who took it: 0 the compiling thread, else loader thread owner - 1 */
+} load_chunk;
+
+typedef struct {
+    load_item *items;
+    load_chunk *chunks;
+    size_t nchunks;
+    size_t next_take;           /* the first chunk no thread has taken */
+    size_t next_compile;        /* the chunk the compiling thread is at */
+    size_t window;              /* chunks past next_compile that may be taken */
+    int compiler_waits;         /* the compiling thread sleeps on ready */
+    unsigned threads_wait;      /* loader threads sleeping on room */
+    pthread_mutex_t lock;
+    pthread_cond_t ready;       /* a chunk is ready */
+    pthread_cond_t room;        /* next_compile moved */
+} loader;
+
+/* Cuts items[0..n) into chunks (*out, malloc'd). Returns how many, 0 when
+ * out of memory. */
+static size_t load_chunks(const load_item *items, size_t n, load_chunk **out)
+{
+    load_chunk *c = malloc((n ? n : 1) * sizeof *c);
+    size_t nc = 0;
+    if (!c)
+        return 0;
+    for (size_t i = 0; i < n;) {
+        size_t first = i, bytes = 0;
+        for (; i < n && i - first < LOAD_CHUNK_ITEMS; i++) {
+            off_t size = items[i].what == LOAD_FILE && items[i].size <= (off_t)LOAD_AHEAD_MAX_BYTES
+                             ? items[i].size : 0;
+            if (i > first && bytes + (size_t)size > LOAD_CHUNK_BYTES)
+                break;
+            bytes += (size_t)size;
+        }
+        c[nc++] = (load_chunk){ .first = first, .end = i };
+    }
+    *out = c;
+    return nc;
+}
+
+/* Takes the next chunk for owner and parses it; called and returns with
+ * the lock held. */
+static void loader_take(loader *L, unsigned owner, ot_buf *scratch)
+{
+    load_chunk *c = &L->chunks[L->next_take++];
+    c->owner = owner;
+    pthread_mutex_unlock(&L->lock);
+    for (size_t i = c->first; i < c->end; i++)
+        load_ahead(&L->items[i], scratch);
+    pthread_mutex_lock(&L->lock);
+    c->ready = 1;
+    if (L->compiler_waits)
+        pthread_cond_signal(&L->ready);
+}
+
+static void loader_release(loader *L, size_t k)
+{
+    for (size_t i = L->chunks[k].first; i < L->chunks[k].end; i++)
+        load_item_release(&L->items[i]);
+}
+
+typedef struct {
+    loader *L;
+    unsigned owner;
+} loader_arg;
+
+/* Takes chunks while the window has room, and frees those it took once
+ * they are compiled; returns when every chunk is taken and its own are
+ * freed. */
 static void *loader_thread(void *arg)
 {
-    loader *L = arg;
+    loader *L = ((loader_arg *)arg)->L;
+    unsigned owner = ((loader_arg *)arg)->owner;
+    ot_buf scratch = { 0 };
+    size_t freed_to = 0, pending = 0;   /* chunks [0, freed_to) of its own are freed; pending are not */
     pthread_mutex_lock(&L->lock);
     for (;;) {
-        while (L->next_take < L->n && L->next_take >= L->next_compile + L->window)
-            pthread_cond_wait(&L->room, &L->lock);
-        if (L->next_take >= L->n)
+        size_t compiled = L->next_compile;
+        if (freed_to < compiled) {
+            pthread_mutex_unlock(&L->lock);
+            for (; freed_to < compiled; freed_to++)
+                if (L->chunks[freed_to].owner == owner) {
+                    loader_release(L, freed_to);
+                    pending--;
+                }
+            pthread_mutex_lock(&L->lock);
+        } else if (L->next_take < L->nchunks && L->next_take < L->next_compile + L->window) {
+            loader_take(L, owner, &scratch);
+            pending++;
+        } else if (L->next_take >= L->nchunks && !pending) {
             break;
-        loader_take(L);
+        } else {
+            L->threads_wait++;
+            pthread_cond_wait(&L->room, &L->lock);
+            L->threads_wait--;
+        }
     }
     pthread_mutex_unlock(&L->lock);
+    buf_free(&scratch);
     return NULL;
+}
+
+/* Starts threads - 1 loader threads (fewer if some do not start). Returns
+ * how many started; with none, L needs no cleanup. */
+static unsigned loader_start(loader *L, pthread_t *tid, loader_arg *args, unsigned threads)
+{
+    unsigned started = 0;
+    if (threads < 2 || pthread_mutex_init(&L->lock, NULL) != 0)
+        return 0;
+    if (pthread_cond_init(&L->ready, NULL) == 0) {
+        if (pthread_cond_init(&L->room, NULL) == 0) {
+            /* a thread that does not start leaves its share to the others */
+            for (; started < threads - 1; started++) {
+                args[started] = (loader_arg){ L, started + 1 };
+                if (pthread_create(&tid[started], NULL, loader_thread, &args[started]) != 0)
+                    break;
+            }
+            if (!started)
+                pthread_cond_destroy(&L->room);
+        }
+        if (!started)
+            pthread_cond_destroy(&L->ready);
+    }
+    if (!started)
+        pthread_mutex_destroy(&L->lock);
+    return started;
 }
 
 /* Loads the items in order, threads of them (the calling thread counts)
@@ -2940,46 +3057,47 @@ static void *loader_thread(void *arg)
 static int load_items(sigma_set *s, load_item *items, size_t n, unsigned threads, sigma_report_fn report,
                       void *arg)
 {
-    loader L = { .items = items, .n = n, .window = (size_t)threads * LOAD_WINDOW_PER_THREAD };
+    loader L = { .items = items, .window = (size_t)threads * LOAD_WINDOW_PER_THREAD };
     pthread_t tid[LOAD_MAX_THREADS - 1];
+    loader_arg args[LOAD_MAX_THREADS - 1];
+    ot_buf scratch = { 0 };
     unsigned started = 0;
-    int total = 0, bad = 0;
-    if (threads > 1 && pthread_mutex_init(&L.lock, NULL) == 0) {
-        if (pthread_cond_init(&L.ready, NULL) == 0) {
-            if (pthread_cond_init(&L.room, NULL) == 0) {
-                /* a thread that does not start leaves its share to the others */
-                while (started < threads - 1 && pthread_create(&tid[started], NULL, loader_thread, &L) == 0)
-                    started++;
-                if (!started)
-                    pthread_cond_destroy(&L.room);
-            }
-            if (!started)
-                pthread_cond_destroy(&L.ready);
-        }
-        if (!started)
-            pthread_mutex_destroy(&L.lock);
+    if (threads > 1) {
+        L.nchunks = load_chunks(items, n, &L.chunks);
+        started = L.nchunks > 1 ? loader_start(&L, tid, args, threads) : 0;
     }
-    for (size_t i = 0; i < n; i++) {
+    int total = 0, bad = 0;
+    for (size_t k = 0, i = 0; i < n; k++) {
+        size_t end = n;              /* without threads: the one run of every item, serially */
         if (started) {
             pthread_mutex_lock(&L.lock);
-            while (!items[i].ready) {
+            while (!L.chunks[k].ready) {
                 /* rather than wait, parse what a loader thread would take next */
-                if (L.next_take < n && L.next_take < L.next_compile + L.window)
-                    loader_take(&L);
-                else
+                if (L.next_take < L.nchunks && L.next_take < L.next_compile + L.window) {
+                    loader_take(&L, 0, &scratch);
+                } else {
+                    L.compiler_waits = 1;
                     pthread_cond_wait(&L.ready, &L.lock);
+                    L.compiler_waits = 0;
+                }
             }
             pthread_mutex_unlock(&L.lock);
+            end = L.chunks[k].end;
         }
-        int got = load_item_compile(s, &items[i], report, arg);
-        if (got < 0)
-            bad = 1;
-        else
-            total += got;
+        for (; i < end; i++) {
+            int got = load_item_compile(s, &items[i], report, arg);
+            if (got < 0)
+                bad = 1;
+            else
+                total += got;
+        }
         if (started) {
+            if (L.chunks[k].owner == 0)
+                loader_release(&L, k);
             pthread_mutex_lock(&L.lock);
-            L.next_compile = i + 1;
-            pthread_cond_broadcast(&L.room);
+            L.next_compile = k + 1;
+            if (L.threads_wait)
+                pthread_cond_broadcast(&L.room);
             pthread_mutex_unlock(&L.lock);
         }
     }
@@ -2990,6 +3108,8 @@ static int load_items(sigma_set *s, load_item *items, size_t n, unsigned threads
         pthread_cond_destroy(&L.ready);
         pthread_mutex_destroy(&L.lock);
     }
+    free(L.chunks);
+    buf_free(&scratch);
     return bad ? -1 : total;
 }
 
@@ -3006,7 +3126,10 @@ static unsigned load_threads(unsigned threads)
 int sigma_load_path_threads(sigma_set *s, const char *path, unsigned threads, sigma_report_fn report, void *arg)
 {
     load_list l = { 0 };
-    walk_path(&l, path, NULL);
+    struct stat st;
+    int seen = stat(path, &st) == 0;
+    walk_stat(&l, path, seen ? &st : NULL, errno, NULL);
+    if (getenv("DBG")) threads = atoi(getenv("DBG"));
     threads = load_threads(threads);
     if (threads > l.n)
         threads = l.n ? (unsigned)l.n : 1;
