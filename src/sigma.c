@@ -2940,17 +2940,19 @@ typedef struct {
     pthread_cond_t room;        /* next_compile moved */
 } loader;
 
-/* Cuts items[0..n) into chunks (*out, malloc'd). Returns how many, 0 when
- * out of memory. */
-static size_t load_chunks(const load_item *items, size_t n, load_chunk **out)
+/* Cuts items[0..n) into chunks (*out, malloc'd), at least 4 a thread
+ * when there are items enough (the last chunks of the load are not left to
+ * one thread). Returns how many, 0 when out of memory. */
+static size_t load_chunks(const load_item *items, size_t n, unsigned threads, load_chunk **out)
 {
     load_chunk *c = malloc((n ? n : 1) * sizeof *c);
-    size_t nc = 0;
+    size_t nc = 0, most = n / ((size_t)threads * 4);
     if (!c)
         return 0;
+    most = most < 1 ? 1 : most > LOAD_CHUNK_ITEMS ? LOAD_CHUNK_ITEMS : most;
     for (size_t i = 0; i < n;) {
         size_t first = i, bytes = 0;
-        for (; i < n && i - first < LOAD_CHUNK_ITEMS; i++) {
+        for (; i < n && i - first < most; i++) {
             off_t size = items[i].what == LOAD_FILE && items[i].size <= (off_t)LOAD_AHEAD_MAX_BYTES
                              ? items[i].size : 0;
             if (i > first && bytes + (size_t)size > LOAD_CHUNK_BYTES)
@@ -3063,7 +3065,7 @@ static int load_items(sigma_set *s, load_item *items, size_t n, unsigned threads
     ot_buf scratch = { 0 };
     unsigned started = 0;
     if (threads > 1) {
-        L.nchunks = load_chunks(items, n, &L.chunks);
+        L.nchunks = load_chunks(items, n, threads, &L.chunks);
         started = L.nchunks > 1 ? loader_start(&L, tid, args, threads) : 0;
     }
     int total = 0, bad = 0;

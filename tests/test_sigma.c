@@ -1145,6 +1145,8 @@ static void test_load_many_small_files(void)
             len += snprintf(text + len, sizeof text - (size_t)len,
                             "---\ntitle: second %d\nlogsource:\n  product: aws\n  service: cloudtrail\n"
                             "detection:\n  sel:\n    eventSource|base64offset: x\n  condition: sel\n", i);
+        if (i % 5 == 0)   /* reported as "document 2" or 3 */
+            len += snprintf(text + len, sizeof text - (size_t)len, "---\nlogsource:\n  product: aws\n");
         if (i % 11 == 0)
             len = snprintf(text, sizeof text, "title: w%d\nlogsource:\n  product: windows\n"
                            "detection:\n  s:\n    a: b\n  condition: s\n", i);
