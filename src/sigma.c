@@ -3131,7 +3131,6 @@ int sigma_load_path_threads(sigma_set *s, const char *path, unsigned threads, si
     struct stat st;
     int seen = stat(path, &st) == 0;
     walk_stat(&l, path, seen ? &st : NULL, errno, NULL);
-    if (getenv("DBG")) threads = atoi(getenv("DBG"));
     threads = load_threads(threads);
     if (threads > l.n)
         threads = l.n ? (unsigned)l.n : 1;
