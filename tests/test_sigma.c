@@ -1040,17 +1040,24 @@ static void load_texts(load_result *r, const char *const *rels, size_t n)
     sigma_set_free(s);
 }
 
-static int load_mkroot(void)
+/* A test's folder (load_root), and what it is on (check_context). */
+static void load_test_begin(const char *context)
 {
-    snprintf(load_root, sizeof load_root, "%s/orgtrail-sigma-load-XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
-    return mkdtemp(load_root) != NULL;
+    check_context = context;
+    const char *tmp = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+    snprintf(load_root, sizeof load_root, "%s/orgtrail-sigma-load-XXXXXX", tmp);
+    CHECK(mkdtemp(load_root) != NULL);
 }
 
-static void load_rmroot(void)
+/* Removes the folder; frees r (may be NULL). */
+static void load_test_end(load_result *r)
 {
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", load_root);
     CHECK(system(cmd) == 0);
+    if (r)
+        load_result_free(r);
+    check_context = "";
 }
 
 /* A file that is not YAML among good ones: its report comes in its place
@@ -1059,8 +1066,7 @@ static void load_rmroot(void)
  * the files' name order. */
 static void test_load_bad_yaml_among_good_files(void)
 {
-    check_context = "bad YAML among good files";
-    CHECK(load_mkroot());
+    load_test_begin("bad YAML among good files");
     char text[8192];
     const char *rels[40];
     char names[40][32];
@@ -1087,10 +1093,8 @@ static void test_load_bad_yaml_among_good_files(void)
     CHECK(serial.rc == -1 && serial.count == 41);
     const char *bad = strstr(serial.log.data, "r17.yml | 22 | 3 | YAML error: ");
     CHECK(bad && strstr(serial.log.data, "r17.yml | r17b | 0 |") < bad && strstr(bad, "r18.yml | r18.yml | 0"));
-    load_result_free(&serial);
     load_result_free(&texts);
-    load_rmroot();
-    check_context = "";
+    load_test_end(&serial);
 }
 
 /* Files that cannot be read (a dangling link, a read error, a link back to
@@ -1098,8 +1102,7 @@ static void test_load_bad_yaml_among_good_files(void)
  * reported in its place, the rest loaded, for any number of threads. */
 static void test_load_unreadable_files(void)
 {
-    check_context = "unreadable files";
-    CHECK(load_mkroot());
+    load_test_begin("unreadable files");
     char text[1024];
     for (int i = 0; i < 30; i++) {
         char rel[64];
@@ -1129,9 +1132,7 @@ static void test_load_unreadable_files(void)
     load_with(&one, p, 4);
     CHECK(one.rc == -1 && one.count == 0 && strstr(one.log.data, "cannot read: Input/output error"));
     load_result_free(&one);
-    load_result_free(&serial);
-    load_rmroot();
-    check_context = "";
+    load_test_end(&serial);
 }
 
 /* Many small files, more than the threads' window holds, some with two
@@ -1139,8 +1140,7 @@ static void test_load_unreadable_files(void)
  * the same for any threads. */
 static void test_load_many_small_files(void)
 {
-    check_context = "many small files";
-    CHECK(load_mkroot());
+    load_test_begin("many small files");
     char text[4096];
     for (int i = 0; i < 1200; i++) {
         char rel[64], id[32];
@@ -1167,9 +1167,7 @@ static void test_load_many_small_files(void)
     load_result serial;
     expect_load_same_for_any_threads(load_root, &serial);
     CHECK(serial.rc > 1000 && (size_t)serial.rc == serial.count);
-    load_result_free(&serial);
-    load_rmroot();
-    check_context = "";
+    load_test_end(&serial);
 }
 
 /* A file too big to be parsed ahead (the compiling thread reads and parses
@@ -1178,8 +1176,7 @@ static void test_load_many_small_files(void)
  * threads; the bomb is still rejected by the compile's bounds. */
 static void test_load_huge_file(void)
 {
-    check_context = "one huge file";
-    CHECK(load_mkroot());
+    load_test_begin("one huge file");
     char text[4096];
     for (int i = 0; i < 20; i++) {
         char rel[32];
@@ -1221,9 +1218,7 @@ static void test_load_huge_file(void)
     CHECK(strstr(serial.log.data, "s15-bomb.yml | bomb | 2 | too big"));
     CHECK(strstr(serial.log.data, "s10-huge-bad.yml | - | 3 | YAML error") == NULL);   /* it has a line */
     CHECK(strstr(serial.log.data, "s10-huge-bad.yml | 30002 | 3 | YAML error"));
-    load_result_free(&serial);
-    load_rmroot();
-    check_context = "";
+    load_test_end(&serial);
 }
 
 /* The process's resident bytes. */
@@ -1265,8 +1260,7 @@ static void load_slow_report(void *arg, const char *source, const char *name, si
  * may then miss that.) */
 static void test_load_window_bounds_memory(void)
 {
-    check_context = "window bounds memory";
-    CHECK(load_mkroot());
+    load_test_begin("window bounds memory");
     ot_buf b = { 0 };
     buf_append_str(&b, "[{}");
     for (int i = 0; i < 20000; i++)
@@ -1286,8 +1280,7 @@ static void test_load_window_bounds_memory(void)
         fprintf(stderr, "  RSS grew by %zu MB while the compile waited\n", grew >> 20);
     CHECK(w.rss_most && grew < (100u << 20));   /* ~16 MB (~50 MB under TSan) */
     sigma_set_free(s);
-    load_rmroot();
-    check_context = "";
+    load_test_end(NULL);
 }
 
 int main(void)
