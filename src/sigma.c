@@ -2649,15 +2649,19 @@ static int load_file(sigma_set *s, const char *path, sigma_report_fn report, voi
  * otherwise wait). Every report, the rules' order and the sources hash are
  * those of a serial load, for any number of threads.
  *
- * Memory: at most LOAD_WINDOW_PER_THREAD x threads items past the one
- * being compiled may be taken, and a thread parses ahead only files of at
- * most LOAD_AHEAD_MAX_BYTES. libyaml's documents take up to ~60 times
- * their text (a flow list of empty maps), so the items waiting hold at
- * most ~4 MiB each. A bigger file is read and parsed by the compiling
- * thread when its turn comes, one document at a time, as a serial load
- * does. libyaml does not expand aliases (a node refers to its anchor), so
- * an alias bomb parses in the memory of its text; the compile's bounds
- * (MAX_EXPANDED) catch it as before.
+ * Memory: the threads take items in chunks of at most LOAD_CHUNK_BYTES of
+ * text, at most LOAD_WINDOW_PER_THREAD x threads chunks past the one being
+ * compiled, and parse ahead only files of at most LOAD_AHEAD_MAX_BYTES.
+ * libyaml's documents take up to ~60 times their text (a flow list of
+ * empty maps), so a chunk holds at most ~4 MiB, and the chunks parsed and
+ * not yet freed are at most about twice the window, plus the one each
+ * thread is parsing: ~20 MiB with 2 threads, ~80 MiB with 8, in the worst
+ * case (the community set's 850 files hold ~3 MiB in all). A bigger file is
+ * read and parsed by the compiling thread when its turn comes, one
+ * document at a time, as a serial load does. libyaml does not expand
+ * aliases (a node refers to its anchor), so an alias bomb parses in the
+ * memory of its text; the compile's bounds (MAX_EXPANDED) catch it as
+ * before.
  */
 #define LOAD_MAX_THREADS 8
 #define LOAD_WINDOW_PER_THREAD 2
@@ -2678,8 +2682,7 @@ typedef struct {
     int err;                    /* LOAD_ERRNO */
     off_t size;                 /* LOAD_FILE: at the walk */
     /* set by the thread that takes it, read by the compiling thread once
-     * ready (under the loader's lock) */
-    int ready;
+     * its chunk is ready (under the loader's lock) */
     int parsed;                 /* read and parsed ahead: the fields below hold; else the compile reads it */
     int read_rc;                /* 0, or -errno: it cannot be read (no text) */
     char *text;
