@@ -2656,7 +2656,8 @@ static int load_file(sigma_set *s, const char *path, sigma_report_fn report, voi
  * empty maps), so a chunk holds at most ~4 MiB, and the chunks parsed and
  * not yet freed are at most about twice the window, plus the one each
  * thread is parsing: ~20 MiB with 2 threads, ~80 MiB with 8, in the worst
- * case (the community set's 850 files hold ~3 MiB in all). A bigger file is
+ * case (the community set's 850 files, 1.3 MB, load in a peak RSS of 16 MB,
+ * 14 MB serially). A bigger file is
  * read and parsed by the compiling thread when its turn comes, one
  * document at a time, as a serial load does. libyaml does not expand
  * aliases (a node refers to its anchor), so an alias bomb parses in the
