@@ -69,6 +69,13 @@ int sigma_load_text(sigma_set *set, const char *source, const char *text, size_t
  * number loaded, or -1 if path or some file under it cannot be read or is
  * not YAML (each reported as SIGMA_BAD_FILE; the other files still load). */
 int sigma_load_path(sigma_set *set, const char *path, sigma_report_fn report, void *arg);
+/* As sigma_load_path, with threads threads (the calling one counts; 0: one
+ * per CPU the process may run on; at most 8) reading and YAML-parsing a
+ * directory's files ahead of their compile. The compile and every report stay on the calling
+ * thread, in the serial order: rules, reports and sources hash are the same
+ * for any threads. sigma_load_path is this with 0. */
+int sigma_load_path_threads(sigma_set *set, const char *path, unsigned threads, sigma_report_fn report,
+                            void *arg);
 
 size_t sigma_count(const sigma_set *set);
 /* A hash of every source name and text loaded so far, in order: what a
