@@ -226,6 +226,7 @@ typedef struct {
  * through the checks: shared_fits's parse could refuse it (simdjson
  * nests at most 1024 deep; a --raw event nested ~1022 deep is one). */
 #define TRUSTED_SHARED_MAX ((size_t)1 << 26)
+#define CORR_CHECK_DEPTH (1024 + 16)    /* a record's 1024 and the finding around it */
 #define TRUSTED_OPENS_MAX 1000
 
 /* 1 when no byte of s is 0x80 or above: then the state line's escaping and
@@ -448,6 +449,10 @@ corr_store *corr_store_create(const corr_set *set, const corr_options *o)
         corr_store_free(s);
         return NULL;
     }
+    /* an anchor's part wraps its record (--raw), which may nest as deep as
+     * simdjson lets a record nest: the check must not refuse what the scan
+     * took (a DeletePolicy burst hidden by one deep requestParameters) */
+    parse_set_depth(s->check, CORR_CHECK_DEPTH);
     return s;
 }
 
@@ -728,7 +733,8 @@ static int add_trusted(corr_store *s, const capture_head *h, const char *const *
     return push_match(s, &in);
 }
 
-int corr_store_add_captured(corr_store *s, const char *buf, size_t len, FILE *errout, uint64_t *bad)
+int corr_store_add_captured(corr_store *s, const char *buf, size_t len, const char *name, FILE *errout,
+                            uint64_t *bad)
 {
     for (size_t at = 0; at < len;) {
         capture_head h;
@@ -740,9 +746,9 @@ int corr_store_add_captured(corr_store *s, const char *buf, size_t len, FILE *er
         if (h.flags & CAP_FIELDS) {
             rc = add_trusted(s, &h, part);
             if (rc == -EINVAL)
-                say_bad(rc, "<matches>", at, errout, bad);
-        } else if (h.flags & CAP_LINE) {
-            rc = corr_store_add(s, part[P_LINE], (size_t)h.len[P_LINE], "<matches>", at, errout, bad);
+                say_bad(rc, name, h.offset, errout, bad);
+        } else if (h.flags & CAP_LINE) {   /* one line: its offset is the record's */
+            rc = corr_store_add(s, part[P_LINE], (size_t)h.len[P_LINE], name, h.offset, errout, bad);
         } else {
             return -EINVAL;     /* not a capture: the caller's mistake */
         }

@@ -119,12 +119,14 @@ int corr_store_add(corr_store *s, const char *buf, size_t len, const char *name,
  * need not parse them back. They are this run's own, so their fields go in
  * without the checks a state from elsewhere gets; a capture whose fields
  * the worker could not vouch for (unusual bytes, deep nesting) carries its
- * state line instead, read with every check as corr_store_add reads it
- * (errors named "<matches>"). A state file or a checkpoint's matches file
+ * state line instead, read with every check as corr_store_add reads it.
+ * A refused match is said as name's, at its record's byte offset, and
+ * counted in *bad. A state file or a checkpoint's matches file
  * is never read this way. Returns as corr_store_add, or -EINVAL when buf
  * holds no captures.
  */
-int corr_store_add_captured(corr_store *s, const char *buf, size_t len, FILE *errout, uint64_t *bad);
+int corr_store_add_captured(corr_store *s, const char *buf, size_t len, const char *name, FILE *errout,
+                            uint64_t *bad);
 
 /* The state lines of captures made with CORR_CAPTURE_STORE and
  * CORR_CAPTURE_LINES, appended to lines (NULL: only counted); *n gets the

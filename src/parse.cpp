@@ -87,6 +87,7 @@ struct padded_buffer {
 
 struct parse_ctx {
     dom::parser parser;
+    size_t max_depth = 0;   /* parse_set_depth's; 0: simdjson's 1024 */
     padded_buffer input;    /* the JSON text being parsed (record or inner event) */
     padded_buffer repaired; /* input with invalid UTF-8 replaced by U+FFFD */
     /* texts handed out by parse_get/parse_event_json: the first
@@ -322,6 +323,11 @@ bool parse_json_text(parse_ctx *ctx, const char *text, size_t len, const char *w
     char *current = ctx->input.data;
     size_t current_len = len;
     bool utf8_repaired = false;
+    if (ctx->max_depth && ctx->parser.max_depth() != ctx->max_depth &&
+        ctx->parser.allocate(len < 4096 ? 4096 : len, ctx->max_depth)) {
+        fail(f, "out of memory");
+        return false;
+    }
     error_code code = ctx->parser.parse(current, current_len, false).get(*root);
 
     if (code == simdjson::UTF8_ERROR) {
@@ -610,6 +616,12 @@ parse_ctx *parse_create(void)
     } catch (...) {
         return nullptr;
     }
+}
+
+void parse_set_depth(parse_ctx *ctx, size_t depth)
+{
+    if (ctx)
+        ctx->max_depth = depth;
 }
 
 void parse_free(parse_ctx *ctx)

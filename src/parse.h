@@ -47,6 +47,9 @@ enum parse_type {
 parse_ctx *parse_create(void);
 /* Accepts NULL. */
 void parse_free(parse_ctx *ctx);
+/* Lets the context's parses nest depth deep instead of simdjson's 1024:
+ * for texts that wrap a record's JSON, which may itself nest 1024 deep. */
+void parse_set_depth(parse_ctx *ctx, size_t depth);
 
 /*
  * Parses one record of len bytes (no NUL needed; the bytes are copied into

@@ -487,7 +487,7 @@ static int corr_over_cap(pipeline *p)
 
 /* Hands a result's base-rule matches to the matches file and the store,
  * in input order like the findings. */
-static void take_matches(pipeline *p, const scan_result *r)
+static void take_matches(pipeline *p, const char *name, const scan_result *r)
 {
     if (r->corr.len == 0 || atomic_load(&p->stop))
         return;
@@ -506,7 +506,8 @@ static void take_matches(pipeline *p, const scan_result *r)
         p->report->stats.correlation_matches += n;
     if (!rc && p->corr) {
         uint64_t bad = 0;
-        rc = corr_store_add_captured(p->corr, r->corr.data, r->corr.len, p->errout, &bad);
+        rc = corr_store_add_captured(p->corr, r->corr.data, r->corr.len, name, p->errout, &bad);
+        p->report->stats.errors += bad;     /* a match refused is one lost: the exit code says so */
         if (rc == -E2BIG)
             rc = corr_over_cap(p);
     }
@@ -562,7 +563,7 @@ static void write_result(pipeline *p, const job *j, scan_result *r, int with_sta
         if (rc)
             atomic_store(&p->stop, 1);
     }
-    take_matches(p, r);
+    take_matches(p, job_name(j), r);
     if (with_stats && r->error[0] && !atomic_load(&p->stop))
         fprintf(p->errout, "%sorgtrail: %s: %s\n", p->progress_shown ? "\r\033[K" : "", job_name(j),
                 r->error);

@@ -76,7 +76,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     corr_store *t = corr_store_create(&set, &o);
     FUZZ_ASSERT(t, "corr_store_create");
     uint64_t bad = 0, matches = 0, found = 0, below = 0;
-    int rc = corr_store_add_captured(t, text, n, devnull, &bad);
+    int rc = corr_store_add_captured(t, text, n, "<fuzz>", devnull, &bad);
     if (n > 0 && !memchr(text, '\0', n)) {
         FUZZ_ASSERT(rc == -EINVAL, "a state taken as captures: %d", rc);
         ot_buf none = { 0 };
