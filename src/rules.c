@@ -6,11 +6,6 @@
 
 #include "util.h"
 
-/* sigma.c: the position in the set (sigma_at) of an earlier rule whose
- * detection is the same as r's, or SIZE_MAX. Belongs in sigma.h, which
- * this change does not edit. */
-size_t sigma_rule_twin(const sigma_rule *r);
-
 static const rule catch_all = { .id = "org.event",
                                 .title = "Organizations event",
                                 .level = SEV_INFO,

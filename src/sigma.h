@@ -114,6 +114,10 @@ const char *const *sigma_rule_needles(const sigma_rule *r);
  * own lookups pass to parse_get (whose cache is keyed by pointer).
  */
 const char *sigma_rule_index(const sigma_rule *r, const char *const **values);
+/* The position in the set (sigma_at) of an earlier rule whose detection is
+ * the same as r's, so that its answer for a record is r's too; SIZE_MAX when
+ * there is none. */
+size_t sigma_rule_twin(const sigma_rule *r);
 
 /*
  * Correlation rules (Sigma specification 2.0, "Sigma Correlation Rules"):
