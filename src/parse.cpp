@@ -667,13 +667,6 @@ int parse_repaired(const parse_ctx *ctx)
     return ctx && ctx->has_event && ctx->was_repaired;
 }
 
-int parse_is_digest(const parse_ctx *ctx)
-{
-    if (!ctx || !ctx->has_event)
-        return 0;
-    return !ctx->event.at_key("digestStartTime").error() &&
-           !ctx->event.at_key("logFiles").error();
-}
 
 /* The slot where a key's probe starts. Its length and three of its bytes:
  * hashing every byte cost more than the scan it replaces, and CloudTrail's
@@ -731,6 +724,13 @@ static bool top_member(parse_ctx *ctx, const char *key, size_t len, dom::element
             return true;
         }
     }
+}
+
+int parse_is_digest(parse_ctx *ctx)
+{
+    dom::element value;
+    return ctx && ctx->has_event && top_member(ctx, "digestStartTime", 15, value) &&
+           top_member(ctx, "logFiles", 8, value);
 }
 
 /* Walks a dotted path from obj, one object member a dot. */

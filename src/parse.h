@@ -73,7 +73,7 @@ int parse_repaired(const parse_ctx *ctx);
 
 /* 1 when the current event is a CloudTrail digest document: an object with
  * both "digestStartTime" and "logFiles" keys. */
-int parse_is_digest(const parse_ctx *ctx);
+int parse_is_digest(parse_ctx *ctx);
 
 /*
  * Looks up a dotted path (e.g. "userIdentity.sessionContext.sessionIssuer.arn")
