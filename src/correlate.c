@@ -223,11 +223,13 @@ typedef struct {
 #define CAPTURE_MAGIC 0x0043524fu
 
 /* An anchor's part past this size or this many '{' and '[' bytes goes
- * through the checks: shared_fits's parse could refuse it (simdjson
- * nests at most 1024 deep; a --raw event nested ~1022 deep is one). */
+ * through the checks rather than be vouched for unparsed (a --raw event
+ * nested ~1022 deep is one). */
 #define TRUSTED_SHARED_MAX ((size_t)1 << 26)
-#define CORR_CHECK_DEPTH (1024 + 16)    /* a record's 1024 and the finding around it */
 #define TRUSTED_OPENS_MAX 1000
+/* How deep the checks parse: a record's 1024 (simdjson's) and the finding
+ * around it, so that they take whatever record the scan took. */
+#define CORR_CHECK_DEPTH (1024 + 16)
 
 /* 1 when no byte of s is 0x80 or above: then the state line's escaping and
  * simdjson's unescaping give back s exactly (invalid UTF-8 would become
@@ -242,11 +244,11 @@ static int ascii(const char *s, size_t n)
 
 /*
  * 1 when the anchor's part surely passes shared_fits: no control byte but
- * the last newline, ASCII only (so no UTF-8 repair), and too few brackets
- * to pass simdjson's depth. It is our own finding_shared's output, valid
- * JSON members by construction; anything unusual goes to the checks (0),
- * which decide as they always did. How it opens and closes the store
- * checks itself (its format decides).
+ * the last newline, ASCII only (so no UTF-8 repair), and few brackets. It
+ * is our own finding_shared's output, valid JSON members by construction;
+ * anything unusual goes to the checks (0), which decide as they always
+ * did. How it opens and closes the store checks itself (its format
+ * decides).
  */
 static int shared_trusted(const char *p, size_t n)
 {
@@ -278,6 +280,17 @@ static int shared_trusted(const char *p, size_t n)
         opens += c == '{' || c == '[';
     }
     return !bad && opens < TRUSTED_OPENS_MAX;
+}
+
+/* Member i of a match's group as the finding shows it ({name: value, ...},
+ * the braces the caller's): one rendering for captures and state lines
+ * alike, so that the same match is the same whichever way it came. */
+static int group_member(ot_buf *out, size_t i, const char *name, ot_slice v)
+{
+    int rc = i ? buf_append(out, ",", 1) : 0;
+    rc = rc ? rc : buf_append_json_string(out, name, strlen(name));
+    rc = rc ? rc : buf_append(out, ":", 1);
+    return rc ? rc : buf_append_json_string(out, v.ptr, v.len);
 }
 
 /* The parts of a trusted capture after its head (P_ID..P_GROUP). Returns
@@ -312,10 +325,7 @@ static int capture_fields(ot_buf *out, const sigma_correlation *sc, const feed *
             return 0;   /* lacks a group-by value: takes no part */
         if (!ascii(v.ptr, v.len))
             return CHECKED_WAY;
-        rc = g ? buf_append(out, ",", 1) : 0;
-        rc = rc ? rc : buf_append_json_string(out, sc->group_by[g], strlen(sc->group_by[g]));
-        rc = rc ? rc : buf_append(out, ":", 1);
-        rc = rc ? rc : buf_append_json_string(out, v.ptr, v.len);
+        rc = group_member(out, g, sc->group_by[g], v);
     }
     rc = rc ? rc : buf_append(out, "}", 1);
     h->len[P_GROUP] = out->len - group;
@@ -630,10 +640,7 @@ static int add_line(corr_store *s, const char *line, size_t len)
         ot_slice gv;
         if (parse_get_element(s->pc, "g", i, NULL, &gv) != PARSE_STRING)
             return -EINVAL;
-        rc = i ? buf_append(g, ",", 1) : 0;
-        rc = rc ? rc : buf_append_json_string(g, sc->group_by[i], strlen(sc->group_by[i]));
-        rc = rc ? rc : buf_append(g, ":", 1);
-        rc = rc ? rc : buf_append_json_string(g, gv.ptr, gv.len);
+        rc = group_member(g, i, sc->group_by[i], gv);
     }
     rc = rc ? rc : buf_append(g, "}", 1);
     if (rc)

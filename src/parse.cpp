@@ -667,7 +667,6 @@ int parse_repaired(const parse_ctx *ctx)
     return ctx && ctx->has_event && ctx->was_repaired;
 }
 
-
 /* The slot where a key's probe starts. Its length and three of its bytes:
  * hashing every byte cost more than the scan it replaces, and CloudTrail's
  * keys differ in those (a collision only costs a probe). */

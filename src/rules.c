@@ -59,17 +59,6 @@ struct rules {
     index_list unindexed;     /* the others: tried on every record */
 };
 
-/* Eight bytes with their ASCII letters lowered, all at once (as sigma.c
- * lowers them): bit 7 of each byte of ge_a (gt_z) says its low seven bits
- * are >= 'A' (> 'Z'); no sum carries into the next byte. */
-static uint64_t lower8(uint64_t x)
-{
-    const uint64_t ones = 0x0101010101010101ULL;
-    uint64_t low7 = x & (0x7F * ones);
-    uint64_t ge_a = low7 + (0x80 - 'A') * ones, gt_z = low7 + (0x7F - 'Z') * ones;
-    return x | (ge_a & ~gt_z & ~x & (0x80 * ones)) >> 2;
-}
-
 /* The lowered word of p[i..i+8), or of p[i..n) zero-padded when shorter
  * (inlined: every lookup hashes and compares with it). */
 __attribute__((always_inline)) static inline uint64_t lowered_word(const char *p, size_t i, size_t n)
@@ -80,7 +69,7 @@ __attribute__((always_inline)) static inline uint64_t lowered_word(const char *p
     else
         for (size_t k = i; k < n; k++)
             w |= (uint64_t)(unsigned char)p[k] << 8 * (k - i);
-    return lower8(w);
+    return ascii_lower8(w);
 }
 
 /* A hash of p[0..n) with ASCII letters lowered, eight bytes a step (the

@@ -351,18 +351,6 @@ static int glob_match(const char *p, size_t pn, const char *s, size_t sn)
     return glob_match_case(p, pn, s, sn, 1);
 }
 
-/* Eight bytes with their ASCII letters lowered, all at once: bit 7 of
- * each byte of ge_a (gt_z) says its low seven bits are >= 'A' (> 'Z'),
- * and no sum carries into the next byte; bytes >= 0x80 stay as they are. */
-static uint64_t lower8(uint64_t x)
-{
-    const uint64_t ones = 0x0101010101010101ULL;
-    uint64_t low7 = x & (0x7F * ones);
-    uint64_t ge_a = low7 + (0x80 - 'A') * ones, gt_z = low7 + (0x7F - 'Z') * ones;
-    uint64_t upper = ge_a & ~gt_z & ~x & (0x80 * ones);
-    return x | upper >> 2;
-}
-
 static uint64_t load8(const char *p)
 {
     uint64_t w;
@@ -376,9 +364,9 @@ __attribute__((always_inline)) static inline int folded_eq(const char *low, cons
 {
     if (n >= 8) {
         for (size_t i = 0; i + 8 < n; i += 8)
-            if (lower8(load8(s + i)) != load8(low + i))
+            if (ascii_lower8(load8(s + i)) != load8(low + i))
                 return 0;
-        return lower8(load8(s + n - 8)) == load8(low + n - 8);
+        return ascii_lower8(load8(s + n - 8)) == load8(low + n - 8);
     }
     for (size_t i = 0; i < n; i++)
         if (lower((unsigned char)s[i]) != (unsigned char)low[i])
@@ -1707,7 +1695,6 @@ static char *regex_literal(compiler *c, const char *p, int caseless, int multili
     return lit;
 }
 
-
 /* Fields whose values many records share: their literals anchor poorly. */
 static int broad_field(const char *field)
 {
@@ -2234,7 +2221,6 @@ static sigma_status compile_rule(compiler *c, yaml_node_t *root, sigma_rule **ou
         return SIGMA_UNSUPPORTED;
     return SIGMA_LOADED;
 }
-
 
 /* Rule names and reasons quote the rule file: no control bytes on a terminal. */
 static void printable(char *p)

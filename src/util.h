@@ -70,6 +70,17 @@ int parse_when(const char *s, int64_t now, int64_t *epoch, enum when_kind *kind)
 /* Days since 1970-01-01 of a proleptic Gregorian date. */
 int64_t days_from_civil(int64_t y, unsigned m, unsigned d);
 
+/* Eight bytes with their ASCII letters lowered, all at once: bit 7 of each
+ * byte of ge_a (gt_z) says its low seven bits are >= 'A' (> 'Z'), and no
+ * sum carries into the next byte; bytes >= 0x80 stay as they are. */
+static inline uint64_t ascii_lower8(uint64_t x)
+{
+    const uint64_t ones = 0x0101010101010101ULL;
+    uint64_t low7 = x & (0x7F * ones);
+    uint64_t ge_a = low7 + (0x80 - 'A') * ones, gt_z = low7 + (0x7F - 'Z') * ones;
+    return x | (ge_a & ~gt_z & ~x & (0x80 * ones)) >> 2;
+}
+
 /* 64-bit FNV-1a, continued from h (start with FNV_OFFSET). */
 #define FNV_OFFSET 14695981039346656037ULL
 uint64_t hash_bytes(uint64_t h, const void *p, size_t n);
