@@ -441,7 +441,7 @@ struct corr_store {
     parse_ctx *pc;
     parse_ctx *check;           /* for an anchor's part, which pc's slices point into */
     ot_buf scratch;
-    int header_bad;             /* the lines since the last header are another run's */
+    int header_bad;             /* in the buffer corr_store_add reads: the lines since its last header are another run's */
 };
 
 corr_store *corr_store_create(const corr_set *set, const corr_options *o)
@@ -665,6 +665,7 @@ int corr_store_add(corr_store *s, const char *buf, size_t len, const char *name,
                    uint64_t *bad)
 {
     size_t at = 0;
+    s->header_bad = 0;      /* a header speaks for the lines after it in this buffer only */
     while (at < len) {
         const char *nl = memchr(buf + at, '\n', len - at);
         size_t end = nl ? (size_t)(nl - buf) : len;
@@ -678,6 +679,7 @@ int corr_store_add(corr_store *s, const char *buf, size_t len, const char *name,
         }
         at = end + 1;
     }
+    s->header_bad = 0;
     return 0;
 }
 
@@ -719,12 +721,10 @@ int corr_captured_lines(const char *buf, size_t len, ot_buf *lines, uint64_t *n)
 }
 
 /* A trusted capture's fields into a new match: no parse, no check but
- * what the store's own state decides (a stale header, the bound, the
- * format's closing braces). */
+ * the bound and the format's closing braces (a stale header read from a
+ * state file speaks for that file's lines, not for this run's matches). */
 static int add_trusted(corr_store *s, const capture_head *h, const char *const *part)
 {
-    if (s->header_bad)
-        return 0;
     if (h->corr >= s->set.n || h->ref >= s->set.list[h->corr]->nrules ||
         !shared_frames(s, part[P_SHARED], (size_t)h->len[P_SHARED]))
         return -EINVAL;
