@@ -129,9 +129,19 @@ void frame_records_free(frame_records *r)
     r->len = r->cap = 0;
 }
 
+static int fail_too_long(framer *f);
+
+/* The input's first fault, in byte order. A fault inside an open record
+ * past its max_record'th byte comes after the record went over the limit:
+ * that is the fault then. How far the framer saw depends on the reads (a
+ * damaged gzip member gives more or less of its text before the damage is
+ * found), so without this a record over the limit was named with one read
+ * and a later mismatched bracket with another. */
 static int fail(framer *f, uint64_t offset, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static int fail(framer *f, uint64_t offset, const char *fmt, ...)
 {
+    if (f->rec_open && !f->error_too_long && offset >= f->rec_start && offset - f->rec_start >= f->max_record)
+        return fail_too_long(f);
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(f->error, sizeof f->error, fmt, ap);
@@ -297,6 +307,11 @@ static int on_bracket(framer *f, const uint8_t *buf, uint64_t base, size_t i, fr
             } else if (c == '[' && f->rec_open && f->rec_depth == 0) {
                 int kind = container_key(buf, i);
                 if (kind >= 0) {
+                    /* a container, but only once its key came: a document
+                     * longer than max_record before it went over the limit
+                     * first, as a window ending before the key says */
+                    if (at - f->rec_start >= f->max_record)
+                        return fail_too_long(f);
                     f->rec_open = 0;          /* the document is a container, not an event */
                     f->in_container = 1;
                     f->container_kind = (enum parse_kind)kind;

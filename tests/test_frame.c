@@ -196,7 +196,7 @@ static void test_max_record(void)
 {
     const char *doc = "{\"Records\":[{\"a\":\"0123456789\"},{\"b\":1}]}";
     size_t n = strlen(doc), cut = n;
-    outcome o = frame_pieces(doc, n, &cut, 1, 0, 10);
+    outcome o = frame_pieces(doc, n, &cut, 1, 0, 12);   /* the container's 12 bytes before its key fit */
     CHECK(o.rc == -1 && o.err_offset == 12 && strstr(o.err, "--max-record"));
     outcome_free(&o);
     o = frame_pieces(doc, n, &cut, 1, 0, 18);   /* the longest record is exactly 18 bytes */
@@ -206,9 +206,46 @@ static void test_max_record(void)
     CHECK(o.rc == -1 && o.err_offset == 12);
     outcome_free(&o);
     /* while a long record is still open, the limit applies before its end */
-    size_t cuts[] = { 20, n };
-    o = frame_pieces(doc, n, cuts, 2, 0, 5);
+    size_t cuts[] = { 26, n };
+    o = frame_pieces(doc, n, cuts, 2, 0, 12);
     CHECK(o.rc == -1 && o.err_offset == 12);
+    outcome_free(&o);
+}
+
+/* Every cut of doc (each implementation, one cut or none) gives one error,
+ * at want_at, with want in its text. */
+static void expect_error_every_cut(const char *doc, size_t max_record, uint64_t want_at, const char *want, int line)
+{
+    size_t n = strlen(doc);
+    for (int scalar = 0; scalar < 2; scalar++)
+        for (size_t cut = 1; cut <= n; cut++) {
+            size_t cuts[] = { cut, n };
+            outcome o = frame_pieces(doc, n, cuts, cut == n ? 1 : 2, scalar, max_record);
+            if (!(o.rc == -1 && o.err_offset == want_at && strstr(o.err, want)))
+                fprintf(stderr, "line %d: cut %zu: rc %d at %llu: %s\n", line, cut, o.rc,
+                        (unsigned long long)o.err_offset, o.err);
+            CHECK(o.rc == -1 && o.err_offset == want_at && strstr(o.err, want));
+            outcome_free(&o);
+        }
+}
+
+/* Regression (fuzz_scan: max-record-or-damage-by-split): a record over the
+ * limit with a later fault inside it (there, the text of a damaged gzip
+ * member) was named as over the limit when a window ended before the
+ * fault, and by the fault when the framer saw that far. The first fault in
+ * byte order is named, for every cut. */
+static void test_max_record_or_later_fault_by_split(void)
+{
+    /* the record at 12 has 17 bytes before its stray ']' */
+    expect_error_every_cut("{\"Records\":[{\"a\":\"0123456789\"]}", 14, 12, "--max-record", __LINE__);
+    expect_error_every_cut("{\"Records\":[{\"a\":\"0123456789\"]}", 17, 12, "--max-record", __LINE__);
+    expect_error_every_cut("{\"Records\":[{\"a\":\"0123456789\"]}", 18, 29, "mismatched ']'", __LINE__);
+    /* a document is a container once its Records key comes: 23 bytes before
+     * it are over a limit of 12 (cut before the key, or after) */
+    expect_error_every_cut("{\"x\":\"01234\",\"Records\":[{\"a\":1}]}", 12, 0, "--max-record", __LINE__);
+    size_t cut = 33;
+    outcome o = frame_pieces("{\"x\":\"01234\",\"Records\":[{\"a\":1}]}", cut, &cut, 1, 0, 24);
+    CHECK(o.rc == 0 && o.recs.len == 1);
     outcome_free(&o);
 }
 
@@ -438,6 +475,7 @@ int main(void)
     test_shapes();
     test_errors();
     test_max_record();
+    test_max_record_or_later_fault_by_split();
     test_validate_missing_comma();
     test_splits();
     test_vector_matches_scalar();
