@@ -1964,6 +1964,7 @@ out:
     corr_feeds_free(p.corr_feeds);
     free((void *)p.corr_set.list);
     scan_result_free(&p.order_res);
+    buf_spares_free();      /* every thread is joined */
     pthread_mutex_destroy(&p.mu);
     pthread_cond_destroy(&p.cv);
     pthread_cond_destroy(&p.part_cv);

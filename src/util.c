@@ -344,6 +344,15 @@ void buf_take_spare(ot_buf *b)
     pthread_mutex_unlock(&spares_mu);
 }
 
+void buf_spares_free(void)
+{
+    pthread_mutex_lock(&spares_mu);
+    while (nspares > 0)
+        free(spares[--nspares].data);
+    spares_bytes = 0;
+    pthread_mutex_unlock(&spares_mu);
+}
+
 int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
 {
     /* Howard Hinnant's algorithm */

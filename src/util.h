@@ -47,6 +47,7 @@ void buf_free(ot_buf *b);
  */
 void buf_recycle(ot_buf *b);
 void buf_take_spare(ot_buf *b);
+void buf_spares_free(void);     /* frees the kept ones: when no thread uses them */
 
 /*
  * Parses an RFC 3339 time ("2024-03-01T10:00:02Z", "2024-03-01T10:00:02.5+01:00";

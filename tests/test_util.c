@@ -223,6 +223,16 @@ static void test_spare_buffers_bounded(void)
         buf_free(&b);
     }
     CHECK(taken == 4);
+    /* buf_spares_free, at a run's end, gives the kept ones back */
+    for (int i = 0; i < 3; i++) {
+        ot_buf b = { 0 };
+        CHECK(buf_reserve(&b, 1u << 20) == 0);
+        buf_recycle(&b);
+    }
+    buf_spares_free();
+    ot_buf none = { 0 };
+    buf_take_spare(&none);
+    CHECK(none.data == NULL && none.cap == 0);
 }
 
 static void test_printf(void)
