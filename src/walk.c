@@ -32,6 +32,7 @@ typedef struct {
     dev_t dev;
     ino_t ino;
     char *name;
+    const char *path;       /* walk_options.exclude's, for is_own_target */
 } excluded;
 
 /* What one filter level saw, for walk_explain_empty: a few distinct names
@@ -484,6 +485,7 @@ static int setup_exclusions(walker *w)
             return -ENOMEM;
         e->dev = st.st_dev;
         e->ino = st.st_ino;
+        e->path = w->opt.exclude[i];
         w->nexcl++;
     }
     return 0;
@@ -508,6 +510,21 @@ static int is_excluded(const walker *w, const char *path, int in_frame)
     for (size_t i = 0; i < w->nexcl; i++)
         if (w->excl[i].dev == st.st_dev && w->excl[i].ino == st.st_ino && strcmp(w->excl[i].name, base) == 0)
             return 1;
+    return 0;
+}
+
+/* 1 when st, a file reached through a path that is not a plain directory
+ * entry (a symlink, a hard link's other name, an argument), is one of the
+ * run's own files as they are now: a link to the output names another
+ * folder, or another name, than is_excluded knows. Plain entries skip
+ * this: it stats every own file. */
+static int is_own_target(const walker *w, const struct stat *st)
+{
+    for (size_t i = 0; i < w->nexcl; i++) {
+        struct stat own;
+        if (stat(w->excl[i].path, &own) == 0 && own.st_dev == st->st_dev && own.st_ino == st->st_ino)
+            return 1;
+    }
     return 0;
 }
 
@@ -678,6 +695,11 @@ static int visit_path(walker *w, char *path, unsigned char type, int layout, cha
         if (w->depth == 0)
             w->total_known = 0;     /* a listed folder: the count ahead missed its files */
         return push_dir(w, path, &st, err, errlen);
+    }
+    if (is_own_target(w, &st)) {
+        w->counts.skipped_own_files++;
+        free(path);
+        return 0;
     }
     return visit_path(w, path, DT_REG, layout, err, errlen);
 }
