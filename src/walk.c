@@ -14,6 +14,7 @@
 typedef struct {
     char *name;
     unsigned char type;  /* d_type */
+    ino_t ino;           /* d_ino */
 } dir_entry;
 
 typedef struct {
@@ -33,6 +34,9 @@ typedef struct {
     ino_t ino;
     char *name;
     const char *path;       /* walk_options.exclude's, for is_own_target */
+    int file_known;         /* the file itself, as at the last folder entered (own_inodes) */
+    dev_t file_dev;
+    ino_t file_ino;
 } excluded;
 
 /* What one filter level saw, for walk_explain_empty: a few distinct names
@@ -514,15 +518,43 @@ static int is_excluded(const walker *w, const char *path, int in_frame)
 }
 
 /* 1 when st, a file reached through a path that is not a plain directory
- * entry (a symlink, a hard link's other name, an argument), is one of the
- * run's own files as they are now: a link to the output names another
- * folder, or another name, than is_excluded knows. Plain entries skip
- * this: it stats every own file. */
+ * entry (a symlink, an argument, a --files-from line), is one of the run's
+ * own files as they are now: a link to the output names another folder,
+ * or another name, than is_excluded knows. Plain entries take
+ * is_own_link instead: this stats every own file. */
 static int is_own_target(const walker *w, const struct stat *st)
 {
     for (size_t i = 0; i < w->nexcl; i++) {
         struct stat own;
         if (stat(w->excl[i].path, &own) == 0 && own.st_dev == st->st_dev && own.st_ino == st->st_ino)
+            return 1;
+    }
+    return 0;
+}
+
+/* The own files' inodes as they are now, once a folder (the output is
+ * made after walk_create; a checkpoint is replaced by rename). */
+static void own_inodes(walker *w)
+{
+    for (size_t i = 0; i < w->nexcl; i++) {
+        struct stat st;
+        excluded *e = &w->excl[i];
+        e->file_known = stat(e->path, &st) == 0;
+        e->file_dev = st.st_dev;
+        e->file_ino = st.st_ino;
+    }
+}
+
+/* 1 when a plain entry of folder f is another name of one of the run's own
+ * files (a hard link): its d_ino is one's inode on f's device, and stat
+ * agrees (d_ino alone is not st_ino on every filesystem). */
+static int is_own_link(const walker *w, const dir_frame *f, const dir_entry *e, const char *path)
+{
+    for (size_t i = 0; i < w->nexcl; i++) {
+        const excluded *x = &w->excl[i];
+        struct stat st;
+        if (x->file_known && x->file_dev == f->dev && x->file_ino == e->ino && stat(path, &st) == 0 &&
+            st.st_dev == x->file_dev && st.st_ino == x->file_ino)
             return 1;
     }
     return 0;
@@ -603,6 +635,7 @@ static int push_dir(walker *w, char *dir, const struct stat *st, char *err, size
     if (layout == LAYOUT_EVENTS)
         layout = layout_of(dir);
     dir_frame f = { .dir = dir, .dev = st->st_dev, .ino = st->st_ino, .layout = layout };
+    own_inodes(w);
     size_t cap = 0;
     struct dirent *e;
     int rc = 0;
@@ -624,6 +657,7 @@ static int push_dir(walker *w, char *dir, const struct stat *st, char *err, size
             break;
         }
         f.entries[f.n].type = e->d_type;
+        f.entries[f.n].ino = e->d_ino;
         f.n++;
     }
     closedir(d);
@@ -821,6 +855,11 @@ static int next_result(walker *w, const char **path, char *err, size_t errlen)
             /* Anything but a regular file is stat'ed: directories for loop
              * detection, links and unknowns for their target's type. */
             unsigned char t = f->entries[i].type == DT_REG ? DT_REG : DT_UNKNOWN;
+            if (t == DT_REG && is_own_link(w, f, &f->entries[i], p)) {
+                w->counts.skipped_own_files++;
+                free(p);
+                continue;
+            }
             int rc = visit(w, p, t, f->layout, path, err, errlen);
             if (rc)
                 return rc;

@@ -38,9 +38,9 @@ typedef struct {
     /* Files never to hand out (the run's own output and checkpoint files),
      * matched by their folder (device and inode) and name, so a file that
      * does not exist yet at walk_create, or is replaced by rename later, is
-     * still left out. The folder must exist at walk_create. A symlink, an
-     * argument or a --files-from line is also matched by the file it
-     * reaches (a symlink to the output names another folder or name). */
+     * still left out. The folder must exist at walk_create. A symlink, a
+     * hard link, an argument or a --files-from line is also matched by the
+     * file it reaches (a link to the output names another folder or name). */
     const char *const *exclude;
     size_t nexclude;
     /* Hand out the files under CloudTrail-Digest/ too (verify reads them);
