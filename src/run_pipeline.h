@@ -28,7 +28,6 @@
 #define PARTS_KEPT (16u << 20)    /* bytes of parts kept until written: the reader waits beyond;
                                      > STDIN_CUT_PART_MAX + --part-size + a read, what one part may need */
 
-
 typedef struct {
     uint8_t *buf;           /* from the pool; the worker gives it back */
     size_t len;
