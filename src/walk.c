@@ -33,8 +33,8 @@ typedef struct {
     dev_t dev;
     ino_t ino;
     char *name;
-    const char *path;       /* walk_options.exclude's, for is_own_target */
-    int file_known;         /* the file itself, as at the last folder entered (own_inodes) */
+    const char *path;       /* walk_options.exclude's, for own_inodes */
+    int file_known;         /* the file itself, as own_inodes last saw it */
     dev_t file_dev;
     ino_t file_ino;
 } excluded;
@@ -517,23 +517,9 @@ static int is_excluded(const walker *w, const char *path, int in_frame)
     return 0;
 }
 
-/* 1 when st, a file reached through a path that is not a plain directory
- * entry (a symlink, an argument, a --files-from line), is one of the run's
- * own files as they are now: a link to the output names another folder,
- * or another name, than is_excluded knows. Plain entries take
- * is_own_link instead: this stats every own file. */
-static int is_own_target(const walker *w, const struct stat *st)
-{
-    for (size_t i = 0; i < w->nexcl; i++) {
-        struct stat own;
-        if (stat(w->excl[i].path, &own) == 0 && own.st_dev == st->st_dev && own.st_ino == st->st_ino)
-            return 1;
-    }
-    return 0;
-}
-
-/* The own files' inodes as they are now, once a folder (the output is
- * made after walk_create; a checkpoint is replaced by rename). */
+/* The own files' inodes as they are now: once a folder, and before each
+ * link or argument looked at (the output is made after walk_create; a
+ * checkpoint is replaced by rename). */
 static void own_inodes(walker *w)
 {
     for (size_t i = 0; i < w->nexcl; i++) {
@@ -545,19 +531,33 @@ static void own_inodes(walker *w)
     }
 }
 
+/* 1 when (dev, ino) is one of the run's own files, as own_inodes last saw
+ * them. */
+static int own_inode(const walker *w, dev_t dev, ino_t ino)
+{
+    for (size_t i = 0; i < w->nexcl; i++)
+        if (w->excl[i].file_known && w->excl[i].file_dev == dev && w->excl[i].file_ino == ino)
+            return 1;
+    return 0;
+}
+
+/* 1 when st, a file reached through a path that is not a plain directory
+ * entry (a symlink, an argument, a --files-from line), is one of the run's
+ * own files: a link to the output names another folder, or another name,
+ * than is_excluded knows. */
+static int is_own_target(walker *w, const struct stat *st)
+{
+    own_inodes(w);
+    return own_inode(w, st->st_dev, st->st_ino);
+}
+
 /* 1 when a plain entry of folder f is another name of one of the run's own
  * files (a hard link): its d_ino is one's inode on f's device, and stat
  * agrees (d_ino alone is not st_ino on every filesystem). */
 static int is_own_link(const walker *w, const dir_frame *f, const dir_entry *e, const char *path)
 {
-    for (size_t i = 0; i < w->nexcl; i++) {
-        const excluded *x = &w->excl[i];
-        struct stat st;
-        if (x->file_known && x->file_dev == f->dev && x->file_ino == e->ino && stat(path, &st) == 0 &&
-            st.st_dev == x->file_dev && st.st_ino == x->file_ino)
-            return 1;
-    }
-    return 0;
+    struct stat st;
+    return own_inode(w, f->dev, e->ino) && stat(path, &st) == 0 && own_inode(w, st.st_dev, st.st_ino);
 }
 
 enum { KEEP, SKIP_DIGEST, SKIP_INSIGHT, SKIP_OTHER, SKIP_OWN, SKIP_PRUNED, SKIP_SHARD };
