@@ -85,9 +85,7 @@ typedef struct {
     char **re_lits;             /* RE: a run of bytes every match of res[k] contains, lowered (looked
                                  * for ignoring case: a superset) before PCRE2 runs; NULL: none known */
     size_t *re_lit_lens;
-    uint32_t re_flags;          /* RE: PCRE2's compile options */
-    int re_caseless;            /* RE: |i */
-    int re_multiline;           /* RE: |m */
+    uint32_t re_flags;          /* RE: PCRE2's compile options (|i: PCRE2_CASELESS, |m: PCRE2_MULTILINE) */
     cidr_net *nets;             /* CIDR */
     int exists;                 /* EXISTS: wanted presence */
 } item;
@@ -978,10 +976,9 @@ static int compile_item(compiler *c, const char *key, yaml_node_t *v, item *it)
             if (!it->pats[k])
                 return unsupported(c, "out of memory");
             it->re_flags = re_flags;
-            it->re_caseless = (re_flags & PCRE2_CASELESS) != 0;
-            it->re_multiline = (re_flags & PCRE2_MULTILINE) != 0;
             /* none found (out of memory too): the regex alone decides */
-            it->re_lits[k] = regex_required(c, s, it->re_caseless, it->re_multiline, &it->re_lit_lens[k]);
+            it->re_lits[k] = regex_required(c, s, (re_flags & PCRE2_CASELESS) != 0, (re_flags & PCRE2_MULTILINE) != 0,
+                                            &it->re_lit_lens[k]);
             /* no JIT (not built in, no executable memory): the interpreter runs it */
             (void)pcre2_jit_compile(it->res[k], PCRE2_JIT_COMPLETE);
         } else if (it->kind == ITEM_CIDR) {
@@ -1720,7 +1717,8 @@ static needle_set item_needles(compiler *c, const item *it, const char *field)
         return out;
     }
     for (size_t k = 0; k < it->n; k++) {
-        char *lit = it->kind == ITEM_RE ? regex_literal(c, it->pats[k], it->re_caseless, it->re_multiline)
+        char *lit = it->kind == ITEM_RE ? regex_literal(c, it->pats[k], (it->re_flags & PCRE2_CASELESS) != 0,
+                                                        (it->re_flags & PCRE2_MULTILINE) != 0)
                     : it->pats[k]      ? pattern_literal(c, it->pats[k], it->lens[k])
                                        : NULL;
         if (it->all) {                  /* each value must be there: one literal is enough */
