@@ -805,7 +805,21 @@ static int cmp_id(const match *x, const match *y, const char *a)
     return x->has_id ? cmp_span(a, &x->id, &y->id) : 0;
 }
 
-/* (correlation, group, eventID, rule, time, ...): duplicates side by side */
+/* 1 when two matches' anchors say the same of their event (each one's
+ * finding_content_span): copies of one event, not a record that only
+ * reuses another's eventID. */
+static int same_content(const char *a, const match *x, const match *y)
+{
+    size_t xa, xl, ya, yl;
+    return finding_content_span(a + x->shared.off, x->shared.len, a + x->path.off, x->path.len, x->offset, &xa,
+                                &xl) == 0 &&
+           finding_content_span(a + y->shared.off, y->shared.len, a + y->path.off, y->path.len, y->offset, &ya,
+                                &yl) == 0 &&
+           xl == yl && memcmp(a + x->shared.off + xa, a + y->shared.off + ya, xl) == 0;
+}
+
+/* (correlation, group, eventID, rule, time, ...): duplicates side by side
+ * (copies of one event have the same anchor up to its input member) */
 static int by_identity(const void *pa, const void *pb, void *arg)
 {
     const match *x = pa, *y = pb;
@@ -917,7 +931,15 @@ static int produce(eval *e, const sigma_correlation *sc, const match *g, size_t 
     ot_slice id = anchor->has_id ? (ot_slice){ ar + anchor->id.off, anchor->id.len } : (ot_slice){ NULL, 0 };
     char path[4096];
     snprintf(path, sizeof path, "%.*s", (int)anchor->path.len, ar + anchor->path.off);
-    int rc = finding_append_head(out, e->s->opt.format, &head, sev, &id, path, anchor->offset);
+    ot_slice content = { "", 0 };    /* the anchor's content span, for OCSF's uid */
+    size_t at, len;
+    int rc = finding_content_span(ar + anchor->shared.off, anchor->shared.len, ar + anchor->path.off,
+                                  anchor->path.len, anchor->offset, &at, &len);
+    if (rc == -ENOMEM)
+        return rc;
+    if (rc == 0)
+        content = (ot_slice){ ar + anchor->shared.off + at, len };
+    rc = finding_append_head(out, e->s->opt.format, &head, sev, &id, &content, path, anchor->offset);
     /* the anchor's shared part, its closing braces after the correlation */
     size_t tail = ocsf ? 3 : 2;
     rc = rc ? rc : buf_append(out, ar + anchor->shared.off, anchor->shared.len - tail);
@@ -1092,7 +1114,7 @@ int corr_store_evaluate(corr_store *s, ot_buf *out, uint64_t *matches, uint64_t 
         for (size_t i = 0; i < s->n; i++) {
             const match *p = w ? &s->m[w - 1] : NULL;
             if (p && s->m[i].has_id && p->has_id && p->ref == s->m[i].ref && cmp_group(p, &s->m[i], ar) == 0 &&
-                cmp_id(p, &s->m[i], ar) == 0)
+                cmp_id(p, &s->m[i], ar) == 0 && same_content(ar, p, &s->m[i]))
                 continue;   /* the same event again: the earliest copy stays */
             s->m[w++] = s->m[i];
         }

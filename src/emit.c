@@ -1,15 +1,75 @@
 #include "emit.h"
 
 #include <errno.h>
-#include <signal.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
-#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include "finding.h"
 #include "util.h"
+
+struct emit_hasher {
+    EVP_CIPHER_CTX *gcm;
+};
+
+static unsigned char hash_key[16];
+static int hash_key_ok;
+static pthread_once_t hash_key_once = PTHREAD_ONCE_INIT;
+
+static void draw_hash_key(void)
+{
+    hash_key_ok = RAND_bytes(hash_key, sizeof hash_key) == 1;
+}
+
+static const unsigned char hash_iv[12];    /* one IV is right here: the tags are never seen */
+
+emit_hasher *emit_hasher_create(void)
+{
+    pthread_once(&hash_key_once, draw_hash_key);
+    emit_hasher *h = calloc(1, sizeof *h);
+    if (!h || !hash_key_ok || !(h->gcm = EVP_CIPHER_CTX_new()) ||
+        EVP_EncryptInit_ex(h->gcm, EVP_aes_128_gcm(), NULL, hash_key, hash_iv) != 1) {
+        emit_hasher_free(h);
+        return NULL;
+    }
+    return h;
+}
+
+void emit_hasher_free(emit_hasher *h)
+{
+    if (!h)
+        return;
+    EVP_CIPHER_CTX_free(h->gcm);
+    free(h);
+}
+
+uint64_t emit_content_hash(emit_hasher *h, const char *content, size_t len)
+{
+    unsigned char tag[16] = { 0 };
+    int n;
+    /* the content as GCM's additional data, nothing encrypted: the tag is
+     * GHASH of it under the key, masked by the key's cipher block */
+    int ok = EVP_EncryptInit_ex(h->gcm, NULL, NULL, NULL, hash_iv) == 1;
+    while (ok && len > 0) {
+        int part = len > INT_MAX ? INT_MAX : (int)len;
+        ok = EVP_EncryptUpdate(h->gcm, NULL, &n, (const unsigned char *)content, part) == 1;
+        content += part;
+        len -= (size_t)part;
+    }
+    ok = ok && EVP_EncryptFinal_ex(h->gcm, tag, &n) == 1 &&
+         EVP_CIPHER_CTX_ctrl(h->gcm, EVP_CTRL_GCM_GET_TAG, sizeof tag, tag) == 1;
+    uint64_t v;
+    memcpy(&v, tag, sizeof v);
+    return ok ? v : 0;  /* libcrypto without AES-GCM: never the case on Debian */
+}
 
 uint64_t emit_rule_hash(const char *rule_id, size_t rule_len)
 {
@@ -17,20 +77,10 @@ uint64_t emit_rule_hash(const char *rule_id, size_t rule_len)
     return hash_bytes(h, "", 1);     /* the end of the rule id */
 }
 
-uint64_t emit_finding_key_hashed(uint64_t rule_hash, const char *event_id, size_t event_id_len)
+uint64_t emit_finding_key(uint64_t rule_hash, uint64_t content_hash)
 {
-    uint64_t h = hash_bytes(rule_hash, event_id, event_id_len);
+    uint64_t h = hash_bytes(rule_hash, &content_hash, sizeof content_hash);
     return h ? h : 1;
-}
-
-static uint64_t finding_key(const char *rule_id, size_t rule_len, const char *event_id, size_t event_id_len)
-{
-    return emit_finding_key_hashed(emit_rule_hash(rule_id, rule_len), event_id, event_id_len);
-}
-
-uint64_t emit_finding_key(const char *rule_id, const char *event_id, size_t event_id_len)
-{
-    return finding_key(rule_id, strlen(rule_id), event_id, event_id_len);
 }
 
 struct emit_dedupe {
@@ -107,30 +157,22 @@ int emit_dedupe_add(emit_dedupe *d, uint64_t key)
 long emit_dedupe_load(emit_dedupe *d, const char *buf, size_t len)
 {
     parse_ctx *pc = parse_create();
-    if (!pc)
-        return -ENOMEM;
+    emit_hasher *h = emit_hasher_create();
     long lines = 0;
+    if (!pc || !h)
+        lines = -ENOMEM;
     const char *p = buf, *end = buf + len;
-    while (p < end) {
+    while (lines >= 0 && p < end) {
         const char *nl = memchr(p, '\n', (size_t)(end - p));
         size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
-        char err[64];
-        size_t off;
-        ot_slice rule, id;
-        /* an orgtrail finding, or an OCSF one (--format ocsf) */
-        if (n > 0 && parse_record(pc, p, n, PARSE_KIND_EVENT, err, sizeof err, &off) == 0 &&
-            ((parse_get(pc, "rule", &rule) == PARSE_STRING && parse_get(pc, "eventID", &id) == PARSE_STRING) ||
-             (parse_get(pc, "finding_info.analytic.uid", &rule) == PARSE_STRING &&
-              parse_get(pc, "unmapped.eventID", &id) == PARSE_STRING))) {
-            /* the whole rule id, however long: the key must be the one emitted */
-            if (emit_dedupe_add(d, finding_key(rule.ptr, rule.len, id.ptr, id.len)) < 0) {
-                parse_free(pc);
-                return -ENOMEM;
-            }
-        }
-        lines++;
+        uint64_t key = finding_line_key(pc, h, p, n);
+        if (key && emit_dedupe_add(d, key) < 0)
+            lines = -ENOMEM;
+        else
+            lines++;
         p += n + 1;
     }
+    emit_hasher_free(h);
     parse_free(pc);
     return lines;
 }

@@ -12,13 +12,28 @@
 #include "parse.h"
 #include "util.h"
 
-/* The dedupe key of a finding: its rule and eventID. Never 0. */
-uint64_t emit_finding_key(const char *rule_id, const char *event_id, size_t event_id_len);
-/* emit_finding_key in two steps, for a rule id hashed once for many
- * findings: emit_finding_key_hashed(emit_rule_hash(id, strlen(id)), e, n)
- * is emit_finding_key(id, e, n). */
+/*
+ * Dedupe keys. A finding is a duplicate of one already emitted when its
+ * rule is the same and so is what its line says of the event: the span
+ * from its "outcome" member up to its "input" member (eventID, time,
+ * actor, target, request and response, ...; finding_content_span), so
+ * that a copy of an event in another file (or twice in one) is dropped,
+ * but a record that only reuses another's eventID is not taken for it.
+ * The span is hashed with a key drawn at random once a process (64 bits
+ * of an AES-GCM tag over it: GHASH, a universal hash): a log's author,
+ * who never sees the key, cannot make two spans collide.
+ */
+typedef struct emit_hasher emit_hasher;
+/* Returns NULL when out of memory or without randomness. */
+emit_hasher *emit_hasher_create(void);
+/* Accepts NULL. */
+void emit_hasher_free(emit_hasher *h);
+/* The keyed hash of a finding's content span. */
+uint64_t emit_content_hash(emit_hasher *h, const char *content, size_t len);
+/* The hash of a rule id, once for all of its findings. */
 uint64_t emit_rule_hash(const char *rule_id, size_t rule_len);
-uint64_t emit_finding_key_hashed(uint64_t rule_hash, const char *event_id, size_t event_id_len);
+/* The dedupe key of rule's finding on content. Never 0. */
+uint64_t emit_finding_key(uint64_t rule_hash, uint64_t content_hash);
 
 /* The set of finding keys already emitted. Memory grows with findings only. */
 typedef struct emit_dedupe emit_dedupe;
@@ -27,8 +42,8 @@ emit_dedupe *emit_dedupe_create(void);
 void emit_dedupe_free(emit_dedupe *d);
 /* Adds key. Returns 1 when it is new, 0 when it was there, or -ENOMEM. */
 int emit_dedupe_add(emit_dedupe *d, uint64_t key);
-/* Adds the key of every finding line in buf (a previous run's output, NDJSON or OCSF).
- * Returns the number of lines, or -ENOMEM. */
+/* Adds the key of every finding line in buf (a previous run's output, NDJSON or OCSF;
+ * finding_line_key). Returns the number of lines, or -ENOMEM. */
 long emit_dedupe_load(emit_dedupe *d, const char *buf, size_t len);
 
 typedef struct emit_writer emit_writer;

@@ -1,3 +1,4 @@
+#define _GNU_SOURCE     /* memmem */
 #include "finding.h"
 
 #include <assert.h>
@@ -60,6 +61,10 @@ struct finding_record {
     ot_slice event_id;          /* ptr NULL: the event has none */
     ot_buf shared;              /* what every finding line of the record ends with */
     int shared_built;           /* for the prepared record */
+    size_t content_at, input_at;    /* in shared: its "outcome" member, its "input" one */
+    emit_hasher *hasher;
+    uint64_t content_hash;      /* of shared's content span, once content_hashed */
+    int content_hashed;
     /* the NDJSON heads of the rules seen so far, by rule address
      * (open addressing, half full at most): a rule's id and title are
      * escaped, and its id hashed, once a run instead of once a finding */
@@ -84,7 +89,10 @@ finding_record *finding_record_create(const finding_options *o)
         return NULL;
     r->opt = *o;
     r->fields = parse_pathset_create(field_paths, F_COUNT);
-    if (!r->fields) {
+    r->hasher = emit_hasher_create();
+    if (!r->fields || !r->hasher) {
+        parse_pathset_free(r->fields);
+        emit_hasher_free(r->hasher);
         free(r);
         return NULL;
     }
@@ -101,6 +109,7 @@ void finding_record_free(finding_record *r)
     buf_free(&r->path_json);
     free(r->heads);
     parse_pathset_free(r->fields);
+    emit_hasher_free(r->hasher);
     free(r);
 }
 
@@ -514,7 +523,9 @@ static int append_fields(ot_buf *out, finding_record *r, parse_ctx *ev, int with
         return -ENOMEM;
     char *o = out->data + out->len;
     /* the outcome (OCSF: opening unmapped) */
-    o = ocsf ? PUT(o, ",\"unmapped\":{\"outcome\":") : PUT(o, ",\"outcome\":");
+    o = ocsf ? PUT(o, ",\"unmapped\":{") : PUT(o, ",");
+    r->content_at = (size_t)(o - out->data);
+    o = PUT(o, "\"outcome\":");
     o = f->denied ? PUT(o, "\"failure\"") : PUT(o, "\"success\"");
     o = PUT(o, ",\"eventTime\":");
     o = put_field(o, r, F_EVENT_TIME);
@@ -549,6 +560,7 @@ static int append_fields(ot_buf *out, finding_record *r, parse_ctx *ev, int with
     o = put_field(o, r, F_RESPONSE_ELEMENTS);
     o = PUT(o, ",\"serviceEventDetails\":");
     o = put_field(o, r, F_SERVICE_EVENT_DETAILS);
+    r->input_at = (size_t)(o - out->data);
     o = PUT(o, ",\"input\":{\"path\":");
     memcpy(o, r->path_json.data, r->path_json.len);
     o += r->path_json.len;
@@ -576,6 +588,7 @@ int finding_prepare(finding_record *r, parse_ctx *ev, const char *path, uint64_t
     r->event_id = string_field(r, F_EVENT_ID);
     find_facts(r, ev);
     r->shared_built = 0;    /* built by the first finding that is kept */
+    r->content_hashed = 0;
     return 0;
 }
 
@@ -606,10 +619,10 @@ int finding_shared(finding_record *r, ot_slice *out)
 }
 
 int finding_append_head(ot_buf *out, finding_format format, const rule *ru, severity sev, const ot_slice *event_id,
-                        const char *path, uint64_t offset)
+                        const ot_slice *content, const char *path, uint64_t offset)
 {
     if (format == FINDING_OCSF)
-        return ocsf_append_head(out, ru, sev, event_id, path, offset);
+        return ocsf_append_head(out, ru, sev, event_id, content, path, offset);
     int rc = buf_append_str(out, "{\"rule\":");
     rc = rc ? rc : buf_append_json_string(out, ru->id, strlen(ru->id));
     rc = rc ? rc : buf_append_str(out, ",\"title\":");
@@ -667,12 +680,75 @@ static const struct rule_head *head_of(finding_record *r, const rule *ru)
 
 uint64_t finding_dedupe_key(finding_record *r, const rule *ru)
 {
-    if (!r->event_id.ptr)
+    if (!r->event_id.ptr || (!r->shared_built && build_shared(r)))
         return 0;
+    if (!r->content_hashed) {
+        r->content_hash = emit_content_hash(r->hasher, r->shared.data + r->content_at, r->input_at - r->content_at);
+        r->content_hashed = 1;
+    }
     const struct rule_head *h = head_of(r, ru);
-    if (!h)
-        return emit_finding_key(ru->id, r->event_id.ptr, r->event_id.len);
-    return emit_finding_key_hashed(h->id_hash, r->event_id.ptr, r->event_id.len);
+    return emit_finding_key(h ? h->id_hash : emit_rule_hash(ru->id, strlen(ru->id)), r->content_hash);
+}
+
+int finding_content_span(const char *s, size_t n, const char *path, size_t path_len, uint64_t offset, size_t *at,
+                         size_t *len)
+{
+    static const char outcome[] = "\"outcome\":\"";
+    const char *a = memmem(s, n, outcome, sizeof outcome - 1);
+    if (!a)
+        return -1;
+    /* the input member as append_fields writes it; its last copy is the
+     * line's own (a request parameter may hold the same text) */
+    ot_buf input = { 0 };
+    char *o;
+    int rc = buf_append_str(&input, ",\"input\":{\"path\":");
+    rc = rc ? rc : buf_append_json_string(&input, path, path_len);
+    rc = rc ? rc : buf_reserve(&input, 40);
+    if (rc) {
+        buf_free(&input);
+        return rc;
+    }
+    o = put_offset(input.data + input.len, offset);
+    input.len = (size_t)(o - input.data);
+    const char *end = NULL;
+    for (const char *from = a, *hit; (hit = memmem(from, (size_t)(s + n - from), input.data, input.len));
+         from = hit + 1)
+        end = hit;
+    buf_free(&input);
+    if (!end)
+        return -1;
+    *at = (size_t)(a - s);
+    *len = (size_t)(end - a);
+    return 0;
+}
+
+uint64_t finding_line_key(parse_ctx *pc, emit_hasher *h, const char *line, size_t n)
+{
+    char err[64];
+    size_t err_at;
+    if (n == 0 || parse_record(pc, line, n, PARSE_KIND_EVENT, err, sizeof err, &err_at))
+        return 0;
+    /* an orgtrail finding, or an OCSF one (--format ocsf), whose own
+     * fields are under unmapped */
+    ot_slice rule, id, path, num;
+    int ocsf = parse_get(pc, "rule", &rule) != PARSE_STRING;
+    if (ocsf && parse_get(pc, "finding_info.analytic.uid", &rule) != PARSE_STRING)
+        return 0;
+    if (parse_get(pc, ocsf ? "unmapped.eventID" : "eventID", &id) != PARSE_STRING ||
+        parse_get(pc, ocsf ? "unmapped.input.path" : "input.path", &path) != PARSE_STRING ||
+        parse_get(pc, ocsf ? "unmapped.input.offset" : "input.offset", &num) != PARSE_NUMBER)
+        return 0;
+    uint64_t offset = 0;
+    for (size_t i = 0; i < num.len; i++) {
+        if (num.ptr[i] < '0' || num.ptr[i] > '9' || offset > (UINT64_MAX - 9) / 10)
+            return 0;
+        offset = offset * 10 + (uint64_t)(num.ptr[i] - '0');
+    }
+    size_t at, len;
+    if (finding_content_span(line, n, path.ptr, path.len, offset, &at, &len))
+        return 0;
+    /* the whole rule id, however long: the key must be the one emitted */
+    return emit_finding_key(emit_rule_hash(rule.ptr, rule.len), emit_content_hash(h, line + at, len));
 }
 
 int finding_append(ot_buf *out, finding_record *r, const rule *ru)
@@ -702,7 +778,8 @@ int finding_append(ot_buf *out, finding_record *r, const rule *ru)
         out->len = (size_t)(o + r->shared.len - out->data);
         return 1;
     }
-    rc = finding_append_head(out, r->opt.format, ru, sev, &r->event_id, r->path, r->offset);
+    ot_slice content = { r->shared.data + r->content_at, r->input_at - r->content_at };
+    rc = finding_append_head(out, r->opt.format, ru, sev, &r->event_id, &content, r->path, r->offset);
     rc = rc ? rc : buf_append(out, r->shared.data, r->shared.len);
     if (rc) {
         out->len = start;   /* never leave half a line behind */

@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "context.h"
+#include "emit.h"
 #include "parse.h"
 #include "rules.h"
 #include "util.h"
@@ -83,14 +84,25 @@ severity finding_severity(const finding_record *r, const rule *ru);
  * holds r).
  */
 int finding_append(ot_buf *out, finding_record *r, const rule *ru);
-/* The dedupe key of rule ru's finding on the prepared record
- * (emit_finding_key of its id and the event's eventID), or 0 when the event
- * has no eventID string. */
+/* The dedupe key of rule ru's finding on the prepared record (emit.h:
+ * its rule id and its line's content span, hashed), or 0 when the event
+ * has no eventID string (never deduped). */
 uint64_t finding_dedupe_key(finding_record *r, const rule *ru);
+/* The content span of a finding line of input path at decoded byte offset
+ * (or of a shared part): from its "outcome" member up to its "input"
+ * member, which must be path's and offset's. Returns 0 with *at and *len
+ * set, -1 when s has no such span, or -ENOMEM. */
+int finding_content_span(const char *s, size_t n, const char *path, size_t path_len, uint64_t offset, size_t *at,
+                         size_t *len);
+/* The dedupe key of an NDJSON or OCSF finding line that orgtrail wrote, as
+ * finding_dedupe_key gave it; 0 when it is not one or has no eventID. pc is
+ * the caller's, for the parse; h hashes. */
+uint64_t finding_line_key(parse_ctx *pc, emit_hasher *h, const char *line, size_t n);
 /* A finding line's head, before its shared part: rule, title and severity
- * (NDJSON), or OCSF's opening with finding_info. Returns 0 or -ENOMEM. */
+ * (NDJSON), or OCSF's opening with finding_info (content: the shared
+ * part's content span, for its uid). Returns 0 or -ENOMEM. */
 int finding_append_head(ot_buf *out, finding_format format, const rule *ru, severity sev, const ot_slice *event_id,
-                        const char *path, uint64_t offset);
+                        const ot_slice *content, const char *path, uint64_t offset);
 
 /*
  * The part every finding line of the prepared record ends with, built now

@@ -10,15 +10,16 @@
 #define ORGTRAIL_VERSION "dev"
 #endif
 
-void ocsf_finding_uid(const char *rule_id, const ot_slice *event_id, const char *path, uint64_t offset,
-                      char hex[65])
+void ocsf_finding_uid(const char *rule_id, const ot_slice *event_id, const ot_slice *content, const char *path,
+                      uint64_t offset, char hex[65])
 {
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int mdlen = 0;
     EVP_MD_CTX *c = EVP_MD_CTX_new();
     int ok = c && EVP_DigestInit_ex(c, EVP_sha256(), NULL) && EVP_DigestUpdate(c, rule_id, strlen(rule_id) + 1);
     if (ok && event_id->ptr) {
-        ok = EVP_DigestUpdate(c, event_id->ptr, event_id->len);
+        ok = EVP_DigestUpdate(c, event_id->ptr, event_id->len) && EVP_DigestUpdate(c, "", 1) &&
+             EVP_DigestUpdate(c, content->ptr, content->len);
     } else if (ok) {
         char off[32];
         int n = snprintf(off, sizeof off, "%llu", (unsigned long long)offset);
@@ -39,11 +40,11 @@ static const char *severity_caption(severity s)
     return caption[s];
 }
 
-int ocsf_append_head(ot_buf *out, const rule *ru, severity s, const ot_slice *event_id, const char *path,
-                     uint64_t offset)
+int ocsf_append_head(ot_buf *out, const rule *ru, severity s, const ot_slice *event_id, const ot_slice *content,
+                     const char *path, uint64_t offset)
 {
     char uid[65];
-    ocsf_finding_uid(ru->id, event_id, path, offset, uid);
+    ocsf_finding_uid(ru->id, event_id, content, path, offset, uid);
     int rc = buf_printf(out, "{\"finding_info\":{\"uid\":\"%s\",\"title\":", uid);
     rc = rc ? rc : buf_append_json_string(out, ru->title, strlen(ru->title));
     if (!rc && ru->rationale && ru->rationale[0]) {

@@ -2,8 +2,8 @@
  * correlate: the store and the four types against expectations worked out
  * by hand, on correlations built here (not loaded from YAML): windows that
  * just fit and just miss by 1 ms, the anchor moving, used matches, dedupe
- * by eventID, the order by (time, eventID), the cap, group separation; the
- * capture from a parsed event; state lines read back.
+ * by eventID and content, the order by (time, eventID), the cap, group
+ * separation; the capture from a parsed event; state lines read back.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -42,16 +42,24 @@ static void cond(sigma_correlation *c, sigma_corr_cmp op, uint64_t v)
     c->nconds++;
 }
 
-/* One state line: correlation 0, rule r, time ms, eventID id, group g. */
-static void line(ot_buf *b, unsigned r, long long t, const char *id, const char *g, const char *value)
+/* One state line: correlation 0, rule r, time ms, eventID id, group g;
+ * the anchor says region of the event (an empty one: none). */
+static void line_in(ot_buf *b, unsigned r, long long t, const char *id, const char *g, const char *value,
+                    const char *region)
 {
     buf_printf(b, "{\"c\":0,\"r\":%u,\"t\":%lld,\"id\":\"%s\",\"g\":[\"%s\"],\"v\":", r, t, id, g);
     if (value)
         buf_printf(b, "\"%s\"", value);
     else
         buf_append_str(b, "null");
-    buf_printf(b, ",\"p\":\"in/%s.json\",\"o\":7,\"a\":\",\\\"outcome\\\":\\\"success\\\",\\\"eventID\\\":\\\"%s\\\"}\\n\"}\n",
-               id, id);
+    buf_printf(b, ",\"p\":\"in/%s.json\",\"o\":7,\"a\":\",\\\"outcome\\\":\\\"success\\\",\\\"eventID\\\":\\\"%s\\\"%s%s%s"
+               ",\\\"input\\\":{\\\"path\\\":\\\"in/%s.json\\\",\\\"offset\\\":7}}\\n\"}\n",
+               id, id, region[0] ? ",\\\"awsRegion\\\":\\\"" : "", region, region[0] ? "\\\"" : "", id);
+}
+
+static void line(ot_buf *b, unsigned r, long long t, const char *id, const char *g, const char *value)
+{
+    line_in(b, r, t, id, g, value, "");
 }
 
 typedef struct {
@@ -106,7 +114,7 @@ static void test_event_count(void)
     CHECK(r.findings == 1);
     CHECK(has(&r, "\"correlation\":{\"type\":\"event_count\",\"group\":{\"account\":\"A\"},\"count\":3,"
                   "\"events\":[\"a1\",\"a2\",\"a3\"],\"first\":\"1970-01-01T00:00:00Z\",\"last\":\"1970-01-01T00:00:01Z\"}"));
-    CHECK(has(&r, "{\"rule\":\"test.corr\",\"title\":\"Test correlation\",\"severity\":\"high\",\"outcome\":\"success\",\"eventID\":\"a1\",\"correlation\""));
+    CHECK(has(&r, "{\"rule\":\"test.corr\",\"title\":\"Test correlation\",\"severity\":\"high\",\"outcome\":\"success\",\"eventID\":\"a1\",\"input\":{\"path\":\"in/a1.json\",\"offset\":7},\"correlation\""));
     CHECK(!has(&r, "b1"));
     buf_free(&r.out);
 
@@ -161,6 +169,16 @@ static void test_dedupe_and_order(void)
     r = run(&c, &in, 1, 0, SEV_INFO);
     CHECK(r.lines == 0);
     CHECK(r.matches == 2);
+    buf_free(&r.out);
+
+    /* a record that only reuses e1's eventID (its anchor says another
+     * region) is not a copy: it counts (regression
+     * dedupe-same-eventid-other-content-is-kept) */
+    line_in(&in, 0, 10, "e1", "A", NULL, "eu-west-1");
+    r = run(&c, &in, 1, 0, SEV_INFO);
+    CHECK(r.lines == 1);
+    CHECK(r.matches == 3);
+    CHECK(has(&r, "\"count\":2,\"events\":[\"e1\",\"e1\"]"));
     buf_free(&r.out);
 
     check_context = "order";
@@ -436,12 +454,23 @@ static void test_capture_round_trip(void)
     CHECK(corr_store_add(so_s, so.data, so.len, "state", 0, stderr, &bad) == 0 && bad == 0);
     out.len = 0;
     CHECK(corr_store_evaluate(so_s, &out, &m, &n, &below) == 0 && n == 1);
+    /* the anchor's content span, for its uid */
+    CHECK(parse_record(pc, events[0], strlen(events[0]), PARSE_KIND_EVENT, err, sizeof err, &at) == 0);
+    finding_prepare(fo_r, pc, "p", 0);
+    ot_slice sh;
+    size_t c_at, c_len;
+    CHECK(finding_shared(fo_r, &sh) == 0 && finding_content_span(sh.ptr, sh.len, "p", 1, 0, &c_at, &c_len) == 0);
+    ot_buf anchor_content = { 0 };
+    buf_append(&anchor_content, sh.ptr + c_at, c_len);
     CHECK(parse_record(pc, out.data, out.len, PARSE_KIND_EVENT, err, sizeof err, &at) == 0);
     CHECK(parse_get(pc, "unmapped.correlation.type", &v) == PARSE_STRING && v.len == 11);
     CHECK(parse_get(pc, "finding_info.analytic.uid", &v) == PARSE_STRING && v.len == 9 && !memcmp(v.ptr, "test.corr", 9));
     char uid[65];
     ot_slice id = { "e\"1", 3 };
-    ocsf_finding_uid("test.corr", &id, "p", 0, uid);   /* sha256(corr id \0 anchor eventID) */
+    ot_slice content = { anchor_content.data, anchor_content.len };
+    ocsf_finding_uid("test.corr", &id, &content, "p", 0, uid);   /* sha256(corr id \0 anchor eventID \0 content) */
+    CHECK(c_len > 100 && memcmp(content.ptr, "\"outcome\":\"", 11) == 0);
+    buf_free(&anchor_content);
     CHECK(parse_get(pc, "finding_info.uid", &v) == PARSE_STRING && v.len == 64 && !memcmp(v.ptr, uid, 64));
     CHECK(parse_get(pc, "severity_id", &v) == PARSE_NUMBER && v.ptr[0] == '4');
     corr_store_free(so_s);
