@@ -42,7 +42,7 @@
     "  --stats-file FILE  write that object to FILE instead (with --stats: to both)\n" \
     "  --validate         fully parse every record and report each input's first JSON error\n" \
     "  --max-record SIZE  largest record accepted (default 64M; suffixes K, M, G)\n" \
-    "  -j N               scanning threads (default: one per online CPU)\n" \
+    "  -j N               scanning threads (default: one per CPU the process may use)\n" \
     "  --io=uring|sync    how files are read (default: io_uring, else synchronous reads)\n" \
     "  --io-depth N       files in flight (default 64)\n" \
     "  --s3-concurrency N s3:// objects in flight (default 128)\n" \
@@ -777,7 +777,7 @@ static const char verify_usage[] =
     "                     x-amz-meta-signature, from 'aws s3api head-object'\n"
     "  --since T, --until T, --key-slack DUR, --accounts A,B, --regions R,S\n"
     "                     only the digests of that window, accounts and regions (as for scan)\n"
-    "  -j N               hashing threads (default: one per online CPU)\n"
+    "  -j N               hashing threads (default: one per CPU the process may use)\n"
     "  --io=uring|sync    how files are read; --io-depth N files in flight (default 64)\n"
     "  --s3-concurrency N, --endpoint-url URL  for s3:// PATHs, as for scan\n"
     "  -q, --quiet        no notes about unverified digests\n"

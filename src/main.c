@@ -53,7 +53,6 @@ static int verify_main(int argc, char **argv)
         fputs(o.help, stdout);
         goto out;
     }
-    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     verify_options vo = {
         .paths = o.paths,
         .npaths = o.npaths,
@@ -70,7 +69,7 @@ static int verify_main(int argc, char **argv)
             .regions = o.regions,
             .nregions = o.nregions,
         },
-        .workers = o.workers ? o.workers : cpus > 0 ? (unsigned)cpus : 1,
+        .workers = o.workers ? o.workers : ot_cpus(),
         .io_depth = o.io_depth,
         .io = o.io == 1 ? READER_IO_URING : o.io == 2 ? READER_IO_SYNC : READER_IO_AUTO,
         .quiet = o.quiet,
@@ -677,10 +676,8 @@ int main(int argc, char **argv)
         .correlation_state = o.correlation_state,
         .max_correlation_matches = o.max_correlation_matches,
     };
-    if (!ro.workers) {
-        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-        ro.workers = cpus > 0 ? (unsigned)cpus : 1;
-    }
+    if (!ro.workers)
+        ro.workers = ot_cpus();
     /* Opened before the run, so a bad FILE costs no scan; it is an output
      * that cannot be written, hence exit 1 like -o. */
     if (o.stats_file) {

@@ -5,7 +5,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <pthread.h>
-#include <sched.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -3404,18 +3403,11 @@ static int load_items(sigma_set *s, load_item *items, size_t n, unsigned threads
     return bad ? -1 : total;
 }
 
-/* 0: one per CPU this process may run on (taskset, a container's cpuset;
- * else the online ones), at most LOAD_MAX_THREADS. */
+/* 0: one per CPU this process may use (ot_cpus), at most LOAD_MAX_THREADS. */
 static unsigned load_threads(unsigned threads)
 {
-    if (!threads) {
-        cpu_set_t cpus;
-        long online = sysconf(_SC_NPROCESSORS_ONLN);
-        if (sched_getaffinity(0, sizeof cpus, &cpus) == 0 && CPU_COUNT(&cpus) > 0)
-            threads = (unsigned)CPU_COUNT(&cpus);
-        else
-            threads = online > 0 ? (unsigned)online : 1;
-    }
+    if (!threads)
+        threads = ot_cpus();
     return threads < LOAD_MAX_THREADS ? threads : LOAD_MAX_THREADS;
 }
 

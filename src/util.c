@@ -1,3 +1,4 @@
+#define _GNU_SOURCE     /* sched_getaffinity */
 #include "util.h"
 
 #ifdef __SSE2__
@@ -6,10 +7,12 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 int buf_reserve(ot_buf *b, size_t extra)
 {
@@ -460,4 +463,89 @@ uint64_t hash_bytes(uint64_t h, const void *p, size_t n)
     for (; i < n; i++)
         h = (h ^ b[i]) * 1099511628211ULL;
     return h;
+}
+
+/* The CPU limit one cgroup folder sets: 0 none (or unreadable). */
+static unsigned quota_cpus(const char *dir, int v2)
+{
+    char path[4300];    /* dir is at most 4200 bytes */
+    long long quota = -1, period = 0;
+    FILE *f;
+    if (v2) {
+        char word[32];
+        snprintf(path, sizeof path, "%s/cpu.max", dir);
+        if ((f = fopen(path, "r"))) {
+            if (fscanf(f, "%31s %lld", word, &period) == 2 && strcmp(word, "max") != 0)
+                quota = strtoll(word, NULL, 10);
+            fclose(f);
+        }
+    } else {
+        snprintf(path, sizeof path, "%s/cpu.cfs_quota_us", dir);
+        if ((f = fopen(path, "r"))) {
+            if (fscanf(f, "%lld", &quota) != 1)
+                quota = -1;
+            fclose(f);
+        }
+        snprintf(path, sizeof path, "%s/cpu.cfs_period_us", dir);
+        if ((f = fopen(path, "r"))) {
+            if (fscanf(f, "%lld", &period) != 1)
+                period = 0;
+            fclose(f);
+        }
+    }
+    if (quota <= 0 || period <= 0)
+        return 0;
+    long long n = (quota + period - 1) / period;
+    return n > 4096 ? 4096 : (unsigned)n;
+}
+
+unsigned ot_cgroup_cpus(const char *root)
+{
+    char path[4200], line[4096];
+    snprintf(path, sizeof path, "%s/proc/self/cgroup", root);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 0;
+    unsigned limit = 0;
+    while (fgets(line, sizeof line, f)) {
+        /* "0::/path" (v2), "N:cpu,cpuacct:/path" (v1) */
+        line[strcspn(line, "\n")] = 0;
+        char *a = strchr(line, ':'), *b = a ? strchr(a + 1, ':') : NULL;
+        if (!b || b[1] != '/')
+            continue;
+        *b = 0;
+        int v2 = strcmp(a + 1, "") == 0;
+        int v1_cpu = 0;
+        char *save;
+        for (char *c = strtok_r(a + 1, ",", &save); c && !v2; c = strtok_r(NULL, ",", &save))
+            v1_cpu |= strcmp(c, "cpu") == 0;
+        if (!v2 && !v1_cpu)
+            continue;
+        /* this cgroup's folder and every one above it, to the mount's root */
+        char cg[4096], dir[4200];
+        snprintf(cg, sizeof cg, "%s", b + 1);
+        for (;;) {
+            snprintf(dir, sizeof dir, "%s/sys/fs/cgroup%s%s", root, v2 ? "" : "/cpu", strcmp(cg, "/") ? cg : "");
+            unsigned n = quota_cpus(dir, v2);
+            if (n && (!limit || n < limit))
+                limit = n;
+            char *slash = strrchr(cg, '/');
+            if (!slash || strcmp(cg, "/") == 0)
+                break;
+            slash[slash == cg] = 0;     /* "/a/b" -> "/a", "/a" -> "/" */
+        }
+    }
+    fclose(f);
+    return limit;
+}
+
+unsigned ot_cpus(void)
+{
+    cpu_set_t set;
+    long online = sysconf(_SC_NPROCESSORS_ONLN);
+    unsigned n = online > 0 ? (unsigned)online : 1;
+    if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0)
+        n = (unsigned)CPU_COUNT(&set);
+    unsigned limit = ot_cgroup_cpus("");
+    return limit && limit < n ? limit : n;
 }

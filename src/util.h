@@ -82,6 +82,16 @@ static inline uint64_t ascii_lower8(uint64_t x)
     return x | (ge_a & ~gt_z & ~x & (0x80 * ones)) >> 2;
 }
 
+/* The CPUs this process may use, at least 1: its affinity mask (taskset,
+ * a container's cpuset), lowered to a CPU limit of its cgroup and the
+ * cgroups above it (v2 cpu.max, v1 cpu.cfs_quota_us over cfs_period_us:
+ * a Kubernetes or Docker limit), rounded up. */
+unsigned ot_cpus(void);
+/* That cgroup limit alone, read below root ("" for this system: tests give
+ * a copy of /proc/self/cgroup and /sys/fs/cgroup under another root);
+ * 0 when there is none. */
+unsigned ot_cgroup_cpus(const char *root);
+
 /* 64-bit FNV-1a, continued from h (start with FNV_OFFSET). */
 #define FNV_OFFSET 14695981039346656037ULL
 uint64_t hash_bytes(uint64_t h, const void *p, size_t n);

@@ -1,6 +1,6 @@
 /*
- * test_util: the growable buffer, the JSON string escaper and the --since/--until
- * parser (src/util.h).
+ * test_util: the growable buffer, the JSON string escaper, the --since/--until
+ * parser and the CPU count's cgroup limit (src/util.h).
  *
  * The escaper's output is checked byte for byte on hand-made inputs, and on
  * random bytes by parsing it back with simdjson (src/parse.h) and comparing
@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 
 
 
@@ -695,6 +696,58 @@ static void test_parse_when(void)
     }
 }
 
+/* put_file ROOT/REL TEXT: the file and the folders above it */
+static void put_file(const char *root, const char *rel, const char *text)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", root, rel);
+    for (char *p = path + strlen(root) + 1; (p = strchr(p, '/')); p++) {
+        *p = 0;
+        mkdir(path, 0700);
+        *p = '/';
+    }
+    FILE *f = fopen(path, "w");
+    CHECK(f != NULL);
+    if (f) {
+        fputs(text, f);
+        fclose(f);
+    }
+}
+
+/* ot_cgroup_cpus on copies of /proc/self/cgroup and /sys/fs/cgroup: the
+ * smallest limit of the cgroup and those above it, rounded up (v2 and v1);
+ * none where there is no limit or no file. */
+static void test_cgroup_cpus(void)
+{
+    check_context = "cgroup cpus";
+    char v2[] = "/tmp/orgtrail-cg.XXXXXX", v1[] = "/tmp/orgtrail-cg.XXXXXX", none[] = "/tmp/orgtrail-cg.XXXXXX";
+    CHECK(mkdtemp(v2) && mkdtemp(v1) && mkdtemp(none));
+    /* a Kubernetes pod: the pod limits 2.5 CPUs, its QoS folder 8, the container nothing */
+    put_file(v2, "proc/self/cgroup", "0::/kubepods/pod1/c1\n");
+    put_file(v2, "sys/fs/cgroup/kubepods/cpu.max", "800000 100000\n");
+    put_file(v2, "sys/fs/cgroup/kubepods/pod1/cpu.max", "250000 100000\n");
+    put_file(v2, "sys/fs/cgroup/kubepods/pod1/c1/cpu.max", "max 100000\n");
+    CHECK(ot_cgroup_cpus(v2) == 3);
+    put_file(v2, "sys/fs/cgroup/kubepods/pod1/cpu.max", "max 100000\n");
+    CHECK(ot_cgroup_cpus(v2) == 8);
+    put_file(v2, "sys/fs/cgroup/kubepods/cpu.max", "max 100000\n");
+    CHECK(ot_cgroup_cpus(v2) == 0);
+    /* v1 (Docker on an older host): 1.5 CPUs in the cpu controller's folder */
+    put_file(v1, "proc/self/cgroup", "4:memory:/docker/abc\n3:cpu,cpuacct:/docker/abc\n");
+    put_file(v1, "sys/fs/cgroup/cpu/docker/abc/cpu.cfs_quota_us", "150000\n");
+    put_file(v1, "sys/fs/cgroup/cpu/docker/abc/cpu.cfs_period_us", "100000\n");
+    CHECK(ot_cgroup_cpus(v1) == 2);
+    put_file(v1, "sys/fs/cgroup/cpu/docker/abc/cpu.cfs_quota_us", "-1\n");
+    CHECK(ot_cgroup_cpus(v1) == 0);
+    CHECK(ot_cgroup_cpus(none) == 0);                        /* no /proc/self/cgroup */
+    put_file(none, "proc/self/cgroup", "0::/\n");
+    CHECK(ot_cgroup_cpus(none) == 0);                        /* the root, no cpu.max */
+    CHECK(ot_cpus() >= 1);
+    char cmd[200];
+    snprintf(cmd, sizeof cmd, "rm -rf %s %s %s", v2, v1, none);
+    CHECK(system(cmd) == 0);
+}
+
 int main(void)
 {
     test_parse_when();
@@ -707,6 +760,7 @@ int main(void)
     test_escape_tails();
     test_escape_every_place();
     test_escape_worst_case();
+    test_cgroup_cpus();
 
     parse_ctx *ctx = parse_create();
     CHECK(ctx != NULL);
