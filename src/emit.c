@@ -51,7 +51,7 @@ void emit_hasher_free(emit_hasher *h)
     free(h);
 }
 
-uint64_t emit_content_hash(emit_hasher *h, const char *content, size_t len)
+int emit_content_hash(emit_hasher *h, const char *content, size_t len, uint64_t *out)
 {
     unsigned char tag[16] = { 0 };
     int n;
@@ -66,9 +66,8 @@ uint64_t emit_content_hash(emit_hasher *h, const char *content, size_t len)
     }
     ok = ok && EVP_EncryptFinal_ex(h->gcm, tag, &n) == 1 &&
          EVP_CIPHER_CTX_ctrl(h->gcm, EVP_CTRL_GCM_GET_TAG, sizeof tag, tag) == 1;
-    uint64_t v;
-    memcpy(&v, tag, sizeof v);
-    return ok ? v : 0;  /* libcrypto without AES-GCM: never the case on Debian */
+    memcpy(out, tag, sizeof *out);
+    return ok ? 0 : -1;
 }
 
 uint64_t emit_rule_hash(const char *rule_id, size_t rule_len)

@@ -28,8 +28,9 @@ typedef struct emit_hasher emit_hasher;
 emit_hasher *emit_hasher_create(void);
 /* Accepts NULL. */
 void emit_hasher_free(emit_hasher *h);
-/* The keyed hash of a finding's content span. */
-uint64_t emit_content_hash(emit_hasher *h, const char *content, size_t len);
+/* The keyed hash of a finding's content span, in *out. Returns 0, or -1
+ * when libcrypto failed (the finding then has no key: never dropped). */
+int emit_content_hash(emit_hasher *h, const char *content, size_t len, uint64_t *out);
 /* The hash of a rule id, once for all of its findings. */
 uint64_t emit_rule_hash(const char *rule_id, size_t rule_len);
 /* The dedupe key of rule's finding on content. Never 0. */

@@ -64,7 +64,7 @@ struct finding_record {
     size_t content_at, input_at;    /* in shared: its "outcome" member, its "input" one */
     emit_hasher *hasher;
     uint64_t content_hash;      /* of shared's content span, once content_hashed */
-    int content_hashed;
+    int content_hashed;         /* 1 hashed, -1 hashing failed (no key) */
     /* the NDJSON heads of the rules seen so far, by rule address
      * (open addressing, half full at most): a rule's id and title are
      * escaped, and its id hashed, once a run instead of once a finding */
@@ -682,10 +682,11 @@ uint64_t finding_dedupe_key(finding_record *r, const rule *ru)
 {
     if (!r->event_id.ptr || (!r->shared_built && build_shared(r)))
         return 0;
-    if (!r->content_hashed) {
-        r->content_hash = emit_content_hash(r->hasher, r->shared.data + r->content_at, r->input_at - r->content_at);
-        r->content_hashed = 1;
-    }
+    if (!r->content_hashed)
+        r->content_hashed = emit_content_hash(r->hasher, r->shared.data + r->content_at, r->input_at - r->content_at,
+                                              &r->content_hash) == 0 ? 1 : -1;
+    if (r->content_hashed < 0)
+        return 0;
     const struct rule_head *h = head_of(r, ru);
     return emit_finding_key(h ? h->id_hash : emit_rule_hash(ru->id, strlen(ru->id)), r->content_hash);
 }
@@ -745,10 +746,12 @@ uint64_t finding_line_key(parse_ctx *pc, emit_hasher *h, const char *line, size_
         offset = offset * 10 + (uint64_t)(num.ptr[i] - '0');
     }
     size_t at, len;
-    if (finding_content_span(line, n, path.ptr, path.len, offset, &at, &len))
+    uint64_t content;
+    if (finding_content_span(line, n, path.ptr, path.len, offset, &at, &len) ||
+        emit_content_hash(h, line + at, len, &content))
         return 0;
     /* the whole rule id, however long: the key must be the one emitted */
-    return emit_finding_key(emit_rule_hash(rule.ptr, rule.len), emit_content_hash(h, line + at, len));
+    return emit_finding_key(emit_rule_hash(rule.ptr, rule.len), content);
 }
 
 int finding_append(ot_buf *out, finding_record *r, const rule *ru)
