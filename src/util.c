@@ -465,37 +465,31 @@ uint64_t hash_bytes(uint64_t h, const void *p, size_t n)
     return h;
 }
 
+/* Up to two words of the file dir/name, into a and b; how many were read. */
+static int cgroup_words(const char *dir, const char *name, char a[32], char b[32])
+{
+    char path[4300];    /* dir is at most 4200 bytes */
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "r");
+    int n = f ? fscanf(f, "%31s %31s", a, b) : 0;
+    if (f)
+        fclose(f);
+    return n > 0 ? n : 0;
+}
+
 /* The CPU limit one cgroup folder sets: 0 none (or unreadable). */
 static unsigned quota_cpus(const char *dir, int v2)
 {
-    char path[4300];    /* dir is at most 4200 bytes */
-    long long quota = -1, period = 0;
-    FILE *f;
-    if (v2) {
-        char word[32];
-        snprintf(path, sizeof path, "%s/cpu.max", dir);
-        if ((f = fopen(path, "r"))) {
-            if (fscanf(f, "%31s %lld", word, &period) == 2 && strcmp(word, "max") != 0)
-                quota = strtoll(word, NULL, 10);
-            fclose(f);
-        }
-    } else {
-        snprintf(path, sizeof path, "%s/cpu.cfs_quota_us", dir);
-        if ((f = fopen(path, "r"))) {
-            if (fscanf(f, "%lld", &quota) != 1)
-                quota = -1;
-            fclose(f);
-        }
-        snprintf(path, sizeof path, "%s/cpu.cfs_period_us", dir);
-        if ((f = fopen(path, "r"))) {
-            if (fscanf(f, "%lld", &period) != 1)
-                period = 0;
-            fclose(f);
-        }
-    }
-    if (quota <= 0 || period <= 0)
+    char quota[32], period[32], rest[32];
+    /* v2: "max 100000" or "250000 100000"; v1: a quota ("-1": none) and a period */
+    int read = v2 ? cgroup_words(dir, "cpu.max", quota, period) == 2
+                  : cgroup_words(dir, "cpu.cfs_quota_us", quota, rest) && cgroup_words(dir, "cpu.cfs_period_us", period, rest);
+    if (!read)
         return 0;
-    long long n = (quota + period - 1) / period;
+    long long q = strtoll(quota, NULL, 10), p = strtoll(period, NULL, 10);     /* "max": 0 */
+    if (q <= 0 || p <= 0)
+        return 0;
+    long long n = (q + p - 1) / p;
     return n > 4096 ? 4096 : (unsigned)n;
 }
 
