@@ -2,8 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
-#include <openssl/evp.h>
+#include <openssl/modes.h>
 #include <openssl/rand.h>
 #include <pthread.h>
 #include <signal.h>
@@ -16,27 +15,39 @@
 #include "finding.h"
 #include "util.h"
 
+/* GHASH, libcrypto's (through its GCM128 interface, PCLMUL where the CPU
+ * has it), under a hash key H drawn at random once a process. GHASH is
+ * a universal hash: two different spans collide for a random H with
+ * probability about their length in blocks over 2^64 (the half kept), and
+ * a log's author never sees H or a hash. Nothing is encrypted, so GCM's
+ * block cipher is a stand-in: it hands out H for the zero block (GCM's
+ * H = E(0)) and a random mask for the one counter block a tag uses. */
 struct emit_hasher {
-    EVP_CIPHER_CTX *gcm;
+    GCM128_CONTEXT *gcm;
 };
 
-static unsigned char hash_key[16];
+static unsigned char hash_key[16], hash_mask[16];
 static int hash_key_ok;
 static pthread_once_t hash_key_once = PTHREAD_ONCE_INIT;
+static const unsigned char hash_iv[12];    /* one IV: the tags are never seen */
 
 static void draw_hash_key(void)
 {
-    hash_key_ok = RAND_bytes(hash_key, sizeof hash_key) == 1;
+    hash_key_ok = RAND_bytes(hash_key, sizeof hash_key) == 1 && RAND_bytes(hash_mask, sizeof hash_mask) == 1;
 }
 
-static const unsigned char hash_iv[12];    /* one IV is right here: the tags are never seen */
+static void stand_in_block(const unsigned char in[16], unsigned char out[16], const void *unused)
+{
+    static const unsigned char zero[16];
+    (void)unused;
+    memcpy(out, memcmp(in, zero, sizeof zero) == 0 ? hash_key : hash_mask, 16);
+}
 
 emit_hasher *emit_hasher_create(void)
 {
     pthread_once(&hash_key_once, draw_hash_key);
     emit_hasher *h = calloc(1, sizeof *h);
-    if (!h || !hash_key_ok || !(h->gcm = EVP_CIPHER_CTX_new()) ||
-        EVP_EncryptInit_ex(h->gcm, EVP_aes_128_gcm(), NULL, hash_key, hash_iv) != 1) {
+    if (!h || !hash_key_ok || !(h->gcm = CRYPTO_gcm128_new(NULL, stand_in_block))) {
         emit_hasher_free(h);
         return NULL;
     }
@@ -47,27 +58,19 @@ void emit_hasher_free(emit_hasher *h)
 {
     if (!h)
         return;
-    EVP_CIPHER_CTX_free(h->gcm);
+    CRYPTO_gcm128_release(h->gcm);
     free(h);
 }
 
 int emit_content_hash(emit_hasher *h, const char *content, size_t len, uint64_t *out)
 {
-    unsigned char tag[16] = { 0 };
-    int n;
-    /* the content as GCM's additional data, nothing encrypted: the tag is
-     * GHASH of it under the key, masked by the key's cipher block */
-    int ok = EVP_EncryptInit_ex(h->gcm, NULL, NULL, NULL, hash_iv) == 1;
-    while (ok && len > 0) {
-        int part = len > INT_MAX ? INT_MAX : (int)len;
-        ok = EVP_EncryptUpdate(h->gcm, NULL, &n, (const unsigned char *)content, part) == 1;
-        content += part;
-        len -= (size_t)part;
-    }
-    ok = ok && EVP_EncryptFinal_ex(h->gcm, tag, &n) == 1 &&
-         EVP_CIPHER_CTX_ctrl(h->gcm, EVP_CTRL_GCM_GET_TAG, sizeof tag, tag) == 1;
+    unsigned char tag[16];
+    CRYPTO_gcm128_setiv(h->gcm, hash_iv, sizeof hash_iv);
+    /* the span as GCM's additional data: the tag is its GHASH, masked */
+    int rc = CRYPTO_gcm128_aad(h->gcm, (const unsigned char *)content, len);
+    CRYPTO_gcm128_tag(h->gcm, tag, sizeof tag);
     memcpy(out, tag, sizeof *out);
-    return ok ? 0 : -1;
+    return rc ? -1 : 0;     /* over GCM's length limit (2^61 bytes): never */
 }
 
 uint64_t emit_rule_hash(const char *rule_id, size_t rule_len)

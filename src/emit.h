@@ -19,9 +19,9 @@
  * actor, target, request and response, ...; finding_content_span), so
  * that a copy of an event in another file (or twice in one) is dropped,
  * but a record that only reuses another's eventID is not taken for it.
- * The span is hashed with a key drawn at random once a process (64 bits
- * of an AES-GCM tag over it: GHASH, a universal hash): a log's author,
- * who never sees the key, cannot make two spans collide.
+ * The span is hashed with a key drawn at random once a process (GHASH, a
+ * universal hash, see emit.c): a log's author, who never sees the key,
+ * cannot make two spans collide.
  */
 typedef struct emit_hasher emit_hasher;
 /* Returns NULL when out of memory or without randomness. */
@@ -29,7 +29,7 @@ emit_hasher *emit_hasher_create(void);
 /* Accepts NULL. */
 void emit_hasher_free(emit_hasher *h);
 /* The keyed hash of a finding's content span, in *out. Returns 0, or -1
- * when libcrypto failed (the finding then has no key: never dropped). */
+ * when libcrypto refused it (the finding then has no key: never dropped). */
 int emit_content_hash(emit_hasher *h, const char *content, size_t len, uint64_t *out);
 /* The hash of a rule id, once for all of its findings. */
 uint64_t emit_rule_hash(const char *rule_id, size_t rule_len);
