@@ -73,8 +73,8 @@
     "  --shard auto       I and N from JOB_COMPLETION_INDEX (+ --shard-count or ORGTRAIL_SHARD_COUNT)\n" \
     "                     or AWS_BATCH_JOB_ARRAY_INDEX and AWS_BATCH_JOB_ARRAY_SIZE\n" \
     "  --shard-count N    N for --shard auto (needs it)\n" \
-    "  --no-dedupe        keep findings whose rule and eventID were already emitted (and count each\n" \
-    "                     copy of an event in correlations)\n" \
+    "  --no-dedupe        keep every copy of a finding (by default one whose rule, eventID and content\n" \
+    "                     were already emitted is dropped), and count each copy of an event in correlations\n" \
     "\n" \
     "correlations (Sigma correlation rules):\n" \
     "  --correlation-state FILE  write the base-rule matches to FILE (NDJSON) instead of correlating:\n" \

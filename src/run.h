@@ -32,7 +32,7 @@ typedef struct {
     double checkpoint_interval; /* seconds between checkpoints */
     uint64_t fingerprint;       /* the command, for the checkpoint */
     int progress;               /* 0: none; 1: a line on the terminal errout is; 2: plain lines (errout a file) */
-    int dedupe;                 /* drop a finding whose rule and eventID were emitted */
+    int dedupe;                 /* drop a finding whose rule and event (eventID and content) were emitted */
     uint64_t crash_after_bytes; /* testing: SIGKILL after this many output bytes; 0: never */
     const emit_view *view;      /* what the finding lines pass through on their way out; NULL: none */
     const char *correlation_state;  /* write the base-rule matches here (correlate.h) instead of correlating */
