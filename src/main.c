@@ -638,6 +638,7 @@ int main(int argc, char **argv)
             .needles = needles,
             .nneedles = nneedles,
             .parse_all = parse_all,
+            .no_dedupe_keys = o.no_dedupe,
             .has_since = o.has_since,
             .has_until = o.has_until,
             .since = o.since,

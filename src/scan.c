@@ -353,7 +353,7 @@ static int handle_record(scanner *s, const frame_record *rec, int candidate, uin
             continue;
         }
         if (rc > 0)
-            rc = add_line(s->res, finding_dedupe_key(s->finding, matched[i]), rec->end);
+            rc = add_line(s->res, s->opt.no_dedupe_keys ? 0 : finding_dedupe_key(s->finding, matched[i]), rec->end);
         if (rc)
             return rc;
         st->findings++;

@@ -43,6 +43,7 @@ typedef struct {
     size_t nneedles;
     int parse_all;          /* some rule is unanchored: every record is a candidate */
     const corr_feeds *corr; /* the rules that feed correlations; borrowed; NULL: none, no capture */
+    int no_dedupe_keys;     /* --no-dedupe: every finding's key is 0 (no content hashed) */
 } scan_options;
 
 /* Counters; see the README for which are exact. */

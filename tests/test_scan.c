@@ -195,6 +195,19 @@ int main(void)
     test_damaged_member_findings_split_independent(sc);
     test_finding_keys_are_emit_keys(sc);
     scan_free(sc);
+    /* --no-dedupe: no key is made (and no content hashed) */
+    check_context = "no dedupe keys";
+    opt.no_dedupe_keys = 1;
+    sc = scan_create(&opt);
+    static const char one[] = "{\"Records\":[{\"eventSource\":\"organizations.amazonaws.com\","
+                              "\"eventName\":\"LeaveOrganization\",\"eventID\":\"e-1\"}]}";
+    scan_result res = { 0 };
+    scan_begin(sc, "input", &res);
+    CHECK(scan_feed(sc, (const uint8_t *)one, sizeof one - 1) == 0);
+    scan_end(sc);
+    CHECK(res.nlines == 1 && res.lines[0].key == 0);
+    scan_result_free(&res);
+    scan_free(sc);
     rules_free(r);
     return check_summary();
 }
