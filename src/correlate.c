@@ -491,23 +491,6 @@ static int keep(corr_store *s, const char *p, size_t n, span *sp)
     return buf_append(&s->arena, p, n);
 }
 
-static int get_int(parse_ctx *pc, const char *key, int64_t *v)
-{
-    ot_slice t;
-    if (parse_get(pc, key, &t) != PARSE_NUMBER || t.len == 0 || t.len > 20)
-        return -1;
-    char tmp[24];
-    memcpy(tmp, t.ptr, t.len);
-    tmp[t.len] = '\0';
-    char *end;
-    errno = 0;
-    long long x = strtoll(tmp, &end, 10);
-    if (*end || errno)
-        return -1;
-    *v = x;
-    return 0;
-}
-
 /* A header line: 1 when it fits this store, 0 when it does not. */
 static int header_fits(corr_store *s)
 {
@@ -611,8 +594,8 @@ static int add_line(corr_store *s, const char *line, size_t len)
     if (s->header_bad)
         return 0;
     int64_t c, ref, t, offset;
-    if (get_int(s->pc, "c", &c) || get_int(s->pc, "r", &ref) || get_int(s->pc, "t", &t) ||
-        get_int(s->pc, "o", &offset) || c < 0 || ref < 0 || offset < 0 || (uint64_t)c >= s->set.n)
+    if (parse_get_int(s->pc, "c", &c) || parse_get_int(s->pc, "r", &ref) || parse_get_int(s->pc, "t", &t) ||
+        parse_get_int(s->pc, "o", &offset) || c < 0 || ref < 0 || offset < 0 || (uint64_t)c >= s->set.n)
         return -EINVAL;
     const sigma_correlation *sc = s->set.list[c];
     if ((uint64_t)ref >= sc->nrules || parse_array_len(s->pc, "g") != (long)sc->ngroup)

@@ -476,6 +476,15 @@ static char *put_offset(char *o, uint64_t offset)
     return PUT(o, "}");
 }
 
+/* The input member, `,"input":{"path":...,"offset":N}`; path_json is the
+ * path as a JSON string. At most path_len + 48 bytes. */
+static char *put_input(char *o, const char *path_json, size_t path_len, uint64_t offset)
+{
+    o = PUT(o, ",\"input\":{\"path\":");
+    memcpy(o, path_json, path_len);
+    return put_offset(o + path_len, offset);
+}
+
 /* The fields put_fields writes from the event, in its order. */
 static const int event_fields[] = {
     F_EVENT_TIME, F_EVENT_NAME, F_EVENT_SOURCE, F_EVENT_ID, F_AWS_REGION, F_RECIPIENT_ACCOUNT_ID,
@@ -561,10 +570,7 @@ static int append_fields(ot_buf *out, finding_record *r, parse_ctx *ev, int with
     o = PUT(o, ",\"serviceEventDetails\":");
     o = put_field(o, r, F_SERVICE_EVENT_DETAILS);
     r->input_at = (size_t)(o - out->data);
-    o = PUT(o, ",\"input\":{\"path\":");
-    memcpy(o, r->path_json.data, r->path_json.len);
-    o += r->path_json.len;
-    o = put_offset(o, r->offset);
+    o = put_input(o, r->path_json.data, r->path_json.len, r->offset);
     if (with_event) {
         o = PUT(o, ",\"event\":");
         memcpy(o, all.ptr, all.len);
@@ -700,17 +706,16 @@ int finding_content_span(const char *s, size_t n, const char *path, size_t path_
         return -1;
     /* the input member as append_fields writes it; its last copy is the
      * line's own (a request parameter may hold the same text) */
-    ot_buf input = { 0 };
-    char *o;
-    int rc = buf_append_str(&input, ",\"input\":{\"path\":");
-    rc = rc ? rc : buf_append_json_string(&input, path, path_len);
-    rc = rc ? rc : buf_reserve(&input, 40);
+    ot_buf path_json = { 0 }, input = { 0 };
+    int rc = buf_append_json_string(&path_json, path, path_len);
+    rc = rc ? rc : buf_reserve(&input, path_json.len + 48);
+    if (!rc)
+        input.len = (size_t)(put_input(input.data, path_json.data, path_json.len, offset) - input.data);
+    buf_free(&path_json);
     if (rc) {
         buf_free(&input);
         return rc;
     }
-    o = put_offset(input.data + input.len, offset);
-    input.len = (size_t)(o - input.data);
     const char *end = NULL;
     for (const char *from = a, *hit; (hit = memmem(from, (size_t)(s + n - from), input.data, input.len));
          from = hit + 1)
@@ -731,23 +736,18 @@ uint64_t finding_line_key(parse_ctx *pc, emit_hasher *h, const char *line, size_
         return 0;
     /* an orgtrail finding, or an OCSF one (--format ocsf), whose own
      * fields are under unmapped */
-    ot_slice rule, id, path, num;
+    int64_t offset;
+    ot_slice rule, id, path;
     int ocsf = parse_get(pc, "rule", &rule) != PARSE_STRING;
     if (ocsf && parse_get(pc, "finding_info.analytic.uid", &rule) != PARSE_STRING)
         return 0;
     if (parse_get(pc, ocsf ? "unmapped.eventID" : "eventID", &id) != PARSE_STRING ||
         parse_get(pc, ocsf ? "unmapped.input.path" : "input.path", &path) != PARSE_STRING ||
-        parse_get(pc, ocsf ? "unmapped.input.offset" : "input.offset", &num) != PARSE_NUMBER)
+        parse_get_int(pc, ocsf ? "unmapped.input.offset" : "input.offset", &offset) || offset < 0)
         return 0;
-    uint64_t offset = 0;
-    for (size_t i = 0; i < num.len; i++) {
-        if (num.ptr[i] < '0' || num.ptr[i] > '9' || offset > (UINT64_MAX - 9) / 10)
-            return 0;
-        offset = offset * 10 + (uint64_t)(num.ptr[i] - '0');
-    }
     size_t at, len;
     uint64_t content;
-    if (finding_content_span(line, n, path.ptr, path.len, offset, &at, &len) ||
+    if (finding_content_span(line, n, path.ptr, path.len, (uint64_t)offset, &at, &len) ||
         emit_content_hash(h, line + at, len, &content))
         return 0;
     /* the whole rule id, however long: the key must be the one emitted */

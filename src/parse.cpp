@@ -847,6 +847,16 @@ enum parse_type parse_get_uncached(parse_ctx *ctx, const char *path, ot_slice *o
     return answer(ctx, found ? &value : nullptr, out);
 }
 
+int parse_get_int(parse_ctx *ctx, const char *path, int64_t *v)
+{
+    dom::element value;
+    int64_t x;
+    if (!ctx || !ctx->has_event || !path || !find_event_path(ctx, path, value) || value.get_int64().get(x))
+        return -1;
+    *v = x;
+    return 0;
+}
+
 long parse_array_len(parse_ctx *ctx, const char *path)
 {
     dom::element value;

@@ -10,6 +10,7 @@
 #define ORGTRAIL_PARSE_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -89,6 +90,10 @@ enum parse_type parse_get(parse_ctx *ctx, const char *path, ot_slice *out);
 /* parse_get for a path built on the fly (parse_get's answers are cached by
  * the path's address, for paths that are constants). */
 enum parse_type parse_get_uncached(parse_ctx *ctx, const char *path, ot_slice *out);
+
+/* The integer at path (as parse_get finds it) in *v: 0, or -1 when there
+ * is none there (absent, another type, a fraction, outside int64). */
+int parse_get_int(parse_ctx *ctx, const char *path, int64_t *v);
 
 /* The number of elements of the array at path (as parse_get finds it), or
  * -1 when there is no array there. */

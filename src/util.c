@@ -508,7 +508,7 @@ unsigned ot_cgroup_cpus(const char *root)
         if (!b || b[1] != '/')
             continue;
         *b = 0;
-        int v2 = strcmp(a + 1, "") == 0;
+        int v2 = a[1] == 0;
         int v1_cpu = 0;
         char *save;
         for (char *c = strtok_r(a + 1, ",", &save); c && !v2; c = strtok_r(NULL, ",", &save))
