@@ -294,6 +294,19 @@ static int capture(scanner *s, const rule *ru, const frame_record *rec)
     return push_line(&r->corr_lines, &r->ncorr, &r->corr_cap, (scan_finding){ r->corr.len, 0, rec->end });
 }
 
+/* Whether any of the n matched rules makes a line: a finding at or above
+ * --min-severity (a rule's level bounds its findings' severity: a denied
+ * call and the context only lower it), or a capture for a correlation.
+ * When none does, the record's fields are not fetched. */
+static int makes_line(const scanner *s, const rule *const *matched, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if ((!matched[i]->silent && rules_severity(matched[i], 0) >= s->opt.min_severity) ||
+            corr_feeds_rule(s->opt.corr, matched[i]))
+            return 1;
+    return 0;
+}
+
 /* Parses the record; for a candidate, confirms it and emits its findings.
  * needles_seen: bit i says rule needle i occurs in the record. */
 static int handle_record(scanner *s, const frame_record *rec, int candidate, uint64_t needles_seen)
@@ -336,6 +349,11 @@ static int handle_record(scanner *s, const frame_record *rec, int candidate, uin
         return 0;
     if ((s->opt.has_since || s->opt.has_until) && !in_window(s)) {
         st->outside_window++;
+        return 0;
+    }
+    if (!makes_line(s, matched, n)) {
+        for (size_t i = 0; i < n; i++)
+            st->below_min_severity += !matched[i]->silent;
         return 0;
     }
     int rc = finding_prepare(s->finding, s->pc, s->path, rec->start);
