@@ -559,11 +559,12 @@ static const char *or_dash(const char *s)
 
 static void story_line(const summary_event *e, char *out, size_t len)
 {
-    char t[64], a[256], c[128], g[256], o[32];
+    char t[64], a[256], c[128], g[256], o[32], r[256];
     snprintf(out, len, "%s  %s  %s  %s  (%s)%s%s", summary_printable(or_dash(e->time), t, sizeof t),
              summary_printable(or_dash(e->actor), a, sizeof a), summary_printable(or_dash(e->call), c, sizeof c),
              summary_printable(or_dash(e->target), g, sizeof g), summary_printable(or_dash(e->outcome), o, sizeof o),
-             e->correlation ? "  correlation " : "", e->correlation ? or_dash(e->rule) : "");
+             e->correlation ? "  correlation " : "",
+             e->correlation ? summary_printable(or_dash(e->rule), r, sizeof r) : "");
 }
 
 void summary_print_text(summary *s, FILE *out)
