@@ -60,14 +60,8 @@ void context_free(org_context *c)
 
 static int table_add(table *t, const ot_slice *id, const ot_slice *value)
 {
-    if (t->n == t->cap) {
-        size_t cap = t->cap ? t->cap * 2 : 64;
-        entry *v = realloc(t->v, cap * sizeof *v);
-        if (!v)
-            return -ENOMEM;
-        t->v = v;
-        t->cap = cap;
-    }
+    if (ot_grow(&t->v, &t->cap, t->n, sizeof *t->v, 64))
+        return -ENOMEM;
     entry *e = &t->v[t->n];
     e->id = strndup(id->ptr, id->len);
     e->value = strndup(value->ptr, value->len);

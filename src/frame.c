@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util.h"
+
 #define KIND_BITS 64   /* bracket kinds remembered for mismatch checks */
 
 struct framer {
@@ -223,14 +225,8 @@ static int emit_record(framer *f, uint64_t end, frame_records *out)
     f->rec_open = 0;
     if (end - f->rec_start > f->max_record)
         return fail_too_long(f);
-    if (out->len == out->cap) {
-        size_t cap = out->cap ? out->cap * 2 : 64;
-        frame_record *r = realloc(out->recs, cap * sizeof *r);
-        if (!r)
-            return -ENOMEM;
-        out->recs = r;
-        out->cap = cap;
-    }
+    if (ot_grow(&out->recs, &out->cap, out->len, sizeof *out->recs, 64))
+        return -ENOMEM;
     out->recs[out->len++] = (frame_record){ f->rec_start, end, f->rec_kind };
     return 0;
 }

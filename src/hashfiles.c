@@ -101,14 +101,8 @@ typedef struct {
 static int slot_read(reader *r, read_slot *slots, unsigned i)
 {
     read_slot *s = &slots[i];
-    if (s->len == s->cap) {
-        size_t cap = s->cap ? s->cap * 2 : READ_FIRST;
-        uint8_t *b = realloc(s->buf, cap);
-        if (!b)
-            return -ENOMEM;
-        s->buf = b;
-        s->cap = cap;
-    }
+    if (ot_grow(&s->buf, &s->cap, s->len, 1, READ_FIRST))
+        return -ENOMEM;
     return reader_read(r, i, s->fd, s->buf + s->len, s->cap - s->len, (int64_t)s->len);
 }
 

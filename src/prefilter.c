@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util.h"
+
 #if defined(__x86_64__)
 #include <immintrin.h>
 #define PF_X86 1
@@ -898,14 +900,8 @@ static int emit(scan_ctx *c, unsigned k, size_t at)
         if (last->offset > at || (last->offset == at && last->needle > k))
             c->disorder = 1;
     }
-    if (out->len == out->cap) {
-        size_t cap = out->cap ? out->cap * 2 : 64;
-        prefilter_hit *h = realloc(out->hits, cap * sizeof *h);
-        if (!h)
-            return -ENOMEM;
-        out->hits = h;
-        out->cap = cap;
-    }
+    if (ot_grow(&out->hits, &out->cap, out->len, sizeof *out->hits, 64))
+        return -ENOMEM;
     out->hits[out->len].offset = at;
     out->hits[out->len].needle = k;
     out->len++;

@@ -96,14 +96,8 @@ static int same_folded(const char *a, const char *b, size_t n)
 
 static int list_add(index_list *l, size_t i)
 {
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 4;
-        size_t *v = realloc(l->v, cap * sizeof *v);
-        if (!v)
-            return -1;
-        l->v = v;
-        l->cap = cap;
-    }
+    if (ot_grow(&l->v, &l->cap, l->n, sizeof *l->v, 4))
+        return -1;
     l->v[l->n++] = i;
     return 0;
 }
@@ -214,14 +208,8 @@ static const size_t *index_lookup(const rule_index *x, parse_ctx *event, size_t 
 
 static int add(rules *r, rule ru)
 {
-    if (r->n == r->cap) {
-        size_t cap = r->cap ? r->cap * 2 : 32;
-        rule *l = realloc(r->list, cap * sizeof *l);
-        if (!l)
-            return -1;
-        r->list = l;
-        r->cap = cap;
-    }
+    if (ot_grow(&r->list, &r->cap, r->n, sizeof *r->list, 32))
+        return -1;
     r->list[r->n++] = ru;
     return 0;
 }

@@ -445,14 +445,8 @@ static uint64_t version_hash(const char *etag, const char *modified)
 
 static int frame_add(list_frame *f, const char *name, size_t len, int is_dir, uint64_t size, uint64_t version)
 {
-    if (f->n == f->cap) {
-        size_t cap = f->cap ? f->cap * 2 : 64;
-        list_entry *e = realloc(f->e, cap * sizeof *e);
-        if (!e)
-            return -ENOMEM;
-        f->e = e;
-        f->cap = cap;
-    }
+    if (ot_grow(&f->e, &f->cap, f->n, sizeof *f->e, 64))
+        return -ENOMEM;
     char *n = strndup(name, len);
     if (!n)
         return -ENOMEM;
@@ -469,15 +463,9 @@ static int cmp_entries(const void *a, const void *b)
 
 static int push_frame(s3_lister *l, char *folder)
 {
-    if (l->depth == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 16;
-        list_frame *s = realloc(l->stack, cap * sizeof *s);
-        if (!s) {
-            free(folder);
-            return -ENOMEM;
-        }
-        l->stack = s;
-        l->cap = cap;
+    if (ot_grow(&l->stack, &l->cap, l->depth, sizeof *l->stack, 16)) {
+        free(folder);
+        return -ENOMEM;
     }
     l->stack[l->depth++] = (list_frame){ .folder = folder };
     return 0;

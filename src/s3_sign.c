@@ -117,14 +117,9 @@ static int canonical_query(ot_buf *out, const char *q)
             const char *eq = memchr(p, '=', len);
             size_t klen = eq ? (size_t)(eq - p) : len;
             ot_buf k = { 0 }, v = { 0 };
-            if (n == cap) {
-                cap = cap ? cap * 2 : 8;
-                query_pair *grown = realloc(pairs, cap * sizeof *pairs);
-                if (!grown) {
-                    rc = -ENOMEM;
-                    goto out;
-                }
-                pairs = grown;
+            if (ot_grow(&pairs, &cap, n, sizeof *pairs, 8)) {
+                rc = -ENOMEM;
+                goto out;
             }
             if (recode(&k, p, klen) < 0 || recode(&v, eq ? eq + 1 : "", eq ? len - klen - 1 : 0) < 0) {
                 buf_free(&k);

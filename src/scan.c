@@ -266,14 +266,8 @@ static int in_window(scanner *s)
 
 static int push_line(scan_finding **lines, size_t *n, size_t *cap, scan_finding f)
 {
-    if (*n == *cap) {
-        size_t c = *cap ? *cap * 2 : 16;
-        scan_finding *l = realloc(*lines, c * sizeof *l);
-        if (!l)
-            return -ENOMEM;
-        *lines = l;
-        *cap = c;
-    }
+    if (ot_grow(lines, cap, *n, sizeof **lines, 16))
+        return -ENOMEM;
     (*lines)[(*n)++] = f;
     return 0;
 }
@@ -439,14 +433,8 @@ static int by_offset(const void *a, const void *b)
 
 static int add_hit(prefilter_hits *h, size_t offset, unsigned needle)
 {
-    if (h->len == h->cap) {
-        size_t cap = h->cap ? h->cap * 2 : 16;
-        prefilter_hit *p = realloc(h->hits, cap * sizeof *p);
-        if (!p)
-            return -ENOMEM;
-        h->hits = p;
-        h->cap = cap;
-    }
+    if (ot_grow(&h->hits, &h->cap, h->len, sizeof *h->hits, 16))
+        return -ENOMEM;
     h->hits[h->len++] = (prefilter_hit){ offset, needle };
     return 0;
 }

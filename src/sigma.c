@@ -167,14 +167,8 @@ static char *intern_field(sigma_set *s, const char *p, size_t n)
     for (size_t i = 0; i < s->nfields; i++)
         if (strlen(s->fields[i]) == n && memcmp(s->fields[i], p, n) == 0)
             return s->fields[i];
-    if (s->nfields == s->fields_cap) {
-        size_t cap = s->fields_cap ? s->fields_cap * 2 : 32;
-        char **f = realloc(s->fields, cap * sizeof *f);
-        if (!f)
-            return NULL;
-        s->fields = f;
-        s->fields_cap = cap;
-    }
+    if (ot_grow(&s->fields, &s->fields_cap, s->nfields, sizeof *s->fields, 32))
+        return NULL;
     char *copy = set_strndup(s, p, n);
     if (copy)
         s->fields[s->nfields++] = copy;
@@ -949,14 +943,8 @@ static int compile_item(compiler *c, const char *key, yaml_node_t *v, item *it)
             continue;
         }
         if (it->kind == ITEM_RE) {
-            if (c->set->nregex == c->set->regex_cap) {
-                size_t cap = c->set->regex_cap ? c->set->regex_cap * 2 : 16;
-                pcre2_code **r = realloc(c->set->regexes, cap * sizeof *r);
-                if (!r)
-                    return unsupported(c, "out of memory");
-                c->set->regexes = r;
-                c->set->regex_cap = cap;
-            }
+            if (ot_grow(&c->set->regexes, &c->set->regex_cap, c->set->nregex, sizeof *c->set->regexes, 16))
+                return unsupported(c, "out of memory");
             /* compiled code and JIT memory are far bigger than a value: a regex weighs more */
             if (spend(c, RE_WEIGHT, strlen(s)))
                 return -1;
@@ -2108,14 +2096,8 @@ static char *copy_scalar(compiler *c, yaml_node_t *n)
 
 static int add_rule(sigma_set *s, sigma_rule *r)
 {
-    if (s->n == s->cap) {
-        size_t cap = s->cap ? s->cap * 2 : 16;
-        sigma_rule **rules = realloc(s->rules, cap * sizeof *rules);
-        if (!rules)
-            return -1;
-        s->rules = rules;
-        s->cap = cap;
-    }
+    if (ot_grow(&s->rules, &s->cap, s->n, sizeof *s->rules, 16))
+        return -1;
     s->rules[s->n++] = r;
     return 0;
 }
@@ -2543,14 +2525,8 @@ static sigma_status compile_correlation(compiler *c, yaml_node_t *root, const ch
 
 static int add_corr(sigma_set *s, corr_doc *d)
 {
-    if (s->ncorr == s->corr_cap) {
-        size_t cap = s->corr_cap ? s->corr_cap * 2 : 8;
-        corr_doc **v = realloc(s->corrs, cap * sizeof *v);
-        if (!v)
-            return -1;
-        s->corrs = v;
-        s->corr_cap = cap;
-    }
+    if (ot_grow(&s->corrs, &s->corr_cap, s->ncorr, sizeof *s->corrs, 8))
+        return -1;
     s->corrs[s->ncorr++] = d;
     return 0;
 }
@@ -2994,15 +2970,9 @@ typedef struct dir_seen {
 
 static void load_list_add(load_list *l, const char *path, enum load_what what, int err, off_t size)
 {
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 64;
-        load_item *v = realloc(l->items, cap * sizeof *v);
-        if (!v) {
-            l->nomem = 1;
-            return;
-        }
-        l->items = v;
-        l->cap = cap;
+    if (ot_grow(&l->items, &l->cap, l->n, sizeof *l->items, 64)) {
+        l->nomem = 1;
+        return;
     }
     load_item *it = &l->items[l->n];
     *it = (load_item){ .path = strdup(path), .what = what, .err = err, .size = size };
@@ -3034,14 +3004,9 @@ static void walk_dir(load_list *l, const char *path, const struct stat *st, cons
     while ((e = readdir(d)) != NULL) {
         if (e->d_name[0] == '.')
             continue;
-        if (n == cap) {
-            cap = cap ? cap * 2 : 32;
-            char **nn = realloc(names, cap * sizeof *nn);
-            if (!nn) {
-                nomem = 1;
-                break;
-            }
-            names = nn;
+        if (ot_grow(&names, &cap, n, sizeof *names, 32)) {
+            nomem = 1;
+            break;
         }
         names[n] = strdup(e->d_name);
         if (!names[n]) {
@@ -3130,14 +3095,9 @@ static void load_ahead(load_item *it, ot_buf *scratch)
             yaml_document_delete(&doc);
             break;
         }
-        if (it->ndocs == cap) {
-            cap = cap ? cap * 2 : 4;
-            yaml_document_t *v = realloc(it->docs, cap * sizeof *v);
-            if (!v) {
-                yaml_document_delete(&doc);
-                goto out_nomem;
-            }
-            it->docs = v;
+        if (ot_grow(&it->docs, &cap, it->ndocs, sizeof *it->docs, 4)) {
+            yaml_document_delete(&doc);
+            goto out_nomem;
         }
         it->docs[it->ndocs++] = doc;
     }

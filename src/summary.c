@@ -448,14 +448,8 @@ int summary_add(summary *s, const char *line, size_t len)
 
     ot_slice corr;
     if (sev >= 3 || parse_get(s->pc, p->correlation, &corr) == PARSE_OBJECT) {
-        if (s->nstory == s->story_cap) {
-            size_t cap = s->story_cap ? s->story_cap * 2 : 64;
-            summary_event *st = realloc(s->story, cap * sizeof *st);
-            if (!st)
-                return -ENOMEM;
-            s->story = st;
-            s->story_cap = cap;
-        }
+        if (ot_grow(&s->story, &s->story_cap, s->nstory, sizeof *s->story, 64))
+            return -ENOMEM;
         fill_event(s, p, &s->story[s->nstory++], sev, epoch);
         s->story_sorted = 0;
     }

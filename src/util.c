@@ -32,6 +32,21 @@ int buf_reserve(ot_buf *b, size_t extra)
     return 0;
 }
 
+int ot_grow_slow(void *arrayp, size_t *cap, size_t elem, size_t first)
+{
+    size_t n = *cap ? *cap * 2 : first;
+    if (n <= *cap || elem == 0 || n > SIZE_MAX / elem)
+        return -ENOMEM;
+    void *old;
+    memcpy(&old, arrayp, sizeof old);   /* the T * as a void *: no T ** read as void ** */
+    void *p = realloc(old, n * elem);
+    if (!p)
+        return -ENOMEM;
+    memcpy(arrayp, &p, sizeof p);
+    *cap = n;
+    return 0;
+}
+
 int buf_read_file(ot_buf *b, const char *path)
 {
     FILE *f = fopen(path, "rb");

@@ -39,6 +39,19 @@ int buf_read_file(ot_buf *b, const char *path);
 void buf_free(ot_buf *b);
 
 /*
+ * Room for one more element in a growable array: *cap elements of elem
+ * bytes, len of them in use. arrayp is the address of the array's pointer
+ * (a T **, T the element type). When len has reached *cap the array is
+ * doubled (first elements when it is empty). Returns 0, or -ENOMEM with
+ * the array and *cap as they were.
+ */
+int ot_grow_slow(void *arrayp, size_t *cap, size_t elem, size_t first);
+static inline int ot_grow(void *arrayp, size_t *cap, size_t len, size_t elem, size_t first)
+{
+    return len < *cap ? 0 : ot_grow_slow(arrayp, cap, elem, first);
+}
+
+/*
  * Spare buffers, shared by all threads: buf_recycle empties b and keeps its
  * memory when it is big (else frees it); buf_take_spare gives an empty b
  * (cap 0) the memory of a kept one, and does nothing when none is kept.

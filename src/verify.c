@@ -237,14 +237,9 @@ static int load_signatures(parse_ctx *ctx, const char *path, known_signature **o
             (*errors)++;
             continue;
         }
-        if (*n == cap) {
-            cap = cap ? cap * 2 : 16;
-            known_signature *g = realloc(*out, cap * sizeof *g);
-            if (!g) {
-                rc = -ENOMEM;
-                goto out;
-            }
-            *out = g;
+        if (ot_grow(out, &cap, *n, sizeof **out, 16)) {
+            rc = -ENOMEM;
+            goto out;
         }
         known_signature *s = &(*out)[*n];
         s->key = strndup(key.ptr, key.len);
@@ -323,14 +318,8 @@ static int add_file(const verify_options *opt, vfile **files, size_t *n, size_t 
     int pruned = is_digest ? digest_pruned(&opt->walk, key) : DIGEST_KEPT;
     if (pruned == DIGEST_PRUNED)
         return 0;
-    if (*n == *cap) {
-        size_t c = *cap ? *cap * 2 : 256;
-        vfile *g = realloc(*files, c * sizeof *g);
-        if (!g)
-            return -ENOMEM;
-        *files = g;
-        *cap = c;
-    }
+    if (ot_grow(files, cap, *n, sizeof **files, 256))
+        return -ENOMEM;
     vfile *f = &(*files)[*n];
     memset(f, 0, sizeof *f);
     f->h.path = strdup(path);

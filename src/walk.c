@@ -642,14 +642,9 @@ static int push_dir(walker *w, char *dir, const struct stat *st, char *err, size
     while ((e = readdir(d)) != NULL) {
         if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
             continue;
-        if (f.n == cap) {
-            cap = cap ? cap * 2 : 32;
-            dir_entry *entries = realloc(f.entries, cap * sizeof *entries);
-            if (!entries) {
-                rc = -ENOMEM;
-                break;
-            }
-            f.entries = entries;
+        if (ot_grow(&f.entries, &cap, f.n, sizeof *f.entries, 32)) {
+            rc = -ENOMEM;
+            break;
         }
         f.entries[f.n].name = strdup(e->d_name);
         if (!f.entries[f.n].name) {
@@ -668,15 +663,9 @@ static int push_dir(walker *w, char *dir, const struct stat *st, char *err, size
     if (f.n > 1)
         qsort(f.entries, f.n, sizeof *f.entries, cmp_entries);
 
-    if (w->depth == w->cap) {
-        size_t ncap = w->cap ? w->cap * 2 : 8;
-        dir_frame *s = realloc(w->stack, ncap * sizeof *s);
-        if (!s) {
-            frame_release(&f);
-            return -ENOMEM;
-        }
-        w->stack = s;
-        w->cap = ncap;
+    if (ot_grow(&w->stack, &w->cap, w->depth, sizeof *w->stack, 8)) {
+        frame_release(&f);
+        return -ENOMEM;
     }
     w->stack[w->depth++] = f;
     return 0;

@@ -12,6 +12,7 @@
 #include "parse.h"
 #include "util.h"
 
+#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -174,6 +175,39 @@ static void test_buffer_growth(void)
     CHECK(invariants(&b));
     free(fill);
     buf_free(&b);
+}
+
+/* ot_grow gives room for one more element: nothing while there is room,
+ * first elements for an empty array, then twice as many, the elements
+ * kept; a size that would overflow is refused with the array unchanged. */
+static void test_array_growth(void)
+{
+    struct pair { uint64_t a, b; } *v = NULL;
+    size_t n = 0, cap = 0;
+    for (uint64_t i = 0; i < 100; i++) {
+        size_t before = cap;
+        CHECK(ot_grow(&v, &cap, n, sizeof *v, 4) == 0);
+        CHECK(cap == (n < before ? before : before ? before * 2 : 4));
+        v[n++] = (struct pair){ i, ~i };
+    }
+    CHECK(cap == 128);
+    int kept = 1;
+    for (uint64_t i = 0; i < n; i++)
+        kept &= v[i].a == i && v[i].b == ~i;
+    CHECK(kept);
+    struct pair *same = v;
+    size_t full = cap;
+    CHECK(ot_grow(&v, &full, 5, sizeof *v, 4) == 0 && v == same && full == 128);  /* room: nothing done */
+    size_t huge = SIZE_MAX / sizeof *v / 2 + 1;                                     /* doubling overflows */
+    CHECK(ot_grow(&v, &huge, huge, sizeof *v, 4) == -ENOMEM && v == same && huge == SIZE_MAX / sizeof *v / 2 + 1);
+    size_t top = SIZE_MAX / 2 + 1;                                                  /* the count itself overflows */
+    CHECK(ot_grow(&v, &top, top, 1, 4) == -ENOMEM && v == same);
+    free(v);
+
+    char *bytes = NULL;
+    size_t bcap = 0;
+    CHECK(ot_grow(&bytes, &bcap, 0, 1, 1) == 0 && bcap == 1 && bytes != NULL);
+    free(bytes);
 }
 
 /* buf_recycle keeps a big buffer's memory for the next buf_take_spare
@@ -752,6 +786,7 @@ int main(void)
 {
     test_parse_when();
     test_buffer_growth();
+    test_array_growth();
     test_printf();
     test_oracle();
     test_spare_buffers();
