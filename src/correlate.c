@@ -638,10 +638,10 @@ static void say_bad(int rc, const char *name, uint64_t at, FILE *errout, uint64_
 {
     (*bad)++;
     if (rc == -ESTALE)
-        fprintf(errout, "orgtrail: %s: correlation state made with other rules or another --format "
+        ot_say(errout, "orgtrail: %s: correlation state made with other rules or another --format "
                         "(at byte %" PRIu64 "); its matches are left out\n", name, at);
     else
-        fprintf(errout, "orgtrail: %s: damaged correlation state line at byte %" PRIu64 "\n", name, at);
+        ot_say(errout, "orgtrail: %s: damaged correlation state line at byte %" PRIu64 "\n", name, at);
 }
 
 int corr_store_add(corr_store *s, const char *buf, size_t len, const char *name, uint64_t base, FILE *errout,

@@ -283,12 +283,12 @@ int hash_files(hash_item *const *items, size_t n, const hash_options *opt, uint6
     unsigned started = 0;
     pthread_mutex_init(&hp.mu, NULL);
     if (!r) {
-        fprintf(err, "orgtrail: cannot read files: %s\n", why[0] ? why : strerror(-rc));
+        ot_say(err, "orgtrail: cannot read files: %s\n", why[0] ? why : strerror(-rc));
         goto out;
     }
     rc = 0;
     if (why[0] && !opt->quiet && opt->io != READER_IO_AUTO)
-        fprintf(err, "orgtrail: %s\n", why);
+        ot_say(err, "orgtrail: %s\n", why);
     if (!slots || !threads || !hp.jobs) {
         rc = -ENOMEM;
         goto out;

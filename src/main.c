@@ -45,7 +45,7 @@ static int verify_main(int argc, char **argv)
     cli_verify_options o;
     int status = 0;
     if (cli_parse_verify(argc, argv, &o) != 0) {
-        fprintf(stderr, "orgtrail: %s\n", o.error);
+        ot_say(stderr, "orgtrail: %s\n", o.error);
         status = 2;
         goto out;
     }
@@ -79,7 +79,7 @@ static int verify_main(int argc, char **argv)
     verify_report rep;
     int rc = verify_run(&vo, &rep, stdout, stderr);
     if (rc < 0) {
-        fprintf(stderr, "orgtrail: verify stopped: %s\n", strerror(-rc));
+        ot_say(stderr, "orgtrail: verify stopped: %s\n", strerror(-rc));
         status = 1;
     } else if (rep.problems || rep.errors) {
         status = 1;
@@ -199,27 +199,27 @@ static rules *load_rules(const cli_options *o, load_report *lr, const char *cons
     *parse_all = 0;
     rules *r = rules_create(!o->no_builtin);
     if (!r) {
-        fprintf(stderr, "orgtrail: out of memory\n");
+        ot_say(stderr, "orgtrail: out of memory\n");
         return NULL;
     }
     for (size_t i = 0; i < o->nrule_paths; i++)
         rules_add_sigma(r, o->rule_paths[i], on_rule, lr);   /* on_rule counts what went wrong */
     /* correlations are reported here, once every rule they may name is loaded */
     if (rules_link(r, on_rule, lr) < 0) {
-        fprintf(stderr, "orgtrail: out of memory\n");
+        ot_say(stderr, "orgtrail: out of memory\n");
         rules_free(r);
         return NULL;
     }
     if (lr->skipped && !lr->quiet && !lr->verbose)
-        fprintf(stderr, "orgtrail: %u rules skipped: their logsource is not aws/cloudtrail\n", lr->skipped);
+        ot_say(stderr, "orgtrail: %u rules skipped: their logsource is not aws/cloudtrail\n", lr->skipped);
     /* one closing count: rules found (logsource-skipped ones are not CloudTrail rules: not counted) */
     if (lr->unsupported)
-        fprintf(stderr, "orgtrail: %u of %u rules not loaded\n", lr->unsupported, lr->unsupported + lr->loaded);
+        ot_say(stderr, "orgtrail: %u of %u rules not loaded\n", lr->unsupported, lr->unsupported + lr->loaded);
     if (lr->verbose)
         return r;
     if (lr->bad_files || (o->no_builtin && rules_count(r) == 0)) {
         if (!lr->bad_files)
-            fprintf(stderr, "orgtrail: --no-builtin and no rule of --rules loads: nothing to scan for\n");
+            ot_say(stderr, "orgtrail: --no-builtin and no rule of --rules loads: nothing to scan for\n");
         rules_free(r);
         return NULL;
     }
@@ -230,10 +230,10 @@ static rules *load_rules(const cli_options *o, load_report *lr, const char *cons
     *parse_all = unanchored != NULL;
     if (!lr->quiet) {
         if (unanchored)
-            fprintf(stderr, "orgtrail: rule %s (%s) needs no literal that the raw bytes could be searched for: "
+            ot_say(stderr, "orgtrail: rule %s (%s) needs no literal that the raw bytes could be searched for: "
                             "every record is parsed\n", unanchored->id, unanchored->title);
         else if (n > SCAN_MAX_RULE_NEEDLES)
-            fprintf(stderr, "orgtrail: the rules need %zu needles, more than the %d searched for: "
+            ot_say(stderr, "orgtrail: the rules need %zu needles, more than the %d searched for: "
                             "every record is parsed\n", n, SCAN_MAX_RULE_NEEDLES);
     }
     return r;
@@ -293,14 +293,14 @@ static org_context *load_context(const cli_options *o, int *failed)
             c = NULL;
         }
     if (!c) {
-        fprintf(stderr, "orgtrail: out of memory\n");
+        ot_say(stderr, "orgtrail: out of memory\n");
         *failed = 1;
         return NULL;
     }
     for (size_t i = 0; i < o->ninventories; i++) {
         char err[400];
         if (context_load_inventory(c, o->inventories[i], err, sizeof err) < 0) {
-            fprintf(stderr, "orgtrail: --org-inventory %s: %s\n", o->inventories[i], err);
+            ot_say(stderr, "orgtrail: --org-inventory %s: %s\n", o->inventories[i], err);
             *failed = 1;
         }
     }
@@ -384,7 +384,7 @@ static int shard_from_environment(const cli_options *o, unsigned *index, unsigne
         cnt = getenv("AWS_BATCH_JOB_ARRAY_SIZE");
     }
     if (!idx || !cnt) {
-        fprintf(stderr, "orgtrail: --shard auto: set JOB_COMPLETION_INDEX with --shard-count or "
+        ot_say(stderr, "orgtrail: --shard auto: set JOB_COMPLETION_INDEX with --shard-count or "
                         "ORGTRAIL_SHARD_COUNT (Kubernetes), or AWS_BATCH_JOB_ARRAY_INDEX and "
                         "AWS_BATCH_JOB_ARRAY_SIZE (AWS Batch)\n");
         return -1;
@@ -392,7 +392,7 @@ static int shard_from_environment(const cli_options *o, unsigned *index, unsigne
     char *end1, *end2;
     unsigned long i = strtoul(idx, &end1, 10), n = strtoul(cnt, &end2, 10);
     if (*idx == '\0' || *end1 || *cnt == '\0' || *end2 || n == 0 || i >= n) {
-        fprintf(stderr, "orgtrail: --shard auto: bad shard %s of %s\n", idx, cnt);
+        ot_say(stderr, "orgtrail: --shard auto: bad shard %s of %s\n", idx, cnt);
         return -1;
     }
     *index = (unsigned)i;
@@ -450,7 +450,7 @@ static int summarize_file(summary *sum, const char *path)
     const char *name = path ? path : "<stdin>";
     FILE *f = path ? fopen(path, "r") : stdin;
     if (!f) {
-        fprintf(stderr, "orgtrail: %s: %s\n", name, strerror(errno));
+        ot_say(stderr, "orgtrail: %s: %s\n", name, strerror(errno));
         return 1;
     }
     char *line = NULL;
@@ -465,7 +465,7 @@ static int summarize_file(summary *sum, const char *path)
             len--;
         int r = summary_add(sum, line, len);
         if (r < 0) {
-            fprintf(stderr, "orgtrail: %s: out of memory at line %llu\n", name, (unsigned long long)lineno);
+            ot_say(stderr, "orgtrail: %s: out of memory at line %llu\n", name, (unsigned long long)lineno);
             rc = 1;
             break;
         }
@@ -476,11 +476,11 @@ static int summarize_file(summary *sum, const char *path)
         offset += (uint64_t)n;
     }
     if (ferror(f)) {
-        fprintf(stderr, "orgtrail: %s: %s at byte %llu\n", name, strerror(errno), (unsigned long long)offset);
+        ot_say(stderr, "orgtrail: %s: %s at byte %llu\n", name, strerror(errno), (unsigned long long)offset);
         rc = 1;
     }
     if (bad) {
-        fprintf(stderr, "orgtrail: %s: %llu lines are not findings, the first at line %llu (byte %llu)\n", name,
+        ot_say(stderr, "orgtrail: %s: %llu lines are not findings, the first at line %llu (byte %llu)\n", name,
                 (unsigned long long)bad, (unsigned long long)first_bad, (unsigned long long)first_bad_at);
         rc = 1;
     }
@@ -494,7 +494,7 @@ static int run_views(const cli_options *o)
 {
     summary *sum = summary_create();
     if (!sum) {
-        fprintf(stderr, "orgtrail: out of memory\n");
+        ot_say(stderr, "orgtrail: out of memory\n");
         return 1;
     }
     int status = 0;
@@ -504,22 +504,22 @@ static int run_views(const cli_options *o)
         status |= summarize_file(sum, NULL);
     if (o->command == CLI_SUMMARY) {
         if (o->json && summary_print_json(sum, stdout)) {
-            fprintf(stderr, "orgtrail: summary: %s\n", strerror(errno));
+            ot_say(stderr, "orgtrail: summary: %s\n", strerror(errno));
             status = 1;
         } else if (!o->json)
             summary_print_text(sum, stdout);
     } else {
         FILE *out = o->output ? fopen(o->output, "w") : stdout;
         if (!out) {
-            fprintf(stderr, "orgtrail: %s: %s\n", o->output, strerror(errno));
+            ot_say(stderr, "orgtrail: %s: %s\n", o->output, strerror(errno));
             status = 1;
         } else {
             if (report_write(sum, out) || fflush(out)) {
-                fprintf(stderr, "orgtrail: %s: %s\n", o->output ? o->output : "<stdout>", strerror(errno));
+                ot_say(stderr, "orgtrail: %s: %s\n", o->output ? o->output : "<stdout>", strerror(errno));
                 status = 1;
             }
             if (o->output && fclose(out)) {
-                fprintf(stderr, "orgtrail: %s: %s\n", o->output, strerror(errno));
+                ot_say(stderr, "orgtrail: %s: %s\n", o->output, strerror(errno));
                 status = 1;
             }
         }
@@ -564,7 +564,7 @@ int main(int argc, char **argv)
         return verify_main(argc, argv);
 
     if (cli_parse(argc, argv, &o) != 0) {
-        fprintf(stderr, "orgtrail: %s\n", o.error);
+        ot_say(stderr, "orgtrail: %s\n", o.error);
         cli_free(&o);
         return 2;
     }
@@ -684,13 +684,13 @@ int main(int argc, char **argv)
     if (o.stats_file) {
         stats_out = fopen(o.stats_file, "w");
         if (!stats_out) {
-            fprintf(stderr, "orgtrail: %s: %s\n", o.stats_file, strerror(errno));
+            ot_say(stderr, "orgtrail: %s: %s\n", o.stats_file, strerror(errno));
             status = 1;
             goto out;
         }
     }
     if (o.command == CLI_SCAN && o.npaths == 0 && !o.files_from && !o.quiet && isatty(STDIN_FILENO))
-        fprintf(stderr, "orgtrail: reading CloudTrail from stdin (a terminal); give a PATH, or pipe logs in; "
+        ot_say(stderr, "orgtrail: reading CloudTrail from stdin (a terminal); give a PATH, or pipe logs in; "
                         "Ctrl-D ends\n");
     /* a table for a person at a terminal; a pipe or a file gets NDJSON */
     int table_view = o.format == 2 || (o.format == -1 && !o.output && isatty(STDOUT_FILENO));
@@ -729,7 +729,7 @@ int main(int argc, char **argv)
         bad |= fclose(stats_out) != 0;
         stats_out = NULL;
         if (bad) {
-            fprintf(stderr, "orgtrail: %s: could not be written\n", o.stats_file);
+            ot_say(stderr, "orgtrail: %s: could not be written\n", o.stats_file);
             status = 1;
         }
     }

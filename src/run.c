@@ -303,7 +303,7 @@ static int reload_dedupe(pipeline *p, const char *output, uint64_t bytes, FILE *
     if (!p->dedupe || !buf) {
         rc = -ENOMEM;
     } else if (!f || fread(buf, 1, bytes, f) != bytes) {
-        fprintf(errout, "orgtrail: %s: cannot read the output to resume\n", output);
+        ot_say(errout, "orgtrail: %s: cannot read the output to resume\n", output);
         rc = -EIO;
     } else if (emit_dedupe_load(p->dedupe, buf, bytes) < 0) {
         rc = -ENOMEM;
@@ -332,7 +332,7 @@ static int corr_open(pipeline *p, int resume, uint64_t bytes)
         p->corr_out = emit_open_resume(p->corr_path, bytes, &err);
     }
     if (!p->corr_out || err) {
-        fprintf(p->errout, "orgtrail: %s: %s\n", p->corr_path,
+        ot_say(p->errout, "orgtrail: %s: %s\n", p->corr_path,
                 err == -ESPIPE ? "shorter than the checkpoint says (remove the checkpoint to start over)"
                                : strerror(err ? -err : EIO));
         return err ? err : -EIO;
@@ -345,7 +345,7 @@ static int corr_open(pipeline *p, int resume, uint64_t bytes)
     if (!buf) {
         rc = -ENOMEM;
     } else if (!f || fread(buf, 1, bytes, f) != bytes) {
-        fprintf(p->errout, "orgtrail: %s: cannot read the correlation matches to resume\n", p->corr_path);
+        ot_say(p->errout, "orgtrail: %s: cannot read the correlation matches to resume\n", p->corr_path);
         rc = -EIO;
     } else {
         uint64_t bad = 0;
@@ -460,7 +460,7 @@ int run_scan(const run_options *opt, run_report *report, FILE *errout)
     if (p.corr)
         corr_feeds_set_capture(p.corr_feeds, CORR_CAPTURE_STORE | (p.corr_path[0] ? CORR_CAPTURE_LINES : 0));
     if (opt->checkpoint && reads_stdin(opt)) {
-        fprintf(errout, "orgtrail: --checkpoint: a stream on stdin cannot be resumed; give files or a folder\n");
+        ot_say(errout, "orgtrail: --checkpoint: a stream on stdin cannot be resumed; give files or a folder\n");
         report->refused = 1;
         rc = -EINVAL;
         goto out;
@@ -469,11 +469,11 @@ int run_scan(const run_options *opt, run_report *report, FILE *errout)
     if (opt->checkpoint) {
         int lrc = checkpoint_load(opt->checkpoint, &cp);
         if (lrc == 0 && cp.fingerprint != opt->fingerprint) {
-            fprintf(errout, "orgtrail: %s: checkpoint of a different command (other inputs, options or rules); "
+            ot_say(errout, "orgtrail: %s: checkpoint of a different command (other inputs, options or rules); "
                             "remove it to start over\n", opt->checkpoint);
             lrc = -EINVAL;
         } else if (lrc == -EINVAL) {
-            fprintf(errout, "orgtrail: %s: not an orgtrail checkpoint (or one of an older orgtrail); "
+            ot_say(errout, "orgtrail: %s: not an orgtrail checkpoint (or one of an older orgtrail); "
                             "remove it to start over\n", opt->checkpoint);
         } else if (lrc == 0 && w && reads_s3(opt)) {
             /* Listing a bucket is the reader's work: it skips the finished
@@ -499,7 +499,7 @@ int run_scan(const run_options *opt, run_report *report, FILE *errout)
             p.inputs_hash = cp.inputs_hash;
             p.out = emit_open_resume(opt->output, cp.output_bytes, &err);
             if (!p.out) {
-                fprintf(errout, "orgtrail: %s: cannot resume: %s\n", opt->output,
+                ot_say(errout, "orgtrail: %s: cannot resume: %s\n", opt->output,
                         err == -ESPIPE ? "shorter than the checkpoint says (remove the checkpoint to start over)"
                                        : strerror(-err));
                 rc = err;
@@ -512,7 +512,7 @@ int run_scan(const run_options *opt, run_report *report, FILE *errout)
         }
         p.inputs = checkpoint_inputs_open(opt->checkpoint, p.skip_inputs, &err);
         if (!p.inputs) {
-            fprintf(errout, "orgtrail: %s.inputs: %s\n", opt->checkpoint, strerror(-err));
+            ot_say(errout, "orgtrail: %s.inputs: %s\n", opt->checkpoint, strerror(-err));
             rc = err;
             goto out;
         }
@@ -527,7 +527,7 @@ int run_scan(const run_options *opt, run_report *report, FILE *errout)
     if (!p.out)
         p.out = emit_open(opt->output, &err);
     if (!p.out) {
-        fprintf(errout, "orgtrail: %s: %s\n", opt->output ? opt->output : "<stdout>", strerror(-err));
+        ot_say(errout, "orgtrail: %s: %s\n", opt->output ? opt->output : "<stdout>", strerror(-err));
         rc = err;
         goto out;
     }
@@ -539,12 +539,12 @@ int run_scan(const run_options *opt, run_report *report, FILE *errout)
         emit_set_view(p.out, opt->view);
     p.rd = reader_create(opt->io, depth, why, sizeof why, &err);
     if (!p.rd) {
-        fprintf(errout, "orgtrail: --io=uring: %s\n", why[0] ? why : strerror(-err));
+        ot_say(errout, "orgtrail: --io=uring: %s\n", why[0] ? why : strerror(-err));
         rc = err;
         goto out;
     }
     if (why[0] && !opt->quiet)
-        fprintf(errout, "orgtrail: %s; using synchronous reads\n", why);
+        ot_say(errout, "orgtrail: %s; using synchronous reads\n", why);
     snprintf(report->io_fallback, sizeof report->io_fallback, "%s", why);
     report->io = reader_backend(p.rd);
     p.workers_read = strcmp(report->io, "sync") == 0;
@@ -606,13 +606,13 @@ out:
         report->stats.skipped_insight_files += report->walk.skipped_insight;
         char why[512];
         if (rc == 0 && !opt->quiet && walk_explain_empty(w, why, sizeof why))
-            fprintf(errout, "orgtrail: notice: %s\n", why);
+            ot_say(errout, "orgtrail: notice: %s\n", why);
     }
     if (rc == -ENOMEM || rc == -EAGAIN)
-        fprintf(errout, "orgtrail: %s\n", strerror(-rc));
+        ot_say(errout, "orgtrail: %s\n", strerror(-rc));
     if (writer_started && !rc && !opt->quiet && (opt->scan.has_since || opt->scan.has_until) &&
         report->stats.findings == 0 && report->stats.outside_window > 0)
-        fprintf(errout, "orgtrail: notice: --since/--until: all %llu events that rules matched lie outside the "
+        ot_say(errout, "orgtrail: notice: --since/--until: all %llu events that rules matched lie outside the "
                         "window\n", (unsigned long long)report->stats.outside_window);
     if (p.out) {
         int crc = emit_close(p.out);
@@ -622,12 +622,12 @@ out:
     if (p.corr_out) {
         int crc = emit_close(p.corr_out);
         if (crc && !p.write_rc)
-            fprintf(errout, "orgtrail: %s: write error: %s\n", p.corr_path, strerror(-crc));
+            ot_say(errout, "orgtrail: %s: write error: %s\n", p.corr_path, strerror(-crc));
         if (crc && !rc)
             rc = crc;
     }
     if (p.write_rc) {
-        fprintf(errout, "orgtrail: %s: write error: %s\n", opt->output ? opt->output : "<stdout>",
+        ot_say(errout, "orgtrail: %s: write error: %s\n", opt->output ? opt->output : "<stdout>",
                 strerror(-p.write_rc));
         if (!rc)
             rc = p.write_rc;
@@ -715,14 +715,14 @@ int run_correlate(const correlate_options *opt, run_report *report, FILE *errout
         st->files++;
         st->bytes_in += in.len;
         if (rc) {
-            fprintf(errout, "orgtrail: %s: %s\n", name, strerror(-rc));
+            ot_say(errout, "orgtrail: %s: %s\n", name, strerror(-rc));
             st->errors++;
             rc = 0;
             continue;
         }
         /* a state file says what made it first: anything else is not one */
         if (in.len < sizeof state_header_key - 1 || memcmp(in.data, state_header_key, sizeof state_header_key - 1)) {
-            fprintf(errout, "orgtrail: %s: not a correlation state (from scan --correlation-state) at byte 0\n", name);
+            ot_say(errout, "orgtrail: %s: not a correlation state (from scan --correlation-state) at byte 0\n", name);
             st->errors++;
             continue;
         }
@@ -732,7 +732,7 @@ int run_correlate(const correlate_options *opt, run_report *report, FILE *errout
         if (rc == -E2BIG) {
             char msg[200];
             corr_store_cap_message(store, msg, sizeof msg);
-            fprintf(errout, "orgtrail: %s\n", msg);
+            ot_say(errout, "orgtrail: %s\n", msg);
             st->errors++;
             over = 1;
             rc = 0;
@@ -742,7 +742,7 @@ int run_correlate(const correlate_options *opt, run_report *report, FILE *errout
     }
     out = emit_open(opt->output, &err);
     if (!out) {
-        fprintf(errout, "orgtrail: %s: %s\n", opt->output ? opt->output : "<stdout>", strerror(-err));
+        ot_say(errout, "orgtrail: %s: %s\n", opt->output ? opt->output : "<stdout>", strerror(-err));
         rc = err;
         goto out;
     }
@@ -758,11 +758,11 @@ int run_correlate(const correlate_options *opt, run_report *report, FILE *errout
         report->output_closed = 1;
         rc = 0;
     } else if (rc && rc != -ENOMEM) {
-        fprintf(errout, "orgtrail: %s: write error: %s\n", opt->output ? opt->output : "<stdout>", strerror(-rc));
+        ot_say(errout, "orgtrail: %s: write error: %s\n", opt->output ? opt->output : "<stdout>", strerror(-rc));
     }
 out:
     if (rc == -ENOMEM)
-        fprintf(errout, "orgtrail: %s\n", strerror(ENOMEM));
+        ot_say(errout, "orgtrail: %s\n", strerror(ENOMEM));
     report->seconds = now_seconds() - t0;
     buf_free(&in);
     buf_free(&lines);

@@ -48,7 +48,9 @@ int corr_over_cap(pipeline *p)
 {
     char msg[200];
     corr_store_cap_message(p->corr, msg, sizeof msg);
-    fprintf(p->errout, "%sorgtrail: %s\n", p->progress_shown ? "\r\033[K" : "", msg);
+    if (p->progress_shown)
+        fputs("\r\033[K", p->errout);
+    ot_say(p->errout, "orgtrail: %s\n", msg);
     p->report->stats.errors++;
     corr_store_free(p->corr);
     p->corr = NULL;
@@ -134,9 +136,11 @@ static void write_result(pipeline *p, const job *j, scan_result *r, int with_sta
             atomic_store(&p->stop, 1);
     }
     take_matches(p, job_name(j), r);
-    if (with_stats && r->error[0] && !atomic_load(&p->stop))
-        fprintf(p->errout, "%sorgtrail: %s: %s\n", p->progress_shown ? "\r\033[K" : "", job_name(j),
-                r->error);
+    if (with_stats && r->error[0] && !atomic_load(&p->stop)) {
+        if (p->progress_shown)
+            fputs("\r\033[K", p->errout);
+        ot_say(p->errout, "orgtrail: %s: %s\n", job_name(j), r->error);
+    }
 }
 
 /* A part of stdin (see the top of run.c). */

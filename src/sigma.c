@@ -2201,14 +2201,6 @@ static sigma_status compile_rule(compiler *c, yaml_node_t *root, sigma_rule **ou
     return SIGMA_LOADED;
 }
 
-/* Rule names and reasons quote the rule file: no control bytes on a terminal. */
-static void printable(char *p)
-{
-    for (; *p; p++)
-        if ((unsigned char)*p < 0x20 || *p == 0x7F)
-            *p = '?';
-}
-
 /* ---- correlations ---- */
 
 /*
@@ -2726,8 +2718,8 @@ int sigma_set_link(sigma_set *s, sigma_report_fn report, void *arg)
         }
         char name[160];
         snprintf(name, sizeof name, "%s", d->pub.id);
-        printable(name);
-        printable(c.reason);
+        printable_text(name);   /* names and reasons quote the rule file */
+        printable_text(c.reason);
         if (report)
             report(arg, d->pub.source, name, bad ? SIGMA_UNSUPPORTED : SIGMA_LOADED, c.reason);
     }
@@ -2762,7 +2754,7 @@ static void report_bad_file(sigma_report_fn report, void *arg, const char *path,
     va_start(ap, fmt);
     vsnprintf(why, sizeof why, fmt, ap);
     va_end(ap);
-    printable(why);
+    printable_text(why);
     snprintf(at, sizeof at, "%zu", line);
     report(arg, path, line ? at : NULL, SIGMA_BAD_FILE, why);
 }
@@ -2802,8 +2794,8 @@ static int load_doc(sigma_set *s, const char *source, const char *src, yaml_docu
         r->re_match = s->re_match;
         r->source = src;
     }
-    printable(name);
-    printable(c.reason);
+    printable_text(name);   /* names and reasons quote the rule file */
+    printable_text(c.reason);
     if (report)
         report(arg, source, name, st, c.reason);
     return st == SIGMA_LOADED;

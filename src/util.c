@@ -1,4 +1,4 @@
-#define _GNU_SOURCE     /* sched_getaffinity */
+#define _GNU_SOURCE     /* sched_getaffinity, vasprintf */
 #include "util.h"
 
 #ifdef __SSE2__
@@ -45,6 +45,49 @@ int ot_grow_slow(void *arrayp, size_t *cap, size_t elem, size_t first)
     memcpy(arrayp, &p, sizeof p);
     *cap = n;
     return 0;
+}
+
+char *printable_text(char *s)
+{
+    unsigned char *p = (unsigned char *)s, *o = p;
+    for (; *p; p++) {
+        if ((*p < 0x20 && *p != '\t') || *p == 0x7f) {
+            *o++ = '?';
+        } else if (p[0] == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f) {
+            *o++ = '?';     /* e.g. an 8-bit CSI */
+            p++;
+        } else {
+            *o++ = *p;
+        }
+    }
+    *o = '\0';
+    return s;
+}
+
+int ot_say(FILE *f, const char *fmt, ...)
+{
+    char small[512], *text = small;
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(small, sizeof small, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return n;
+    if ((size_t)n >= sizeof small) {
+        va_start(ap, fmt);
+        n = vasprintf(&text, fmt, ap);
+        va_end(ap);
+        if (n < 0)
+            return n;
+    }
+    int newline = n > 0 && text[n - 1] == '\n';
+    if (newline)
+        text[n - 1] = '\0';
+    printable_text(text);
+    int rc = fprintf(f, "%s%s", text, newline ? "\n" : "");
+    if (text != small)
+        free(text);
+    return rc;
 }
 
 int buf_read_file(ot_buf *b, const char *path)

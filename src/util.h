@@ -7,6 +7,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 typedef struct {
     char *data;
@@ -37,6 +38,21 @@ char *json_put_string(char *o, const char *s, size_t n);
  * -EIO, or open's). */
 int buf_read_file(ot_buf *b, const char *path);
 void buf_free(ot_buf *b);
+
+/*
+ * Text for a terminal, in place: every control byte (C0 but a tab, DEL,
+ * and the C1 controls U+0080..U+009F in UTF-8) becomes '?'. A C1 control
+ * takes two bytes and leaves one, so s only shrinks. Returns s.
+ */
+char *printable_text(char *s);
+/*
+ * One diagnostic line to f, formatted as by fprintf, through
+ * printable_text but for its last newline: a file name, an S3 key or a
+ * digest's text quoted in it can put no terminal code on the terminal (an
+ * escape sequence could move the cursor and overwrite the findings shown
+ * there). Returns as fprintf.
+ */
+int ot_say(FILE *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /*
  * Room for one more element in a growable array: *cap elements of elem

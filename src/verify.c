@@ -208,7 +208,7 @@ static int load_signatures(parse_ctx *ctx, const char *path, known_signature **o
     size_t cap = 0;
     int rc = read_whole(path, &b);
     if (rc) {
-        fprintf(err, "orgtrail: %s: cannot read: %s\n", path, strerror(-rc));
+        ot_say(err, "orgtrail: %s: cannot read: %s\n", path, strerror(-rc));
         (*errors)++;
         rc = 0;
         goto out;
@@ -228,12 +228,12 @@ static int load_signatures(parse_ctx *ctx, const char *path, known_signature **o
         size_t off = 0;
         ot_slice key, sig;
         if (parse_record(ctx, line, len, PARSE_KIND_EVENT, why, sizeof why, &off) != 0) {
-            fprintf(err, "orgtrail: %s: byte %zu: %s\n", path, line_at + off, why);
+            ot_say(err, "orgtrail: %s: byte %zu: %s\n", path, line_at + off, why);
             (*errors)++;
             continue;
         }
         if (parse_get(ctx, "key", &key) != PARSE_STRING || parse_get(ctx, "signature", &sig) != PARSE_STRING) {
-            fprintf(err, "orgtrail: %s: byte %zu: want {\"key\": ..., \"signature\": ...}\n", path, line_at);
+            ot_say(err, "orgtrail: %s: byte %zu: want {\"key\": ..., \"signature\": ...}\n", path, line_at);
             (*errors)++;
             continue;
         }
@@ -272,13 +272,13 @@ static digest_keys *load_keys(parse_ctx *ctx, const char *path, uint64_t *errors
     digest_keys *k = NULL;
     int rc = read_whole(path, &b);
     if (rc) {
-        fprintf(err, "orgtrail: %s: cannot read: %s\n", path, strerror(-rc));
+        ot_say(err, "orgtrail: %s: cannot read: %s\n", path, strerror(-rc));
     } else {
         char why[200];
         size_t off;
         k = digest_keys_load(ctx, b.data, b.len, why, sizeof why, &off);
         if (!k)
-            fprintf(err, "orgtrail: %s: byte %zu: %s\n", path, off, why);
+            ot_say(err, "orgtrail: %s: byte %zu: %s\n", path, off, why);
     }
     if (!k)
         (*errors)++;
@@ -341,7 +341,7 @@ static int list_s3(const verify_options *opt, s3_client *s3, const walk_options 
     char *bucket = NULL, *prefix = NULL, why[1024];
     int rc = s3_url_parse(url, &bucket, &prefix);
     if (rc == -EINVAL) {
-        fprintf(err, "orgtrail: %s: not an s3://bucket[/prefix] URL\n", url);
+        ot_say(err, "orgtrail: %s: not an s3://bucket[/prefix] URL\n", url);
         (*errors)++;
         return 0;
     }
@@ -357,7 +357,7 @@ static int list_s3(const verify_options *opt, s3_client *s3, const walk_options 
         if (st < 0) {
             rc = st;
         } else if (st == WALK_ERROR) {
-            fprintf(err, "orgtrail: %s\n", why);
+            ot_say(err, "orgtrail: %s\n", why);
             (*errors)++;
         } else if (st == WALK_INPUT) {
             path.len = 0;
@@ -403,7 +403,7 @@ static int list_files(const verify_options *opt, s3_client *s3, vfile **files, s
         if (st == WALK_END)
             break;
         if (st == WALK_ERROR) {
-            fprintf(err, "orgtrail: %s: %s\n", path, why);
+            ot_say(err, "orgtrail: %s: %s\n", path, why);
             (*errors)++;
             continue;
         }
@@ -793,13 +793,13 @@ static void report_file_errors(const vfile *files, size_t n, uint64_t *errors, F
     for (size_t i = 0; i < n; i++) {
         const vfile *f = &files[i];
         if (f->h.read_error && f->h.read_what[0]) {
-            fprintf(err, "orgtrail: %s: %s\n", f->h.path, f->h.read_what);
+            ot_say(err, "orgtrail: %s: %s\n", f->h.path, f->h.read_what);
             (*errors)++;
         } else if (f->h.read_error) {
-            fprintf(err, "orgtrail: %s: cannot read: %s\n", f->h.path, strerror(-f->h.read_error));
+            ot_say(err, "orgtrail: %s: cannot read: %s\n", f->h.path, strerror(-f->h.read_error));
             (*errors)++;
         } else if (f->h.decode_error[0]) {
-            fprintf(err, "orgtrail: %s: byte %llu: %s\n", f->h.path, (unsigned long long)f->h.error_offset,
+            ot_say(err, "orgtrail: %s: byte %llu: %s\n", f->h.path, (unsigned long long)f->h.error_offset,
                     f->h.decode_error);
             (*errors)++;
         }
@@ -834,7 +834,7 @@ int verify_run(const verify_options *opt, verify_report *rep, FILE *out, FILE *e
             continue;
         rc = s3_client_from_env(opt->endpoint_url, &s3, why, sizeof why);
         if (rc == -EACCES) {      /* nothing in the bucket can be read: the run stops */
-            fprintf(err, "orgtrail: %s: %s\n", opt->paths[i], why);
+            ot_say(err, "orgtrail: %s: %s\n", opt->paths[i], why);
             rep->errors++;
             rc = 0;
             goto out;
@@ -881,7 +881,7 @@ int verify_run(const verify_options *opt, verify_report *rep, FILE *out, FILE *e
         }
         char why[200];
         if (digest_parse(ctx, d->f->h.text.data, d->f->h.text.len, &d->info, why, sizeof why) != 0) {
-            fprintf(err, "orgtrail: %s: not a CloudTrail digest: %s\n", d->f->h.path, why);
+            ot_say(err, "orgtrail: %s: not a CloudTrail digest: %s\n", d->f->h.path, why);
             rep->errors++;
             d->invalid = "it is not a CloudTrail digest";
             continue;
@@ -926,7 +926,7 @@ int verify_run(const verify_options *opt, verify_report *rep, FILE *out, FILE *e
         } else if (d->unverified) {
             rep->unverified++;
             if (!opt->quiet && keys)
-                fprintf(err, "orgtrail: %s: unverified: %s\n", d->f->key,
+                ot_say(err, "orgtrail: %s: unverified: %s\n", d->f->key,
                         d->next != SIZE_MAX ? "the next digest has no previousDigestSignature"
                         : d->newest ? "the newest of its chain: its signature is in the S3 object's "
                                       "metadata (x-amz-meta-signature), give it with --signatures"
@@ -942,14 +942,14 @@ int verify_run(const verify_options *opt, verify_report *rep, FILE *out, FILE *e
             add(&c, DIGEST_MISSING, key_of(sigs[i].key), "", ",\"named_by\":\"--signatures\"");
     /* an archive with no digest proves nothing: say so, and exit 1 */
     if (c.ndigests == 0) {
-        fprintf(err, "orgtrail: no digest file (CloudTrail-Digest/) under the PATHs%s: nothing is verified "
+        ot_say(err, "orgtrail: no digest file (CloudTrail-Digest/) under the PATHs%s: nothing is verified "
                 "(is log file validation on for the trail?)\n",
                 opt->walk.accounts || opt->walk.regions || opt->walk.has_since || opt->walk.has_until
                     ? " that --accounts, --regions, --since and --until leave" : "");
         rep->errors++;
     }
     if (!keys && rep->unverified && !opt->quiet)
-        fprintf(err, "orgtrail: no public keys (--public-keys): %llu digest signatures not checked\n",
+        ot_say(err, "orgtrail: no public keys (--public-keys): %llu digest signatures not checked\n",
                 (unsigned long long)rep->unverified);
     check_unlisted(&c);
     if (c.oom) {
@@ -979,7 +979,7 @@ int verify_run(const verify_options *opt, verify_report *rep, FILE *out, FILE *e
     rep->problems = c.nfound;
     rc = write_findings(&c, out);
 out:
-    fprintf(err, "orgtrail: %llu/%llu digest files valid, %llu/%llu log files valid, %llu unverified, "
+    ot_say(err, "orgtrail: %llu/%llu digest files valid, %llu/%llu log files valid, %llu unverified, "
             "%llu problems\n", (unsigned long long)rep->digests_valid, (unsigned long long)rep->digests,
             (unsigned long long)rep->logs_valid, (unsigned long long)rep->logs,
             (unsigned long long)rep->unverified, (unsigned long long)rep->problems);

@@ -210,6 +210,35 @@ static void test_array_growth(void)
     free(bytes);
 }
 
+/* printable_text turns C0 controls but a tab, DEL and C1 controls into
+ * '?'; ot_say does so to a whole diagnostic but its last newline, short
+ * or longer than its stack buffer. */
+static void test_printable(void)
+{
+    char s[] = "a\033[2J\bb\tc\177d\302\233e\302\240f\303\251";
+    CHECK(strcmp(printable_text(s), "a?[2J?b\tc?d?e\302\240f\303\251") == 0);
+
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    CHECK(f != NULL);
+    if (!f)
+        return;
+    char name[2000];
+    memset(name, 'n', sizeof name - 1);
+    name[sizeof name - 1] = '\0';
+    name[1500] = '\r';
+    ot_say(f, "orgtrail: %s: x\033y\n", "k\033[1A\n");
+    ot_say(f, "orgtrail: %s: z\n", name);
+    ot_say(f, "no newline\r");
+    fclose(f);
+    char want[2200];
+    name[1500] = '?';
+    snprintf(want, sizeof want, "orgtrail: k?[1A?: x?y\norgtrail: %s: z\nno newline?", name);
+    CHECK(text && strcmp(text, want) == 0);
+    free(text);
+}
+
 /* buf_recycle keeps a big buffer's memory for the next buf_take_spare
  * (output written into memory already touched: no page faults), frees a
  * small one, and a taken spare is an empty buffer that grows as usual. */
@@ -787,6 +816,7 @@ int main(void)
     test_parse_when();
     test_buffer_growth();
     test_array_growth();
+    test_printable();
     test_printf();
     test_oracle();
     test_spare_buffers();
