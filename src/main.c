@@ -105,6 +105,33 @@ static void print_timespan(int64_t ms)
     printf("%lldms", (long long)ms);
 }
 
+/* A field of rules list's TSV, as the rule file gave it but for what would
+ * break the line or reach the terminal as a code: tabs and line breaks
+ * become spaces, other control bytes '?' (printable_text). */
+static void put_tsv(const char *s)
+{
+    char *t = strdup(s ? s : "");
+    if (!t) {
+        fputs("?", stdout);
+        return;
+    }
+    for (char *p = t; *p; p++)
+        if (*p == '\t' || *p == '\n' || *p == '\r')
+            *p = ' ';
+    fputs(printable_text(t), stdout);
+    free(t);
+}
+
+/* put_tsv of each of n strings, comma-separated. */
+static void put_tsv_list(const char *const *v, size_t n)
+{
+    for (size_t k = 0; k < n; k++) {
+        if (k)
+            fputc(',', stdout);
+        put_tsv(v[k]);
+    }
+}
+
 /* rules list, after the rules: one line a correlation, under its own header. */
 static void print_correlations(const rules *r)
 {
@@ -114,12 +141,17 @@ static void print_correlations(const rules *r)
     printf("correlation\tseverity\ttitle\ttype\trules\tgroup-by\ttimespan\tgenerate\n");
     for (size_t i = 0; i < rules_correlation_count(r); i++) {
         const sigma_correlation *c = rules_correlation_at(r, i);
-        printf("%s\t%s\t%s\t%s\t", c->id, severity_name((severity)c->level), c->title, types[c->type]);
-        for (size_t k = 0; k < c->nrules; k++)
-            printf("%s%s", k ? "," : "", sigma_rule_id(c->rules[k]));
+        put_tsv(c->id);
+        printf("\t%s\t", severity_name((severity)c->level));
+        put_tsv(c->title);
+        printf("\t%s\t", types[c->type]);
+        for (size_t k = 0; k < c->nrules; k++) {
+            if (k)
+                fputc(',', stdout);
+            put_tsv(sigma_rule_id(c->rules[k]));
+        }
         printf("\t");
-        for (size_t g = 0; g < c->ngroup; g++)
-            printf("%s%s", g ? "," : "", c->group_by[g]);
+        put_tsv_list(c->group_by, c->ngroup);
         printf("%s\t", c->ngroup ? "" : "-");
         print_timespan(c->timespan_ms);
         printf("\t%s\n", c->generate ? "yes" : "no");
@@ -136,11 +168,13 @@ static void print_rules(const rules *r, int builtin)
     for (size_t i = 0; i < n; i++) {
         const rule *ru = i < rules_count(r) ? rules_at(r, i) : rules_catch_all();
         /* a correlation's base rule makes no finding of its own: it has no severity to show */
-        printf("%s\t%s\t%s\t", ru->id, ru->silent ? "base" : severity_name(ru->level), ru->title);
+        put_tsv(ru->id);
+        printf("\t%s\t", ru->silent ? "base" : severity_name(ru->level));
+        put_tsv(ru->title);
+        printf("\t");
         const char *names[64];
         size_t nnames = ru->sigma ? sigma_rule_values(ru->sigma, "eventName", names, 64) : 0;
-        for (size_t k = 0; k < nnames; k++)
-            printf("%s%s", k ? "," : "", names[k]);
+        put_tsv_list(names, nnames);
         printf("%s", ru->sigma ? (nnames ? "" : "-") : "*");
         const char *const *nd = ru->sigma ? sigma_rule_needles(ru->sigma) : NULL;
         if (!ru->sigma)
@@ -149,11 +183,16 @@ static void print_rules(const rules *r, int builtin)
             printf("\t-\tno");
         else {
             printf("\t");
-            for (const char *const *p = nd; *p; p++)
-                printf("%s%s", p == nd ? "" : ",", *p);
+            for (const char *const *p = nd; *p; p++) {
+                if (p != nd)
+                    fputc(',', stdout);
+                put_tsv(*p);
+            }
             printf("\tyes");
         }
-        printf("\t%s\n", ru->rationale[0] ? ru->rationale : "-");
+        printf("\t");
+        put_tsv(ru->rationale[0] ? ru->rationale : "-");
+        printf("\n");
     }
     print_correlations(r);
 }
