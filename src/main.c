@@ -182,12 +182,11 @@ static void print_rules(const rules *r, int builtin)
         else if (!*nd)
             printf("\t-\tno");
         else {
+            size_t nneedles = 0;
+            while (nd[nneedles])
+                nneedles++;
             printf("\t");
-            for (const char *const *p = nd; *p; p++) {
-                if (p != nd)
-                    fputc(',', stdout);
-                put_tsv(*p);
-            }
+            put_tsv_list(nd, nneedles);
             printf("\tyes");
         }
         printf("\t");
