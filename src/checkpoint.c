@@ -211,29 +211,29 @@ int checkpoint_resume_ids(const char *ck, const checkpoint *cp, FILE *errout, ui
     }
     if (rc == -EINVAL)
         ot_say(errout, "orgtrail: %s.inputs: missing, or not the inputs this checkpoint finished; "
-                        "remove the checkpoint to start over\n", ck);
+                       "remove the checkpoint to start over\n", ck);
     return rc;
 }
 
 void checkpoint_say_ended(FILE *errout, const char *ck, const checkpoint *cp, uint64_t i)
 {
     ot_say(errout, "orgtrail: %s: the inputs now end after %llu of the %llu that the checkpointed run "
-                    "finished (inputs were removed); remove the checkpoint to start over\n",
-            ck, (unsigned long long)i, (unsigned long long)cp->inputs_done);
+                   "finished (inputs were removed); remove the checkpoint to start over\n",
+           ck, (unsigned long long)i, (unsigned long long)cp->inputs_done);
 }
 
 void checkpoint_say_mismatch(FILE *errout, const char *ck, uint64_t i, const char *path)
 {
     ot_say(errout, "orgtrail: %s: input %llu, %s, is not the one the checkpointed run finished there "
-                    "(an input was added, removed or changed at or before it); remove the checkpoint "
-                    "to start over\n", ck, (unsigned long long)i + 1, path ? path : "<stdin>");
+                   "(an input was added, removed or changed at or before it); remove the checkpoint "
+                   "to start over\n", ck, (unsigned long long)i + 1, path ? path : "<stdin>");
 }
 
 void checkpoint_say_complete(FILE *errout, const char *ck, const checkpoint *cp, const char *output)
 {
     ot_say(errout, "orgtrail: %s: already complete (%llu inputs, %llu bytes of findings in %s); "
-                    "nothing to do\n", ck, (unsigned long long)cp->inputs_done,
-            (unsigned long long)cp->output_bytes, output);
+                   "nothing to do\n", ck, (unsigned long long)cp->inputs_done,
+           (unsigned long long)cp->output_bytes, output);
 }
 
 int checkpoint_resume(const char *ck, const checkpoint *cp, walker *w, const char *output, int quiet,

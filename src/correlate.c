@@ -639,7 +639,7 @@ static void say_bad(int rc, const char *name, uint64_t at, FILE *errout, uint64_
     (*bad)++;
     if (rc == -ESTALE)
         ot_say(errout, "orgtrail: %s: correlation state made with other rules or another --format "
-                        "(at byte %" PRIu64 "); its matches are left out\n", name, at);
+                       "(at byte %" PRIu64 "); its matches are left out\n", name, at);
     else
         ot_say(errout, "orgtrail: %s: damaged correlation state line at byte %" PRIu64 "\n", name, at);
 }

@@ -269,10 +269,10 @@ static rules *load_rules(const cli_options *o, load_report *lr, const char *cons
     if (!lr->quiet) {
         if (unanchored)
             ot_say(stderr, "orgtrail: rule %s (%s) needs no literal that the raw bytes could be searched for: "
-                            "every record is parsed\n", unanchored->id, unanchored->title);
+                           "every record is parsed\n", unanchored->id, unanchored->title);
         else if (n > SCAN_MAX_RULE_NEEDLES)
             ot_say(stderr, "orgtrail: the rules need %zu needles, more than the %d searched for: "
-                            "every record is parsed\n", n, SCAN_MAX_RULE_NEEDLES);
+                           "every record is parsed\n", n, SCAN_MAX_RULE_NEEDLES);
     }
     return r;
 }
@@ -423,8 +423,8 @@ static int shard_from_environment(const cli_options *o, unsigned *index, unsigne
     }
     if (!idx || !cnt) {
         ot_say(stderr, "orgtrail: --shard auto: set JOB_COMPLETION_INDEX with --shard-count or "
-                        "ORGTRAIL_SHARD_COUNT (Kubernetes), or AWS_BATCH_JOB_ARRAY_INDEX and "
-                        "AWS_BATCH_JOB_ARRAY_SIZE (AWS Batch)\n");
+                       "ORGTRAIL_SHARD_COUNT (Kubernetes), or AWS_BATCH_JOB_ARRAY_INDEX and "
+                       "AWS_BATCH_JOB_ARRAY_SIZE (AWS Batch)\n");
         return -1;
     }
     char *end1, *end2;
@@ -519,7 +519,7 @@ static int summarize_file(summary *sum, const char *path)
     }
     if (bad) {
         ot_say(stderr, "orgtrail: %s: %llu lines are not findings, the first at line %llu (byte %llu)\n", name,
-                (unsigned long long)bad, (unsigned long long)first_bad, (unsigned long long)first_bad_at);
+               (unsigned long long)bad, (unsigned long long)first_bad, (unsigned long long)first_bad_at);
         rc = 1;
     }
     free(line);
@@ -729,7 +729,7 @@ int main(int argc, char **argv)
     }
     if (o.command == CLI_SCAN && o.npaths == 0 && !o.files_from && !o.quiet && isatty(STDIN_FILENO))
         ot_say(stderr, "orgtrail: reading CloudTrail from stdin (a terminal); give a PATH, or pipe logs in; "
-                        "Ctrl-D ends\n");
+                       "Ctrl-D ends\n");
     /* a table for a person at a terminal; a pipe or a file gets NDJSON */
     int table_view = o.format == 2 || (o.format == -1 && !o.output && isatty(STDOUT_FILENO));
     scan_views views = { 0 };

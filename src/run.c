@@ -333,8 +333,8 @@ static int corr_open(pipeline *p, int resume, uint64_t bytes)
     }
     if (!p->corr_out || err) {
         ot_say(p->errout, "orgtrail: %s: %s\n", p->corr_path,
-                err == -ESPIPE ? "shorter than the checkpoint says (remove the checkpoint to start over)"
-                               : strerror(err ? -err : EIO));
+               err == -ESPIPE ? "shorter than the checkpoint says (remove the checkpoint to start over)"
+                              : strerror(err ? -err : EIO));
         return err ? err : -EIO;
     }
     if (!resume || !p->corr || bytes == 0)
@@ -470,11 +470,11 @@ int run_scan(const run_options *opt, run_report *report, FILE *errout)
         int lrc = checkpoint_load(opt->checkpoint, &cp);
         if (lrc == 0 && cp.fingerprint != opt->fingerprint) {
             ot_say(errout, "orgtrail: %s: checkpoint of a different command (other inputs, options or rules); "
-                            "remove it to start over\n", opt->checkpoint);
+                           "remove it to start over\n", opt->checkpoint);
             lrc = -EINVAL;
         } else if (lrc == -EINVAL) {
             ot_say(errout, "orgtrail: %s: not an orgtrail checkpoint (or one of an older orgtrail); "
-                            "remove it to start over\n", opt->checkpoint);
+                           "remove it to start over\n", opt->checkpoint);
         } else if (lrc == 0 && w && reads_s3(opt)) {
             /* Listing a bucket is the reader's work: it skips the finished
              * inputs as they come (resume_skip), listing once. */
@@ -500,8 +500,8 @@ int run_scan(const run_options *opt, run_report *report, FILE *errout)
             p.out = emit_open_resume(opt->output, cp.output_bytes, &err);
             if (!p.out) {
                 ot_say(errout, "orgtrail: %s: cannot resume: %s\n", opt->output,
-                        err == -ESPIPE ? "shorter than the checkpoint says (remove the checkpoint to start over)"
-                                       : strerror(-err));
+                       err == -ESPIPE ? "shorter than the checkpoint says (remove the checkpoint to start over)"
+                                      : strerror(-err));
                 rc = err;
                 goto out;
             }
@@ -613,7 +613,7 @@ out:
     if (writer_started && !rc && !opt->quiet && (opt->scan.has_since || opt->scan.has_until) &&
         report->stats.findings == 0 && report->stats.outside_window > 0)
         ot_say(errout, "orgtrail: notice: --since/--until: all %llu events that rules matched lie outside the "
-                        "window\n", (unsigned long long)report->stats.outside_window);
+                       "window\n", (unsigned long long)report->stats.outside_window);
     if (p.out) {
         int crc = emit_close(p.out);
         if (!p.write_rc)
@@ -628,7 +628,7 @@ out:
     }
     if (p.write_rc) {
         ot_say(errout, "orgtrail: %s: write error: %s\n", opt->output ? opt->output : "<stdout>",
-                strerror(-p.write_rc));
+               strerror(-p.write_rc));
         if (!rc)
             rc = p.write_rc;
     }

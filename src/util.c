@@ -541,7 +541,8 @@ static unsigned quota_cpus(const char *dir, int v2)
     char quota[32], period[32], rest[32];
     /* v2: "max 100000" or "250000 100000"; v1: a quota ("-1": none) and a period */
     int read = v2 ? cgroup_words(dir, "cpu.max", quota, period) == 2
-                  : cgroup_words(dir, "cpu.cfs_quota_us", quota, rest) && cgroup_words(dir, "cpu.cfs_period_us", period, rest);
+                  : cgroup_words(dir, "cpu.cfs_quota_us", quota, rest) &&
+                        cgroup_words(dir, "cpu.cfs_period_us", period, rest);
     if (!read)
         return 0;
     long long q = strtoll(quota, NULL, 10), p = strtoll(period, NULL, 10);     /* "max": 0 */

@@ -800,7 +800,7 @@ static void report_file_errors(const vfile *files, size_t n, uint64_t *errors, F
             (*errors)++;
         } else if (f->h.decode_error[0]) {
             ot_say(err, "orgtrail: %s: byte %llu: %s\n", f->h.path, (unsigned long long)f->h.error_offset,
-                    f->h.decode_error);
+                   f->h.decode_error);
             (*errors)++;
         }
     }
@@ -927,10 +927,10 @@ int verify_run(const verify_options *opt, verify_report *rep, FILE *out, FILE *e
             rep->unverified++;
             if (!opt->quiet && keys)
                 ot_say(err, "orgtrail: %s: unverified: %s\n", d->f->key,
-                        d->next != SIZE_MAX ? "the next digest has no previousDigestSignature"
-                        : d->newest ? "the newest of its chain: its signature is in the S3 object's "
-                                      "metadata (x-amz-meta-signature), give it with --signatures"
-                                    : "its signature is in the next digest, which is not in the archive");
+                       d->next != SIZE_MAX ? "the next digest has no previousDigestSignature"
+                       : d->newest ? "the newest of its chain: its signature is in the S3 object's "
+                                     "metadata (x-amz-meta-signature), give it with --signatures"
+                                   : "its signature is in the next digest, which is not in the archive");
         } else {
             rep->digests_valid++;
         }
@@ -943,14 +943,14 @@ int verify_run(const verify_options *opt, verify_report *rep, FILE *out, FILE *e
     /* an archive with no digest proves nothing: say so, and exit 1 */
     if (c.ndigests == 0) {
         ot_say(err, "orgtrail: no digest file (CloudTrail-Digest/) under the PATHs%s: nothing is verified "
-                "(is log file validation on for the trail?)\n",
-                opt->walk.accounts || opt->walk.regions || opt->walk.has_since || opt->walk.has_until
-                    ? " that --accounts, --regions, --since and --until leave" : "");
+               "(is log file validation on for the trail?)\n",
+               opt->walk.accounts || opt->walk.regions || opt->walk.has_since || opt->walk.has_until
+                   ? " that --accounts, --regions, --since and --until leave" : "");
         rep->errors++;
     }
     if (!keys && rep->unverified && !opt->quiet)
         ot_say(err, "orgtrail: no public keys (--public-keys): %llu digest signatures not checked\n",
-                (unsigned long long)rep->unverified);
+               (unsigned long long)rep->unverified);
     check_unlisted(&c);
     if (c.oom) {
         rc = -ENOMEM;
@@ -980,9 +980,9 @@ int verify_run(const verify_options *opt, verify_report *rep, FILE *out, FILE *e
     rc = write_findings(&c, out);
 out:
     ot_say(err, "orgtrail: %llu/%llu digest files valid, %llu/%llu log files valid, %llu unverified, "
-            "%llu problems\n", (unsigned long long)rep->digests_valid, (unsigned long long)rep->digests,
-            (unsigned long long)rep->logs_valid, (unsigned long long)rep->logs,
-            (unsigned long long)rep->unverified, (unsigned long long)rep->problems);
+           "%llu problems\n", (unsigned long long)rep->digests_valid, (unsigned long long)rep->digests,
+           (unsigned long long)rep->logs_valid, (unsigned long long)rep->logs,
+           (unsigned long long)rep->unverified, (unsigned long long)rep->problems);
     for (size_t i = 0; i < c.nfound; i++)
         free(c.found[i].extra);
     free(c.found);
