@@ -180,7 +180,9 @@ static size_t utf8_sequence_len(const unsigned char *s, size_t n)
     return len;
 }
 
-/* The escape of a byte below 0x20: two bytes (\n) or six (\u001f). */
+/* The escape of a C0 control (below 0x20): two bytes (\n) or six
+ * (\u001f); of a C1 control (U+0080..U+009F, given as its code point):
+ * six (\u009b). */
 static char *put_control(char *o, unsigned char c)
 {
     static const char hex[] = "0123456789abcdef";
@@ -199,7 +201,10 @@ static char *put_control(char *o, unsigned char c)
 }
 
 /* The byte at *pp, which is not plain ASCII, as JSON: escaped, copied as
- * a whole valid UTF-8 sequence, or U+FFFD for one invalid byte. */
+ * a whole valid UTF-8 sequence, or U+FFFD for one invalid byte. A C1
+ * control (C2 80..C2 9F) is escaped too: valid JSON either way, but a
+ * terminal may act on the raw bytes (U+009B is CSI) when a findings file
+ * is shown on it. */
 static char *put_special(char *o, const unsigned char **pp, const unsigned char *end)
 {
     const unsigned char *p = *pp;
@@ -224,6 +229,10 @@ static char *put_special(char *o, const unsigned char **pp, const unsigned char 
         *o++ = (char)0xEF; *o++ = (char)0xBF; *o++ = (char)0xBD;
         *pp = p + 1;
         return o;
+    }
+    if (len == 2 && p[0] == 0xC2 && p[1] < 0xA0) {
+        *pp = p + 2;
+        return put_control(o, p[1]);
     }
     memcpy(o, p, len);
     *pp = p + len;

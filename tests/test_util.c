@@ -405,12 +405,22 @@ static void test_escape_fixed(void)
         buf_free(&b);
     }
 
+    /* C1 controls (U+0080..U+009F) escaped: no raw C2 80..9F survives,
+     * so a findings file cannot send CSI (U+009B) to a terminal */
+    check_context = "escape: C1 controls";
+    for (unsigned c = 0x80; c < 0xA0; c++) {
+        char in[3] = { 'a', (char)0xC2, (char)c }, want[16];
+        snprintf(want, sizeof want, "\"a\\u00%02x\"", c);
+        CHECK(escapes_to(in, 3, want));
+    }
+    CHECK(escapes_to("\xc2\x9b[2J\xc2\x9b" "1A", 9, "\"\\u009b[2J\\u009b1A\""));
+
     check_context = "escape: valid UTF-8 kept";
     static const char *const valid[] = {
         "caf\xc3\xa9",                /* 2-byte */
         "\xe2\x82\xac",               /* 3-byte */
         "\xf0\x9f\x98\x80",           /* 4-byte */
-        "\xc2\x80",                   /* U+0080 */
+        "\xc2\xa0",                   /* U+00A0, the first after the C1 controls */
         "\xdf\xbf",                   /* U+07FF */
         "\xe0\xa0\x80",               /* U+0800 */
         "\xed\x9f\xbf",               /* U+D7FF */
@@ -534,6 +544,13 @@ static size_t escape_reference(const uint8_t *s, size_t n, char *out)
             out[o++] = '\\';
             out[o++] = (char)c;
             i++;
+        } else if (c == 0xC2 && l == 2 && s[i + 1] < 0xA0) {
+            /* a C1 control: escaped like a C0 one */
+            memcpy(out + o, "\\u00", 4);
+            o += 4;
+            out[o++] = hex[s[i + 1] >> 4];
+            out[o++] = hex[s[i + 1] & 15];
+            i += 2;
         } else if (c < 0x20) {
             const char *e = c == '\n' ? "n" : c == '\r' ? "r" : c == '\t' ? "t" : c == '\b' ? "b" : c == '\f' ? "f" : NULL;
             out[o++] = '\\';
@@ -571,7 +588,8 @@ static void test_escape_every_place(void)
     static const struct { const char *bytes; size_t len; } specials[] = {
         { "\"", 1 }, { "\\", 1 }, { "\x01", 1 }, { "\x1f", 1 }, { "\n", 1 }, { "\x7f", 1 }, { "\x80", 1 },
         { "\xff", 1 }, { "\xc3\xa9", 2 }, { "\xe2\x82\xac", 3 }, { "\xf0\x9f\x98\x80", 4 }, { "\xe2\x82", 2 },
-        { "\xed\xa0\x80", 3 }, { "\"\\", 2 },
+        { "\xed\xa0\x80", 3 }, { "\"\\", 2 }, { "\xc2\x80", 2 }, { "\xc2\x9b", 2 }, { "\xc2\x9f", 2 },
+        { "\xc2\xa0", 2 },
     };
     for (size_t n = 0; n <= 70; n++) {
         for (size_t k = 0; k < sizeof specials / sizeof specials[0]; k++) {
