@@ -667,6 +667,30 @@ int parse_repaired(const parse_ctx *ctx)
     return ctx && ctx->has_event && ctx->was_repaired;
 }
 
+/* memcmp(a, b, n) == 0 inline for the short keys of CloudTrail (a call
+ * to memcmp was a third of comparing a member): two overlapping loads of
+ * each, never reading past n bytes. */
+static inline bool same_bytes(const char *a, const char *b, size_t n)
+{
+    uint64_t x0, x1, y0, y1;
+    if (n >= 8 && n <= 16) {
+        std::memcpy(&x0, a, 8);
+        std::memcpy(&y0, b, 8);
+        std::memcpy(&x1, a + n - 8, 8);
+        std::memcpy(&y1, b + n - 8, 8);
+        return ((x0 ^ y0) | (x1 ^ y1)) == 0;
+    }
+    if (n >= 4 && n < 8) {
+        uint32_t p0, p1, q0, q1;
+        std::memcpy(&p0, a, 4);
+        std::memcpy(&q0, b, 4);
+        std::memcpy(&p1, a + n - 4, 4);
+        std::memcpy(&q1, b + n - 4, 4);
+        return ((p0 ^ q0) | (p1 ^ q1)) == 0;
+    }
+    return std::memcmp(a, b, n) == 0;
+}
+
 /* The slot where a key's probe starts. Its length and three of its bytes:
  * hashing every byte cost more than the scan it replaces, and CloudTrail's
  * keys differ in those (a collision only costs a probe). */
@@ -700,7 +724,7 @@ static void index_top(parse_ctx *ctx)
                 t = parse_ctx::top_field{ctx->generation, uint32_t(k.size()), k.data(), field.value};
                 break;
             }
-            if (t.len == k.size() && std::memcmp(t.key, k.data(), k.size()) == 0)
+            if (t.len == k.size() && same_bytes(t.key, k.data(), k.size()))
                 break;  /* a repeated key: the first stays */
         }
     }
@@ -718,7 +742,7 @@ static bool top_member(parse_ctx *ctx, const char *key, size_t len, dom::element
         const parse_ctx::top_field &t = ctx->top[slot];
         if (t.generation != ctx->generation)
             return false;
-        if (t.len == len && std::memcmp(t.key, key, len) == 0) {
+        if (t.len == len && same_bytes(t.key, key, len)) {
             value = t.value;
             return true;
         }
@@ -955,30 +979,6 @@ parse_pathset *parse_pathset_create(const char *const *paths, size_t n)
 void parse_pathset_free(parse_pathset *set)
 {
     delete set;
-}
-
-/* memcmp(a, b, n) == 0 inline for the short keys of CloudTrail (a call
- * to memcmp was a third of comparing a member): two overlapping loads of
- * each, never reading past n bytes. */
-static inline bool same_bytes(const char *a, const char *b, size_t n)
-{
-    uint64_t x0, x1, y0, y1;
-    if (n >= 8 && n <= 16) {
-        std::memcpy(&x0, a, 8);
-        std::memcpy(&y0, b, 8);
-        std::memcpy(&x1, a + n - 8, 8);
-        std::memcpy(&y1, b + n - 8, 8);
-        return ((x0 ^ y0) | (x1 ^ y1)) == 0;
-    }
-    if (n >= 4 && n < 8) {
-        uint32_t p0, p1, q0, q1;
-        std::memcpy(&p0, a, 4);
-        std::memcpy(&q0, b, 4);
-        std::memcpy(&p1, a + n - 4, 4);
-        std::memcpy(&q1, b + n - 4, 4);
-        return ((p0 ^ q0) | (p1 ^ q1)) == 0;
-    }
-    return std::memcmp(a, b, n) == 0;
 }
 
 /* Fills the results below node from obj: each member is compared with the

@@ -6,6 +6,7 @@
 #endif
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdarg.h>
@@ -92,8 +93,11 @@ int ot_say(FILE *f, const char *fmt, ...)
 
 int buf_read_file(ot_buf *b, const char *path)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f)
+    /* open and read, not stdio: a rule pack is hundreds of small files,
+     * and fopen's FILE, its buffer and the fstat sizing it were a tenth
+     * of loading one */
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
         return -errno;
     int rc = 0;
     for (;;) {
@@ -101,14 +105,16 @@ int buf_read_file(ot_buf *b, const char *path)
             rc = -ENOMEM;
             break;
         }
-        size_t n = fread(b->data + b->len, 1, 1 << 16, f);
-        b->len += n;
-        if (n == 0) {
-            rc = ferror(f) ? -EIO : 0;
+        ssize_t n = read(fd, b->data + b->len, 1 << 16);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            rc = n < 0 ? -errno : 0;
             break;
         }
+        b->len += (size_t)n;
     }
-    fclose(f);
+    close(fd);
     return rc;
 }
 

@@ -34,8 +34,8 @@ int buf_append_json_string(ot_buf *b, const char *s, size_t n);
  * room; returns the end of what it wrote. For writers that reserve once
  * for many strings. */
 char *json_put_string(char *o, const char *s, size_t n);
-/* Appends the whole file at path to b. Returns 0 or -errno (-ENOMEM,
- * -EIO, or open's). */
+/* Appends the whole file at path to b. Returns 0 or -errno (-ENOMEM, or
+ * open's or read's). */
 int buf_read_file(ot_buf *b, const char *path);
 void buf_free(ot_buf *b);
 
