@@ -94,8 +94,8 @@ int ot_say(FILE *f, const char *fmt, ...)
 int buf_read_file(ot_buf *b, const char *path)
 {
     /* open and read, not stdio: a rule pack is hundreds of small files,
-     * and fopen's FILE, its buffer and the fstat sizing it were a tenth
-     * of loading one */
+     * and each paid for fopen's FILE, its buffer and the fstat sizing it
+     * (1-2 ms of the community set's 73 ms of loading) */
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return -errno;
